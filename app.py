@@ -1,0 +1,79 @@
+"""GenLab: a Gradio app that shows how image generative models work, one tab per model family.
+
+    python app.py [--host 127.0.0.1] [--port 7860] [--data-dir MNIST_FOLDER] [--lang en|zh]
+
+`build_app()` only builds the Blocks; nothing is loaded or launched at import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import gradio as gr
+
+from demo import common, i18n, vae_tab
+
+CSS_PATH = Path(__file__).resolve().parent / "demo" / "style.css"
+COMPUTE_CONCURRENCY = 2  # model events running at once (the engine's lock serialises compute anyway)
+
+# A new family's tab is one import above and one line here.
+TABS = (vae_tab.build,)
+
+
+def build_app(*, assets_dir: str | os.PathLike | None = None, data_dir: str | os.PathLike | None = None,
+              lang: str = "en") -> gr.Blocks:
+    """The whole UI, built in `lang` ("en" or "zh"); each session can switch language live."""
+    if lang not in i18n.LANGS:
+        raise ValueError(f"lang must be one of {i18n.LANGS}, not {lang!r}")
+    reg = i18n.Registry(lang)
+    with gr.Blocks(title="GenLab", delete_cache=(1800, 3600)) as demo:
+        lang_state = gr.State(lang)
+        ctx = common.AppContext(
+            demo=demo, reg=reg, lang=lang_state, uploads=common.uploads_state(),
+            assets_dir=Path(assets_dir) if assets_dir is not None else None,
+            data_dir=Path(data_dir) if data_dir is not None else None,
+        )
+        with gr.Row(elem_id="genlab-header", equal_height=True):
+            with gr.Column(scale=4):
+                gr.Markdown("# GenLab")
+                reg(gr.Markdown(reg.text("app.tagline"), elem_id="genlab-tagline"), value="app.tagline")
+            switch = reg(gr.Radio(i18n.LANG_CHOICES, value=lang, label=reg.text("app.lang"), elem_id="lang-switch",
+                                  scale=1, min_width=180), label="app.lang")
+        with gr.Tabs(elem_id="genlab-tabs"):
+            for build_tab in TABS:
+                build_tab(ctx)
+
+        def switch_language(new_lang):
+            new_lang = new_lang if new_lang in i18n.LANGS else "en"
+            return new_lang, *reg.updates(new_lang)
+
+        dep = switch.input(switch_language, switch, [lang_state, *reg.components], api_name="set_language",
+                           queue=False, show_progress="hidden")
+        for fn, inputs, outputs in ctx.on_lang:
+            dep = dep.then(fn, inputs, outputs, show_progress="hidden", api_visibility="private",
+                           concurrency_id=common.GPU)
+    demo.queue(default_concurrency_limit=COMPUTE_CONCURRENCY)
+    return demo
+
+
+def launch_kwargs() -> dict:
+    """What launch() needs besides host and port: Gradio 6 takes css and theme here."""
+    return {"css_paths": [CSS_PATH], "theme": gr.themes.Soft()}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description="GenLab: how image generative models work")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--data-dir", default=os.environ.get("GENLAB_DATA_DIR"),
+                        help="folder with the MNIST IDX files (default: $GENLAB_DATA_DIR)")
+    parser.add_argument("--lang", choices=i18n.LANGS, default="en", help="default UI language")
+    args = parser.parse_args(argv)
+    demo = build_app(data_dir=args.data_dir, lang=args.lang)
+    demo.launch(server_name=args.host, server_port=args.port, **launch_kwargs())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""GenLab's UI: one module per tab (each with build(ctx)), shared helpers and the string table."""

@@ -1,0 +1,235 @@
+"""What every tab shares: the model registry and engine cache, uploads, error handling, display.
+
+Shipped models are read-only, so one loaded engine per checkpoint folder serves every session
+(a small LRU cache keyed by path). A session's uploads live in that session's state only: a
+dict {name: folder} that no other session can see, whose folders are deleted when it ends.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import logging
+import shutil
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+from engines import checkpoint
+from engines.errors import UserError
+
+from .i18n import Registry, t
+
+log = logging.getLogger("genlab.demo")
+
+# Every event that runs a model shares this concurrency group; the engine also serialises
+# compute with its own lock, so this only bounds how many requests wait inside Python.
+GPU = "gpu"
+COMPUTE = {"concurrency_id": GPU}
+DISPLAY_SIDE = 224  # pixels: small model images are upscaled (nearest) to about this size
+
+
+@dataclass
+class AppContext:
+    """What a tab's build(ctx) gets from the app shell."""
+
+    demo: gr.Blocks
+    reg: Registry  # register every translatable component here
+    lang: gr.State  # the session's language, "en" or "zh"
+    uploads: gr.State  # the session's uploaded checkpoints, {family: {name: folder}}
+    assets_dir: Path | None = None
+    data_dir: Path | None = None
+    on_lang: list = field(default_factory=list)  # (fn, inputs, outputs) to run after a language switch
+
+
+# --- engines -------------------------------------------------------------------------------------
+
+
+class EngineCache:
+    """Loaded engines by checkpoint folder, least recently used evicted first; thread-safe."""
+
+    def __init__(self, maxsize: int = 8):
+        self.maxsize = maxsize
+        self._items: OrderedDict[tuple[str, str], object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, family: str, path: str | Path):
+        key = (family, str(Path(path).resolve()))
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        engine = _engine_class(family).load(key[1])  # outside the lock: loading takes a moment
+        with self._lock:
+            self._items[key] = engine
+            self._items.move_to_end(key)
+            while len(self._items) > self.maxsize:
+                self._items.popitem(last=False)
+        return engine
+
+    def forget(self, path: str | Path) -> None:
+        resolved = str(Path(path).resolve())
+        with self._lock:
+            for key in [k for k in self._items if k[1] == resolved]:
+                del self._items[key]
+
+
+ENGINES = EngineCache()
+
+
+def _engine_class(family: str):
+    if family == "vae":
+        from engines.vae import Engine
+        return Engine
+    raise ValueError(f"no engine for family {family!r}")
+
+
+class Models:
+    """The models a tab can offer: shipped ones (shared) plus a session's uploads (its state)."""
+
+    def __init__(self, family: str, assets_dir: str | Path | None = None):
+        self.family = family
+        root = Path(assets_dir) if assets_dir is not None else checkpoint.ASSETS_DIR
+        self.shipped: dict[str, Path] = checkpoint.list_assets(family, root=root)
+
+    def default(self, preferred: str) -> str | None:
+        if preferred in self.shipped:
+            return preferred
+        return next(iter(self.shipped), None)
+
+    def choices(self, uploads: dict | None, lang: str) -> list[tuple[str, str]]:
+        """Dropdown (label, value) pairs; an upload's value is 'upload:<name>'."""
+        out = [(name, name) for name in self.shipped]
+        for name in (uploads or {}).get(self.family, {}):
+            out.append((name + t("model.uploaded_suffix", lang), "upload:" + name))
+        return out
+
+    def path(self, value: str | None, uploads: dict | None) -> Path:
+        if value and value.startswith("upload:"):
+            found = (uploads or {}).get(self.family, {}).get(value[len("upload:"):])
+        else:
+            found = self.shipped.get(value or "")
+        if found is None:
+            available = ", ".join(self.shipped) or "none"
+            raise UserError("model_unknown", name=value, available=available)
+        return Path(found)
+
+    def engine(self, value: str | None, uploads: dict | None):
+        return ENGINES.get(self.family, self.path(value, uploads))
+
+
+# --- uploads -------------------------------------------------------------------------------------
+
+_UPLOAD_DIRS: set[str] = set()  # every folder this process unpacked, removed at exit at the latest
+_UPLOAD_LOCK = threading.Lock()
+
+
+def _remove_upload_dir(folder: str) -> None:
+    ENGINES.forget(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+    with _UPLOAD_LOCK:
+        _UPLOAD_DIRS.discard(folder)
+
+
+@atexit.register
+def _remove_all_uploads() -> None:
+    for folder in list(_UPLOAD_DIRS):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def delete_uploads(uploads: dict | None) -> None:
+    """gr.State delete_callback: the session ended, so its unpacked checkpoints go."""
+    for by_name in (uploads or {}).values():
+        for folder in by_name.values():
+            _remove_upload_dir(str(folder))
+
+
+def uploads_state() -> gr.State:
+    """{family: {name: folder}} for this session only, cleaned up when the session ends."""
+    return gr.State({}, delete_callback=delete_uploads)
+
+
+def add_upload(files, uploads: dict | None, family: str):
+    """Unpack and validate an uploaded checkpoint -> (name, engine, new uploads dict).
+
+    Pickles are refused by unpack_upload before anything is read; a checkpoint that fails any
+    check is deleted at once, so only usable models stay in the session.
+    """
+    paths = [f if isinstance(f, str) else getattr(f, "name", f) for f in (files or [])]
+    if not paths:
+        raise UserError("upload_unsupported", name="(nothing)")
+    folder = checkpoint.unpack_upload(paths)
+    with _UPLOAD_LOCK:
+        _UPLOAD_DIRS.add(str(folder))
+    try:
+        ckpt = checkpoint.load(folder, expect_family=family)
+        engine = ENGINES.get(family, folder)  # builds the network: catches shape mismatches now
+    except BaseException:
+        _remove_upload_dir(str(folder))
+        raise
+    uploads = {fam: dict(by_name) for fam, by_name in (uploads or {}).items()}
+    by_name = uploads.setdefault(family, {})
+    name = base = str(ckpt.name)[:60]
+    k = 2
+    while name in by_name:
+        name, k = f"{base}-{k}", k + 1
+    by_name[name] = str(folder)
+    return name, engine, uploads
+
+
+# --- handlers ------------------------------------------------------------------------------------
+
+
+def handler(fn):
+    """Wrap an event handler whose first argument is the session language.
+
+    UserError -> gr.Error in that language; any other exception is logged and shown as a
+    generic message, so no input can break the app.
+    """
+
+    @functools.wraps(fn)
+    def wrapped(lang, *args, **kwargs):
+        try:
+            return fn(lang, *args, **kwargs)
+        except gr.Error:
+            raise
+        except UserError as err:
+            raise gr.Error(err.localized(lang), title=t("error.title", lang), print_exception=False) from None
+        except Exception:
+            log.exception("handler %s failed", fn.__name__)
+            raise gr.Error(t("error.unexpected", lang), title=t("error.title", lang),
+                           print_exception=False) from None
+
+    return wrapped
+
+
+# --- display -------------------------------------------------------------------------------------
+
+
+def display(image: np.ndarray | None, side: int = DISPLAY_SIDE) -> np.ndarray | None:
+    """uint8 (H, W[, C]) -> upscaled by an integer factor (nearest neighbour) to about `side`.
+
+    Small model outputs stay crisp in the browser; grey (H, W, 1) becomes (H, W).
+    """
+    if image is None:
+        return None
+    arr = np.asarray(image)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    k = max(1, round(side / max(arr.shape[:2])))
+    if k > 1:
+        arr = arr.repeat(k, axis=0).repeat(k, axis=1)
+    return arr
+
+
+def strip(images: np.ndarray, gap: int = 2, value: int = 255) -> np.ndarray:
+    """(N, H, W, C) uint8 -> one (H, N * W + gaps, C) image, left to right."""
+    n, h, w, c = images.shape
+    out = np.full((h, n * w + (n - 1) * gap, c), value, np.uint8)
+    for i in range(n):
+        out[:, i * (w + gap): i * (w + gap) + w] = images[i]
+    return out

@@ -1,0 +1,129 @@
+"""python -m engines: train, sample and eval, run in-process on tiny settings."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engines import checkpoint, cli, vae
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TRAIN_ARGS = ["train", "vae", "--dataset", "shapes", "--n-train", "64", "--n-test", "32", "--steps", "3",
+              "--batch-size", "16", "--latent-dim", "2", "--widths", "8", "--hidden", "16"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("cli") / "shapes vae"  # a space: the command must quote it
+    assert cli.main([*TRAIN_ARGS, "--out", str(out)]) == 0
+    return out
+
+
+def test_train_writes_a_loadable_checkpoint_with_its_command(trained):
+    ckpt = checkpoint.load(trained, expect_family="vae")
+    config, model = ckpt.build()
+    assert (config.image_size, config.channels, config.latent_dim, config.widths, config.hidden) == (32, 3, 2, (8,), 16)
+    assert config.likelihood == "gaussian"  # colour images
+    card = ckpt.card
+    assert card["command"] == "python -m engines " + shlex.join([*TRAIN_ARGS, "--out", str(trained)])
+    assert shlex.split(card["command"])[3:] == [*TRAIN_ARGS, "--out", str(trained)]
+    assert card["steps"] == 3 and card["dataset"] == "shapes" and card["stopped"] is None
+    assert card["name"] == "shapes vae"
+    for key in ("heldout_neg_elbo", "heldout_recon", "heldout_kl", "train_neg_elbo"):
+        assert np.isfinite(card["metrics"][key])
+    assert set(card["split"]) == {"train", "held_out"}
+    assert card["hardware"] and card["wall_time_s"] >= 0
+    # The aux data for the UI travels with it.
+    assert ckpt.aux["examples"].shape[1:] == (3, 32, 32) and len(ckpt.aux["encoded_mu"]) == 32
+
+
+def test_train_is_reproducible(trained, tmp_path):
+    again = tmp_path / "again"
+    assert cli.main([*TRAIN_ARGS, "--out", str(again)]) == 0
+    a, b = checkpoint.load(trained), checkpoint.load(again)
+    assert a.state.keys() == b.state.keys()
+    assert all(np.array_equal(a.state[k].numpy(), b.state[k].numpy()) for k in a.state)
+
+
+def test_sample_png_grid(trained, tmp_path, capsys):
+    out = tmp_path / "grid.png"
+    assert cli.main(["sample", "--model", str(trained), "--n", "6", "--seed", "1", "--out", str(out)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    with Image.open(out) as im:
+        assert im.format == "PNG" and im.mode == "RGB"
+        # ceil(sqrt(6)) = 3 per row, 2 rows, 32 px tiles, 2 px padding.
+        assert im.size == (3 * (32 + 2) + 2, 2 * (32 + 2) + 2)
+
+
+def test_sample_npz_is_seeded(trained, tmp_path):
+    paths = {}
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        paths[name] = tmp_path / f"{name}.npz"
+        assert cli.main(["sample", "--model", str(trained), "--n", "5", "--seed", str(seed),
+                         "--out", str(paths[name])]) == 0
+    arrays = {k: np.load(p)["images"] for k, p in paths.items()}
+    assert arrays["a"].shape == (5, 32, 32, 3) and arrays["a"].dtype == np.uint8
+    assert np.array_equal(arrays["a"], arrays["b"])
+    assert not np.array_equal(arrays["a"], arrays["c"])
+    engine = vae.Engine.load(trained)
+    assert np.array_equal(arrays["a"], engine.sample(5, 3)[0])
+
+
+def test_eval_prints_json(trained, capsys):
+    assert cli.main(["eval", "--model", str(trained)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["dataset"] == "shapes" and report["images"] == 2000
+    assert report["neg_elbo"] == pytest.approx(report["recon"] + report["kl"], abs=2e-3)
+    assert np.isfinite(report["neg_elbo"])
+
+
+@pytest.mark.parametrize("command", [
+    ["sample", "--n", "2", "--out", "x.png"],
+    ["eval"],
+])
+def test_bad_model_path_exits_2_with_a_message(tmp_path, capsys, command):
+    missing = tmp_path / "no-such-model"
+    code = cli.main([*command[:1], "--model", str(missing), *command[1:]])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("error: ") and "config.json" in err and "Traceback" not in err
+
+
+def test_pickle_model_exits_2(tmp_path, capsys):
+    evil = tmp_path / "model.pt"
+    evil.write_bytes(b"\x80\x04not read")
+    assert cli.main(["sample", "--model", str(evil), "--out", str(tmp_path / "x.png")]) == 2
+    assert "pickle" in capsys.readouterr().err
+
+
+def test_bad_model_path_from_the_shell(tmp_path):
+    env = {**os.environ, "GENLAB_DEVICE": "cpu", "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run([sys.executable, "-m", "engines", "eval", "--model", str(tmp_path / "nope")],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_mnist_train_two_steps(mnist_dir, tmp_path):
+    out = tmp_path / "mnist"
+    args = ["train", "vae", "--dataset", "mnist", "--data-dir", str(mnist_dir), "--n-train", "64",
+            "--n-test", "32", "--steps", "2", "--batch-size", "16", "--latent-dim", "2", "--widths", "8",
+            "--hidden", "16", "--out", str(out)]
+    assert cli.main(args) == 0
+    ckpt = checkpoint.load(out)
+    config, _ = ckpt.build()
+    assert (config.image_size, config.channels, config.likelihood) == (28, 1, "bernoulli")
+    assert ckpt.card["command"] == "python -m engines " + " ".join(args)
+    assert ckpt.card["split"]["train"].startswith("MNIST t10k images 0-63")
+    assert ckpt.card["split"]["held_out"].startswith("MNIST t10k images 8000-8031")
+    assert sorted(set(ckpt.aux["example_labels"].tolist())) == sorted(set(ckpt.aux["encoded_labels"].tolist()))
