@@ -27,7 +27,14 @@ def _train_vae(args) -> Path:
     from .train import TrainConfig, Trainer
 
     train = load_dataset(args.dataset, "train", data_dir=args.data_dir, n=args.n_train, seed=args.data_seed)
-    test = load_dataset(args.dataset, "test", data_dir=args.data_dir, n=args.n_test, seed=args.data_seed)
+    if args.dataset == "folder":
+        # A user's folder has no held-out part of its own: keep its last tenth aside.
+        cut = max(1, len(train) - max(1, len(train) // 10))
+        train, test = train.subset(slice(0, cut)), train.subset(slice(cut, len(train)))
+        test.split_note = f"the last {len(test)} of the folder's images (held out)"
+        train.split_note = f"the first {len(train)} of the folder's images"
+    else:
+        test = load_dataset(args.dataset, "test", data_dir=args.data_dir, n=args.n_test, seed=args.data_seed)
     _, channels, size, _ = train.images.shape
     grey = channels == 1
     config = vae.Config(

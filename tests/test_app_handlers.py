@@ -19,7 +19,6 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from engines import checkpoint, data, vae

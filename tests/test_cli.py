@@ -127,3 +127,19 @@ def test_mnist_train_two_steps(mnist_dir, tmp_path):
     assert ckpt.card["split"]["train"].startswith("MNIST t10k images 0-63")
     assert ckpt.card["split"]["held_out"].startswith("MNIST t10k images 8000-8031")
     assert sorted(set(ckpt.aux["example_labels"].tolist())) == sorted(set(ckpt.aux["encoded_labels"].tolist()))
+
+
+def test_train_on_a_folder_holds_out_its_last_tenth(tmp_path):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(20):
+        Image.fromarray((rng.random((40, 50, 3)) * 255).astype(np.uint8)).save(folder / f"{i:02d}.png")
+    out = tmp_path / "folder-vae"
+    code = cli.main(["train", "vae", "--dataset", "folder", "--data-dir", str(folder), "--steps", "2",
+                     "--batch-size", "8", "--widths", "8", "--hidden", "16", "--latent-dim", "2", "--out", str(out)])
+    assert code == 0
+    card = checkpoint.load(out).card
+    assert card["split"]["train"] == "the first 18 of the folder's images"
+    assert card["split"]["held_out"] == "the last 2 of the folder's images (held out)"
+    assert np.isfinite(card["metrics"]["heldout_neg_elbo"])

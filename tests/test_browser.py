@@ -1,0 +1,121 @@
+"""The launched app in headless Chromium: real mouse drags on the VAE tab's sliders, the language switch.
+
+Debian's /usr/bin/chromium through Playwright (never `playwright install`). Saves
+docs/browser-vae-sliders.png (overwritten on each run) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from tests.launch import ROOT, launched_app
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+VIEWPORT = {"width": 1400, "height": 1100}
+DOCS = ROOT / "docs"
+
+
+@pytest.fixture(scope="module")
+def page():
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) for browser tests")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
+    with launched_app() as (url, proc, _), sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            pg = browser.new_page(viewport=VIEWPORT)
+            pg.set_default_timeout(20_000)
+            pg.js_errors = []
+            pg.on("pageerror", lambda exc: pg.js_errors.append(str(exc)))
+            pg.goto(url)
+            pg.wait_for_selector("#vae-interp-image img")  # the load chain has decoded the first picture
+            yield pg
+        finally:
+            browser.close()
+
+
+def _src(page, selector: str) -> str | None:
+    el = page.query_selector(selector)
+    return el.get_attribute("src") if el else None
+
+
+def _wait_src_change(page, selector: str, old: str | None, timeout_ms: int = 15_000) -> str:
+    page.wait_for_function(
+        "([sel, old]) => { const el = document.querySelector(sel); return el && el.src && el.src !== old; }",
+        arg=[selector, old], timeout=timeout_ms)
+    return _src(page, selector)
+
+
+def drag_range(page, slider_id: str, from_frac: float, to_frac: float, steps: int = 8) -> None:
+    """Press the mouse on a range input at from_frac of its width, move to to_frac, release."""
+    rng = page.locator(f"#{slider_id} input[type=range]")
+    rng.scroll_into_view_if_needed()
+    box = rng.bounding_box()
+    assert box and box["width"] > 50, box
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * from_frac, y)
+    page.mouse.down()
+    for i in range(1, steps + 1):
+        page.mouse.move(box["x"] + box["width"] * (from_frac + (to_frac - from_frac) * i / steps), y)
+        time.sleep(0.03)
+    page.mouse.up()
+
+
+def _no_error_toast(page) -> None:
+    errors = page.locator(".toast-body.error")
+    assert errors.count() == 0, errors.first.inner_text()
+
+
+def test_dragging_a_latent_slider_redraws_the_image(page):
+    page.click("#vae-tab-sliders-button")
+    page.wait_for_selector("#vae-slider-0 input[type=range]")
+    img = "#vae-slider-image img"
+    page.wait_for_selector(img)
+    before = _src(page, img)
+    value_before = float(page.input_value("#vae-slider-0 input[type=range]"))
+    drag_range(page, "vae-slider-0", 0.5, 0.95)
+    after = _wait_src_change(page, img, before)
+    value_after = float(page.input_value("#vae-slider-0 input[type=range]"))
+    assert value_after > 2.0 and value_after != value_before, (value_before, value_after)
+    # The number box next to the slider shows the same value.
+    assert float(page.input_value("#vae-slider-0 input[type=number]")) == pytest.approx(value_after)
+    page.wait_for_function("s => document.querySelector(s).complete", arg=img)
+    _no_error_toast(page)
+    DOCS.mkdir(exist_ok=True)
+    page.screenshot(path=str(DOCS / "browser-vae-sliders.png"), full_page=True)
+    assert after != before
+
+
+def test_dragging_t_redraws_the_interpolation(page):
+    page.click("#vae-tab-interp-button")
+    page.wait_for_selector("#vae-interp-t input[type=range]")
+    img = "#vae-interp-image img"
+    page.wait_for_selector(img)
+    before = _src(page, img)
+    drag_range(page, "vae-interp-t", 0.5, 0.05)
+    after = _wait_src_change(page, img, before)
+    assert float(page.input_value("#vae-interp-t input[type=range]")) < 0.2
+    drag_range(page, "vae-interp-t", 0.05, 0.97)
+    third = _wait_src_change(page, img, after)
+    assert len({before, after, third}) == 3
+    _no_error_toast(page)
+
+
+def test_language_switch_to_chinese(page):
+    tab = "#vae-tab-sliders-button"
+    assert page.inner_text(tab).strip() == "Latent sliders"
+    page.locator("#lang-switch label", has_text="中文").click()
+    page.wait_for_function("s => document.querySelector(s).innerText.trim() === '潜在变量滑块'", arg=tab)
+    page.wait_for_function(
+        "() => document.querySelector('#vae-interp-t [data-testid=block-info]').innerText.includes('t（0 = A，1 = B）')")
+    assert "语言" in page.inner_text("#lang-switch")
+    _no_error_toast(page)
+    page.screenshot(path=str(DOCS / "browser-vae-zh.png"), full_page=False)
+    assert page.js_errors == []
