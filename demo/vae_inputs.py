@@ -87,7 +87,7 @@ def build_picker(reg: Registry, prefix: str, *, with_seed: bool, source: str = "
         return out + [gr.update(visible=src == "upload"), gr.update(visible=src == "sketch")]
 
     radio.change(show, radio, [c for c in (ex, seed, upload, sketch) if c is not None],
-                 queue=False, show_progress="hidden")
+                 queue=False, show_progress="hidden", api_visibility="private")
     return picker
 
 
