@@ -151,6 +151,39 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "No digit was found: the image looks blank. Use a photo or drawing of one dark digit on a light background (or a light digit on a dark one).",
         "zh": "没有找到数字：图像看起来是空白的。请使用浅色背景上的深色数字（或深色背景上的浅色数字）的照片或手绘图。",
     },
+    # --- diffusion (engines.diffusion) -------------------------------------------------------
+    "diffusion_steps": {
+        "en": "The number of sampling steps must be a whole number from 1 to {max} (the model's timesteps); got {value}.",
+        "zh": "采样步数必须是 1 到 {max}（模型的时间步数）之间的整数；当前为 {value}。",
+    },
+    "diffusion_guidance": {
+        "en": "The guidance scale must be a finite number between -{max:g} and {max:g}; got {value}.",
+        "zh": "引导系数必须是 -{max:g} 到 {max:g} 之间的有限数值；当前为 {value}。",
+    },
+    "diffusion_eta": {
+        "en": "eta (the DDIM noise level) must be between 0 (deterministic) and 1 (as much noise as DDPM); got {value}.",
+        "zh": "eta（DDIM 的噪声强度）必须在 0（确定性）到 1（与 DDPM 相同的噪声）之间；当前为 {value}。",
+    },
+    "diffusion_label": {
+        "en": "Class label {value} is out of range: this model knows the labels 0 to {high}.",
+        "zh": "类别标签 {value} 超出范围：该模型的类别标签为 0 到 {high}。",
+    },
+    "diffusion_labels_count": {
+        "en": "Got {count} class labels for {n} images; give one label, or one per image.",
+        "zh": "为 {n} 张图像提供了 {count} 个类别标签；请提供一个标签，或每张图像一个。",
+    },
+    "diffusion_unconditional": {
+        "en": "This model was trained without class labels, so it cannot generate a chosen class. Leave the class empty.",
+        "zh": "该模型训练时没有使用类别标签，无法按指定类别生成。请不要选择类别。",
+    },
+    "diffusion_start": {
+        "en": "Cannot start sampling at timestep {value}: it must be a whole number from 0 to {high}.",
+        "zh": "无法从时间步 {value} 开始采样：时间步必须是 0 到 {high} 之间的整数。",
+    },
+    "diffusion_p_uncond": {
+        "en": "The label dropout probability (for classifier-free guidance) must be between 0 and 1; got {value}.",
+        "zh": "标签丢弃概率（用于无分类器指导）必须在 0 到 1 之间；当前为 {value}。",
+    },
 }
 
 

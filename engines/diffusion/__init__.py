@@ -1,0 +1,112 @@
+"""The denoising diffusion family ("ddpm").
+
+Forward process (Ho et al. 2020, eq. 4): x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps, eps ~ N(0, I).
+A network learns eps from (x_t, t) by least squares (L_simple, eq. 14); sampling runs the process
+backwards, x_T ~ N(0, I) -> x_0, with DDPM's ancestral steps or DDIM's (Song et al. 2021).
+
+Three pieces, kept apart so one network serves every sampler and every kind of guidance:
+  unet     `UNet`: eps = model(x, t, y); knows nothing of the schedule.
+  process  `GaussianDiffusion(betas)`: q(x_t | x_0), the posterior, the loss, the samplers
+           (generators yielding a `Step` per step), classifier-free guidance, `cond_fn` hooks.
+  here     `Config` (network + schedule, saved with the weights), `build`, `make_process`.
+
+Data convention: the process works on x in [-1, 1]; images at the engine boundary are [0, 1]
+floats or uint8. `to_signed` / `to_unit` / `to_images` convert (see `process`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from .process import (CondFn, GaussianDiffusion, Step, check_guidance, make_loss, make_schedule, to_images,
+                      to_signed, to_unit)
+from .unet import UNet, timestep_embedding
+
+FAMILY = "ddpm"
+
+__all__ = ["FAMILY", "Config", "build", "make_process", "UNet", "GaussianDiffusion", "Step", "CondFn",
+           "make_schedule", "make_loss", "check_guidance", "to_signed", "to_unit", "to_images",
+           "timestep_embedding"]
+
+
+@dataclass(frozen=True)
+class Config:
+    # The network.
+    image_size: int = 28                            # input height = width, pixels
+    channels: int = 1                               # 1 (grey) or 3 (RGB)
+    width: int = 32                                 # channels at the first level
+    channel_mult: tuple[int, ...] = (1, 2, 2)       # width multiplier per level (28 -> 14 -> 7)
+    blocks_per_level: int = 2                       # residual blocks per level
+    attention_resolutions: tuple[int, ...] = (7,)   # feature-map sides (pixels) with self-attention
+    num_classes: int | None = None                  # class-conditional on labels 0..num_classes-1, or None
+    dropout: float = 0.1                            # dropout rate in residual blocks
+    norm_groups: int = 8                            # GroupNorm groups (must divide every level's width)
+    attention_heads: int = 1                        # heads per self-attention layer
+    # The process.
+    timesteps: int = 1000                           # T, diffusion steps
+    schedule: Literal["linear", "cosine"] = "linear"  # beta schedule (see process.make_schedule)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Config":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown keys {sorted(unknown)}")
+        d = dict(d)
+        for key in ("channel_mult", "attention_resolutions"):
+            if key in d:
+                d[key] = tuple(int(v) for v in d[key])
+        config = cls(**d)
+        config.validate()
+        return config
+
+    def level_sides(self) -> list[int]:
+        """Feature-map side at each level, high resolution first."""
+        return [self.image_size // 2**i for i in range(len(self.channel_mult))]
+
+    def validate(self) -> None:
+        if self.channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, not {self.channels}")
+        if not self.channel_mult or min(self.channel_mult) < 1:
+            raise ValueError(f"channel_mult must be a non-empty list of positive ints, not {self.channel_mult}")
+        factor = 2 ** (len(self.channel_mult) - 1)
+        if self.image_size < 1 or self.image_size % factor:
+            raise ValueError(f"image_size {self.image_size} must be divisible by 2**(len(channel_mult) - 1) = {factor}")
+        if self.width < 1 or self.norm_groups < 1 or self.attention_heads < 1:
+            raise ValueError("width, norm_groups and attention_heads must be positive")
+        for m in self.channel_mult:
+            if (self.width * m) % self.norm_groups or (self.width * m) % self.attention_heads:
+                raise ValueError(f"level width {self.width * m} must be divisible by norm_groups "
+                                 f"({self.norm_groups}) and attention_heads ({self.attention_heads})")
+        if self.blocks_per_level < 1:
+            raise ValueError(f"blocks_per_level must be >= 1, not {self.blocks_per_level}")
+        missing = set(self.attention_resolutions) - set(self.level_sides())
+        if missing:
+            raise ValueError(f"attention_resolutions {sorted(missing)} are not feature-map sides; "
+                             f"the levels are {self.level_sides()}")
+        if self.num_classes is not None and not (isinstance(self.num_classes, int) and self.num_classes >= 1):
+            raise ValueError(f"num_classes must be None or a positive int, not {self.num_classes!r}")
+        if not (0.0 <= self.dropout < 1.0 and math.isfinite(self.dropout)):
+            raise ValueError(f"dropout must be in [0, 1), not {self.dropout}")
+        if not 2 <= self.timesteps <= 10000:
+            raise ValueError(f"timesteps must be in 2..10000, not {self.timesteps}")
+        if self.schedule not in ("linear", "cosine"):
+            raise ValueError(f"schedule must be 'linear' or 'cosine', not {self.schedule!r}")
+
+
+def build(config: Config) -> UNet:
+    """The network for `config` (freshly initialised; load weights with load_state_dict)."""
+    return UNet(
+        image_size=config.image_size, channels=config.channels, width=config.width,
+        channel_mult=tuple(config.channel_mult), blocks_per_level=config.blocks_per_level,
+        attention_resolutions=tuple(config.attention_resolutions), num_classes=config.num_classes,
+        dropout=config.dropout, norm_groups=config.norm_groups, attention_heads=config.attention_heads,
+    )
+
+
+def make_process(config: Config) -> GaussianDiffusion:
+    """The diffusion process (schedule and samplers) that goes with `config`'s network."""
+    return GaussianDiffusion(make_schedule(config.schedule, config.timesteps))
