@@ -63,14 +63,21 @@ def launch_kwargs() -> dict:
     return {"css_paths": [CSS_PATH], "theme": gr.themes.Soft()}
 
 
-def main(argv=None) -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="GenLab: how image generative models work")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=7860)
+    # Hugging Face Spaces (and Docker hosts) say where to listen through Gradio's own variables.
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                        help="address to serve on (default: $GRADIO_SERVER_NAME or 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)),
+                        help="port (default: $GRADIO_SERVER_PORT or 7860)")
     parser.add_argument("--data-dir", default=os.environ.get("GENLAB_DATA_DIR"),
                         help="folder with the MNIST IDX files (default: $GENLAB_DATA_DIR)")
     parser.add_argument("--lang", choices=i18n.LANGS, default="en", help="default UI language")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None) -> None:
+    args = build_parser().parse_args(argv)
     demo = build_app(data_dir=args.data_dir, lang=args.lang)
     demo.launch(server_name=args.host, server_port=args.port, **launch_kwargs())
 

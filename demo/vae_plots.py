@@ -60,10 +60,10 @@ def prior_plot(z: np.ndarray, max_dims: int = 32) -> np.ndarray:
         ax.set_yticks(ys, [f"z{j + 1}" for j in ys], fontsize=7)
         ax.set_xticks([-3, -2, -1, 0, 1, 2, 3])
         ax.tick_params(axis="x", labelsize=8)
-        ax.set_xlabel("value  (σ units of N(0, 1))", fontsize=8)
+        ax.set_xlabel("$z_j$   ( $p(z_j) = \\mathcal{N}(0, 1)$ )", fontsize=8)
         lp = log_prior(z)
         top = -0.5 * z.size * LOG_2PI
-        ax.set_title(f"log p(z) = {lp:.1f} nats   (max {top:.1f} at z = 0)", fontsize=9)
+        ax.set_title(f"$\\log p(z)$ = {lp:.1f}   ($\\max$ = {top:.1f}, $z = 0$)", fontsize=9)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
         return _render(fig)
@@ -172,7 +172,7 @@ def sigma_bars(sigma: np.ndarray) -> np.ndarray:
         colours = ["#9e9e9e" if s > 0.8 else "#1565c0" for s in sigma]
         ax.bar(np.arange(1, d + 1), sigma, color=colours, width=0.75)
         ax.axhline(1.0, color="#c62828", lw=1, ls="--")
-        ax.text(d + 0.4, 1.0, "prior σ = 1", color="#c62828", fontsize=7, va="bottom", ha="right")
+        ax.text(d + 0.4, 1.0, "σ = 1: p(z)", color="#c62828", fontsize=7, va="bottom", ha="right")
         ax.set_ylim(0, max(1.15, float(sigma.max(initial=0)) * 1.1))
         ax.set_xlim(0.4, d + 0.6)
         step = 1 if d <= 16 else max(1, d // 16)

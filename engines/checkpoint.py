@@ -127,14 +127,23 @@ def save(
     model: torch.nn.Module,
     card: dict,
     aux: dict[str, torch.Tensor] | None = None,
+    storage_dtype: torch.dtype | None = None,
 ) -> Path:
-    """Write the three files, atomically: a reader never sees a half-written checkpoint."""
+    """Write the three files, atomically: a reader never sees a half-written checkpoint.
+
+    storage_dtype: store the network's floating-point weights in this dtype (e.g. float16, to
+    keep shipped files under the 10 MiB that a plain git push to a Hugging Face Space allows);
+    loading casts them back into the model's own parameters.
+    """
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}")
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     config_dict = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    if storage_dtype is not None:
+        tensors = {k: v.to(storage_dtype) if v.is_floating_point() else v for k, v in tensors.items()}
+        card = {**card, "storage_dtype": str(storage_dtype).removeprefix("torch.")}
     for key, value in (aux or {}).items():
         tensors[AUX_PREFIX + key] = value.detach().to("cpu").contiguous()
     card = {"family": family, "date": _dt.date.today().isoformat(), **card}
@@ -143,6 +152,10 @@ def save(
         (tmp / CONFIG).write_text(json.dumps({"family": family, **config_dict}, indent=2) + "\n")
         (tmp / CARD).write_text(json.dumps(_jsonable(card), indent=2, ensure_ascii=False) + "\n")
         save_file(tensors, str(tmp / WEIGHTS))
+        # mkdtemp makes a private (0700) folder; a checkpoint is meant to be shared and served.
+        tmp.chmod(0o755)
+        for f in tmp.iterdir():
+            f.chmod(0o644)
         if out_dir.exists():
             shutil.rmtree(out_dir)
         tmp.rename(out_dir)

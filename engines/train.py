@@ -123,6 +123,19 @@ class Trainer:
     def final_model(self) -> torch.nn.Module:
         return (self.ema if self.ema is not None else self.model).eval()
 
+    def save(self, out_dir, *, family: str, config, card: dict, aux: dict | None = None,
+             elapsed_s: float | None = None):
+        """Write `final_model()` as a checkpoint whose card also records how it was trained."""
+        from . import checkpoint
+
+        c = self.config
+        trained = {"steps": self.step, "batch_size": c.batch_size, "lr": c.lr, "seed": c.seed,
+                   "ema_decay": c.ema_decay, "hardware": runtime.hardware_summary(self.device)}
+        if elapsed_s is not None:
+            trained["wall_time_s"] = round(elapsed_s, 1)
+        return checkpoint.save(out_dir, family=family, config=config, model=self.final_model(),
+                               card={**trained, **card}, aux=aux)
+
     def _preview(self) -> np.ndarray | None:
         if self.preview_fn is None:
             return None

@@ -446,3 +446,18 @@ def test_language_switch_updates_every_registered_text(api):
     labels = [u.get("label") for u in zh[1:] if isinstance(u, dict)]
     assert "模型" in labels and "t（0 = A，1 = B）" in labels
     assert api("set_language")("fr")[0] == "en"
+
+
+def test_host_and_port_default_to_local_and_follow_spaces_variables(monkeypatch):
+    import app
+
+    monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
+    monkeypatch.delenv("GRADIO_SERVER_PORT", raising=False)
+    args = app.build_parser().parse_args([])
+    assert (args.host, args.port) == ("127.0.0.1", 7860)
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")  # what a Hugging Face Space sets
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "7861")
+    args = app.build_parser().parse_args([])
+    assert (args.host, args.port) == ("0.0.0.0", 7861)
+    args = app.build_parser().parse_args(["--host", "127.0.0.2", "--port", "9000"])
+    assert (args.host, args.port) == ("127.0.0.2", 9000)

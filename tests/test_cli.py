@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from engines import checkpoint, cli, vae
@@ -143,3 +144,19 @@ def test_train_on_a_folder_holds_out_its_last_tenth(tmp_path):
     assert card["split"]["train"] == "the first 18 of the folder's images"
     assert card["split"]["held_out"] == "the last 2 of the folder's images (held out)"
     assert np.isfinite(card["metrics"]["heldout_neg_elbo"])
+
+
+def test_compact_stores_float16_and_keeps_the_model(trained, tmp_path):
+    before = checkpoint.load(trained)
+    out = tmp_path / "compact"
+    assert cli.main(["compact", "--model", str(trained), "--out", str(out)]) == 0
+    after = checkpoint.load(out)
+    assert all(t.dtype == torch.float16 for t in after.state.values() if t.is_floating_point())
+    assert after.card["storage_dtype"] == "float16" and after.card["compacted_by"].startswith("python -m engines compact")
+    def weight_bytes(ck):
+        return sum(t.numel() * t.element_size() for t in ck.state.values())
+    assert weight_bytes(after) * 2 == weight_bytes(before)
+    assert all(torch.equal(after.aux[k], v) for k, v in before.aux.items())  # aux data untouched
+    z = np.random.default_rng(0).standard_normal((4, before.config["latent_dim"])).astype(np.float32)
+    full, half = vae.Engine(before).decode(z).astype(int), vae.Engine(after).decode(z).astype(int)
+    assert np.abs(full - half).max() <= 2  # uint8 levels

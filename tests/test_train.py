@@ -257,3 +257,19 @@ def test_to_uint8_rounds_clamps_and_moves_channels_last():
     out = to_uint8(x)
     assert out.dtype == np.uint8 and out.shape == (1, 1, 2, 3)
     np.testing.assert_array_equal(out[0, 0], [[0, 255, 0], [128, 255, 51]])
+
+
+def test_save_writes_the_final_model_with_how_it_was_trained(tiny_vae_config, tiny_images, tmp_path):
+    from engines import checkpoint
+
+    trainer = make_trainer(tiny_vae_config, tiny_images, steps=3, batch_size=4, ema_decay=0.9)
+    for _ in trainer.run():
+        pass
+    out = trainer.save(tmp_path / "ck", family="vae", config=tiny_vae_config,
+                       card={"dataset": "tiny"}, elapsed_s=1.234)
+    ck = checkpoint.load(out)
+    assert ck.card["steps"] == 3 and ck.card["batch_size"] == 4 and ck.card["ema_decay"] == 0.9
+    assert ck.card["wall_time_s"] == 1.2 and ck.card["dataset"] == "tiny" and ck.card["hardware"]
+    ema_state = trainer.final_model().state_dict()
+    assert all(torch.equal(ck.state[k], v) for k, v in ema_state.items())
+    assert not all(torch.equal(ck.state[k], v) for k, v in trainer.model.state_dict().items())
