@@ -1,0 +1,41 @@
+"""The repository itself: what a Hugging Face Space push and a fresh clone need."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import gradio
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SPACE_FILE_LIMIT = 10 * 2**20  # a plain git push to a Space refuses larger files (they need LFS)
+
+
+def tracked_files() -> list[Path]:
+    try:
+        out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout")
+    return [ROOT / p for p in out.decode().split("\0") if p]
+
+
+def test_no_file_is_too_large_for_a_space_push():
+    large = [(p.relative_to(ROOT), p.stat().st_size) for p in tracked_files() if p.is_file()
+             and p.stat().st_size > SPACE_FILE_LIMIT]
+    assert not large, f"files over 10 MiB need git-lfs on a Space: {large}"
+
+
+def test_space_front_matter_pins_the_installed_gradio():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    front = readme.split("---")[1]
+    assert re.search(r"^sdk: gradio$", front, re.M) and re.search(r"^app_file: app.py$", front, re.M)
+    assert re.search(rf"^sdk_version: {re.escape(gradio.__version__)}$", front, re.M)
+    assert f"gradio=={gradio.__version__}" in (ROOT / "requirements.txt").read_text()
+
+
+def test_no_mnist_files_and_no_pickles_are_tracked():
+    names = [p.name for p in tracked_files()]
+    assert not [n for n in names if "ubyte" in n], "MNIST is read from a data dir, never copied in"
+    assert not [n for n in names if n.endswith((".pt", ".pth", ".ckpt", ".pkl"))]
