@@ -872,22 +872,30 @@ def _skip_reason_by_name(name: str) -> str | None:
     return None
 
 
-def _zip_entries(path: Path, *, max_files: int, max_bytes: int, skipped: list):
-    """Yield (name, bytes) of a zip's candidate images, in name order, read in memory only."""
+def open_zip(path: Path, *, max_entries: int, max_bytes: int) -> zipfile.ZipFile:
+    """Open a user's zip, refusing (archive_unsafe) an unreadable one, one with more than
+    `max_entries` entries, or one whose declared contents exceed `max_bytes`. Reads headers only."""
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
         raise UserError("archive_unsafe", name=path.name, reason=f"not a readable zip ({_short(exc)})") from None
-    with zf:
-        infos = zf.infolist()
-        if len(infos) > 10 * max_files:
-            raise UserError("archive_unsafe", name=path.name,
-                            reason=f"it holds {len(infos)} entries; the limit is {10 * max_files}")
-        declared = sum(i.file_size for i in infos)
-        if declared > max_bytes:
-            raise UserError("archive_unsafe", name=path.name,
-                            reason=f"it would unpack to {declared / 2**20:.0f} MB; the limit is {max_bytes / 2**20:.0f} MB")
-        for info in sorted(infos, key=lambda i: i.filename):
+    infos = zf.infolist()
+    if len(infos) > max_entries:
+        zf.close()
+        raise UserError("archive_unsafe", name=path.name,
+                        reason=f"it holds {len(infos)} entries; the limit is {max_entries}")
+    declared = sum(i.file_size for i in infos)
+    if declared > max_bytes:
+        zf.close()
+        raise UserError("archive_unsafe", name=path.name,
+                        reason=f"it would unpack to {declared / 2**20:.0f} MB; the limit is {max_bytes / 2**20:.0f} MB")
+    return zf
+
+
+def _zip_entries(path: Path, *, max_files: int, max_bytes: int, skipped: list):
+    """Yield (name, bytes) of a zip's candidate images, in name order, read in memory only."""
+    with open_zip(path, max_entries=10 * max_files, max_bytes=max_bytes) as zf:
+        for info in sorted(zf.infolist(), key=lambda i: i.filename):
             name = info.filename
             if info.is_dir():
                 skipped.append((name, "folder"))

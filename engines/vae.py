@@ -13,7 +13,6 @@ with z = mu + sigma * eps (the reparameterisation trick), and the KL in closed f
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -24,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import runtime
+from .configs import FamilyConfig
 from .errors import UserError
 from .train import image_grid, to_uint8
 
@@ -32,7 +32,7 @@ LOG_2PI = math.log(2 * math.pi)
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(FamilyConfig):
     image_size: int = 28                   # input height = width, pixels
     channels: int = 1                      # 1 (grey) or 3 (RGB)
     latent_dim: int = 16                   # dimensions of z
@@ -40,19 +40,6 @@ class Config:
     hidden: int = 512                      # width of the fully connected layer around z
     beta: float = 1.0                      # weight of the KL term (beta-VAE, Higgins et al. 2017)
     likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"  # p(x|z)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Config":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown keys {sorted(unknown)}")
-        d = dict(d)
-        if "widths" in d:
-            d["widths"] = tuple(int(w) for w in d["widths"])
-        config = cls(**d)
-        config.validate()
-        return config
 
     def validate(self) -> None:
         if self.channels not in (1, 3):

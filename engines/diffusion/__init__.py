@@ -16,11 +16,11 @@ floats or uint8. `to_signed` / `to_unit` / `to_images` convert (see `process`).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Literal
 
+from ..configs import FamilyConfig
 from .process import (CondFn, GaussianDiffusion, Step, check_guidance, make_loss, make_schedule, to_images,
                       to_signed, to_unit)
 from .unet import UNet, timestep_embedding
@@ -33,7 +33,7 @@ __all__ = ["FAMILY", "Config", "build", "make_process", "UNet", "GaussianDiffusi
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(FamilyConfig):
     # The network.
     image_size: int = 28                            # input height = width, pixels
     channels: int = 1                               # 1 (grey) or 3 (RGB)
@@ -48,20 +48,6 @@ class Config:
     # The process.
     timesteps: int = 1000                           # T, diffusion steps
     schedule: Literal["linear", "cosine"] = "linear"  # beta schedule (see process.make_schedule)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Config":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown keys {sorted(unknown)}")
-        d = dict(d)
-        for key in ("channel_mult", "attention_resolutions"):
-            if key in d:
-                d[key] = tuple(int(v) for v in d[key])
-        config = cls(**d)
-        config.validate()
-        return config
 
     def level_sides(self) -> list[int]:
         """Feature-map side at each level, high resolution first."""
