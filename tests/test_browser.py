@@ -76,12 +76,14 @@ def _no_error_toast(page) -> None:
 def test_dragging_a_latent_slider_redraws_the_image(page):
     page.click("#vae-tab-sliders-button")
     page.wait_for_selector("#vae-slider-0 input[type=range]")
-    img = "#vae-slider-image img"
+    img, plot = "#vae-slider-image img", "#vae-slider-prior-plot img"
     page.wait_for_selector(img)
-    before = _src(page, img)
+    page.wait_for_selector(plot)
+    before, plot_before = _src(page, img), _src(page, plot)
     value_before = float(page.input_value("#vae-slider-0 input[type=range]"))
     drag_range(page, "vae-slider-0", 0.5, 0.95)
     after = _wait_src_change(page, img, before)
+    _wait_src_change(page, plot, plot_before)  # the prior plot redraws when the slider is released
     value_after = float(page.input_value("#vae-slider-0 input[type=range]"))
     assert value_after > 2.0 and value_after != value_before, (value_before, value_after)
     # The number box next to the slider shows the same value.
