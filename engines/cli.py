@@ -19,22 +19,70 @@ import numpy as np
 from .errors import UserError
 
 
-def _train_vae(args) -> Path:
-    import torch
-
-    from . import checkpoint, runtime, vae
+def _datasets(args):
+    """(train, held-out) ImageSets for a training run; a user's folder keeps its last tenth aside."""
     from .data import load_dataset
-    from .train import TrainConfig, Trainer
 
     train = load_dataset(args.dataset, "train", data_dir=args.data_dir, n=args.n_train, seed=args.data_seed)
     if args.dataset == "folder":
-        # A user's folder has no held-out part of its own: keep its last tenth aside.
         cut = max(1, len(train) - max(1, len(train) // 10))
         train, test = train.subset(slice(0, cut)), train.subset(slice(cut, len(train)))
         test.split_note = f"the last {len(test)} of the folder's images (held out)"
         train.split_note = f"the first {len(train)} of the folder's images"
     else:
         test = load_dataset(args.dataset, "test", data_dir=args.data_dir, n=args.n_test, seed=args.data_seed)
+    return train, test
+
+
+def _train_config(args, *, warmup: int):
+    from .train import TrainConfig
+
+    return TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                       warmup_steps=min(warmup, args.steps // 10), lr_min_ratio=0.05,
+                       ema_decay=args.ema or None, grad_clip=args.grad_clip, log_every=args.log_every,
+                       max_seconds=args.max_seconds)
+
+
+def _run(trainer, args, heldout_metric) -> tuple[object, list, float]:
+    """Iterate a trainer, printing a JSON line now and then and `heldout_metric(model)` every
+    --eval-every steps -> (last event, held-out curve [[step, value]], wall seconds)."""
+    curve, last = [], None
+    started = time.perf_counter()
+    for ev in trainer.run():
+        last = ev
+        evaluate = ev.kind == "step" and args.eval_every and ev.step % args.eval_every == 0
+        if evaluate or ev.kind == "step" and (ev.step % (args.log_every * 10) == 0 or ev.step == trainer.config.steps):
+            line = {"step": ev.step, **{k: round(v, 4) for k, v in ev.losses.items()},
+                    "images_per_s": round(ev.images_per_s, 1), "eta_s": round(ev.eta_s)}
+            if evaluate:
+                line["heldout"] = round(heldout_metric(trainer.final_model()), 4)
+                curve.append([ev.step, line["heldout"]])
+                trainer.model.train()
+            print(json.dumps(line), flush=True)
+        if ev.kind == "nan":
+            raise UserError("training_nan", step=ev.step, value=ev.losses.get("loss"))
+    return last, curve, time.perf_counter() - started
+
+
+def _card(args, train, test, last, curve, **fields) -> dict:
+    return {
+        "name": args.name or Path(args.out).name,
+        "dataset": args.dataset,
+        "split": {"train": train.split_note, "held_out": test.split_note},
+        **fields,
+        "heldout_curve": curve or None,
+        "stopped": last.kind if last is not None and last.kind != "done" else None,
+        "command": "python -m engines " + " ".join(shlex.quote(a) for a in args.argv),
+    }
+
+
+def _train_vae(args) -> Path:
+    import torch
+
+    from . import vae
+    from .train import Trainer
+
+    train, test = _datasets(args)
     _, channels, size, _ = train.images.shape
     grey = channels == 1
     config = vae.Config(
@@ -44,52 +92,54 @@ def _train_vae(args) -> Path:
     )
     config.validate()
     torch.manual_seed(args.seed)
-    model = vae.build(config)
-    tcfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                       warmup_steps=min(500, args.steps // 10), lr_min_ratio=0.05,
-                       ema_decay=args.ema or None, grad_clip=10.0, log_every=args.log_every,
-                       max_seconds=args.max_seconds)
     loss = vae.make_loss(config, binarize=grey, kl_warmup_steps=args.kl_warmup)
-    trainer = Trainer(model, loss, train.float(), tcfg, labels=train.labels)
+    trainer = Trainer(vae.build(config), loss, train.float(), _train_config(args, warmup=500), labels=train.labels)
     held_out = test.float().to(trainer.device)
-    curve = []
-    started = time.perf_counter()
-    last = None
-    for ev in trainer.run():
-        last = ev
-        if ev.kind == "step" and (ev.step % (args.log_every * 10) == 0 or ev.step == tcfg.steps):
-            line = {"step": ev.step, **{k: round(v, 3) for k, v in ev.losses.items()},
-                    "images_per_s": round(ev.images_per_s, 1), "eta_s": round(ev.eta_s)}
-            if args.eval_every and ev.step % args.eval_every == 0:
-                line["heldout_neg_elbo"] = round(vae.evaluate(trainer.final_model(), held_out)["neg_elbo"], 3)
-                curve.append([ev.step, line["heldout_neg_elbo"]])
-                trainer.model.train()
-            print(json.dumps(line), flush=True)
-        if ev.kind == "nan":
-            raise UserError("training_nan", step=ev.step, value=ev.losses.get("loss"))
-    wall = time.perf_counter() - started
-    final = trainer.final_model()
-    dev = trainer.device
+    last, curve, wall = _run(trainer, args, lambda m: vae.evaluate(m, held_out)["neg_elbo"])
+    final, dev = trainer.final_model(), trainer.device
     metrics = {f"heldout_{k}": round(v, 3) for k, v in vae.evaluate(final, held_out).items()}
     metrics.update({f"train_{k}": round(v, 3) for k, v in vae.evaluate(final, train.float()[:2000].to(dev)).items()})
     aux = vae.build_aux(final, held_out, test.labels.to(dev) if test.labels is not None else None)
-    card = {
-        "name": args.name or Path(args.out).name,
-        "dataset": args.dataset,
-        "split": {"train": train.split_note, "held_out": test.split_note},
-        "metrics": metrics,
-        "heldout_curve": curve or None,
-        "metrics_note": (
-            "nats per image, one z sample per image; Bernoulli likelihood on grey values = expected "
-            "NLL under dynamic binarisation" if grey else
-            "nats per image, one z sample; Gaussian likelihood with learned per-channel sigma on [0, 1] pixels"),
-        "stopped": last.kind if last is not None and last.kind != "done" else None,
-        "command": "python -m engines " + " ".join(shlex.quote(a) for a in args.argv),
-    }
+    card = _card(args, train, test, last, curve, metrics=metrics, metrics_note=(
+        "nats per image, one z sample per image; Bernoulli likelihood on grey values = expected "
+        "NLL under dynamic binarisation" if grey else
+        "nats per image, one z sample; Gaussian likelihood with learned per-channel sigma on [0, 1] pixels"))
     return trainer.save(args.out, family="vae", config=config, card=card, aux=aux, elapsed_s=wall)
 
 
-TRAINERS = {"vae": _train_vae}
+def _train_ddpm(args) -> Path:
+    import torch
+
+    from . import diffusion
+    from .train import Trainer
+
+    train, test = _datasets(args)
+    _, channels, size, _ = train.images.shape
+    conditional = args.conditional and train.labels is not None
+    config = diffusion.Config(
+        image_size=size, channels=channels, width=args.width,
+        channel_mult=tuple(int(m) for m in args.channel_mult.split(",")),
+        blocks_per_level=args.blocks, attention_resolutions=tuple(int(r) for r in args.attention.split(",") if r),
+        num_classes=len(train.class_names) if conditional else None, dropout=args.dropout,
+        timesteps=args.timesteps, schedule=args.schedule,
+    )
+    config.validate()
+    torch.manual_seed(args.seed)
+    process = diffusion.make_process(config)
+    loss = diffusion.make_loss(process, p_uncond=args.p_uncond)
+    trainer = Trainer(diffusion.build(config), loss, train.float(), _train_config(args, warmup=200),
+                      labels=train.labels if conditional else None)
+    held_x = test.float()[:1000].to(trainer.device)
+    held_y = test.labels[:1000].to(trainer.device) if conditional else None
+    last, curve, wall = _run(trainer, args, lambda m: diffusion.heldout_loss(process, m, held_x, held_y))
+    metrics = {"heldout_l_simple": round(diffusion.heldout_loss(process, trainer.final_model(), held_x, held_y), 5)}
+    card = _card(args, train, test, last, curve, metrics=metrics, default_guidance=args.default_guidance,
+                 metrics_note="mean squared error of the predicted noise (L_simple) on up to 1,000 held-out images, "
+                              "uniform t, seed 0, no label dropout")
+    return trainer.save(args.out, family="ddpm", config=config, card=card, elapsed_s=wall)
+
+
+TRAINERS = {"vae": _train_vae, "ddpm": _train_ddpm}
 
 
 def _compact(args) -> Path:
@@ -126,7 +176,11 @@ def _sample(args) -> Path:
     ckpt = checkpoint.load(args.model)
     module = checkpoint.family_module(ckpt.family)
     engine = module.Engine(ckpt)
-    images, labels = engine.sample(args.n, args.seed)
+    options = {k: getattr(args, k) for k in ("label", "guidance", "sampler", "steps", "eta")
+               if getattr(args, k) is not None}
+    if options and ckpt.family != "ddpm":
+        raise UserError("sample_option_unsupported", family=ckpt.family, options=", ".join("--" + k for k in options))
+    images, labels = engine.sample(args.n, args.seed, **options)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npz":
@@ -183,12 +237,30 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--widths", default=None, help="comma-separated conv widths, e.g. 32,64")
     g.add_argument("--hidden", type=int, default=512)
     g.add_argument("--kl-warmup", type=int, default=0, help="steps over which beta ramps up from 0")
+    t.add_argument("--grad-clip", type=float, default=10.0, help="max global gradient norm")
+    d = t.add_argument_group("ddpm")
+    d.add_argument("--width", type=int, default=32, help="UNet channels at full resolution")
+    d.add_argument("--channel-mult", default="1,2,2", help="UNet width multipliers per level")
+    d.add_argument("--blocks", type=int, default=2, help="residual blocks per level")
+    d.add_argument("--attention", default="7", help="feature-map sides with self-attention, comma-separated")
+    d.add_argument("--dropout", type=float, default=0.1)
+    d.add_argument("--timesteps", type=int, default=1000, help="T")
+    d.add_argument("--schedule", choices=("linear", "cosine"), default="linear")
+    d.add_argument("--conditional", action="store_true", help="class-conditional on the data set's labels")
+    d.add_argument("--p-uncond", type=float, default=0.1, help="label dropout for classifier-free guidance")
+    d.add_argument("--default-guidance", type=float, default=3.0, help="guidance scale the card suggests")
 
     s = sub.add_parser("sample", help="sample images from a checkpoint")
     s.add_argument("--model", required=True)
     s.add_argument("--n", type=int, default=64)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", required=True, help=".png for a grid, .npz for raw uint8 (N, H, W, C) images")
+    g = s.add_argument_group("ddpm")
+    g.add_argument("--label", default=None, help="class to generate: one label, or 'all' for an even spread")
+    g.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (default: the card's)")
+    g.add_argument("--sampler", choices=("ddpm", "ddim"), default=None, help="ddpm: all T steps; ddim: --steps steps")
+    g.add_argument("--steps", type=int, default=None, help="DDIM steps (default 50)")
+    g.add_argument("--eta", type=float, default=None, help="DDIM noise level, 0 (deterministic) to 1")
 
     c = sub.add_parser("compact", help="store a checkpoint's weights as float16 (re-measures VAE metrics)")
     c.add_argument("--model", required=True)

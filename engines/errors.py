@@ -184,6 +184,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The label dropout probability (for classifier-free guidance) must be between 0 and 1; got {value}.",
         "zh": "标签丢弃概率（用于无分类器指导）必须在 0 到 1 之间；当前为 {value}。",
     },
+    "sample_option_unsupported": {
+        "en": "A '{family}' model does not take {options}; those options are for diffusion models.",
+        "zh": "“{family}”模型不支持 {options}；这些选项用于扩散模型。",
+    },
 }
 
 

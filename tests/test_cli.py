@@ -160,3 +160,58 @@ def test_compact_stores_float16_and_keeps_the_model(trained, tmp_path):
     z = np.random.default_rng(0).standard_normal((4, before.config["latent_dim"])).astype(np.float32)
     full, half = vae.Engine(before).decode(z).astype(int), vae.Engine(after).decode(z).astype(int)
     assert np.abs(full - half).max() <= 2  # uint8 levels
+
+
+DDPM_ARGS = ["train", "ddpm", "--steps", "3", "--batch-size", "8", "--width", "8", "--channel-mult", "1,2",
+             "--blocks", "1", "--attention", "", "--timesteps", "20", "--log-every", "1", "--eval-every", "1"]
+
+
+@pytest.fixture(scope="module")
+def ddpm_shapes(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("ddpm") / "shapes-ddpm"
+    assert cli.main([*DDPM_ARGS, "--dataset", "shapes", "--n-train", "32", "--n-test", "16", "--out", str(out)]) == 0
+    return out
+
+
+def test_train_ddpm_writes_a_checkpoint_with_its_held_out_curve(ddpm_shapes):
+    ck = checkpoint.load(ddpm_shapes, expect_family="ddpm")
+    assert ck.config["num_classes"] is None and ck.config["timesteps"] == 20
+    assert [s for s, _ in ck.card["heldout_curve"]] == [1, 2, 3]
+    assert ck.card["metrics"]["heldout_l_simple"] == pytest.approx(ck.card["heldout_curve"][-1][1], abs=1e-4)
+    assert ck.card["metrics"]["heldout_l_simple"] > 0
+    assert ck.card["command"].startswith("python -m engines train ddpm")
+
+
+def test_sample_ddpm_is_seeded_and_takes_the_sampler_options(ddpm_shapes, tmp_path):
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    for out in (a, b):
+        assert cli.main(["sample", "--model", str(ddpm_shapes), "--n", "3", "--seed", "5", "--steps", "4",
+                         "--eta", "0.5", "--out", str(out)]) == 0
+    ia, ib = np.load(a), np.load(b)
+    assert ia["images"].shape == (3, 32, 32, 3) and "labels" not in ia
+    assert np.array_equal(ia["images"], ib["images"])
+    assert cli.main(["sample", "--model", str(ddpm_shapes), "--n", "2", "--sampler", "ddpm",
+                     "--out", str(tmp_path / "full.png")]) == 0
+
+
+@pytest.mark.parametrize("model, extra, message", [
+    ("ddpm", ["--label", "3"], "trained without class labels"),
+    ("vae", ["--guidance", "2"], "does not take --guidance"),
+])
+def test_sample_refuses_options_the_model_cannot_use(model, extra, message, ddpm_shapes, trained, tmp_path, capsys):
+    path = ddpm_shapes if model == "ddpm" else trained
+    code = cli.main(["sample", "--model", str(path), "--n", "2", *extra, "--out", str(tmp_path / "x.png")])
+    assert code == 2 and message in capsys.readouterr().err
+
+
+def test_class_conditional_ddpm_on_mnist_samples_the_asked_labels(mnist_dir, tmp_path, capsys):
+    out = tmp_path / "mnist-ddpm"
+    assert cli.main([*DDPM_ARGS, "--dataset", "mnist", "--data-dir", str(mnist_dir), "--n-train", "64",
+                     "--conditional", "--out", str(out)]) == 0
+    ck = checkpoint.load(out)
+    assert ck.config["num_classes"] == 10 and ck.card["default_guidance"] == 3.0
+    npz = tmp_path / "s.npz"
+    assert cli.main(["sample", "--model", str(out), "--n", "12", "--label", "all", "--steps", "3", "--out", str(npz)]) == 0
+    assert np.load(npz)["labels"].tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]
+    assert cli.main(["sample", "--model", str(out), "--n", "2", "--label", "10", "--out", str(tmp_path / "y.png")]) == 2
+    assert "labels 0 to 9" in capsys.readouterr().err

@@ -20,14 +20,18 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+import torch
+
+from .. import runtime
 from ..configs import FamilyConfig
 from .process import (CondFn, GaussianDiffusion, Step, check_guidance, make_loss, make_schedule, to_images,
                       to_signed, to_unit)
 from .unet import UNet, timestep_embedding
+from .engine import Engine
 
 FAMILY = "ddpm"
 
-__all__ = ["FAMILY", "Config", "build", "make_process", "UNet", "GaussianDiffusion", "Step", "CondFn",
+__all__ = ["FAMILY", "Config", "Engine", "build", "heldout_loss", "make_process", "UNet", "GaussianDiffusion", "Step", "CondFn",
            "make_schedule", "make_loss", "check_guidance", "to_signed", "to_unit", "to_images",
            "timestep_embedding"]
 
@@ -91,6 +95,23 @@ def build(config: Config) -> UNet:
         attention_resolutions=tuple(config.attention_resolutions), num_classes=config.num_classes,
         dropout=config.dropout, norm_groups=config.norm_groups, attention_heads=config.attention_heads,
     )
+
+
+@torch.no_grad()
+def heldout_loss(process: GaussianDiffusion, model, images: torch.Tensor, labels: torch.Tensor | None = None,
+                 *, seed: int = 0, batch_size: int = 250) -> float:
+    """Mean L_simple over `images` ((N, C, H, W) in [0, 1]) with fixed t and noise (seeded) and no
+    label dropout: a held-out number comparable between checkpoints and over training."""
+    was_training = model.training
+    model.eval()
+    gen = runtime.generator(seed, images.device)
+    total = 0.0
+    for i in range(0, len(images), batch_size):
+        x = to_signed(images[i:i + batch_size])
+        y = None if labels is None else labels[i:i + batch_size]
+        total += float(process.loss(model, x, gen, y, p_uncond=0.0)) * len(x)
+    model.train(was_training)
+    return total / len(images)
 
 
 def make_process(config: Config) -> GaussianDiffusion:
