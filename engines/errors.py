@@ -188,6 +188,27 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "A '{family}' model does not take {options}; those options are for diffusion models.",
         "zh": "“{family}”模型不支持 {options}；这些选项用于扩散模型。",
     },
+    # --- shared training runs (engines.jobs) ----------------------------------------------------
+    "job_already_running": {
+        "en": "You already have a training run ('{name}', {status}). Stop it or let it finish before starting another.",
+        "zh": "你已有一个训练任务（“{name}”，状态：{status}）。请先停止它或等它结束，再开始新的任务。",
+    },
+    "jobs_busy": {
+        "en": "The server is busy: {ahead} training runs are running or waiting, and the queue is full. Try again in a minute.",
+        "zh": "服务器繁忙：已有 {ahead} 个训练任务正在运行或排队，队列已满。请稍后再试。",
+    },
+    "job_failed": {
+        "en": "Training '{name}' failed: {reason}",
+        "zh": "训练任务“{name}”失败：{reason}",
+    },
+    "job_timeout": {
+        "en": "Training reached this server's time limit of {seconds:g} s at step {step}. The weights so far were kept.",
+        "zh": "训练在第 {step} 步达到了本服务器的时间上限（{seconds:g} 秒）。已保留目前的权重。",
+    },
+    "job_step_limit": {
+        "en": "Training ended at step {step}: this server allows at most {max_steps} steps per run.",
+        "zh": "训练在第 {step} 步结束：本服务器每次训练最多允许 {max_steps} 步。",
+    },
 }
 
 
