@@ -45,8 +45,9 @@ def test_the_checker_catches_every_spelling():
 
 
 def test_engine_files_exist():
-    names = {p.name for p in ENGINE_FILES}
-    assert {"__init__.py", "runtime.py", "checkpoint.py", "train.py", "vae.py", "data.py", "cli.py"} <= names
+    names = {p.relative_to(ROOT / "engines").as_posix() for p in ENGINE_FILES}
+    assert {"__init__.py", "runtime.py", "checkpoint.py", "train.py", "vae.py", "cli.py", "data/__init__.py",
+            "data/mnist.py", "data/shapes.py", "data/images.py", "data/folder.py", "diffusion/__init__.py"} <= names
 
 
 @pytest.mark.parametrize("path", ENGINE_FILES, ids=lambda p: str(p.relative_to(ROOT)))
