@@ -1,6 +1,6 @@
 """GenLab: a Gradio app that shows how image generative models work, one tab per model family.
 
-    python app.py [--host 127.0.0.1] [--port 7860] [--data-dir MNIST_FOLDER] [--lang en|zh]
+    python app.py [--host 127.0.0.1] [--port 7860] [--data-dir MNIST_FOLDER] [--lang auto|en|zh]
 
 `build_app()` only builds the Blocks; nothing is loaded or launched at import.
 """
@@ -24,9 +24,15 @@ TABS = (vae_tab.build,)
 
 def build_app(*, assets_dir: str | os.PathLike | None = None, data_dir: str | os.PathLike | None = None,
               lang: str = "en") -> gr.Blocks:
-    """The whole UI, built in `lang` ("en" or "zh"); each session can switch language live."""
+    """The whole UI, built in `lang` ("en" or "zh"); each session can switch language live.
+
+    lang="auto": built in English, and a browser whose preferred languages include Chinese
+    switches itself to Chinese when the page loads.
+    """
+    follow_browser = lang == "auto"
+    lang = "en" if follow_browser else lang
     if lang not in i18n.LANGS:
-        raise ValueError(f"lang must be one of {i18n.LANGS}, not {lang!r}")
+        raise ValueError(f"lang must be one of {(*i18n.LANGS, 'auto')}, not {lang!r}")
     reg = i18n.Registry(lang)
     with gr.Blocks(title="GenLab", delete_cache=(1800, 3600)) as demo:
         lang_state = gr.State(lang)
@@ -49,11 +55,16 @@ def build_app(*, assets_dir: str | os.PathLike | None = None, data_dir: str | os
             new_lang = new_lang if new_lang in i18n.LANGS else "en"
             return new_lang, *reg.updates(new_lang)
 
-        dep = switch.input(switch_language, switch, [lang_state, *reg.components], api_name="set_language",
-                           queue=False, show_progress="hidden")
+        # .change, not .input: the page-load script below sets the radio too, and that must switch.
+        dep = switch.change(switch_language, switch, [lang_state, *reg.components], api_name="set_language",
+                            queue=False, show_progress="hidden")
         for fn, inputs, outputs in ctx.on_lang:
             dep = dep.then(fn, inputs, outputs, show_progress="hidden", api_visibility="private",
                            concurrency_id=common.GPU)
+        if follow_browser:
+            # Runs in the browser: an English browser leaves the radio as it is, so nothing more runs.
+            demo.load(None, None, switch, js="""() => (navigator.languages || [navigator.language])
+                .some(l => (l || '').toLowerCase().startsWith('zh')) ? 'zh' : 'en'""")
     demo.queue(default_concurrency_limit=COMPUTE_CONCURRENCY)
     return demo
 
@@ -72,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="port (default: $GRADIO_SERVER_PORT or 7860)")
     parser.add_argument("--data-dir", default=os.environ.get("GENLAB_DATA_DIR"),
                         help="folder with the MNIST IDX files (default: $GENLAB_DATA_DIR)")
-    parser.add_argument("--lang", choices=i18n.LANGS, default="en", help="default UI language")
+    parser.add_argument("--lang", choices=(*i18n.LANGS, "auto"), default="auto",
+                        help="UI language at start; auto: Chinese for browsers that prefer it, else English")
     return parser
 
 

@@ -23,22 +23,32 @@ DOCS = ROOT / "docs"
 
 
 @pytest.fixture(scope="module")
-def page():
+def app_in_browser():
+    """(browser, url): one launched app (default --lang auto) and one headless Chromium."""
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
         pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) for browser tests")
     sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
     with launched_app() as (url, proc, _), sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            pg = browser.new_page(viewport=VIEWPORT)
-            pg.set_default_timeout(20_000)
-            pg.js_errors = []
-            pg.on("pageerror", lambda exc: pg.js_errors.append(str(exc)))
-            pg.goto(url)
-            pg.wait_for_selector("#vae-interp-image img")  # the load chain has decoded the first picture
-            yield pg
+            yield browser, url
         finally:
             browser.close()
+
+
+def open_page(browser, url, **context_options):
+    pg = browser.new_context(viewport=VIEWPORT, **context_options).new_page()
+    pg.set_default_timeout(20_000)
+    pg.js_errors = []
+    pg.on("pageerror", lambda exc: pg.js_errors.append(str(exc)))
+    pg.goto(url)
+    pg.wait_for_selector("#vae-interp-image img")  # the load chain has decoded the first picture
+    return pg
+
+
+@pytest.fixture(scope="module")
+def page(app_in_browser):
+    return open_page(*app_in_browser, locale="en-US")
 
 
 def _src(page, selector: str) -> str | None:
@@ -121,3 +131,12 @@ def test_language_switch_to_chinese(page):
     _no_error_toast(page)
     page.screenshot(path=str(DOCS / "browser-vae-zh.png"), full_page=False)
     assert page.js_errors == []
+
+
+def test_a_chinese_browser_gets_the_chinese_ui(app_in_browser):
+    pg = open_page(*app_in_browser, locale="zh-CN")
+    pg.wait_for_function("s => document.querySelector(s).innerText.trim() === '潜在变量滑块'",
+                         arg="#vae-tab-sliders-button")
+    assert pg.locator("#lang-switch input[value=zh]").is_checked()
+    assert pg.js_errors == []
+    pg.context.close()
