@@ -166,14 +166,15 @@ def add_upload(files, uploads: dict | None, family: str):
     with _UPLOAD_LOCK:
         _UPLOAD_DIRS.add(str(folder))
     try:
-        ckpt = checkpoint.load(folder, expect_family=family)
-        engine = ENGINES.get(family, folder)  # builds the network: catches shape mismatches now
+        # The engine's load validates everything (family included) and builds the network, so a
+        # shape mismatch is caught now; the cache keeps it for this session's first request.
+        engine = ENGINES.get(family, folder)
     except BaseException:
         _remove_upload_dir(str(folder))
         raise
     uploads = {fam: dict(by_name) for fam, by_name in (uploads or {}).items()}
     by_name = uploads.setdefault(family, {})
-    name = base = str(ckpt.name)[:60]
+    name = base = str(engine.name)[:60]
     k = 2
     while name in by_name:
         name, k = f"{base}-{k}", k + 1
