@@ -178,15 +178,14 @@ class VaeHandlers:
         return z.tolist(), display(eng.decode(z)[0])
 
     def _endpoints(self, eng, za, zb):
-        """The stored endpoints, or two default examples if they are missing or from another model."""
+        """The stored endpoints; each one missing or from another model becomes its default example."""
         d = eng.latent_dim
-        if za is None or zb is None or len(za) != d or len(zb) != d:
+        usable = [z is not None and len(z) == d for z in (za, zb)]
+        if not all(usable):
             a, b = default_examples(eng)
-            if a is None:
-                za, zb = eng.prior_sample(2, 0)
-            else:
-                za = endpoint(eng, Choice("example", example=a))
-                zb = endpoint(eng, Choice("example", example=b))
+            defaults = (eng.prior_sample(2, 0) if a is None else
+                        [endpoint(eng, Choice("example", example=a)), endpoint(eng, Choice("example", example=b))])
+            za, zb = (z if ok else default for z, ok, default in zip((za, zb), usable, defaults))
         return np.asarray(za, np.float32), np.asarray(zb, np.float32)
 
     def interpolate(self, lang, uploads, za, zb, model, t_value, mode):

@@ -123,6 +123,15 @@ def test_interpolation_follows_t_and_the_session_endpoints(client):
         assert im.format == "GIF" and im.n_frames > 10
 
 
+def test_an_endpoint_set_alone_is_kept(client):
+    fresh = _client({"url": client.src})  # a new session: no endpoints yet
+    default_at0 = pixels(fresh.predict(MODEL, 0.0, "linear", api_name="/vae_interpolate"))
+    img_b = pixels(fresh.predict(MODEL, "seed", 0, 7, None, None, api_name="/vae_endpoint_b"))
+    np.testing.assert_array_equal(pixels(fresh.predict(MODEL, 1.0, "linear", api_name="/vae_interpolate")), img_b)
+    np.testing.assert_array_equal(pixels(fresh.predict(MODEL, 0.0, "linear", api_name="/vae_interpolate")),
+                                  default_at0)
+
+
 # --- sliders ---------------------------------------------------------------------------------
 
 
