@@ -15,15 +15,15 @@ Two round trips are measured for the same slider event:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import sys
-import time
 import uuid
 
 import httpx
 import numpy as np
 
-from benchmarks.common import emit, percentiles
+from benchmarks.common import emit, percentiles, timed
 from engines import runtime
 from tests.launch import launched_app, rss_bytes
 
@@ -78,54 +78,45 @@ def client_floor(n: int = 60) -> dict:
     demo.queue().launch(server_port=free_port(), prevent_thread_lock=True, quiet=True)
     try:
         client = Client(demo.local_url, verbose=False)
-        client.predict(0.5, api_name="/constant")
-        samples = []
-        for i in range(n):
-            t0 = time.perf_counter()
-            client.predict(i / n, api_name="/constant")
-            samples.append(time.perf_counter() - t0)
-        return percentiles(samples)
+        return percentiles(timed(lambda: client.predict(0.5, api_name="/constant"), n))
     finally:
         with contextlib.redirect_stdout(sys.stderr):  # Gradio prints "Closing server..." on stdout
             demo.close()
+
+
+MODEL = "mnist-vae-z16"
+
+
+def slider_moves(send, rng):
+    """A callable for `timed`: each call moves one of the 16 latent sliders and sends all values."""
+    values, moved = [0.0] * 16, itertools.count()
+
+    def move():
+        values[next(moved) % 16] = float(np.round(rng.uniform(-3, 3), 2))
+        send(MODEL, *values)
+
+    return move
 
 
 def main(n_moves: int = 100) -> dict:
     from gradio_client import Client
 
     result = {"benchmark": "vae_app", "hardware": runtime.hardware_summary()}
+    rng = np.random.default_rng(0)
     with launched_app() as (url, proc, start_s):
         result["serving_after_s"] = round(start_s, 2)
         client = Client(url, verbose=False)
-        rng = np.random.default_rng(0)
-        model = "mnist-vae-z16"
-        values = [0.0] * 16
-        client.predict(model, *values, api_name="/vae_slider")  # first call loads the model
-        for name, api in (("slider", "/vae_slider"),):
-            samples = []
-            for i in range(n_moves):
-                values[i % 16] = float(np.round(rng.uniform(-3, 3), 2))  # one slider moved a step
-                t0 = time.perf_counter()
-                client.predict(model, *values, api_name=api)
-                samples.append(time.perf_counter() - t0)
-            result[f"{name}_round_trip"] = percentiles(samples)
-        samples = []
-        for i in range(n_moves // 2):
-            t0 = time.perf_counter()
-            client.predict(model, float(i % 11) / 10, "linear", api_name="/vae_interpolate")
-            samples.append(time.perf_counter() - t0)
-        result["interpolation_t_round_trip"] = percentiles(samples)
+        via_client = slider_moves(lambda *v: client.predict(*v, api_name="/vae_slider"), rng)
+        result["slider_round_trip"] = percentiles(timed(via_client, n_moves))  # warm-up loads the model
+        t = itertools.count()
+        result["interpolation_t_round_trip"] = percentiles(timed(
+            lambda: client.predict(MODEL, next(t) % 11 / 10, "linear", api_name="/vae_interpolate"), n_moves // 2))
         page = ProtocolClient(url)
-        page.call("vae_slider", model, *values)
-        samples = []
-        for i in range(n_moves):
-            values[i % 16] = float(np.round(rng.uniform(-3, 3), 2))
-            t0 = time.perf_counter()
-            page.call("vae_slider", model, *values)
-            samples.append(time.perf_counter() - t0)
-        result["slider_round_trip_browser_protocol"] = percentiles(samples)
+        via_page = slider_moves(lambda *v: page.call("vae_slider", *v), rng)
+        result["slider_round_trip_browser_protocol"] = percentiles(timed(via_page, n_moves))
         result["rss_mb_after_use"] = round(rss_bytes(proc.pid) / 2**20, 1)
-        client.close() if hasattr(client, "close") else None
+        if hasattr(client, "close"):
+            client.close()
     result["gradio_client_floor_constant_image"] = client_floor()
     result["targets"] = {
         "serving_within_15_s": result["serving_after_s"] <= 15,

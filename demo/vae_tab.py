@@ -180,13 +180,14 @@ class VaeHandlers:
     def _endpoints(self, eng, za, zb):
         """The stored endpoints; each one missing or from another model becomes its default example."""
         d = eng.latent_dim
-        usable = [z is not None and len(z) == d for z in (za, zb)]
-        if not all(usable):
-            a, b = default_examples(eng)
-            defaults = (eng.prior_sample(2, 0) if a is None else
-                        [endpoint(eng, Choice("example", example=a)), endpoint(eng, Choice("example", example=b))])
-            za, zb = (z if ok else default for z, ok, default in zip((za, zb), usable, defaults))
-        return np.asarray(za, np.float32), np.asarray(zb, np.float32)
+        ends = [za, zb]
+        missing = [i for i, z in enumerate(ends) if z is None or len(z) != d]
+        if missing:
+            examples = default_examples(eng)
+            prior = eng.prior_sample(2, 0) if examples[0] is None else None
+            for i in missing:  # encode only the default that is needed
+                ends[i] = prior[i] if prior is not None else endpoint(eng, Choice("example", example=examples[i]))
+        return np.asarray(ends[0], np.float32), np.asarray(ends[1], np.float32)
 
     def interpolate(self, lang, uploads, za, zb, model, t_value, mode):
         """The decoded image at t on the path A -> B."""
