@@ -1,6 +1,7 @@
 """GenLab: a Gradio app that shows how image generative models work, one tab per model family.
 
     python app.py [--host 127.0.0.1] [--port 7860] [--data-dir MNIST_FOLDER] [--lang auto|en|zh]
+                  [--assets-dir CHECKPOINTS_FOLDER]
 
 `build_app()` only builds the Blocks; nothing is loaded or launched at import.
 """
@@ -11,15 +12,20 @@ import argparse
 import os
 from pathlib import Path
 
-import gradio as gr
+# OpenMP threads that spin while they wait for work turn a busy shared CPU (a Space, a class of
+# users) into a crawl: one measured DDIM step went from 73 ms to 818 ms. Wait passively instead.
+# Must be set before torch loads OpenMP; a value the host set wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from demo import common, i18n, vae_tab
+import gradio as gr  # noqa: E402
+
+from demo import common, diffusion_tab, gan_tab, i18n, vae_tab  # noqa: E402
 
 CSS_PATH = Path(__file__).resolve().parent / "demo" / "style.css"
 COMPUTE_CONCURRENCY = 2  # model events running at once (the engine's lock serialises compute anyway)
 
 # A new family's tab is one import above and one line here.
-TABS = (vae_tab.build,)
+TABS = (vae_tab.build, gan_tab.build, diffusion_tab.build)
 
 
 def build_app(*, assets_dir: str | os.PathLike | None = None, data_dir: str | os.PathLike | None = None,
@@ -85,12 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="folder with the MNIST IDX files (default: $GENLAB_DATA_DIR)")
     parser.add_argument("--lang", choices=(*i18n.LANGS, "auto"), default="auto",
                         help="UI language at start; auto: Chinese for browsers that prefer it, else English")
+    parser.add_argument("--assets-dir", default=os.environ.get("GENLAB_ASSETS_DIR"),
+                        help="folder of shipped checkpoints (default: $GENLAB_ASSETS_DIR or assets/)")
     return parser
 
 
 def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
-    demo = build_app(data_dir=args.data_dir, lang=args.lang)
+    demo = build_app(assets_dir=args.assets_dir, data_dir=args.data_dir, lang=args.lang)
     demo.launch(server_name=args.host, server_port=args.port, **launch_kwargs())
 
 

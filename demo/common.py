@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import inspect
 import logging
 import shutil
 import threading
@@ -84,6 +85,12 @@ ENGINES = EngineCache()
 def _engine_class(family: str):
     if family == "vae":
         from engines.vae import Engine
+        return Engine
+    if family == "ddpm":
+        from engines.diffusion import Engine
+        return Engine
+    if family == "stylegan":
+        from engines.stylegan import Engine
         return Engine
     raise ValueError(f"no engine for family {family!r}")
 
@@ -189,21 +196,34 @@ def handler(fn):
     """Wrap an event handler whose first argument is the session language.
 
     UserError -> gr.Error in that language; any other exception is logged and shown as a
-    generic message, so no input can break the app.
+    generic message, so no input can break the app. A generator handler (one that streams) stays
+    a generator, and what it raises while streaming is translated the same way.
     """
+
+    def translate(lang, exc):
+        if isinstance(exc, gr.Error):
+            return exc
+        if isinstance(exc, UserError):
+            return gr.Error(exc.localized(lang), title=t("error.title", lang), print_exception=False)
+        log.error("handler %s failed", fn.__name__, exc_info=exc)
+        return gr.Error(t("error.unexpected", lang), title=t("error.title", lang), print_exception=False)
+
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def streamed(lang, *args, **kwargs):
+            try:
+                yield from fn(lang, *args, **kwargs)
+            except Exception as exc:  # GeneratorExit (a cancelled event) is not an Exception
+                raise translate(lang, exc) from None
+
+        return streamed
 
     @functools.wraps(fn)
     def wrapped(lang, *args, **kwargs):
         try:
             return fn(lang, *args, **kwargs)
-        except gr.Error:
-            raise
-        except UserError as err:
-            raise gr.Error(err.localized(lang), title=t("error.title", lang), print_exception=False) from None
-        except Exception:
-            log.exception("handler %s failed", fn.__name__)
-            raise gr.Error(t("error.unexpected", lang), title=t("error.title", lang),
-                           print_exception=False) from None
+        except Exception as exc:
+            raise translate(lang, exc) from None
 
     return wrapped
 

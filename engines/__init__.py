@@ -3,4 +3,4 @@
 Importing this package does nothing heavy: no CUDA initialisation and no model loading.
 """
 
-FAMILIES = ("vae", "stylegan", "ddpm", "clip", "pixelcnn", "vqvae", "ldm")
+FAMILIES = ("vae", "stylegan", "ddpm", "clip", "pixelcnn", "vqvae", "ldm", "faceattr")

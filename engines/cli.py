@@ -23,14 +23,15 @@ def _datasets(args):
     """(train, held-out) ImageSets for a training run; a user's folder keeps its last tenth aside."""
     from .data import load_dataset
 
-    train = load_dataset(args.dataset, "train", data_dir=args.data_dir, n=args.n_train, seed=args.data_seed)
+    size = getattr(args, "size", None)
+    train = load_dataset(args.dataset, "train", data_dir=args.data_dir, n=args.n_train, seed=args.data_seed, size=size)
     if args.dataset == "folder":
         cut = max(1, len(train) - max(1, len(train) // 10))
         train, test = train.subset(slice(0, cut)), train.subset(slice(cut, len(train)))
         test.split_note = f"the last {len(test)} of the folder's images (held out)"
         train.split_note = f"the first {len(train)} of the folder's images"
     else:
-        test = load_dataset(args.dataset, "test", data_dir=args.data_dir, n=args.n_test, seed=args.data_seed)
+        test = load_dataset(args.dataset, "test", data_dir=args.data_dir, n=args.n_test, seed=args.data_seed, size=size)
     return train, test
 
 
@@ -40,7 +41,8 @@ def _train_config(args, *, warmup: int):
     return TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                        warmup_steps=min(warmup, args.steps // 10), lr_min_ratio=0.05,
                        ema_decay=args.ema or None, grad_clip=args.grad_clip, log_every=args.log_every,
-                       max_seconds=args.max_seconds)
+                       max_seconds=args.max_seconds, amp="bf16" if args.bf16 else None,
+                       channels_last=args.bf16, compile=args.fast)
 
 
 def _run(trainer, args, heldout_metric) -> tuple[object, list, float]:
@@ -62,6 +64,20 @@ def _run(trainer, args, heldout_metric) -> tuple[object, list, float]:
         if ev.kind == "nan":
             raise UserError("training_nan", step=ev.step, value=ev.losses.get("loss"))
     return last, curve, time.perf_counter() - started
+
+
+def _init_from(args, family: str, config, build):
+    """--init DIR: continue from a checkpoint of the same family; its config wins over the flags.
+    Else a fresh `build(config)`. -> (config, model, card fields saying what the run continued from)."""
+    if not args.init:
+        config.validate()
+        return config, build(config), {}
+    from . import checkpoint
+
+    ckpt = checkpoint.load(args.init, expect_family=family)
+    config, model = ckpt.build("cpu")
+    before = {k: ckpt.card.get(k) for k in ("steps", "wall_time_s", "hardware", "command", "continued_from")}
+    return config, model.train(), {"continued_from": before}
 
 
 def _card(args, train, test, last, curve, **fields) -> dict:
@@ -121,30 +137,55 @@ def _train_ddpm(args) -> Path:
         channel_mult=tuple(int(m) for m in args.channel_mult.split(",")),
         blocks_per_level=args.blocks, attention_resolutions=tuple(int(r) for r in args.attention.split(",") if r),
         num_classes=len(train.class_names) if conditional else None, dropout=args.dropout,
-        timesteps=args.timesteps, schedule=args.schedule,
+        timesteps=args.timesteps, schedule=args.schedule, patch_size=args.patch_size,
     )
-    config.validate()
     torch.manual_seed(args.seed)
+    config, model, init_card = _init_from(args, "ddpm", config, diffusion.build)
     process = diffusion.make_process(config)
     loss = diffusion.make_loss(process, p_uncond=args.p_uncond)
-    trainer = Trainer(diffusion.build(config), loss, train.float(), _train_config(args, warmup=200),
+    trainer = Trainer(model, loss, train.float(), _train_config(args, warmup=200),
                       labels=train.labels if conditional else None)
     held_x = test.float()[:1000].to(trainer.device)
     held_y = test.labels[:1000].to(trainer.device) if conditional else None
     last, curve, wall = _run(trainer, args, lambda m: diffusion.heldout_loss(process, m, held_x, held_y))
     metrics = {"heldout_l_simple": round(diffusion.heldout_loss(process, trainer.final_model(), held_x, held_y), 5)}
-    card = _card(args, train, test, last, curve, metrics=metrics, default_guidance=args.default_guidance,
+    card = _card(args, train, test, last, curve, metrics=metrics, default_guidance=args.default_guidance, **init_card,
                  metrics_note="mean squared error of the predicted noise (L_simple) on up to 1,000 held-out images, "
                               "uniform t, seed 0, no label dropout")
     return trainer.save(args.out, family="ddpm", config=config, card=card, elapsed_s=wall)
 
 
-TRAINERS = {"vae": _train_vae, "ddpm": _train_ddpm}
+def _train_stylegan(args) -> Path:
+    import torch
+
+    from . import stylegan
+    from .train import Trainer
+
+    train, test = _datasets(args)
+    _, channels, size, _ = train.images.shape
+    config = stylegan.Config(
+        image_size=size, channels=channels, z_dim=args.z_dim, w_dim=args.w_dim, mapping_layers=args.mapping_layers,
+        channel_base=args.channel_base, channel_max=args.channel_max, r1_gamma=args.r1_gamma,
+        style_mixing_prob=args.style_mixing,
+    )
+    torch.manual_seed(args.seed)
+    config, model, init_card = _init_from(args, "stylegan", config, stylegan.build)
+    phases = stylegan.make_phases(config, lr=args.lr)
+    trainer = Trainer(model, phases, train.float(), _train_config(args, warmup=0),
+                      preview_fn=None)
+    last, curve, wall = _run(trainer, args, lambda m: float("nan"))
+    losses = {k: round(float(v), 4) for k, v in (trainer.history[-1] if trainer.history else {}).items() if k != "step"}
+    card = _card(args, train, test, last, None, metrics={"final_losses": losses}, **init_card,
+                 metrics_note="the last step's losses; sample quality is measured by benchmarks/stylegan_quality.py")
+    return trainer.save(args.out, family="stylegan", config=config, card=card, elapsed_s=wall)
+
+
+TRAINERS = {"vae": _train_vae, "ddpm": _train_ddpm, "stylegan": _train_stylegan}
 
 
 def _compact(args) -> Path:
-    """Re-store a checkpoint's weights as float16. A VAE's held-out metrics are re-measured on
-    the rounded weights first, so its card describes the model that ships."""
+    """Re-store a checkpoint's weights as float16. A VAE's or DDPM's held-out metrics are
+    re-measured on the rounded weights first, so its card describes the model that ships."""
     import torch
 
     from . import checkpoint, vae
@@ -160,6 +201,14 @@ def _compact(args) -> Path:
         test = load_dataset(dataset, "test", data_dir=args.data_dir, seed=0)
         measured = vae.evaluate(model, test.float())
         card["metrics"] = {**(card.get("metrics") or {}), **{f"heldout_{k}": round(v, 3) for k, v in measured.items()}}
+    if ckpt.family == "ddpm" and (dataset == "shapes" or dataset == "mnist" and args.data_dir):
+        from . import diffusion
+
+        model.half().float()
+        test = load_dataset(dataset, "test", data_dir=args.data_dir, seed=0, n=1000 if dataset == "shapes" else None)
+        labels = test.labels[:1000] if config.num_classes is not None else None
+        loss = diffusion.heldout_loss(diffusion.make_process(config), model, test.float()[:1000], labels)
+        card["metrics"] = {**(card.get("metrics") or {}), "heldout_l_simple": round(loss, 5)}
     return checkpoint.save(args.out or args.model, family=ckpt.family, config=config, model=model,
                            card=card, aux=ckpt.aux, storage_dtype=torch.float16)
 
@@ -171,11 +220,27 @@ def _sample(args) -> Path:
     ckpt = checkpoint.load(args.model)
     module = checkpoint.family_module(ckpt.family)
     engine = module.Engine(ckpt)
-    options = {k: getattr(args, k) for k in ("label", "guidance", "sampler", "steps", "eta")
-               if getattr(args, k) is not None}
-    if options and ckpt.family != "ddpm":
-        raise UserError("sample_option_unsupported", family=ckpt.family, options=", ".join("--" + k for k in options))
-    images, labels = engine.sample(args.n, args.seed, **options)
+    supported = {"ddpm": ("label", "guidance", "sampler", "steps", "eta"), "stylegan": ("psi", "mix_seed", "mix_layers")}
+    given = {k: getattr(args, k) for k in ("label", "guidance", "sampler", "steps", "eta", "psi", "mix_seed", "mix_layers")
+             if getattr(args, k) is not None}
+    wrong = [k for k in given if k not in supported.get(ckpt.family, ())]
+    if wrong:
+        raise UserError("sample_option_unsupported", family=ckpt.family,
+                        options=", ".join("--" + k.replace("_", "-") for k in wrong))
+    mix = {k: given.pop(k) for k in ("mix_seed", "mix_layers") if k in given}
+    if mix:
+        # Style mixing: image i is seed + i with the --mix-layers styles taken from --mix-seed.
+        if set(mix) != {"mix_seed", "mix_layers"}:
+            raise UserError("sample_mix_pair")
+        layers = [int(v) if v.strip().isdigit() else v.strip() for v in str(mix["mix_layers"]).split(",") if v.strip()]
+        from . import runtime
+
+        seed = runtime.check_seed(args.seed)
+        runtime.check_seed(seed + args.n - 1)
+        grid = engine.mix(list(range(seed, seed + args.n)), [mix["mix_seed"]], layers, given.get("psi", 1.0))
+        images, labels = grid[:, 0], None
+    else:
+        images, labels = engine.sample(args.n, args.seed, **given)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npz":
@@ -226,6 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-seconds", type=float, default=None)
     t.add_argument("--log-every", type=int, default=50)
     t.add_argument("--eval-every", type=int, default=0, help="steps between held-out evaluations (0: only at the end)")
+    t.add_argument("--fast", action="store_true",
+                   help="torch.compile the model (CUDA graphs on a GPU: 2.8x for the small UNets, see benchmarks)")
+    t.add_argument("--bf16", action="store_true", help="bf16 autocast and channels_last (pays off only for large models)")
+    t.add_argument("--init", default=None, help="continue training from this checkpoint (its config is kept)")
+    t.add_argument("--size", type=int, default=None, help="resize the data set's images to this side")
     g = t.add_argument_group("vae")
     g.add_argument("--latent-dim", type=int, default=16)
     g.add_argument("--beta", type=float, default=1.0)
@@ -238,12 +308,22 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--channel-mult", default="1,2,2", help="UNet width multipliers per level")
     d.add_argument("--blocks", type=int, default=2, help="residual blocks per level")
     d.add_argument("--attention", default="7", help="feature-map sides with self-attention, comma-separated")
+    d.add_argument("--patch-size", type=int, default=1, help="fold p x p pixel patches into channels first (1, 2, 4)")
     d.add_argument("--dropout", type=float, default=0.1)
     d.add_argument("--timesteps", type=int, default=1000, help="T")
     d.add_argument("--schedule", choices=("linear", "cosine"), default="linear")
     d.add_argument("--conditional", action="store_true", help="class-conditional on the data set's labels")
     d.add_argument("--p-uncond", type=float, default=0.1, help="label dropout for classifier-free guidance")
     d.add_argument("--default-guidance", type=float, default=3.0, help="guidance scale the card suggests")
+
+    g = t.add_argument_group("stylegan")
+    g.add_argument("--z-dim", type=int, default=128)
+    g.add_argument("--w-dim", type=int, default=128)
+    g.add_argument("--mapping-layers", type=int, default=4)
+    g.add_argument("--channel-base", type=int, default=2048, help="feature maps at side r: min(base / r, max)")
+    g.add_argument("--channel-max", type=int, default=128)
+    g.add_argument("--r1-gamma", type=float, default=1.0)
+    g.add_argument("--style-mixing", type=float, default=0.9, help="style-mixing regularisation probability")
 
     s = sub.add_parser("sample", help="sample images from a checkpoint")
     s.add_argument("--model", required=True)
@@ -256,6 +336,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--sampler", choices=("ddpm", "ddim"), default=None, help="ddpm: all T steps; ddim: --steps steps")
     g.add_argument("--steps", type=int, default=None, help="DDIM steps (default 50)")
     g.add_argument("--eta", type=float, default=None, help="DDIM noise level, 0 (deterministic) to 1")
+    g = s.add_argument_group("stylegan")
+    g.add_argument("--psi", type=float, default=None, help="truncation: w = w_avg + psi (w - w_avg); 1 = none")
+    g.add_argument("--mix-seed", type=int, default=None, help="take some layers' styles from this seed's w")
+    g.add_argument("--mix-layers", default=None, help="layers for --mix-seed: coarse, middle, fine or indices, e.g. 0,1,2")
 
     c = sub.add_parser("compact", help="store a checkpoint's weights as float16 (re-measures VAE metrics)")
     c.add_argument("--model", required=True)

@@ -185,8 +185,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "标签丢弃概率（用于无分类器指导）必须在 0 到 1 之间；当前为 {value}。",
     },
     "sample_option_unsupported": {
-        "en": "A '{family}' model does not take {options}; those options are for diffusion models.",
-        "zh": "“{family}”模型不支持 {options}；这些选项用于扩散模型。",
+        "en": "A '{family}' model does not take {options} (ddpm: --label --guidance --sampler --steps --eta; "
+              "stylegan: --psi --mix-seed --mix-layers).",
+        "zh": "“{family}”模型不支持 {options}（ddpm：--label --guidance --sampler --steps --eta；"
+              "stylegan：--psi --mix-seed --mix-layers）。",
+    },
+    "sample_mix_pair": {
+        "en": "Style mixing needs both --mix-seed and --mix-layers.",
+        "zh": "风格混合需要同时给出 --mix-seed 和 --mix-layers。",
     },
     # --- shared training runs (engines.jobs) ----------------------------------------------------
     "job_already_running": {
@@ -208,6 +214,78 @@ MESSAGES: dict[str, dict[str, str]] = {
     "job_step_limit": {
         "en": "Training ended at step {step}: this server allows at most {max_steps} steps per run.",
         "zh": "训练在第 {step} 步结束：本服务器每次训练最多允许 {max_steps} 步。",
+    },
+    # --- stylegan (engines.stylegan) -----------------------------------------------------------
+    "stylegan_psi": {
+        "en": "The truncation psi must be a number from {low:g} to {high:g} (1: no truncation, 0: the average image); got {value}.",
+        "zh": "截断系数 psi 必须是 {low:g} 到 {high:g} 之间的数值（1：不截断，0：平均图像）；当前为 {value}。",
+    },
+    "stylegan_no_layers": {
+        "en": "No layers are selected for style mixing. Pick at least one layer (or a group: coarse, middle, fine).",
+        "zh": "没有为风格混合选择任何层。请至少选择一层（或一组：基础层、中间层、细调层）。",
+    },
+    "stylegan_layer": {
+        "en": "There is no layer '{value}': this model's layers are 0 to {high}, or the groups coarse, middle and fine.",
+        "zh": "不存在层“{value}”：该模型的层编号为 0 到 {high}，或层组 coarse（基础层）、middle（中间层）、fine（细调层）。",
+    },
+    "stylegan_noise_mode": {
+        "en": "The noise mode must be 'random', 'const' or 'none'; got '{value}'.",
+        "zh": "噪声模式必须是“random”（随机）、“const”（固定）或“none”（无噪声）；当前为“{value}”。",
+    },
+    "stylegan_noise_count": {
+        "en": "Give one noise strength for all layers, or one per layer ({num_ws}); got {count}.",
+        "zh": "请为所有层给出一个噪声强度，或每层一个（共 {num_ws} 个）；当前给出了 {count} 个。",
+    },
+    "stylegan_space": {
+        "en": "Interpolation works in the space 'z' or 'w'; got '{value}'.",
+        "zh": "插值只能在“z”或“w”空间中进行；当前为“{value}”。",
+    },
+    "stylegan_shape": {
+        "en": "{what} must have the shape {want}; got {shape}.",
+        "zh": "{what} 的形状必须是 {want}；当前为 {shape}。",
+    },
+    # --- faces data set ---------------------------------------------------------------------
+    "face_attr_unknown": {
+        "en": "Unknown {factor} '{value}' for the faces data set. Choose one of: {available}.",
+        "zh": "人脸数据集的属性“{factor}”没有取值“{value}”。可选：{available}。",
+    },
+    # --- diffusion tab ----------------------------------------------------------------------
+    "diffusion_sampler": {
+        "en": "Unknown sampler '{value}'. Choose 'ddpm' (every step) or 'ddim' (fewer steps).",
+        "zh": "未知的采样器“{value}”。请选择“ddpm”（逐步采样）或“ddim”（更少的步数）。",
+    },
+    "diffusion_timestep": {
+        "en": "The timestep t must be a whole number from 0 (the clean image) to {high} (pure noise); got {value}.",
+        "zh": "时间步 t 必须是 0（原图）到 {high}（纯噪声）之间的整数；当前为 {value}。",
+    },
+    "diffusion_batch": {
+        "en": "The batch size must be a whole number from 1 to {high}; got {value}.",
+        "zh": "批大小必须是 1 到 {high} 之间的整数；当前为 {value}。",
+    },
+    "diffusion_no_run": {
+        "en": "There is no sampling run yet. Press Generate first.",
+        "zh": "还没有采样结果。请先点击“生成”。",
+    },
+    "diffusion_branch_step": {
+        "en": "Cannot branch from step {value}: pick a step from 0 (pure noise) to {high}; the last frame is the finished sample.",
+        "zh": "无法从第 {value} 步分叉：请选择 0（纯噪声）到 {high} 之间的步；最后一帧已是完成的样本。",
+    },
+    "diffusion_branch_model": {
+        "en": "The stored run was made with another model. Generate again with the selected model, then branch.",
+        "zh": "已保存的采样结果来自另一个模型。请用当前选中的模型重新生成后再分叉。",
+    },
+    "diffusion_strip_timesteps": {
+        "en": "Give the strip's timesteps as whole numbers from 0 to {high}, separated by commas (at most {max}); got '{value}'.",
+        "zh": "请用逗号分隔给出条带的时间步，每个为 0 到 {high} 之间的整数（最多 {max} 个）；当前为“{value}”。",
+    },
+    "diffusion_image_index": {
+        "en": "Image number {value} is not in the batch: pick 1 to {high}.",
+        "zh": "批次中没有第 {value} 张图像：请选择 1 到 {high}。",
+    },
+    # --- gan tab ------------------------------------------------------------------------------
+    "gan_seeds": {
+        "en": "Give the seeds as whole numbers from 0 to {high}, separated by commas, 1 to {max} of them; got '{value}'.",
+        "zh": "请用逗号分隔给出随机种子，每个为 0 到 {high} 之间的整数，共 1 到 {max} 个；当前为“{value}”。",
     },
 }
 

@@ -1,12 +1,15 @@
-"""Full-page screenshots of every VAE sub-tab, in English and Chinese, plus a refused upload.
+"""Full-page screenshots of every VAE and diffusion sub-tab, in English and Chinese, plus a refused upload.
 
-    python scripts/screenshots.py [--out docs]
+    python scripts/screenshots.py [--out docs] [--assets-dir FOLDER] [--only vae|diffusion]
 
 Launches `python app.py` (offline) on a free port and drives Debian's /usr/bin/chromium through
 Playwright (no `playwright install`). Writes, at a 1400x1100 viewport:
     vae-interp.png vae-sliders.png vae-map.png vae-recon.png vae-explain.png
     zh-vae-interp.png ... zh-vae-explain.png
     vae-bad-upload.png, zh-vae-bad-upload.png  (a .pt checkpoint refused, message shown)
+    diffusion-forward.png diffusion-reverse.png diffusion-branch.png diffusion-fork.png diffusion-explain.png
+    diffusion-bad-upload.png (a VAE checkpoint refused), and each of these in Chinese: diffusion-*-zh.png
+The diffusion pictures need a diffusion checkpoint (assets/mnist-ddpm, or --assets-dir); without one they are skipped.
 Chinese text needs a CJK font for Chromium (Debian: apt-get install fonts-wqy-microhei).
 """
 
@@ -105,9 +108,118 @@ def shoot_bad_upload(browser, url: str, out: Path, lang: str) -> Path:
     return path
 
 
+# --- diffusion ------------------------------------------------------------------------------------
+
+DIFFUSION_ZH_TAB = "前向（加噪）过程"
+
+
+def _open_diffusion(browser, url: str, lang: str):
+    page = _open(browser, url, lang)
+    page.click("#diffusion-tab-button")
+    page.wait_for_selector("#diffusion-tab-forward", state="visible")
+    if lang == "zh":
+        page.wait_for_function("t => document.querySelector('#diffusion-tab-forward-button').innerText.trim() === t",
+                               arg=DIFFUSION_ZH_TAB)
+    return page
+
+
+def _set_number(page, selector: str, value) -> None:
+    box = page.locator(f"{selector} input[type=number]").first
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def _done(page, selector: str, timeout_ms: int = 300_000) -> None:
+    """Wait until a streaming event has ended: its status no longer says it is sampling."""
+    page.wait_for_function("""(s) => { const el = document.querySelector(s); const t = el ? el.innerText : '';
+        return t.length > 0 && !t.includes('Sampling:') && !t.includes('采样中'); }""", arg=selector,
+                           timeout=timeout_ms)
+
+
+def shoot_diffusion(browser, url: str, out: Path, lang: str) -> list[Path]:
+    suffix = "-zh" if lang == "zh" else ""
+    written = []
+    page = _open_diffusion(browser, url, lang)
+    # Forward process at t = 250 on the default example.
+    page.wait_for_selector("#diffusion-fwd-schedules img")
+    _set_number(page, "#diffusion-fwd-t", 250)
+    time.sleep(0.6)
+    _settle(page, ["#diffusion-fwd-x0 img", "#diffusion-fwd-xt img", "#diffusion-fwd-hist img",
+                   "#diffusion-fwd-schedules img"])
+    written.append(out / f"diffusion-forward{suffix}.png")
+    page.screenshot(path=str(written[-1]), full_page=True)
+    # Reverse process: the default run (DDIM-50, 16 images), then the scrubber halfway.
+    page.click("#diffusion-tab-reverse-button")
+    page.wait_for_selector("#diffusion-generate", state="visible")
+    page.click("#diffusion-generate")
+    page.wait_for_selector("#diffusion-after-run", state="visible", timeout=300_000)
+    _done(page, "#diffusion-status")
+    _set_number(page, "#diffusion-scrub", 30)
+    page.wait_for_function("() => document.querySelector('#diffusion-scrub-caption').innerText.includes('30')")
+    _settle(page, ["#diffusion-xt img", "#diffusion-eps img", "#diffusion-x0 img", "#diffusion-strip img"])
+    written.append(out / f"diffusion-reverse{suffix}.png")
+    page.screenshot(path=str(written[-1]), full_page=True)
+    # Branch from step 20 (t ~ 610) towards class 7 with more guidance.
+    _set_number(page, "#diffusion-scrub", 20)
+    time.sleep(0.4)
+    page.locator("#diffusion-branch-label input").click()
+    page.get_by_role("option", name="7", exact=True).click()
+    _set_number(page, "#diffusion-branch-guidance", 4)
+    page.click("#diffusion-branch")
+    page.wait_for_function("() => document.querySelector('#diffusion-branch-status').innerText.length > 0")
+    _done(page, "#diffusion-branch-status")
+    _settle(page, ["#diffusion-branch-start img", "#diffusion-branch-original img", "#diffusion-branch-result img"])
+    page.locator("#diffusion-branch-box").scroll_into_view_if_needed()
+    written.append(out / f"diffusion-branch{suffix}.png")
+    page.screenshot(path=str(written[-1]), full_page=True)
+    # Fork: guidance 0 against 3 from one seed.
+    page.click("#diffusion-tab-fork-button")
+    page.wait_for_selector("#diffusion-fork-run", state="visible")
+    page.locator("#diffusion-fork-preset input").click()
+    page.get_by_role("option", name=("引导系数 0 对比 3" if lang == "zh" else "Guidance 0 vs 3")).click()
+    time.sleep(0.8)
+    page.click("#diffusion-fork-run")
+    page.wait_for_function("() => document.querySelector('#diffusion-fork-compare').innerText.length > 0",
+                           timeout=300_000)
+    _set_number(page, "#diffusion-fork-progress", 60)  # both runs 60% of their way: x_t still noisy, x_0 forming
+    page.wait_for_function("() => document.querySelector('#diffusion-fork-a-caption').innerText.includes('30')")
+    _settle(page, ["#diffusion-fork-a-x0 img", "#diffusion-fork-b-x0 img"])
+    written.append(out / f"diffusion-fork{suffix}.png")
+    page.screenshot(path=str(written[-1]), full_page=True)
+    # How it works.
+    page.click("#diffusion-tab-explain-button")
+    _settle(page, ["#diffusion-explain .katex"])
+    written.append(out / f"diffusion-explain{suffix}.png")
+    page.screenshot(path=str(written[-1]), full_page=True)
+    # A VAE checkpoint uploaded to the diffusion tab: refused, in the session's language.
+    vae = next(iter(sorted((ROOT / "assets").glob("*vae*"))), None)
+    if vae is not None:
+        page.click("#diffusion-upload-box .label-wrap")
+        page.wait_for_selector("#diffusion-upload input[type=file]", state="attached")
+        page.set_input_files("#diffusion-upload input[type=file]",
+                             [str(vae / name) for name in ("config.json", "model.safetensors", "card.json")])
+        page.wait_for_function("() => document.querySelector('#diffusion-upload-status').innerText.includes('ddpm')")
+        page.wait_for_selector(".toast-body", state="visible")
+        page.evaluate("() => window.scrollTo(0, 0)")
+        time.sleep(0.5)
+        written.append(out / f"diffusion-bad-upload{suffix}.png")
+        page.screenshot(path=str(written[-1]), full_page=False)
+    page.close()
+    return written
+
+
+def _has_diffusion_model(assets_dir: str | None) -> bool:
+    from engines import checkpoint
+
+    root = Path(assets_dir) if assets_dir else checkpoint.ASSETS_DIR
+    return bool(checkpoint.list_assets("ddpm", root=root))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "docs"), help="folder for the PNGs (default: docs/)")
+    parser.add_argument("--assets-dir", default=None, help="checkpoints to serve (default: assets/)")
+    parser.add_argument("--only", choices=("vae", "diffusion"), default=None, help="one tab's pictures only")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -121,12 +233,19 @@ def main(argv=None) -> int:
 
     t0 = time.perf_counter()
     written = []
-    with launched_app() as (url, _, startup_s), sync_playwright() as p:
+    app_args = ("--assets-dir", args.assets_dir) if args.assets_dir else ()
+    diffusion = args.only != "vae" and _has_diffusion_model(args.assets_dir)
+    if args.only != "vae" and not diffusion:
+        print("no diffusion checkpoint (assets/mnist-ddpm or --assets-dir): diffusion pictures skipped", file=sys.stderr)
+    with launched_app(*app_args) as (url, _, startup_s), sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             for lang in ("en", "zh"):
-                written += shoot_tabs(browser, url, out, lang)
-                written.append(shoot_bad_upload(browser, url, out, lang))
+                if args.only != "diffusion":
+                    written += shoot_tabs(browser, url, out, lang)
+                    written.append(shoot_bad_upload(browser, url, out, lang))
+                if diffusion:
+                    written += shoot_diffusion(browser, url, out, lang)
         finally:
             browser.close()
     for path in written:

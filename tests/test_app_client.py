@@ -248,3 +248,102 @@ def test_the_app_keeps_answering(server, client):
     assert "ELBO" in out[2]
     assert pixels(client.predict(MODEL, 0.5, "linear", api_name="/vae_interpolate")).shape[0] >= 200
     assert time.perf_counter() - t0 < 30
+
+
+# --- diffusion tab ---------------------------------------------------------------------------
+# The launched app may ship no diffusion model yet, so each session uploads a tiny one.
+
+
+def _ddpm_zip(folder: Path, name: str, **config) -> Path:
+    from tests.diffusion_fixtures import save_tiny_ddpm, zip_checkpoint
+
+    return zip_checkpoint(save_tiny_ddpm(folder / name, **config), folder / f"{name}.zip")
+
+
+def _upload_ddpm(client, z: Path) -> str:
+    from gradio_client import handle_file
+
+    model, status, files = client.predict([handle_file(str(z))], api_name="/diffusion_upload")
+    assert model["value"].startswith("upload:") and files is None, status
+    return model["value"]
+
+
+def test_diffusion_generate_streams_and_scrubs(server, tmp_path):
+    from tests.diffusion_fixtures import T_TINY
+
+    client = _client(server)
+    model = _upload_ddpm(client, _ddpm_zip(tmp_path, "tiny-ddpm"))
+    info = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    params = [p["parameter_name"] for p in info["/diffusion_generate"]["parameters"]]
+    assert params == ["model", "n", "seed", "sampler", "steps", "eta", "label", "guidance"]
+    for name in ("diffusion_forward", "diffusion_scrub", "diffusion_strip", "diffusion_export", "diffusion_branch",
+                 "diffusion_fork", "diffusion_fork_scrub", "diffusion_stop", "diffusion_model"):
+        assert "/" + name in info, name
+    job = client.submit(model, 4, 0, "ddpm", 1, 0.0, "all", 2.0, api_name="/diffusion_generate")
+    final = job.result(timeout=120)
+    streamed = job.outputs()
+    assert len(streamed) >= 2  # at least one streamed frame before the final one
+    status, scrub, strip_ts = final[0], final[4], final[7]  # (the layout column is not returned)
+    assert len(final) == 9 and pixels(final[1]).shape == pixels(final[3]).shape
+    assert f"{T_TINY} steps" in status and scrub["maximum"] == T_TINY and strip_ts.endswith(", 0")
+    # Scrubbing reads this session's stored run: x_T first, the samples last.
+    first = client.predict(0, api_name="/diffusion_scrub")
+    last = client.predict(T_TINY, api_name="/diffusion_scrub")
+    assert f"t = {T_TINY}" in first[3] and "The samples" in last[3]
+    assert not np.array_equal(pixels(first[0]), pixels(last[0]))
+    np.testing.assert_array_equal(pixels(last[0]), pixels(last[2]))  # at t = 0, x_t is the sample
+    strip = client.predict(2, f"{T_TINY}, 15, 10, 0", api_name="/diffusion_strip")  # four columns, three rows
+    assert pixels(strip).shape[1] > pixels(strip).shape[0]
+    gif = client.predict(api_name="/diffusion_export")[0]
+    gif = gif["value"] if isinstance(gif, dict) else gif
+    with Image.open(gif) as im:
+        assert im.format == "GIF" and im.n_frames == T_TINY + 1
+    # Another session has no run of its own to scrub, and cannot use this session's upload.
+    other = _client(server)
+    with pytest.raises(_app_error()) as ei:
+        other.predict(0, api_name="/diffusion_scrub")
+    assert "Generate" in str(ei.value)
+    with pytest.raises(_app_error()) as ei:
+        other.predict(model, 2, 0, "ddim", 5, 0.0, "all", 2.0, api_name="/diffusion_generate")
+    assert model in str(ei.value)
+
+
+def test_diffusion_stop_within_a_second_keeps_the_steps(server, tmp_path):
+    client = _client(server)
+    model = _upload_ddpm(client, _ddpm_zip(tmp_path, "long-ddpm", timesteps=4000))
+    job = client.submit(model, 2, 0, "ddpm", 1, 0.0, "all", 2.0, api_name="/diffusion_generate")
+    t0 = time.perf_counter()
+    while len(job.outputs()) < 3:
+        assert time.perf_counter() - t0 < 60 and not job.done()
+        time.sleep(0.05)
+    pressed = time.perf_counter()
+    client.predict(api_name="/diffusion_stop")
+    final = job.result(timeout=30)
+    stopped_after = time.perf_counter() - pressed
+    assert stopped_after < 1.0, stopped_after
+    status, scrub = final[0], final[4]
+    assert "Stopped" in status and "of 4000" in status
+    kept = scrub["maximum"]
+    assert 0 < kept < 4000
+    # What was computed is kept and scrubbable.
+    assert "Step" in client.predict(kept, api_name="/diffusion_scrub")[3]
+
+
+def test_diffusion_bad_input_in_the_session_language(server, tmp_path):
+    from tests.diffusion_fixtures import T_TINY
+
+    client = _client(server)
+    model = _upload_ddpm(client, _ddpm_zip(tmp_path, "tiny-ddpm"))
+    for steps in (0, 100000):
+        with pytest.raises(_app_error()) as ei:
+            client.predict(model, 2, 0, "ddim", steps, 0.0, "all", 2.0, api_name="/diffusion_generate")
+        assert f"from 1 to {T_TINY}" in str(ei.value) and str(steps) in str(ei.value)
+    client.predict("zh", api_name="/set_language")
+    with pytest.raises(_app_error()) as ei:
+        client.predict(model, 2, 0, "ddim", 10, 0.0, "all", 1e9, api_name="/diffusion_generate")
+    assert "引导系数" in str(ei.value) and "1000000000" in str(ei.value)  # (JSON cannot carry a NaN)
+    # A VAE checkpoint is refused by the diffusion tab, with the reason, in Chinese.
+    from gradio_client import handle_file
+
+    out = client.predict([handle_file(str(_checkpoint_zip(tmp_path, "a-vae")))], api_name="/diffusion_upload")
+    assert out[1].startswith("⚠️") and "vae" in out[1] and "ddpm" in out[1] and CJK.search(out[1])

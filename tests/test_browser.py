@@ -140,3 +140,53 @@ def test_a_chinese_browser_gets_the_chinese_ui(app_in_browser):
     assert pg.locator("#lang-switch input[value=zh]").is_checked()
     assert pg.js_errors == []
     pg.context.close()
+
+
+# --- diffusion tab ---------------------------------------------------------------------------
+
+
+def test_diffusion_generate_then_scrub_the_steps(app_in_browser, tmp_path):
+    """Upload a tiny diffusion checkpoint, sample (DDIM, 10 steps), watch it stream, drag the step slider."""
+    from tests.diffusion_fixtures import T_TINY, save_tiny_ddpm, zip_checkpoint
+
+    pg = open_page(*app_in_browser, locale="en-US")
+    pg.click("#diffusion-tab-button")
+    pg.wait_for_selector("#diffusion-tab-forward", state="visible")
+    pg.click("#diffusion-upload-box .label-wrap")
+    pg.wait_for_selector("#diffusion-upload input[type=file]", state="attached")
+    z = zip_checkpoint(save_tiny_ddpm(tmp_path / "browser-ddpm"), tmp_path / "browser-ddpm.zip")
+    pg.set_input_files("#diffusion-upload input[type=file]", str(z))
+    pg.wait_for_function("() => document.querySelector('#diffusion-upload-status').innerText.includes('browser-ddpm')")
+    # The model change sets the step slider's range to the model's T.
+    pg.click("#diffusion-tab-reverse-button")
+    pg.wait_for_function(f"""() => {{ const r = document.querySelector('#diffusion-steps input[type=range]');
+        return r && r.max === '{T_TINY}'; }}""")
+    pg.locator("#diffusion-steps input[type=number]").fill("10")
+    pg.locator("#diffusion-steps input[type=number]").press("Enter")
+    pg.click("#diffusion-generate")
+    pg.wait_for_selector("#diffusion-xt img")  # a streamed frame (or the last) has arrived
+    pg.wait_for_selector("#diffusion-after-run", state="visible", timeout=60_000)
+    pg.wait_for_function("() => document.querySelector('#diffusion-status').innerText.includes('Done')")
+    assert pg.locator("#diffusion-scrub input[type=range]").get_attribute("max") == "10"
+    # The predicted noise differs at every step. (The tiny random network's x_t saturates early,
+    # so its pictures of x_t can repeat.)
+    img = "#diffusion-eps img"
+    before = _src(pg, img)
+    drag_range(pg, "diffusion-scrub", 0.98, 0.3)
+    after = _wait_src_change(pg, img, before)
+    value = float(pg.input_value("#diffusion-scrub input[type=range]"))
+    assert 1 <= value <= 5, value
+    pg.wait_for_function(f"() => document.querySelector('#diffusion-scrub-caption').innerText.includes('Step {int(value)} of 10')")
+    drag_range(pg, "diffusion-scrub", 0.3, 0.0)
+    _wait_src_change(pg, img, after)
+    assert float(pg.input_value("#diffusion-scrub input[type=range]")) == 0
+    pg.wait_for_function(f"() => document.querySelector('#diffusion-scrub-caption').innerText.includes('t = {T_TINY}')")
+    _no_error_toast(pg)
+    # The language switch reaches the diffusion tab, its Python-made texts included.
+    pg.locator("#lang-switch label", has_text="中文").click()
+    pg.wait_for_function("() => document.querySelector('#diffusion-tab-reverse-button').innerText.trim() === '反向（去噪）过程'")
+    pg.wait_for_function("() => document.querySelector('#diffusion-status').innerText.includes('完成')")
+    pg.wait_for_function("() => document.querySelector('#diffusion-scrub-caption').innerText.includes('第 0 / 10 步')")
+    pg.screenshot(path=str(DOCS / "browser-diffusion.png"), full_page=True)
+    assert pg.js_errors == []
+    pg.context.close()

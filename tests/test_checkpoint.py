@@ -324,11 +324,12 @@ def test_shipped_asset_loads_builds_and_has_a_full_card(name):
     missing = [f for f in CARD_FIELDS if f not in ckpt.card]
     assert not missing, f"{name}: card lacks {missing}"
     assert ckpt.card["family"] == ckpt.family
-    assert ckpt.card["command"].startswith("python -m engines train ")
+    assert ckpt.card["command"].startswith(("python -m engines train ", "python -m engines.stylegan.attributes --train "))
     assert isinstance(ckpt.card["metrics"], dict) and ckpt.card["metrics"]
     config, model = ckpt.build()
     assert sum(p.numel() for p in model.parameters()) > 0
-    if ckpt.family == "vae":
-        engine = vae.Engine(ckpt)
-        images, _ = engine.sample(2, seed=0)
+    if ckpt.family in ("vae", "ddpm", "stylegan"):
+        engine = checkpoint.family_module(ckpt.family).Engine(ckpt)
+        kw = {"steps": 2} if ckpt.family == "ddpm" else {}
+        images, _ = engine.sample(2, seed=0, **kw)
         assert images.shape == (2, config.image_size, config.image_size, config.channels)

@@ -215,3 +215,68 @@ def test_class_conditional_ddpm_on_mnist_samples_the_asked_labels(mnist_dir, tmp
     assert np.load(npz)["labels"].tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]
     assert cli.main(["sample", "--model", str(out), "--n", "2", "--label", "10", "--out", str(tmp_path / "y.png")]) == 2
     assert "labels 0 to 9" in capsys.readouterr().err
+
+
+def test_train_ddpm_with_patches_and_continue_from_it(ddpm_shapes, tmp_path):
+    out = tmp_path / "patched"
+    assert cli.main([*DDPM_ARGS, "--dataset", "shapes", "--n-train", "32", "--n-test", "16", "--patch-size", "2",
+                     "--out", str(out)]) == 0
+    ck = checkpoint.load(out)
+    assert ck.config["patch_size"] == 2
+    more = tmp_path / "more"
+    # --init keeps the checkpoint's config, whatever the architecture flags say.
+    assert cli.main([*DDPM_ARGS, "--dataset", "shapes", "--n-train", "32", "--n-test", "16", "--width", "16",
+                     "--init", str(out), "--out", str(more)]) == 0
+    again = checkpoint.load(more)
+    assert again.config == ck.config
+    assert again.card["continued_from"]["steps"] == 3 and again.card["steps"] == 3
+    assert any(not torch.equal(ck.state[k], again.state[k]) for k in ck.state)  # it trained on
+    assert cli.main([*DDPM_ARGS, "--dataset", "shapes", "--init", str(ddpm_shapes.parent / "missing"),
+                     "--out", str(tmp_path / "x")]) == 2
+
+
+SG_ARGS = ["train", "stylegan", "--dataset", "shapes", "--size", "16", "--n-train", "32", "--n-test", "8",
+           "--steps", "4", "--batch-size", "8", "--lr", "2e-3", "--z-dim", "16", "--w-dim", "16",
+           "--mapping-layers", "2", "--channel-base", "128", "--channel-max", "16", "--log-every", "2"]
+
+
+@pytest.fixture(scope="module")
+def stylegan_shapes(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("sg") / "shapes-sg"
+    assert cli.main([*SG_ARGS, "--out", str(out)]) == 0
+    return out
+
+
+def test_train_stylegan_writes_both_players_and_their_losses(stylegan_shapes):
+    ck = checkpoint.load(stylegan_shapes, expect_family="stylegan")
+    assert ck.config["image_size"] == 16 and ck.config["channels"] == 3
+    assert any(k.startswith("G.") for k in ck.state) and any(k.startswith("D.") for k in ck.state)
+    losses = ck.card["metrics"]["final_losses"]
+    assert {"D_loss", "G_loss"} <= set(losses) and all(np.isfinite(v) for v in losses.values())
+    assert ck.card["steps"] == 4
+
+
+def test_sample_stylegan_psi_and_mixing(stylegan_shapes, tmp_path, capsys):
+    def sample(*extra) -> np.ndarray:
+        out = tmp_path / "s.npz"
+        assert cli.main(["sample", "--model", str(stylegan_shapes), "--n", "3", "--seed", "7", *extra,
+                         "--out", str(out)]) == 0
+        return np.load(out)["images"]
+
+    plain, again = sample(), sample()
+    assert plain.shape == (3, 16, 16, 3) and np.array_equal(plain, again)
+    assert not np.array_equal(sample("--psi", "0.3"), plain)
+    # All layers from the mix seed: every image becomes that seed's image.
+    everything = sample("--mix-seed", "40", "--mix-layers", ",".join(str(i) for i in range(6)))
+    out = tmp_path / "t.npz"
+    assert cli.main(["sample", "--model", str(stylegan_shapes), "--n", "1", "--seed", "40", "--out", str(out)]) == 0
+    target = np.load(out)["images"][0]
+    assert all(np.array_equal(img, target) for img in everything)
+    coarse = sample("--mix-seed", "40", "--mix-layers", "coarse")
+    assert not np.array_equal(coarse, plain) and not all(np.array_equal(img, target) for img in coarse)
+    assert cli.main(["sample", "--model", str(stylegan_shapes), "--n", "2", "--mix-seed", "3",
+                     "--out", str(tmp_path / "x.png")]) == 2
+    assert "--mix-layers" in capsys.readouterr().err
+    assert cli.main(["sample", "--model", str(stylegan_shapes), "--n", "2", "--guidance", "2",
+                     "--out", str(tmp_path / "x.png")]) == 2
+    assert "does not take --guidance" in capsys.readouterr().err

@@ -126,7 +126,7 @@ def test_unknown_dataset_and_split():
     with pytest.raises(UserError) as err:
         data.load_dataset("shapes", "validation")
     assert err.value.key == "split_unknown"
-    assert set(data.DATASETS) == {"mnist", "shapes", "folder"}
+    assert set(data.DATASETS) == {"mnist", "shapes", "faces", "folder"}
     assert all({"en", "zh", "channels", "image_size", "has_labels"} <= set(d) for d in data.DATASETS.values())
 
 

@@ -49,22 +49,25 @@ class Config(FamilyConfig):
     dropout: float = 0.1                            # dropout rate in residual blocks
     norm_groups: int = 8                            # GroupNorm groups (must divide every level's width)
     attention_heads: int = 1                        # heads per self-attention layer
+    patch_size: int = 1                             # p x p pixel patches folded into channels first
     # The process.
     timesteps: int = 1000                           # T, diffusion steps
     schedule: Literal["linear", "cosine"] = "linear"  # beta schedule (see process.make_schedule)
 
     def level_sides(self) -> list[int]:
         """Feature-map side at each level, high resolution first."""
-        return [self.image_size // 2**i for i in range(len(self.channel_mult))]
+        return [self.image_size // self.patch_size // 2**i for i in range(len(self.channel_mult))]
 
     def validate(self) -> None:
         if self.channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, not {self.channels}")
         if not self.channel_mult or min(self.channel_mult) < 1:
             raise ValueError(f"channel_mult must be a non-empty list of positive ints, not {self.channel_mult}")
-        factor = 2 ** (len(self.channel_mult) - 1)
+        if self.patch_size not in (1, 2, 4):
+            raise ValueError(f"patch_size must be 1, 2 or 4, not {self.patch_size}")
+        factor = 2 ** (len(self.channel_mult) - 1) * self.patch_size
         if self.image_size < 1 or self.image_size % factor:
-            raise ValueError(f"image_size {self.image_size} must be divisible by 2**(len(channel_mult) - 1) = {factor}")
+            raise ValueError(f"image_size {self.image_size} must be divisible by patch_size * 2**(len(channel_mult) - 1) = {factor}")
         if self.width < 1 or self.norm_groups < 1 or self.attention_heads < 1:
             raise ValueError("width, norm_groups and attention_heads must be positive")
         for m in self.channel_mult:
@@ -94,6 +97,7 @@ def build(config: Config) -> UNet:
         channel_mult=tuple(config.channel_mult), blocks_per_level=config.blocks_per_level,
         attention_resolutions=tuple(config.attention_resolutions), num_classes=config.num_classes,
         dropout=config.dropout, norm_groups=config.norm_groups, attention_heads=config.attention_heads,
+        patch_size=config.patch_size,
     )
 
 
