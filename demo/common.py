@@ -231,6 +231,24 @@ def handler(fn):
 # --- display -------------------------------------------------------------------------------------
 
 
+def model_row(reg: Registry, prefix: str, choices, default):
+    """The row every family tab opens with: the model dropdown, the model card and the upload box.
+    -> (model, card, upload_files, upload_status); element ids are `{prefix}-model` etc."""
+    with gr.Row(equal_height=False):
+        model = reg(gr.Dropdown(choices, value=default, label=reg.text("model.label"),
+                                info=reg.text("model.info"), elem_id=f"{prefix}-model", scale=2),
+                    label="model.label", info="model.info")
+        with reg(gr.Accordion(reg.text("model.card"), open=False, elem_id=f"{prefix}-card-box"), label="model.card"):
+            card = gr.Markdown(elem_id=f"{prefix}-card")
+        with reg(gr.Accordion(reg.text("model.upload"), open=False, elem_id=f"{prefix}-upload-box"),
+                 label="model.upload"):
+            upload_files = reg(gr.File(file_count="multiple", label=reg.text("model.upload.file"),
+                                       elem_id=f"{prefix}-upload"), label="model.upload.file")
+            reg(gr.Markdown(reg.text("model.upload.note")), value="model.upload.note")
+            upload_status = gr.Markdown(elem_id=f"{prefix}-upload-status")
+    return model, card, upload_files, upload_status
+
+
 def display(image: np.ndarray | None, side: int = DISPLAY_SIDE) -> np.ndarray | None:
     """uint8 (H, W[, C]) -> upscaled by an integer factor (nearest neighbour) to about `side`.
 

@@ -21,7 +21,7 @@ from engines.diffusion.engine import MAX_RUN_BATCH, Setting
 from engines.errors import UserError
 
 from . import diffusion_plots as plots
-from .common import COMPUTE, AppContext, Models, add_upload, display, handler
+from .common import COMPUTE, AppContext, Models, add_upload, display, handler, model_row
 from .diffusion_inputs import example_choices, examples_for, model_input
 from .i18n import LATEX_DELIMITERS, t
 from .vae_inputs import Choice, build_picker, not_given
@@ -576,18 +576,7 @@ def build(ctx: AppContext) -> None:
         reg(gr.Markdown(reg.text("diffusion.intro"), elem_id="diffusion-intro"), value="diffusion.intro")
         if default is None:
             reg(gr.Markdown(reg.text("diffusion.no_models"), elem_id="diffusion-no-models"), value="diffusion.no_models")
-        with gr.Row(equal_height=False):
-            model = reg(gr.Dropdown(choices, value=default, label=reg.text("model.label"),
-                                    info=reg.text("model.info"), elem_id="diffusion-model", scale=2),
-                        label="model.label", info="model.info")
-            with reg(gr.Accordion(reg.text("model.card"), open=False, elem_id="diffusion-card-box"), label="model.card"):
-                card = gr.Markdown(elem_id="diffusion-card")
-            with reg(gr.Accordion(reg.text("model.upload"), open=False, elem_id="diffusion-upload-box"),
-                     label="model.upload"):
-                upload_files = reg(gr.File(file_count="multiple", label=reg.text("model.upload.file"),
-                                           elem_id="diffusion-upload"), label="model.upload.file")
-                reg(gr.Markdown(reg.text("model.upload.note")), value="model.upload.note")
-                upload_status = gr.Markdown(elem_id="diffusion-upload-status")
+        model, card, upload_files, upload_status = model_row(reg, "diffusion", choices, default)
 
         with gr.Tabs(elem_id="diffusion-subtabs"):
             # --- 1. forward process --------------------------------------------------------------

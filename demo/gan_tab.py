@@ -21,7 +21,7 @@ from engines.errors import UserError
 from engines.stylegan import mix_styles
 
 from . import gan_plots, i18n_gan  # noqa: F401  (i18n_gan adds the tab's strings to demo.i18n.STRINGS)
-from .common import COMPUTE, AppContext, Models, add_upload, display, handler
+from .common import COMPUTE, AppContext, Models, add_upload, display, handler, model_row
 from .i18n import LATEX_DELIMITERS, t
 
 FAMILY = "stylegan"
@@ -452,18 +452,7 @@ def build(ctx: AppContext) -> None:
 
     with reg(gr.Tab(reg.text("gan.tab"), id="gan", elem_id="gan-tab"), label="gan.tab"):
         reg(gr.Markdown(reg.text("gan.intro"), elem_id="gan-intro"), value="gan.intro")
-        with gr.Row(equal_height=False):
-            model = reg(gr.Dropdown(choices, value=default, label=reg.text("model.label"),
-                                    info=reg.text("model.info"), elem_id="gan-model", scale=2),
-                        label="model.label", info="model.info")
-            with reg(gr.Accordion(reg.text("model.card"), open=False, elem_id="gan-card-box"), label="model.card"):
-                card = gr.Markdown(elem_id="gan-card")
-            with reg(gr.Accordion(reg.text("model.upload"), open=False, elem_id="gan-upload-box"),
-                     label="model.upload"):
-                upload_files = reg(gr.File(file_count="multiple", label=reg.text("model.upload.file"),
-                                           elem_id="gan-upload"), label="model.upload.file")
-                reg(gr.Markdown(reg.text("model.upload.note")), value="model.upload.note")
-                upload_status = gr.Markdown(elem_id="gan-upload-status")
+        model, card, upload_files, upload_status = model_row(reg, "gan", choices, default)
         quality = gr.Markdown(visible=False, elem_id="gan-quality")
 
         with gr.Tabs(elem_id="gan-subtabs"):

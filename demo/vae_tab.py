@@ -21,7 +21,7 @@ from PIL import Image
 from engines.errors import UserError
 
 from . import vae_plots
-from .common import COMPUTE, AppContext, Models, add_upload, display, handler, strip
+from .common import COMPUTE, AppContext, Models, add_upload, display, handler, model_row, strip
 from .i18n import LATEX_DELIMITERS, t
 from .vae_inputs import (Choice, build_picker, default_examples, endpoint, example_choices, fit, model_input,
                          not_given)
@@ -369,18 +369,7 @@ def build(ctx: AppContext) -> None:
 
     with reg(gr.Tab(reg.text("vae.tab"), id="vae", elem_id="vae-tab"), label="vae.tab"):
         reg(gr.Markdown(reg.text("vae.intro"), elem_id="vae-intro"), value="vae.intro")
-        with gr.Row(equal_height=False):
-            model = reg(gr.Dropdown(choices, value=default, label=reg.text("model.label"),
-                                    info=reg.text("model.info"), elem_id="vae-model", scale=2),
-                        label="model.label", info="model.info")
-            with reg(gr.Accordion(reg.text("model.card"), open=False, elem_id="vae-card-box"), label="model.card"):
-                card = gr.Markdown(elem_id="vae-card")
-            with reg(gr.Accordion(reg.text("model.upload"), open=False, elem_id="vae-upload-box"),
-                     label="model.upload"):
-                upload_files = reg(gr.File(file_count="multiple", label=reg.text("model.upload.file"),
-                                           elem_id="vae-upload"), label="model.upload.file")
-                reg(gr.Markdown(reg.text("model.upload.note")), value="model.upload.note")
-                upload_status = gr.Markdown(elem_id="vae-upload-status")
+        model, card, upload_files, upload_status = model_row(reg, "vae", choices, default)
 
         with gr.Tabs(elem_id="vae-subtabs"):
             # --- 1. interpolation --------------------------------------------------------------------

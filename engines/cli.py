@@ -171,8 +171,7 @@ def _train_stylegan(args) -> Path:
     torch.manual_seed(args.seed)
     config, model, init_card = _init_from(args, "stylegan", config, stylegan.build)
     phases = stylegan.make_phases(config, lr=args.lr)
-    trainer = Trainer(model, phases, train.float(), _train_config(args, warmup=0),
-                      preview_fn=None)
+    trainer = Trainer(model, phases, train.float(), _train_config(args, warmup=0))
     last, curve, wall = _run(trainer, args, lambda m: float("nan"))
     losses = {k: round(float(v), 4) for k, v in (trainer.history[-1] if trainer.history else {}).items() if k != "step"}
     card = _card(args, train, test, last, None, metrics={"final_losses": losses}, **init_card,
