@@ -110,11 +110,15 @@ class Trainer:
         self.stop = stop or threading.Event()
         self.ema = copy.deepcopy(self.model).eval().requires_grad_(False) if config.ema_decay else None
         self._params = [list(ph.params(self.model)) for ph in self.phases]
-        self.opts = [torch.optim.AdamW(params, lr=ph.lr or config.lr, betas=ph.betas or config.betas,
+        self.opts = [torch.optim.AdamW(params, lr=config.lr if ph.lr is None else ph.lr,
+                                       betas=ph.betas or config.betas,
                                        weight_decay=config.weight_decay, fused=self.cuda or None)
                      for ph, params in zip(self.phases, self._params)]
-        self.opt = self.opts[0]
         # The module the loss calls: compiled for speed on request; it shares the weights.
+        # Losses checked after the fact, against a snapshot of the last good weights: on a GPU (a
+        # read-back per step would stall it) and with several phases (a later phase's bad loss
+        # comes after an earlier phase has already stepped).
+        self.deferred_check = self.cuda or len(self.phases) > 1
         self.forward_model = (torch.compile(self.model, mode="reduce-overhead" if self.cuda else None)
                               if config.compile else self.model)
         self._started: float | None = None  # perf_counter at the start of run()
@@ -191,14 +195,14 @@ class Trainer:
         scale = self._lr_scale(self.step)
         for phase, params, opt in zip(self.phases, self._params, self.opts):
             for group in opt.param_groups:
-                group["lr"] = (phase.lr or self.config.lr) * scale
+                group["lr"] = (self.config.lr if phase.lr is None else phase.lr) * scale
             if len(self.phases) > 1:  # only this phase's weights need gradients
                 self.model.requires_grad_(False)
                 for p in params:
                     p.requires_grad_(True)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.cuda and self.config.amp == "bf16"):
                 loss, phase_logs = phase.loss_fn(self.forward_model, batch, self._gen, self.step)
-            if not self.cuda and not torch.isfinite(loss):
+            if not self.deferred_check and not torch.isfinite(loss):
                 return len(batch["x"]), loss.detach(), {}
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -235,7 +239,7 @@ class Trainer:
         # On a GPU, reading a loss back each step would stall the queue of kernels: losses are
         # kept on the device and checked once per window; a bad window rolls back to `good`.
         pending: list[tuple[int, torch.Tensor, dict]] = []
-        good = (self.step, self._snapshot()) if self.cuda else None
+        good = (self.step, self._snapshot()) if self.deferred_check else None
         while self.step < c.steps:
             if self.stop.is_set():
                 yield TrainEvent("stopped", self.step, elapsed_s=time.perf_counter() - start)
@@ -245,7 +249,7 @@ class Trainer:
                 return
             with runtime.COMPUTE_LOCK:
                 n, loss, logs = self._step()
-            if not self.cuda and not torch.isfinite(loss):
+            if not self.deferred_check and not torch.isfinite(loss):
                 # The weights are still those of the last good step: keep them, stop here.
                 yield TrainEvent("nan", self.step, {"loss": float(loss)}, elapsed_s=time.perf_counter() - start)
                 return
@@ -254,12 +258,12 @@ class Trainer:
             pending.append((self.step, loss, logs))
             report = self.step % c.log_every == 0 or self.step == c.steps
             preview = c.preview_every and self.step % c.preview_every == 0
-            if not (report or preview or not self.cuda):
+            if not (report or preview or not self.deferred_check):
                 continue
             # Read the window's losses back (one sync on a GPU).
             losses = torch.stack([torch.as_tensor(p[1], dtype=torch.float32, device=self.device).reshape(())
                                   for p in pending]).cpu().tolist()
-            if self.cuda and not all(math.isfinite(v) for v in losses):
+            if self.deferred_check and not all(math.isfinite(v) for v in losses):
                 bad = next(i for i, v in enumerate(losses) if not math.isfinite(v))
                 self._restore(good[1])
                 self.step = good[0]
@@ -270,7 +274,7 @@ class Trainer:
                 self.history.append({"step": step, "loss": value,
                                      **{k: float(v) for k, v in step_logs.items()}})
             pending = []
-            if self.cuda:
+            if self.deferred_check:
                 good = (self.step, self._snapshot())
             logs = {k: v for k, v in self.history[-1].items() if k != "step"}
             if report:

@@ -273,3 +273,37 @@ def test_save_writes_the_final_model_with_how_it_was_trained(tiny_vae_config, ti
     ema_state = trainer.final_model().state_dict()
     assert all(torch.equal(ck.state[k], v) for k, v in ema_state.items())
     assert not all(torch.equal(ck.state[k], v) for k, v in trainer.model.state_dict().items())
+
+
+def test_two_phases_step_their_own_weights_and_a_late_nan_rolls_back():
+    from engines.train import Phase
+
+    torch.manual_seed(0)
+    model = torch.nn.ModuleDict({"a": torch.nn.Linear(4, 1), "b": torch.nn.Linear(4, 1)})
+    images = torch.rand(8, 1, 2, 2)
+    seen = {}
+
+    def loss_for(name):
+        def loss_fn(m, batch, gen, step):
+            x = batch["x"].flatten(1)
+            out = (m["a"](x) + m["b"](x)).square().mean()
+            if name == "b" and step == 3:
+                seen.update(state_of(m))  # phase "a" of step 3 has stepped already
+                return out * float("nan"), {}
+            return out, {"out": out.detach()}
+        return loss_fn
+
+    phases = [Phase("a", loss_for("a"), lambda m: m["a"].parameters()),
+              Phase("b", loss_for("b"), lambda m: m["b"].parameters(), lr=0.0)]
+    before = state_of(model)
+    trainer = Trainer(model, phases, images, TrainConfig(steps=6, batch_size=8, lr=0.1, log_every=2),
+                      device=torch.device("cpu"))
+    events = list(trainer.run())
+    assert [e.kind for e in events] == ["step", "nan"]
+    assert events[0].step == 2 and {"a_loss", "b_loss", "a_out", "b_out"} <= set(events[0].losses)
+    after = state_of(model)
+    # "b" has lr 0: only "a" moved. The rollback undid step 3's "a" update: back to step 2's weights.
+    assert torch.equal(after["b.weight"], before["b.weight"])
+    assert not torch.equal(after["a.weight"], before["a.weight"])
+    assert not torch.equal(after["a.weight"], seen["a.weight"])
+    assert trainer.step == 2 and [h["step"] for h in trainer.history] == [1, 2]
