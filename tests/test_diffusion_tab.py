@@ -291,8 +291,23 @@ def test_bad_sampling_settings_are_explained(api, lang):
     assert "upload:someone-else" in _message(ei)
 
 
+@pytest.fixture
+def slow_steps(monkeypatch):
+    """Steps of the tiny model take a few ms, so a Stop pressed after the first frame lands mid-run
+    (the run steps ahead of the handler on the compute thread)."""
+    from engines.diffusion.engine import Trajectory
+
+    add = Trajectory.add
+
+    def slow_add(self, step):
+        time.sleep(0.01)
+        add(self, step)
+
+    monkeypatch.setattr(Trajectory, "add", slow_add)
+
+
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_stop_ends_the_run_and_keeps_what_was_computed(api, lang):
+def test_stop_ends_the_run_and_keeps_what_was_computed(api, lang, slow_steps):
     gen = api("diffusion_generate")(lang, {}, None, COND, 2, 5, "ddpm", 1, 0.0, "all", 2.0, NoProgress())
     out = next(gen)
     runs = out[0]
@@ -316,7 +331,7 @@ def test_stop_ends_the_run_and_keeps_what_was_computed(api, lang):
     assert api("diffusion_stop")(None) is None
 
 
-def test_stop_ends_a_fork_and_a_branch(api):
+def test_stop_ends_a_fork_and_a_branch(api, slow_steps):
     gen = api("diffusion_fork")("en", {}, None, COND, 2, 1, "all", "ddpm", 1, 0.0, 2.0, "ddim", 5, 0.0, 2.0,
                                 NoProgress())
     runs = next(gen)[0]

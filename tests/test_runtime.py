@@ -100,3 +100,87 @@ def test_import_does_not_initialise_cuda():
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+# --- the compute thread ------------------------------------------------------------------------
+
+def _counting(n, record, delay=0.0):
+    import threading
+    import time
+
+    try:
+        for i in range(n):
+            time.sleep(delay)
+            record.append((i, threading.current_thread().name))
+            yield i
+    finally:
+        record.append(("closed", threading.current_thread().name))
+
+
+def test_run_ahead_steps_on_one_thread_and_delivers_first_and_last():
+    record = []
+    with runtime.RunAhead(_counting(30, record, 0.002)) as ahead:
+        got = list(ahead.updates(every=0.02))
+    assert got[0] == 0 and got[-1] == 29
+    assert got == sorted(got) and len(got) < 30  # throttled: the newest, not every item
+    names = {name for _, name in record}
+    assert len(names) == 1 and names.pop().startswith("genlab-compute")
+    assert record[-1][0] == "closed"  # the generator was closed on the compute thread too
+
+
+def test_run_ahead_close_stops_stepping_and_keeps_what_was_computed():
+    import time
+
+    record = []
+    ahead = runtime.RunAhead(_counting(10_000, record, 0.001))
+    updates = ahead.updates()
+    assert next(updates) == 0
+    t0 = time.perf_counter()
+    ahead.close()
+    assert time.perf_counter() - t0 < 1.0
+    produced = len(record)
+    time.sleep(0.05)
+    assert len(record) == produced and record[-1][0] == "closed"
+    assert produced < 10_000
+
+
+def test_run_ahead_raises_the_iterators_error_in_the_reader():
+    def failing():
+        yield 1
+        raise UserError("value_out_of_range", what="x", low=0, high=1, value=5)
+
+    with runtime.RunAhead(failing()) as ahead, pytest.raises(UserError):
+        list(ahead.updates())
+
+
+def test_two_runs_take_turns_step_by_step():
+    record = []
+    a = runtime.RunAhead(_counting(20, record, 0.001))
+    b = runtime.RunAhead(_counting(20, record, 0.001))
+    list(a.updates()), list(b.updates())
+    order = [name for name, _ in record]  # item numbers in the order they ran
+    # Interleaved: b's first step runs before a's last, so a long run cannot hold the thread.
+    first_b = next(i for i, (n, _) in enumerate(record) if n == 0 and i > 0)
+    assert first_b < 10, order
+
+
+def test_call_runs_on_the_compute_thread():
+    import threading
+
+    assert runtime.call(lambda: threading.current_thread().name).startswith("genlab-compute")
+    assert runtime.call(runtime.call, runtime.on_compute_thread) is True  # nested: no deadlock
+
+
+def test_stepped_runs_each_step_on_the_compute_thread_in_lockstep():
+    record = []
+    got = list(runtime.stepped(_counting(30, record, 0.002), every=0.02))
+    assert got[0] == 0 and got[-1] == 29 and got == sorted(got) and len(got) < 30
+    assert {name for _, name in record} == {record[0][1]} and record[0][1].startswith("genlab-compute")
+    record.clear()
+    gen = runtime.stepped(_counting(1000, record))
+    assert next(gen) == 0
+    gen.close()
+    assert [n for n, _ in record] == [0, "closed"]  # nothing ran ahead of the reader
+    flag = []
+    got = list(runtime.stepped(_counting(100, record), stop=lambda: len(flag) > 0 or flag.append(1)))
+    assert got == [0]  # stop() is asked before every step: True after the first
