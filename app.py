@@ -22,13 +22,13 @@ os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
 import gradio as gr  # noqa: E402
 
-from demo import common, diffusion_tab, gan_tab, i18n, vae_tab  # noqa: E402
+from demo import clip_tab, common, diffusion_tab, gan_tab, i18n, playground_tab, train_tab, vae_tab  # noqa: E402
 
 CSS_PATH = Path(__file__).resolve().parent / "demo" / "style.css"
 COMPUTE_CONCURRENCY = 2  # model events running at once (the engine's lock serialises compute anyway)
 
 # A new family's tab is one import above and one line here.
-TABS = (vae_tab.build, gan_tab.build, diffusion_tab.build)
+TABS = (vae_tab.build, gan_tab.build, diffusion_tab.build, clip_tab.build, train_tab.build, playground_tab.build)
 
 
 def build_app(*, assets_dir: str | os.PathLike | None = None, data_dir: str | os.PathLike | None = None,

@@ -23,6 +23,7 @@ import numpy as np
 from engines import checkpoint
 from engines.errors import UserError
 
+from . import i18n_train  # noqa: F401  (adds "model.trained_suffix" among the training tab's strings)
 from .i18n import Registry, t
 
 log = logging.getLogger("genlab.demo")
@@ -92,6 +93,11 @@ def _engine_class(family: str):
     if family == "stylegan":
         from engines.stylegan import Engine
         return Engine
+    if family == "clip":  # a CLIP's "engine" is its Backend: load_backend(folder) checks the family and builds it
+        from types import SimpleNamespace
+
+        from engines.clip import load_backend
+        return SimpleNamespace(load=load_backend)
     raise ValueError(f"no engine for family {family!r}")
 
 
@@ -111,8 +117,9 @@ class Models:
     def choices(self, uploads: dict | None, lang: str) -> list[tuple[str, str]]:
         """Dropdown (label, value) pairs; an upload's value is 'upload:<name>'."""
         out = [(name, name) for name in self.shipped]
-        for name in (uploads or {}).get(self.family, {}):
-            out.append((name + t("model.uploaded_suffix", lang), "upload:" + name))
+        for name, folder in (uploads or {}).get(self.family, {}).items():
+            suffix = "model.trained_suffix" if is_trained(folder) else "model.uploaded_suffix"
+            out.append((name + t(suffix, lang), "upload:" + name))
         return out
 
     def path(self, value: str | None, uploads: dict | None) -> Path:
@@ -132,7 +139,14 @@ class Models:
 # --- uploads -------------------------------------------------------------------------------------
 
 _UPLOAD_DIRS: set[str] = set()  # every folder this process unpacked, removed at exit at the latest
+_TRAINED_DIRS: set[str] = set()  # ... of those, the ones the training tab wrote
 _UPLOAD_LOCK = threading.Lock()
+
+
+def is_trained(folder) -> bool:
+    """Whether a session model's folder holds a model trained in the training tab (not uploaded)."""
+    with _UPLOAD_LOCK:
+        return str(folder) in _TRAINED_DIRS
 
 
 def _remove_upload_dir(folder: str) -> None:
@@ -140,6 +154,7 @@ def _remove_upload_dir(folder: str) -> None:
     shutil.rmtree(folder, ignore_errors=True)
     with _UPLOAD_LOCK:
         _UPLOAD_DIRS.discard(folder)
+        _TRAINED_DIRS.discard(folder)
 
 
 @atexit.register
@@ -187,6 +202,34 @@ def add_upload(files, uploads: dict | None, family: str):
         name, k = f"{base}-{k}", k + 1
     by_name[name] = str(folder)
     return name, engine, uploads
+
+
+def session_model_dir(prefix: str = "genlab-trained-") -> Path:
+    """A new empty folder for a model this session makes (the training tab's "Use this model"),
+    removed at exit at the latest, and with the session's uploads once `add_trained` offers it."""
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix=prefix)
+    with _UPLOAD_LOCK:
+        _UPLOAD_DIRS.add(folder)
+    return Path(folder)
+
+
+def add_trained(folder: str | Path, uploads: dict | None, family: str, name: str):
+    """Offer a checkpoint folder the session trained in its family's tabs -> (name, new uploads).
+
+    The folder (from `session_model_dir`) belongs to the session from now on: it is deleted with
+    the session's uploads. The name gets -2, -3 ... if the session already has it."""
+    with _UPLOAD_LOCK:
+        _TRAINED_DIRS.add(str(folder))
+    uploads = {fam: dict(by_name) for fam, by_name in (uploads or {}).items()}
+    by_name = uploads.setdefault(family, {})
+    base = name = str(name)[:60]
+    k = 2
+    while name in by_name:
+        name, k = f"{base}-{k}", k + 1
+    by_name[name] = str(folder)
+    return name, uploads
 
 
 # --- handlers ------------------------------------------------------------------------------------

@@ -10,13 +10,14 @@ Timesteps in the UI are the paper's: x_t for t = T (pure noise) down to t = 0 (t
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
-import time
 
 import gradio as gr
 import numpy as np
 
+from engines import runtime
 from engines.diffusion.engine import MAX_RUN_BATCH, Setting
 from engines.errors import UserError
 
@@ -122,6 +123,12 @@ def _caption(traj, frame: dict, lang: str) -> str:
 
 def _pictures(frame: dict, side: int = GRID_SIDE) -> tuple:
     return plots.grid(frame["x_t"], side), plots.grid(frame["eps"], side), plots.grid(frame["x0"], side)
+
+
+def _stream(run, stop):
+    """A run's growing trajectory, stepped on the engine's compute thread (see
+    engines.runtime.stepped) and handed over every STREAM_EVERY_S or so; stop() ends it."""
+    return runtime.stepped(run, STREAM_EVERY_S, stop)
 
 
 def _latest(traj) -> dict:
@@ -293,18 +300,14 @@ class DiffusionHandlers:
         runs = runs if isinstance(runs, Runs) else Runs()
         runs.branch = None  # a branch belongs to the run it came from
         runs.stop["main"] = False
-        last = 0.0
-        for traj in run:
-            runs.main = traj
-            if traj.done or runs.stop["main"]:
-                break
-            now = time.perf_counter()
-            if traj.done_steps == 1 or now - last >= STREAM_EVERY_S:
-                last = now
+        with contextlib.closing(_stream(run, lambda: runs.stop["main"])) as frames:
+            for traj in frames:
+                runs.main = traj
+                if traj.done or runs.stop["main"]:
+                    break
                 progress((traj.done_steps, traj.count), desc=t("diffusion.progress", lang), unit="steps")
                 yield (runs, _status(traj, lang, running=True), *_pictures(_latest(traj)),
                        gr.update(interactive=False), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
-        run.close()
         yield self._after_run(lang, runs)
 
     def _after_run(self, lang, runs):
@@ -407,18 +410,14 @@ class DiffusionHandlers:
         start = traj.frame(k)
         original = plots.grid(traj.final, FORK_GRID_SIDE) if traj.done else None
         runs.stop["branch"] = False
-        last = 0.0
-        for b in run:
-            runs.branch = b
-            if b.done or runs.stop["branch"]:
-                break
-            now = time.perf_counter()
-            if b.done_steps == 1 or now - last >= STREAM_EVERY_S:
-                last = now
+        with contextlib.closing(_stream(run, lambda: runs.stop["branch"])) as frames:
+            for b in frames:
+                runs.branch = b
+                if b.done or runs.stop["branch"]:
+                    break
                 progress((b.done_steps, b.count), desc=t("diffusion.progress", lang), unit="steps")
                 yield (runs, self._branch_status(b, lang, running=True), plots.grid(start["x_t"], FORK_GRID_SIDE),
                        original, plots.grid(_latest(b)["x0"], FORK_GRID_SIDE))
-        run.close()
         yield (runs, self._branch_status(runs.branch, lang, running=False), plots.grid(start["x_t"], FORK_GRID_SIDE),
                original, plots.grid(runs.branch.final if runs.branch.done else _latest(runs.branch)["x0"],
                                     FORK_GRID_SIDE))
@@ -460,15 +459,11 @@ class DiffusionHandlers:
         for side, setting in enumerate(settings):
             if runs.stop["fork"]:
                 break
-            last = 0.0
-            run = eng.run(n, seed, setting)
-            for traj in run:
-                runs.fork[side] = traj
-                if traj.done or runs.stop["fork"]:
-                    break
-                now = time.perf_counter()
-                if traj.done_steps == 1 or now - last >= STREAM_EVERY_S:
-                    last = now
+            with contextlib.closing(_stream(eng.run(n, seed, setting), lambda: runs.stop["fork"])) as frames:
+                for traj in frames:
+                    runs.fork[side] = traj
+                    if traj.done or runs.stop["fork"]:
+                        break
                     progress((traj.done_steps, traj.count), desc=t("diffusion.fork.progress", lang,
                                                                    side="AB"[side]), unit="steps")
                     frame = _latest(traj)
@@ -477,7 +472,6 @@ class DiffusionHandlers:
                             plots.grid(frame["x0"], FORK_GRID_SIDE))
                     shown = (*pics, *skip4[:3]) if side == 0 else (*skip4[:3], *pics)
                     yield (runs, gr.update(interactive=False), *shown, gr.skip())
-            run.close()
         yield (runs, gr.update(value=100, interactive=True), *self._fork_view(runs, 100, lang))
 
     def fork_scrub(self, lang, runs, pct):
@@ -811,6 +805,10 @@ def build(ctx: AppContext) -> None:
 
     # First load: the model's settings, then the forward process.
     model_chain(ctx.demo.load(handler(h.model_changed), [*LU, model, fwd_t], model_outputs, **QUIET, **PRIVATE))
+
+    # A model trained in the training tab joins this session's dropdown.
+    uploads.change(handler(h.texts), [*LU, model, label, b_label, f_label], [card, model, label, b_label, f_label],
+                   **QUIET, **PRIVATE)
 
     # After a language switch: the texts built in Python.
     ctx.on_lang += [

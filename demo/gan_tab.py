@@ -649,6 +649,9 @@ def build(ctx: AppContext) -> None:
     layers_tab.select(handler(h.effects), M, effects_out, api_name="gan_effects", **COMPUTE,
                       show_progress="minimal")
 
+    # A model trained in the training tab joins this session's dropdown.
+    uploads.change(handler(h.relabel_models), [*M], [model], **QUIET, **private)
+
     ctx.on_lang += [
         (handler(h.texts), [*M], [card, quality, layers, *per_layer]),
         (handler(h.relabel_models), [*M], [model]),

@@ -613,6 +613,10 @@ def build(ctx: AppContext) -> None:
      .then(handler(h.latent_map), map_inputs, map_refresh, **QUIET, **private)
      .then(handler(h.beta_compare), beta_inputs, beta_out, **QUIET, **private))
 
+    # A model trained in the training tab joins this session's dropdowns.
+    uploads.change(handler(h.relabel_models), [*S, model, beta_left, beta_right, map_model],
+                   [model, beta_left, beta_right, map_model], **QUIET, **private)
+
     # After a language switch: the texts built in Python.
     ctx.on_lang += [
         (handler(h.texts), [*S, model], [card, slider_help]),

@@ -35,7 +35,7 @@ MAX_UPLOAD_BYTES = 512 * 2**20
 
 # Family name -> module that implements it. Each module offers `Config.from_dict(dict)` and
 # `build(config) -> nn.Module`. Families are imported only when a checkpoint needs them.
-FAMILY_MODULES = {"vae": "engines.vae", "ddpm": "engines.diffusion", "stylegan": "engines.stylegan", "faceattr": "engines.stylegan.attributes"}
+FAMILY_MODULES = {"vae": "engines.vae", "ddpm": "engines.diffusion", "stylegan": "engines.stylegan", "faceattr": "engines.stylegan.attributes", "clip": "engines.clip"}
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 

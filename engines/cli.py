@@ -3,6 +3,7 @@
     python -m engines train vae --dataset mnist --data-dir ../shared/data --steps 20000 --out assets/x
     python -m engines sample --model assets/x --n 64 --seed 0 --out grid.png   (or .npz)
     python -m engines eval --model assets/x --data-dir ../shared/data
+    python -m engines guide --prompt "the digit 7" --clip genlab --generator assets/mnist-vae-z16 --out 7.png
 """
 
 from __future__ import annotations
@@ -179,7 +180,52 @@ def _train_stylegan(args) -> Path:
     return trainer.save(args.out, family="stylegan", config=config, card=card, elapsed_s=wall)
 
 
-TRAINERS = {"vae": _train_vae, "ddpm": _train_ddpm, "stylegan": _train_stylegan}
+def _train_clip(args) -> Path:
+    """The GenLab CLIP on captioned MNIST digits and/or shapes (--clip-data), English and Chinese."""
+    import dataclasses
+
+    import torch
+
+    from . import clip
+    from .clip import train as ct
+    from .data import load_dataset
+    from .train import Trainer
+
+    sources = [s.strip() for s in args.clip_data.split(",") if s.strip()]
+    if not sources or set(sources) - {"mnist", "shapes"}:
+        raise UserError("clip_data_unknown", value=args.clip_data)
+    mnist = shapes = mnist_test = shapes_test = None
+    if "mnist" in sources:
+        mnist = load_dataset("mnist", "train", data_dir=args.data_dir)
+        mnist_test = load_dataset("mnist", "test", data_dir=args.data_dir, n=args.n_test)
+    if "shapes" in sources:
+        shapes = load_dataset("shapes", "train", n=args.n_train, seed=args.data_seed)
+        shapes_test = load_dataset("shapes", "test", n=args.n_test or 1000, seed=args.data_seed)
+    config = clip.Config(vision_width=args.clip_width, text_width=args.clip_width, embed_dim=args.clip_width,
+                         vision_layers=args.clip_layers, text_layers=args.clip_layers, mlp_ratio=args.clip_mlp_ratio,
+                         patch_size=args.clip_patch)
+    torch.manual_seed(args.seed)
+    config, model, init_card = _init_from(args, "clip", config, clip.build)
+    texts, reqs, attrs = ct.caption_bank(mnist, shapes)
+    images = ct.training_images(mnist, shapes, config.image_size)
+    loss = ct.make_loss(config, texts, reqs, attrs)
+    train_config = dataclasses.replace(_train_config(args, warmup=200), weight_decay=args.weight_decay)
+    trainer = Trainer(model, loss, images.float().div_(255), train_config,
+                      labels=torch.arange(len(images)))
+    probe = mnist_test.subset(slice(0, 500)) if mnist_test is not None else None
+    last, curve, wall = _run(trainer, args, lambda m: ct.zero_shot(m, config, probe, None).get("digits", {}).get("en", float("nan")))
+    final = trainer.final_model()
+    zero_shot = ct.zero_shot(final, config, mnist_test, shapes_test)
+    splits = {"train": "; ".join(s.split_note for s in (mnist, shapes) if s is not None),
+              "held_out": "; ".join(s.split_note for s in (mnist_test, shapes_test) if s is not None)}
+    args.dataset = "+".join(sources)
+    card = _card(args, mnist or shapes, mnist_test or shapes_test, last, curve, metrics={"zero_shot": zero_shot},
+                 **init_card, tokenizer=ct.TOKENIZER_NOTE, captions=ct.CAPTIONS_NOTE, metrics_note=ct.ZERO_SHOT_NOTE)
+    card["split"] = splits
+    return trainer.save(args.out, family="clip", config=config, card=card, elapsed_s=wall)
+
+
+TRAINERS = {"vae": _train_vae, "ddpm": _train_ddpm, "stylegan": _train_stylegan, "clip": _train_clip}
 
 
 def _compact(args) -> Path:
@@ -208,6 +254,14 @@ def _compact(args) -> Path:
         labels = test.labels[:1000] if config.num_classes is not None else None
         loss = diffusion.heldout_loss(diffusion.make_process(config), model, test.float()[:1000], labels)
         card["metrics"] = {**(card.get("metrics") or {}), "heldout_l_simple": round(loss, 5)}
+    if ckpt.family == "clip":  # zero-shot accuracy of the rounded weights, on the card's held-out sets
+        from .clip import train as clip_train
+
+        model.half().float()
+        sources = dataset.split("+") if dataset else []
+        mnist = load_dataset("mnist", "test", data_dir=args.data_dir) if "mnist" in sources else None
+        shapes = load_dataset("shapes", "test", n=1000) if "shapes" in sources else None
+        card["metrics"] = {**(card.get("metrics") or {}), "zero_shot": clip_train.zero_shot(model, config, mnist, shapes)}
     return checkpoint.save(args.out or args.model, family=ckpt.family, config=config, model=model,
                            card=card, aux=ckpt.aux, storage_dtype=torch.float16)
 
@@ -253,6 +307,43 @@ def _sample(args) -> Path:
         grid = image_grid(images)
         Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid).save(out)
     return out
+
+
+def _guide(args) -> dict:
+    """CLIP guidance from the command line: --n images (seeds seed .. seed + n - 1), each the
+    best-scoring image of its run, to a .png grid or an .npz of raw uint8 (N, H, W, C) images."""
+    from . import clip, runtime
+    from .train import image_grid
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".png", ".npz"):
+        raise UserError("clip_guide_output", name=out.name)
+    if not 1 <= args.n <= 64:
+        raise UserError("value_out_of_range", what="n", low=1, high=64, value=args.n)
+    backend = clip.load_backend(args.clip)
+    seed = runtime.check_seed(args.seed)
+    runtime.check_seed(seed + args.n - 1)
+    images, scores, started = [], [], time.perf_counter()
+    for i in range(args.n):
+        setting = clip.GuideSetting(prompt=args.prompt, negative=args.negative or "", generator=args.generator,
+                                    steps=args.steps, strength=args.strength, seed=seed + i, augment=args.augment,
+                                    size=args.size, label=args.label, per_layer=args.per_layer)
+        frame = clip.run_to_end(backend, setting)
+        if frame.warning is not None:
+            print(f"warning: {frame.warning}", file=sys.stderr)
+        images.append(frame.best_image)
+        scores.append(round(frame.best_score, 4))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    batch = np.stack(images)
+    if out.suffix.lower() == ".npz":
+        np.savez_compressed(out, images=batch, scores=np.asarray(scores, np.float32))
+    else:
+        from PIL import Image
+
+        grid = batch[0] if len(batch) == 1 else image_grid(batch)
+        Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid).save(out)
+    return {"out": str(out), "clip": backend.name, "generator": args.generator, "prompt": args.prompt,
+            "scores": scores, "seconds": round(time.perf_counter() - started, 2)}
 
 
 def _eval(args) -> dict:
@@ -323,6 +414,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--channel-max", type=int, default=128)
     g.add_argument("--r1-gamma", type=float, default=1.0)
     g.add_argument("--style-mixing", type=float, default=0.9, help="style-mixing regularisation probability")
+    g = t.add_argument_group("clip")
+    g.add_argument("--clip-data", default="mnist,shapes", help="captioned data: mnist, shapes or both (comma-separated)")
+    g.add_argument("--clip-width", type=int, default=96, help="width of both towers and of the shared embedding")
+    g.add_argument("--clip-layers", type=int, default=2, help="transformer blocks in each tower")
+    g.add_argument("--clip-mlp-ratio", type=float, default=2.0, help="transformer MLP width / model width")
+    g.add_argument("--clip-patch", type=int, default=4, help="ViT patch side in pixels (the image tower sees 32x32)")
+    g.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay (clip)")
 
     s = sub.add_parser("sample", help="sample images from a checkpoint")
     s.add_argument("--model", required=True)
@@ -339,6 +437,21 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--psi", type=float, default=None, help="truncation: w = w_avg + psi (w - w_avg); 1 = none")
     g.add_argument("--mix-seed", type=int, default=None, help="take some layers' styles from this seed's w")
     g.add_argument("--mix-layers", default=None, help="layers for --mix-seed: coarse, middle, fine or indices, e.g. 0,1,2")
+
+    g = sub.add_parser("guide", help="steer an image toward a text prompt with CLIP's gradient")
+    g.add_argument("--prompt", required=True, help="what the image should show (any language the CLIP reads)")
+    g.add_argument("--negative", default="", help="what it should not show")
+    g.add_argument("--clip", default="genlab", help="genlab, pretrained[:ARCH:TAG] or a CLIP checkpoint folder")
+    g.add_argument("--generator", default="pixels", help="pixels, or a vae / stylegan / ddpm checkpoint folder")
+    g.add_argument("--steps", type=int, default=100)
+    g.add_argument("--strength", type=float, default=1.0, help="guidance strength (scales the step size)")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--n", type=int, default=1, help="images, one run each, seeds seed .. seed + n - 1")
+    g.add_argument("--augment", type=int, default=4, help="random crops per step")
+    g.add_argument("--size", type=int, default=64, help="image side for --generator pixels")
+    g.add_argument("--label", type=int, default=None, help="class for a class-conditional ddpm")
+    g.add_argument("--per-layer", action="store_true", help="stylegan: steer one w per layer")
+    g.add_argument("--out", required=True, help=".png (a grid when --n > 1) or .npz (raw uint8 images and scores)")
 
     c = sub.add_parser("compact", help="store a checkpoint's weights as float16 (re-measures VAE metrics)")
     c.add_argument("--model", required=True)
@@ -363,6 +476,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {_sample(args)}")
         elif args.command == "compact":
             print(f"compacted {_compact(args)}")
+        elif args.command == "guide":
+            print(json.dumps(_guide(args), ensure_ascii=False))
         elif args.command == "eval":
             print(json.dumps(_eval(args), indent=2))
     except UserError as exc:

@@ -200,8 +200,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "你已有一个训练任务（“{name}”，状态：{status}）。请先停止它或等它结束，再开始新的任务。",
     },
     "jobs_busy": {
-        "en": "The server is busy: {ahead} training runs are running or waiting, and the queue is full. Try again in a minute.",
-        "zh": "服务器繁忙：已有 {ahead} 个训练任务正在运行或排队，队列已满。请稍后再试。",
+        "en": "The server is busy: {ahead} training runs are ahead of you (running or waiting) and the queue is full. Try again in a minute.",
+        "zh": "服务器繁忙：你前面已有 {ahead} 个训练任务（正在运行或排队），队列已满。请稍后再试。",
     },
     "job_failed": {
         "en": "Training '{name}' failed: {reason}",
@@ -282,10 +282,168 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Image number {value} is not in the batch: pick 1 to {high}.",
         "zh": "批次中没有第 {value} 张图像：请选择 1 到 {high}。",
     },
+    # --- clip (engines/clip) ---------------------------------------------------------------------
+    "clip_data_unknown": {
+        "en": "Unknown CLIP training data '{value}': give mnist, shapes or both, separated by a comma.",
+        "zh": "未知的 CLIP 训练数据“{value}”：请填写 mnist、shapes 或两者（用逗号分隔）。",
+    },
+    "clip_backend_unknown": {
+        "en": "Unknown CLIP '{value}': choose 'genlab' (the GenLab CLIP, works offline), 'pretrained' (open_clip ViT-B-32, "
+              "needs a download) or a folder holding a CLIP checkpoint.",
+        "zh": "未知的 CLIP“{value}”：请选择“genlab”（GenLab CLIP，可离线使用）、“pretrained”（open_clip ViT-B-32，需要下载）"
+              "或包含 CLIP 检查点的文件夹。",
+    },
+    "clip_pretrained_offline": {
+        "en": "The pretrained CLIP {model} is not on this machine and cannot be downloaded (no network, or HF_HUB_OFFLINE "
+              "is set). Use the GenLab CLIP instead: it ships with GenLab and works offline.",
+        "zh": "本机没有预训练 CLIP {model}，也无法下载（没有网络，或设置了 HF_HUB_OFFLINE）。请改用 GenLab CLIP："
+              "它随 GenLab 一起提供，可离线使用。",
+    },
+    "clip_pretrained_unknown": {
+        "en": "open_clip has no pretrained model '{model}' with tag '{tag}'. Tags for it include: {tags}.",
+        "zh": "open_clip 中没有模型“{model}”的预训练标签“{tag}”。可用的标签包括：{tags}。",
+    },
+    "clip_pretrained_failed": {
+        "en": "Loading the pretrained CLIP {model} failed: {reason}. The GenLab CLIP works offline.",
+        "zh": "加载预训练 CLIP {model} 失败：{reason}。GenLab CLIP 可离线使用。",
+    },
+    "clip_prompt_empty": {
+        "en": "The prompt is empty. Type what the image should show, e.g. 'a red circle in the centre' or '数字七'.",
+        "zh": "提示词为空。请输入图像应呈现的内容，例如“中央的红色圆形”或“the digit 7”。",
+    },
+    "clip_prompt_too_long": {
+        "en": "The text has {length} characters; at most {max} are accepted (CLIP reads only the first few dozen anyway).",
+        "zh": "文本有 {length} 个字符；最多接受 {max} 个（CLIP 本来也只读取前几十个）。",
+    },
+    "clip_captions_empty": {
+        "en": "Give at least one caption to compare the image with, one per line.",
+        "zh": "请至少给出一条用于与图像比较的描述，每行一条。",
+    },
+    "clip_captions_too_many": {
+        "en": "{count} captions given; at most {max} can be compared at once.",
+        "zh": "给出了 {count} 条描述；一次最多比较 {max} 条。",
+    },
+    "clip_image_shape": {
+        "en": "CLIP needs uint8 images of shape (N, H, W, C) with C = 1, 3 or 4 and sides of at least 4 pixels; got {shape}.",
+        "zh": "CLIP 需要形状为 (N, H, W, C) 的 uint8 图像，C 为 1、3 或 4，边长至少 4 像素；当前为 {shape}。",
+    },
+    "clip_generator_unknown": {
+        "en": "Unknown generator '{value}': choose 'pixels' or the folder of a VAE, StyleGAN or DDPM checkpoint.",
+        "zh": "未知的生成器“{value}”：请选择“pixels”或某个 VAE、StyleGAN、DDPM 检查点的文件夹。",
+    },
+    "clip_generator_family": {
+        "en": "'{value}' is a {family} checkpoint; CLIP can steer only pixels, a VAE, a StyleGAN or a DDPM.",
+        "zh": "“{value}”是 {family} 检查点；CLIP 只能引导像素、VAE、StyleGAN 或 DDPM。",
+    },
+    "clip_guide_nonfinite": {
+        "en": "The CLIP score became NaN or infinite at step {step}; the run stopped and kept the best image so far. "
+              "Try a lower guidance strength.",
+        "zh": "CLIP 分数在第 {step} 步变为 NaN 或无穷大；运行已停止，并保留了目前最好的图像。请尝试降低引导强度。",
+    },
+    "clip_guide_output": {
+        "en": "Write the result to a .png (an image) or .npz (raw uint8 pixels) file, not '{name}'.",
+        "zh": "请把结果写入 .png（图像）或 .npz（原始 uint8 像素）文件，而不是“{name}”。",
+    },
+    # --- training studio (engines.studio, demo/train_tab.py) -----------------------------------
+    "studio_value": {
+        "en": "{what_en} must be between {low} and {high}; got {value}.",
+        "zh": "{what_zh}必须在 {low} 到 {high} 之间；当前为 {value}。",
+    },
+    "studio_integer": {
+        "en": "{what_en} must be a whole number; got {value}.",
+        "zh": "{what_zh}必须是整数；当前为 {value}。",
+    },
+    "studio_choice": {
+        "en": "{what_en} '{value}' is not one GenLab can train. Choose one of: {choices}.",
+        "zh": "{what_zh}“{value}”无法在 GenLab 中训练。请从以下选项中选择：{choices}。",
+    },
+    "studio_toy2d": {
+        "en": "The 2-D toy distributions train in the 2-D playground tab, where you can watch every point move. Pick an image data set here.",
+        "zh": "二维玩具分布请在“二维演练场”标签页中训练，那里可以看到每个点的移动。这里请选择一个图像数据集。",
+    },
+    "studio_zip_missing": {
+        "en": "Upload a .zip of your images (PNG, JPEG, BMP, GIF or WebP) first, or pick another data set.",
+        "zh": "请先上传一个包含你的图像（PNG、JPEG、BMP、GIF 或 WebP）的 .zip，或选择其他数据集。",
+    },
+    "studio_data_mismatch": {
+        "en": "This model works on {channels}-channel {size}x{size} images, but the data set '{dataset}' gives "
+              "{data_channels}-channel {data_size}x{data_size} images. Pick the data set (and size) it was trained on.",
+        "zh": "该模型处理 {channels} 通道的 {size}x{size} 图像，但数据集“{dataset}”提供的是 {data_channels} 通道的 "
+              "{data_size}x{data_size} 图像。请选择它训练时所用的数据集（和规模）。",
+    },
+    "studio_resume_changed": {
+        "en": "Resume continues the same model on the same data, so these settings cannot change: {fields}. Press Start for a new run.",
+        "zh": "“继续训练”会在相同数据上继续训练同一个模型，因此这些设置不能改变：{fields}。如需新的训练，请按“开始”。",
+    },
+    "studio_nothing_to_resume": {
+        "en": "There is no run to resume yet: start one, or upload a checkpoint to continue.",
+        "zh": "还没有可以继续的训练：请先开始一次训练，或上传一个检查点以继续训练。",
+    },
+    "studio_no_model": {
+        "en": "No trained model yet: start a run and let it take a few steps first.",
+        "zh": "还没有训练好的模型：请先开始训练，并让它运行几步。",
+    },
+    "studio_family_unsupported": {
+        "en": "The training studio trains {families}; this checkpoint is a '{family}' model.",
+        "zh": "训练工作室可以训练 {families}；该检查点是“{family}”模型。",
+    },
+    "studio_clip_data": {
+        "en": "The GenLab CLIP learns from images with true captions; '{dataset}' has none it knows. Choose: {choices}.",
+        "zh": "GenLab CLIP 需要带有准确描述文本的图像来学习；“{dataset}”没有它能用的描述。请选择：{choices}。",
+    },
+    "studio_busy_resume": {
+        "en": "Wait until the current run has ended (or press Stop) before resuming or saving it.",
+        "zh": "请等当前训练结束（或按“停止”）后再继续训练或保存。",
+    },
     # --- gan tab ------------------------------------------------------------------------------
     "gan_seeds": {
         "en": "Give the seeds as whole numbers from 0 to {high}, separated by commas, 1 to {max} of them; got '{value}'.",
         "zh": "请用逗号分隔给出随机种子，每个为 0 到 {high} 之间的整数，共 1 到 {max} 个；当前为“{value}”。",
+    },
+    # --- clip tab (demo/clip_tab.py) -----------------------------------------------------------
+    "clip_tab_prompt_too_long": {
+        "en": "The prompt is {n} characters long; the limit is {max}. CLIP reads only a short text: say it in a few words.",
+        "zh": "提示词有 {n} 个字符，上限为 {max}。CLIP 只能读取很短的文本：请用几个词说清楚。",
+    },
+    "clip_tab_captions": {
+        "en": "Give {min} to {max} captions, one per line, each at most {chars} characters; got {count} "
+              "(the longest has {longest}).",
+        "zh": "请给出 {min} 到 {max} 条描述，每行一条，每条最多 {chars} 个字符；当前为 {count} 条（最长的有 {longest} 个字符）。",
+    },
+    "clip_tab_generator_unknown": {
+        "en": "Unknown generator '{name}'. Available: {available}.",
+        "zh": "未知的生成器“{name}”。可用的生成器：{available}。",
+    },
+    "clip_tab_backend_unknown": {
+        "en": "Unknown CLIP model '{value}'. Choose one of: {available}.",
+        "zh": "未知的 CLIP 模型“{value}”。请从以下选项中选择：{available}。",
+    },
+    "clip_tab_label": {
+        "en": "The class must be a whole number from 0 to {high}, or none; got '{value}'.",
+        "zh": "类别必须是 0 到 {high} 之间的整数，或“无”；当前为“{value}”。",
+    },
+    "clip_tab_no_run": {
+        "en": "There is no generated image yet. Press Generate first, or choose Upload and give an image.",
+        "zh": "还没有生成的图像。请先点击“生成”，或选择“上传”并提供一张图像。",
+    },
+    # --- 2-D playground (engines.toy2d, demo/playground_tab.py) -------------------------------
+    "toy2d_setting": {
+        "en": "{what} must be between {low:g} and {high:g}; got {value}.",
+        "zh": "{what_zh}必须在 {low:g} 到 {high:g} 之间；当前为 {value}。",
+    },
+    "toy2d_choice": {
+        "en": "Unknown {what} '{value}'. Choose one of: {available}.",
+        "zh": "未知的{what_zh}“{value}”。可选：{available}。",
+    },
+    "toy2d_too_few_points": {
+        "en": "Only {count} distinct points were drawn; draw at least {min} (a few strokes on the canvas) before training on them.",
+        "zh": "只画了 {count} 个不同的点；请至少画 {min} 个（在画布上画几笔）再用它们训练。",
+    },
+    "toy2d_nan": {
+        "en": "The {model} diverged at step {step}: '{what}' became {value}. Training is paused and the last good "
+              "weights (step {good}) were restored. Lower the learning rate (now {lr:g}) and press Play again.",
+        "zh": "{model} 在第 {step} 步发散：“{what}”变为 {value}。训练已暂停，并恢复了最后一次正常的权重（第 {good} 步）。"
+              "请降低学习率（当前为 {lr:g}）后再点击“播放”。",
     },
 }
 

@@ -28,7 +28,8 @@ import math
 import os
 import threading
 import time
-from typing import Any, Callable, Iterator, Protocol
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 
 import torch
 
@@ -39,6 +40,10 @@ from .train import TrainEvent
 log = logging.getLogger(__name__)
 
 STATUSES = ("queued", "running", "done", "stopped", "failed", "nan", "timeout")
+# A job pauses this long after each event, outside the compute lock. Python's locks are not fair:
+# a thread that releases a lock and asks for it again at once may get it back before a waiting
+# thread has been scheduled (more likely on a busy CPU); the pause gives waiting requests a window.
+YIELD_S = 0.002
 ACTIVE = ("queued", "running")
 
 
@@ -78,7 +83,7 @@ class Limits:
 
     @classmethod
     def resolve(cls, *, max_running=None, max_queued=None, max_seconds=None, max_steps=None
-                ) -> "Limits":
+                ) -> Limits:
         def pick(name, given, var, cast, low, default):
             if given is None:
                 given = _from_env(var, cast, low)
@@ -112,7 +117,7 @@ class Job:
     `events_since(index)`, `latest()`, `wait(timeout)`.
     """
 
-    def __init__(self, manager: "JobManager", job_id: int, session_id: str, name: str,
+    def __init__(self, manager: JobManager, job_id: int, session_id: str, name: str,
                  make_trainer: MakeTrainer, *, max_events: int):
         self.id = job_id
         self.session_id = session_id
@@ -161,6 +166,10 @@ class Job:
         """1 for the next job to start, 2 for the one after...; None once it has left the queue."""
         return self._manager._position(self)
 
+    def ahead(self) -> int | None:
+        """Jobs that will train before this queued one (running ones included); None once it runs."""
+        return self._manager._ahead(self)
+
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the job has finished (or `timeout` s passed); True if it has."""
         return self._finished.wait(timeout)
@@ -180,13 +189,14 @@ class Job:
 
     def latest(self) -> dict[str, Any]:
         """A plain dict of where the job stands, for a UI refresh."""
-        position = self.position()
+        position, ahead = self.position(), self.ahead()
         with self._lock:
             last = self._last
             return {
                 "name": self.name,
                 "status": self._status,
                 "position": position,
+                "ahead": ahead,
                 "step": last.step if last else 0,
                 "losses": dict(last.losses) if last else {},
                 "images_per_s": last.images_per_s if last else 0.0,
@@ -260,7 +270,7 @@ class Job:
         except UserError as err:
             log.info("job %s (%s) of session %s refused: %s", self.id, self.name, self.session_id, err)
             return "failed", err, None
-        except Exception as err:  # noqa: BLE001 - a job's failure must never reach the manager
+        except Exception as err:
             log.exception("job %s (%s) of session %s failed", self.id, self.name, self.session_id)
             reason = f"{type(err).__name__}: {err}"
             return "failed", UserError("job_failed", name=self.name, reason=reason), None
@@ -270,10 +280,12 @@ class Job:
     def _drive(self, trainer: TrainerLike, limits: Limits) -> TrainEvent | None:
         """Iterate `trainer.run()`, recording events; returns the last one."""
         last = None
+        first = _start_step(trainer)
         for event in trainer.run():
             self._record(event)
             last = event
-            if event.kind in ("step", "preview") and event.step >= limits.max_steps:
+            time.sleep(YIELD_S)
+            if event.kind in ("step", "preview") and event.step - first >= limits.max_steps:
                 self._request_stop("steps")   # a trainer whose config we could not cap
         return last
 
@@ -293,8 +305,17 @@ class Job:
         return "done", None
 
 
+def _start_step(trainer: TrainerLike) -> int:
+    """The step a trainer starts from: above 0 when it continues an earlier run."""
+    step = getattr(trainer, "step", 0)
+    return step if isinstance(step, int) and step > 0 else 0
+
+
 def _apply_limits(trainer: TrainerLike, limits: Limits, deadline: float) -> bool:
-    """Write the host limits into a `TrainConfig`-like `trainer.config`; True if steps were cut."""
+    """Write the host limits into a `TrainConfig`-like `trainer.config`; True if steps were cut.
+
+    The step limit counts this job's steps: a trainer that continues from step s may go on to
+    s + max_steps."""
     config = getattr(trainer, "config", None)
     if not dataclasses.is_dataclass(config) or isinstance(config, type):
         return False
@@ -303,9 +324,9 @@ def _apply_limits(trainer: TrainerLike, limits: Limits, deadline: float) -> bool
         return False
     left = max(0.0, deadline - time.perf_counter())
     seconds = left if config.max_seconds is None else min(config.max_seconds, left)
-    capped = config.steps > limits.max_steps
-    trainer.config = dataclasses.replace(config, steps=min(config.steps, limits.max_steps),
-                                         max_seconds=seconds)
+    most = _start_step(trainer) + limits.max_steps
+    capped = config.steps > most
+    trainer.config = dataclasses.replace(config, steps=min(config.steps, most), max_seconds=seconds)
     return capped
 
 
@@ -361,6 +382,17 @@ class JobManager:
                 self._queue.append(job)
             self._prune_locked(session_id)
         return job
+
+    def check(self, session_id: str) -> None:
+        """Raise what `submit` would raise now (a session's active job, a full queue), so a caller
+        can refuse before it does the work of preparing a run. `submit` checks again."""
+        with self._lock:
+            active = self._active_locked(session_id)
+            if active is not None:
+                raise UserError("job_already_running", name=active.name, status=active.status)
+            free = len(self._running) < self.limits.max_running and not self._queue
+            if not free and len(self._queue) >= self.limits.max_queued:
+                raise UserError("jobs_busy", ahead=len(self._running) + len(self._queue))
 
     def stop(self, session_id: str) -> Job | None:
         """Stop the session's queued or running job; a running one keeps its weights so far."""
@@ -455,5 +487,12 @@ class JobManager:
         with self._lock:
             try:
                 return self._queue.index(job) + 1
+            except ValueError:
+                return None
+
+    def _ahead(self, job: Job) -> int | None:
+        with self._lock:
+            try:
+                return len(self._running) + self._queue.index(job)
             except ValueError:
                 return None

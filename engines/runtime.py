@@ -88,12 +88,10 @@ def hardware_summary(dev: torch.device | None = None) -> str:
 # The compute thread
 # --------------------------------------------------------------------------------------------
 # A web server runs each request (and each resumption of a streaming handler) on whichever pool
-# thread is free. Torch's CPU kernels start an OpenMP thread team per calling thread, so model
-# steps that hop between threads keep waking cold teams, and a streaming handler that computes
-# between its yields leaves the model idle while the server encodes and sends each frame.
-# Measured on the 2-core dev CPU, DDIM-50 of 16 MNIST images: 1.6 s with every step on one
-# thread against 2.1-2.5 s with steps hopping between threads. So long runs step on one
-# dedicated thread, ahead of the handler that shows them.
+# thread is free. Torch's CPU kernels start an OpenMP thread team per calling thread, and once
+# several threads have teams every parallel region gets slower: on the quiet 2-core dev CPU,
+# DDIM-50 of 16 MNIST images takes 1.1 s when one thread has ever run torch and 2.0 s on any
+# thread once a second one has. So long runs step on one dedicated thread.
 
 _EXECUTOR: concurrent.futures.ThreadPoolExecutor | None = None
 _EXECUTOR_LOCK = threading.Lock()
@@ -122,7 +120,7 @@ _END = object()
 
 
 def stepped(iterator: Iterator[T], every: float = 0.0, stop: Callable[[], bool] | None = None) -> Iterator[T]:
-    """Like `RunAhead(...).updates(every)`, but in lockstep: each step runs on the compute thread
+    """ in lockstep: each step runs on the compute thread
     when the reader asks for it, so showing a frame and computing the next never overlap (on a
     2-core CPU they would fight over the cores). The newest item is handed over at most every
     `every` s (the gap at least as long as the reader took with the previous one); the first and
@@ -147,93 +145,3 @@ def stepped(iterator: Iterator[T], every: float = 0.0, stop: Callable[[], bool] 
         close = getattr(iterator, "close", None)
         if close is not None:
             call(close)
-
-
-class RunAhead:
-    """Steps an iterator on the compute thread, ahead of whoever reads it.
-
-    Each step is its own task on the compute thread, queued behind whatever else is waiting
-    there, so a long run and other users' requests take turns step by step. `stop()`, when given,
-    is asked before each step (a Stop button's flag), so a run stops where it is. The reader asks
-    `updates(every)` for the newest item at most every `every` seconds (and always the first and
-    the last); `close()` (or leaving the `with`) stops stepping after the step in progress and
-    waits for it, so nothing changes what was computed once it returns.
-    """
-
-    def __init__(self, iterator: Iterator[T], stop: Callable[[], bool] | None = None):
-        self._it = iterator
-        self._stop = stop        # asked before every step: True ends the run there
-        self._cond = threading.Condition()
-        self._latest = None
-        self._count = 0          # items produced so far
-        self._finished = False   # the iterator ended, failed, or was stopped
-        self._error: BaseException | None = None
-        self._cancel = threading.Event()
-        _executor().submit(self._step)
-
-    def _step(self) -> None:
-        if self._cancel.is_set() or (self._stop is not None and self._stop()):
-            return self._finish()
-        try:
-            item = next(self._it)
-        except StopIteration:
-            return self._finish()
-        except BaseException as exc:  # noqa: BLE001 (handed to the reader, raised there)
-            return self._finish(exc)
-        with self._cond:
-            self._latest, self._count = item, self._count + 1
-            self._cond.notify_all()
-        try:
-            _executor().submit(self._step)
-        except RuntimeError:  # the interpreter is shutting down
-            self._finish()
-
-    def _finish(self, error: BaseException | None = None) -> None:
-        close = getattr(self._it, "close", None)
-        if close is not None:
-            try:
-                close()
-            except Exception as exc:  # noqa: BLE001 (kept for the reader unless one is already there)
-                error = error or exc
-        with self._cond:
-            self._error, self._finished = error, True
-            self._cond.notify_all()
-
-    def updates(self, every: float = 0.0) -> Iterator[T]:
-        """The newest item, the first one at once, then at most one per `every` s, and the last one.
-
-        The gap is counted from when the reader comes back for more, and is at least as long as
-        the reader took with the previous item: on a busy CPU, showing frames never takes more
-        than about half the time, however slow each frame is to send.
-        """
-        seen, next_at = 0, 0.0
-        while True:
-            with self._cond:
-                while self._count == seen and not self._finished:
-                    self._cond.wait()
-                while seen and not self._finished and time.perf_counter() < next_at:
-                    self._cond.wait(next_at - time.perf_counter())
-                if self._error is not None:
-                    error, self._error = self._error, None
-                    raise error
-                if self._count == seen:  # finished, nothing new
-                    return
-                item, seen = self._latest, self._count
-            handed = time.perf_counter()
-            yield item
-            back = time.perf_counter()
-            next_at = back + max(every, back - handed) if every > 0 else 0.0
-
-    def close(self, timeout: float = 5.0) -> None:
-        """Stop stepping; return once the step in progress (if any) has ended."""
-        self._cancel.set()
-        if on_compute_thread():  # the pending step cannot run while this waits for it
-            return
-        with self._cond:
-            self._cond.wait_for(lambda: self._finished, timeout)
-
-    def __enter__(self) -> RunAhead:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

@@ -372,3 +372,41 @@ def test_limits_come_from_arguments_then_environment(monkeypatch):
     monkeypatch.delenv("GENLAB_MAX_QUEUE")
     limits = JobManager().limits
     assert limits.max_running == 1 and limits.max_queued == 8   # the CPU defaults
+
+
+def test_queued_jobs_say_how_many_are_ahead_and_check_refuses_like_submit(manager):
+    m = manager(max_running=1, max_queued=2)
+    gate = threading.Event()
+    running = m.submit("a", "run", fake(gate=gate))
+    second = m.submit("b", "wait", fake())
+    third = m.submit("c", "wait", fake())
+    assert (running.ahead(), second.ahead(), third.ahead()) == (None, 1, 2)
+    assert third.latest()["ahead"] == 2
+    with pytest.raises(UserError) as err:
+        m.check("a")
+    assert err.value.key == "job_already_running"
+    with pytest.raises(UserError) as err:
+        m.check("d")
+    assert err.value.key == "jobs_busy" and err.value.params["ahead"] == 3
+    assert "3" in err.value.localized("zh")
+    gate.set()
+    assert third.wait(WAIT) and third.ahead() is None
+    m.check("d")  # room again: no error
+
+
+def test_the_step_limit_counts_a_continued_runs_own_steps(manager, tiny_vae_config, tiny_images):
+    m = manager(max_steps=3)
+    made = []
+    first = m.submit("alice", "vae", vae_maker(tiny_vae_config, tiny_images, made=made))
+    assert first.wait(WAIT) and made[0].step == 3
+
+    def go_on(stop):
+        trainer = vae_maker(tiny_vae_config, tiny_images, made=made)(stop)
+        trainer.step = 10   # continues an earlier run that ended at step 10
+        return trainer
+
+    again = m.submit("alice", "vae", go_on)
+    assert again.wait(WAIT)
+    assert made[1].step == 13 and made[1].config.steps == 13
+    assert again.message.key == "job_step_limit"
+

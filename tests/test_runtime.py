@@ -117,51 +117,33 @@ def _counting(n, record, delay=0.0):
         record.append(("closed", threading.current_thread().name))
 
 
-def test_run_ahead_steps_on_one_thread_and_delivers_first_and_last():
-    record = []
-    with runtime.RunAhead(_counting(30, record, 0.002)) as ahead:
-        got = list(ahead.updates(every=0.02))
-    assert got[0] == 0 and got[-1] == 29
-    assert got == sorted(got) and len(got) < 30  # throttled: the newest, not every item
-    names = {name for _, name in record}
-    assert len(names) == 1 and names.pop().startswith("genlab-compute")
-    assert record[-1][0] == "closed"  # the generator was closed on the compute thread too
-
-
-def test_run_ahead_close_stops_stepping_and_keeps_what_was_computed():
-    import time
+def test_two_runs_take_turns_step_by_step():
+    import threading
 
     record = []
-    ahead = runtime.RunAhead(_counting(10_000, record, 0.001))
-    updates = ahead.updates()
-    assert next(updates) == 0
-    t0 = time.perf_counter()
-    ahead.close()
-    assert time.perf_counter() - t0 < 1.0
-    produced = len(record)
-    time.sleep(0.05)
-    assert len(record) == produced and record[-1][0] == "closed"
-    assert produced < 10_000
+    done = []
+
+    def read(it):
+        done.append(list(runtime.stepped(it)))
+
+    readers = [threading.Thread(target=read, args=(_counting(20, record, 0.001),)) for _ in range(2)]
+    for r in readers:
+        r.start()
+    for r in readers:
+        r.join()
+    assert len(done) == 2 and all(d[-1] == 19 for d in done)
+    # Interleaved: the second run's first step comes long before the first run's last.
+    zeros = [i for i, (n, _) in enumerate(record) if n == 0]
+    assert len(zeros) == 2 and zeros[1] < 10, record
 
 
-def test_run_ahead_raises_the_iterators_error_in_the_reader():
+def test_stepped_raises_the_iterators_error_in_the_reader():
     def failing():
         yield 1
         raise UserError("value_out_of_range", what="x", low=0, high=1, value=5)
 
-    with runtime.RunAhead(failing()) as ahead, pytest.raises(UserError):
-        list(ahead.updates())
-
-
-def test_two_runs_take_turns_step_by_step():
-    record = []
-    a = runtime.RunAhead(_counting(20, record, 0.001))
-    b = runtime.RunAhead(_counting(20, record, 0.001))
-    list(a.updates()), list(b.updates())
-    order = [name for name, _ in record]  # item numbers in the order they ran
-    # Interleaved: b's first step runs before a's last, so a long run cannot hold the thread.
-    first_b = next(i for i, (n, _) in enumerate(record) if n == 0 and i > 0)
-    assert first_b < 10, order
+    with pytest.raises(UserError):
+        list(runtime.stepped(failing()))
 
 
 def test_call_runs_on_the_compute_thread():

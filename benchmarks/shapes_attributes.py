@@ -1,0 +1,177 @@
+"""A small CNN that reads a `shapes` image's colour, shape and position: the judge of CLIP guidance.
+
+    python -m benchmarks.shapes_attributes --train --steps 1500     # writes benchmarks/assets/shapes-attributes
+    python -m benchmarks.shapes_attributes                          # prints its held-out accuracy (JSON)
+
+The CLIP benchmark asks the GenLab CLIP to steer images toward "a red circle in the top left
+corner" and must not let that same CLIP say whether it worked. This regressor is trained on the
+data set's own labels (the procedural factors the renderer drew), with the shared Trainer, and is
+tested on the held-out stream. Same storage as benchmarks/classifier.py: safetensors + config.json
++ card.json, never a pickle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as _dt
+import functools
+import itertools
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from benchmarks.common import emit
+from engines import runtime
+from engines.checkpoint import CARD, CONFIG, PICKLE_SUFFIXES, WEIGHTS
+from engines.data import COLORS, POSITIONS, SHAPES
+from engines.errors import UserError
+
+DEFAULT_PATH = Path(__file__).resolve().parent / "assets" / "shapes-attributes"
+HEADS = {"color": tuple(COLORS), "shape": SHAPES, "position": POSITIONS}
+
+
+@dataclass(frozen=True)
+class Config:
+    image_size: int = 32                       # input side (RGB)
+    widths: tuple[int, int, int] = (32, 64, 96)  # 3x3 conv widths, each followed by a 2x2 max-pool
+    features: int = 128                        # penultimate width
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Config:
+        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown config keys: {sorted(unknown)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+class AttributeNet(nn.Module):
+    """conv-pool x3 -> linear -> one softmax head per factor (colour 8, shape 8, position 9)."""
+
+    def __init__(self, config: Config):
+        super().__init__()
+        self.config = c = config
+        chans = (3, *c.widths)
+        self.convs = nn.ModuleList(nn.Conv2d(a, b, 3, padding=1) for a, b in itertools.pairwise(chans))
+        side = c.image_size // 8
+        self.fc = nn.Linear(c.widths[-1] * side * side, c.features)
+        self.heads = nn.ModuleDict({k: nn.Linear(c.features, len(v)) for k, v in HEADS.items()})
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """float (B, 3, 32, 32) in [0, 1] -> {factor: logits (B, K)}."""
+        h = x
+        for conv in self.convs:
+            h = F.max_pool2d(F.relu(conv(h)), 2)  # 32 -> 16 -> 8 -> 4
+        h = F.relu(self.fc(h.flatten(1)))
+        return {k: head(h) for k, head in self.heads.items()}
+
+
+def targets(attrs: list[dict]) -> torch.Tensor:
+    """(N, 3) long: colour, shape, position ids."""
+    return torch.tensor([[a["color_id"], a["shape_id"], a["position_id"]] for a in attrs], dtype=torch.long)
+
+
+def _loss(model, batch: dict, gen: torch.Generator, step: int):
+    x, y = batch["x"], batch["y"]  # (B, 3, H, W), (B, 3)
+    # Light pixel noise: generated images are never as clean as the renderer's.
+    x = (x + 0.04 * torch.rand(len(x), 1, 1, 1, generator=gen) * torch.randn(x.shape, generator=gen)).clamp(0, 1)
+    out = model(x)
+    losses = [F.cross_entropy(out[k], y[:, i]) for i, k in enumerate(HEADS)]
+    acc = {f"{k}_acc": (out[k].argmax(1) == y[:, i]).float().mean() for i, k in enumerate(HEADS)}
+    return sum(losses), acc
+
+
+@torch.no_grad()
+def predict(model: AttributeNet, images) -> dict[str, np.ndarray]:
+    """uint8 (N, H, W, 3) -> {factor: predicted names (N,)}; images are resized to the net's side."""
+    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div(255)
+    if x.shape[1] == 1:
+        x = x.expand(-1, 3, -1, -1)
+    side = model.config.image_size
+    if x.shape[-1] != side:
+        x = F.interpolate(x, size=(side, side), mode="bilinear", antialias=True, align_corners=False)
+    dev = next(model.parameters()).device
+    with runtime.compute():
+        out = {k: torch.cat([model(x[i:i + 500].to(dev))[k].argmax(1).cpu() for i in range(0, len(x), 500)])
+               for k in HEADS}
+    return {k: np.asarray(HEADS[k])[v.numpy()] for k, v in out.items()}
+
+
+def evaluate(model: AttributeNet, shapes) -> dict[str, float]:
+    pred = predict(model, shapes.numpy_hwc())
+    return {k: round(float(np.mean(pred[k] == np.asarray([a[k] for a in shapes.attrs]))), 4) for k in HEADS}
+
+
+def train(out: Path = DEFAULT_PATH, *, steps: int = 1500, n_train: int = 20_000, seed: int = 0) -> dict:
+    from engines.data import load_dataset
+    from engines.train import TrainConfig, Trainer
+
+    train_set = load_dataset("shapes", "train", n=n_train, seed=seed)
+    test_set = load_dataset("shapes", "test", n=2000, seed=seed)
+    torch.manual_seed(seed)
+    config = Config()
+    model = AttributeNet(config)
+    trainer = Trainer(model, _loss, train_set.float(), TrainConfig(steps=steps, batch_size=128, lr=2e-3, seed=seed,
+                      warmup_steps=50, lr_min_ratio=0.05, log_every=100), labels=targets(train_set.attrs))
+    started = time.perf_counter()
+    for ev in trainer.run():
+        if ev.kind == "step" and ev.step % 500 == 0:
+            print(json.dumps({"step": ev.step, **{k: round(v, 3) for k, v in ev.losses.items()}}), flush=True)
+    model = trainer.final_model()
+    card = {"name": "shapes-attributes", "dataset": "shapes", "date": _dt.date.today().isoformat(),
+            "split": {"train": train_set.split_note, "held_out": test_set.split_note},
+            "steps": trainer.step, "wall_time_s": round(time.perf_counter() - started, 1),
+            "hardware": runtime.hardware_summary(), "metrics": {"heldout_accuracy": evaluate(model, test_set)},
+            "command": "python -m benchmarks.shapes_attributes --train --steps " + str(steps)}
+    from safetensors.torch import save_file
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(out / WEIGHTS))
+    (out / CONFIG).write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n", encoding="utf-8")
+    (out / CARD).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return card
+
+
+def load(path: str | os.PathLike = DEFAULT_PATH) -> AttributeNet:
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        raise UserError("checkpoint_pickle", name=path.name)
+    for name in (CONFIG, WEIGHTS):
+        if not (path / name).is_file():
+            raise UserError("checkpoint_missing_file", path=str(path), file=name)
+    model = AttributeNet(Config.from_dict(json.loads((path / CONFIG).read_text(encoding="utf-8"))))
+    model.load_state_dict(load_file(str(path / WEIGHTS), device="cpu"), strict=True)
+    return model.eval()
+
+
+@functools.lru_cache(maxsize=1)
+def default() -> AttributeNet:
+    return load(DEFAULT_PATH)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--train", action="store_true")
+    p.add_argument("--steps", type=int, default=1500)
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    if args.train:
+        emit(train(steps=args.steps))
+        return
+    from engines.data import load_dataset
+
+    emit({"heldout_accuracy": evaluate(default(), load_dataset("shapes", "test", n=2000))})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,765 @@
+"""The CLIP tab: an image steered toward a text prompt by CLIP's gradient, streamed step by step with
+its CLIP score; zero-shot similarity bars of any image against captions the user edits ("What CLIP
+sees"); and an explanation.
+
+`build(ctx)` lays the widgets out and wires them; the handlers live on `ClipHandlers`. Each takes the
+session language first, then (where it needs them) the session's uploads (CLIP checkpoints it uploaded,
+as {"clip": {name: folder}}) and its `Runs` (a gr.State: this browser session's runs, never shared), then
+widget values. The engine (engines.clip) is imported on first use, so building the app loads no model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+
+from engines import checkpoint
+from engines.errors import UserError
+
+from . import clip_plots as plots
+from . import i18n_clip
+from .common import COMPUTE, AppContext, add_upload, display, handler
+from .i18n import LATEX_DELIMITERS, t
+
+FAMILY = "clip"
+BACKENDS = ("genlab", "pretrained")
+GENERATOR_FAMILIES = ("vae", "stylegan", "ddpm")
+DEFAULT_STEPS = 100
+MAX_STEPS = 1000
+DEFAULT_STRENGTH = 1.0
+DEFAULT_AUGMENT = 4
+DEFAULT_SIZE = 64           # side of a raw-pixel image (a generator has its own)
+PIXEL_SIZES = (16, 256)
+MAX_AUGMENT = 16
+MAX_PROMPT_CHARS = 300      # longer prompts are refused; CLIP reads only its first tokens anyway
+MIN_CAPTIONS, MAX_CAPTIONS, MAX_CAPTION_CHARS = 2, 16, 120
+STREAM_EVERY_S = 0.25       # at most ~4 streamed frames a second (two images and a plot each)
+MAX_POINTS = 300            # per series in the score plot
+SNAPSHOTS = 8               # evenly spaced steps kept for the gallery
+IMAGE_SIDE = 256
+SNAPSHOT_SIDE = 128
+RUNS_TTL_S = 3600
+QUIET = {"show_progress": "hidden", **COMPUTE}
+PRIVATE = {"api_visibility": "private"}
+SEES_SOURCES = (("clip.sees.source.run", "run"), ("clip.sees.source.current", "current"),
+                ("clip.sees.source.upload", "upload"))
+
+
+def _clip():
+    """engines.clip, imported on first use (it brings open_clip)."""
+    from engines import clip
+
+    return clip
+
+
+def _pretrained_name() -> str:
+    """The open_clip model "pretrained" stands for (the default or $GENLAB_CLIP_PRETRAINED)."""
+    from engines.clip.backends import parse_pretrained
+
+    arch, tag = parse_pretrained("pretrained")
+    return f"{arch} ({tag})" if tag else arch
+
+
+# --- generators ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Generator:
+    """Something CLIP can steer: raw pixels or a shipped VAE / StyleGAN / DDPM checkpoint."""
+
+    name: str                       # the dropdown value: "pixels", a shipped folder's name, or "upload:FAMILY:NAME"
+    family: str                     # "pixels" | "vae" | "stylegan" | "ddpm"
+    folder: Path | None = None
+    dataset: str = "pixels"         # what it was trained on: picks the default captions
+    num_classes: int | None = None  # a class-conditional DDPM's classes
+
+    @property
+    def spec(self) -> str:
+        """What engines.clip.GuideSetting.generator takes."""
+        return "pixels" if self.folder is None else str(self.folder)
+
+    def label(self, lang: str) -> str:
+        if self.family == "pixels":
+            return t("clip.gen.pixels", lang)
+        name = self.name
+        if name.startswith("upload:"):  # a checkpoint this session uploaded in the VAE, GAN or diffusion tab
+            name = name.split(":", 2)[2] + t("model.uploaded_suffix", lang)
+        return t(f"clip.gen.{self.family}", lang, name=name)
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _generator(name: str, family: str, folder: Path) -> Generator:
+    card, config = _read_json(folder / "card.json"), _read_json(folder / "config.json")
+    classes = config.get("num_classes") if family == "ddpm" else None
+    return Generator(name, family, Path(folder), str(card.get("dataset") or "pixels"),
+                     classes if isinstance(classes, int) and classes > 0 else None)
+
+
+def find_generators(assets_dir: str | Path | None = None) -> dict[str, Generator]:
+    """Raw pixels, then every shipped VAE, StyleGAN and DDPM, by name."""
+    root = Path(assets_dir) if assets_dir is not None else checkpoint.ASSETS_DIR
+    found = {"pixels": Generator("pixels", "pixels")}
+    for family in GENERATOR_FAMILIES:
+        for name, folder in checkpoint.list_assets(family, root=root).items():
+            found[name] = _generator(name, family, Path(folder))
+    return found
+
+
+def uploaded_generators(uploads) -> dict[str, Generator]:
+    """The VAEs, StyleGANs and DDPMs this session uploaded (in their own tabs), as "upload:FAMILY:NAME"."""
+    found = {}
+    for family in GENERATOR_FAMILIES:
+        for name, folder in (uploads or {}).get(family, {}).items():
+            key = f"upload:{family}:{name}"
+            found[key] = _generator(key, family, Path(folder))
+    return found
+
+
+# --- session state -------------------------------------------------------------------------------
+
+
+class Runs:
+    """One session's CLIP runs (kept in its gr.State): the last run's frames and snapshots.
+
+    Stop sets `stop_requested` and the run's `threading.Event`; the engine sees the event within a
+    second and yields its last frame, keeping the best image. (Gradio's `cancels` would kill the
+    handler before it could show that frame.) Plain attributes only until a run starts, since Gradio
+    deep-copies a session's first state.
+    """
+
+    def __init__(self):
+        self.frame = None            # the last GuideFrame of the last run
+        self.snapshots: list[tuple[int, np.ndarray, float]] = []  # (step, image, score)
+        self.setting = None          # its GuideSetting
+        self.backend_name = ""
+        self.elapsed_s = 0.0
+        self.stopped = False
+        self.stop_requested = False
+        self.stop_event: threading.Event | None = None
+        self.generator: Generator | None = None  # what the last run steered
+
+    def __deepcopy__(self, memo):
+        return Runs()
+
+
+# --- small helpers -------------------------------------------------------------------------------
+
+
+def _whole(value):
+    """A float that is a whole number -> int; anything else unchanged (the engine checks it)."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _number(value):
+    """A JSON number (or a numeric string) -> float; anything else unchanged (the engine checks it)."""
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return value
+    return value
+
+
+def _seed(value) -> int:
+    from engines import runtime
+
+    if value is None or isinstance(value, float) and not math.isfinite(value):
+        raise UserError("value_out_of_range", what="seed", low=0, high=runtime.MAX_SEED, value=value)
+    return runtime.check_seed(_whole(value))
+
+
+def _prompt(text, *, required: bool) -> str:
+    text = "" if text is None else str(text).strip()
+    if len(text) > MAX_PROMPT_CHARS:
+        raise UserError("clip_tab_prompt_too_long", n=len(text), max=MAX_PROMPT_CHARS)
+    if required and not text:
+        raise UserError("clip_prompt_empty")
+    return text
+
+
+def parse_captions(text) -> list[str]:
+    """One caption per line (blank lines dropped) -> a list; a clear UserError when unusable."""
+    lines = [line.strip() for line in str(text or "").splitlines()]
+    lines = [line for line in lines if line]
+    if not MIN_CAPTIONS <= len(lines) <= MAX_CAPTIONS or any(len(line) > MAX_CAPTION_CHARS for line in lines):
+        longest = max((len(line) for line in lines), default=0)
+        raise UserError("clip_tab_captions", count=len(lines), min=MIN_CAPTIONS, max=MAX_CAPTIONS,
+                        chars=MAX_CAPTION_CHARS, longest=longest)
+    return lines
+
+
+def _short(text: str, n: int = 60) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _snapshot_steps(total: int) -> set[int]:
+    return {int(s) for s in np.unique(np.round(np.linspace(0, total, min(SNAPSHOTS, total + 1))))}
+
+
+# --- handlers ------------------------------------------------------------------------------------
+
+
+class ClipHandlers:
+    """Event handlers; each returns display-ready values."""
+
+    def __init__(self, generators: dict[str, Generator], assets_dir=None):
+        self.generators = generators
+        self.assets_dir = Path(assets_dir) if assets_dir is not None else None
+        # The prompt Textbox: a Dataset of examples made inside an event needs a built component
+        # (a component named by string cannot be created there).
+        self.prompt_box = None
+
+    # --- lookups ---------------------------------------------------------------------------------
+
+    def all_generators(self, uploads=None) -> dict[str, Generator]:
+        return {**self.generators, **uploaded_generators(uploads)}
+
+    def generator(self, name, uploads=None) -> Generator:
+        found = self.all_generators(uploads).get(str(name or ""))
+        if found is None:
+            raise UserError("clip_tab_generator_unknown", name=name, available=", ".join(self.all_generators(uploads)))
+        return found
+
+    def backend_spec(self, value, uploads=None) -> str:
+        """A backend radio value -> what engines.clip.load_backend takes; "upload:NAME" is a CLIP
+        checkpoint this session uploaded."""
+        value = str(value or "")
+        if value.startswith("upload:"):
+            folder = (uploads or {}).get(FAMILY, {}).get(value[len("upload:"):])
+            if folder is not None:
+                return str(folder)
+        elif value in BACKENDS:
+            if value == "genlab" and self.assets_dir is not None and (self.assets_dir / "genlab-clip").is_dir():
+                return str(self.assets_dir / "genlab-clip")  # an app started with --assets-dir uses its CLIP
+            return value
+        available = ", ".join(v for _, v in self.backend_choices("en", uploads))
+        raise UserError("clip_tab_backend_unknown", value=value, available=available)
+
+    def backend(self, value, uploads=None):
+        return _clip().load_backend(self.backend_spec(value, uploads))
+
+    @staticmethod
+    def backend_choices(lang: str, uploads=None) -> list[tuple[str, str]]:
+        out = [(t("clip.backend.genlab", lang), "genlab"), (t("clip.backend.pretrained", lang), "pretrained")]
+        for name in (uploads or {}).get(FAMILY, {}):
+            out.append((name + t("model.uploaded_suffix", lang), "upload:" + name))
+        return out
+
+    def generator_choices(self, lang: str, uploads=None) -> list[tuple[str, str]]:
+        return [(g.label(lang), name) for name, g in self.all_generators(uploads).items()]
+
+    def examples(self, lang: str) -> list[tuple[str, str]]:
+        return [(p, g) for p, g in i18n_clip.EXAMPLES["zh" if lang == "zh" else "en"] if g in self.generators]
+
+    def default_captions(self, lang: str, generator, uploads=None) -> str:
+        g = self.all_generators(uploads).get(str(generator or ""))
+        by_lang = i18n_clip.CAPTIONS.get(g.dataset if g is not None else "pixels", i18n_clip.CAPTIONS["pixels"])
+        return "\n".join(by_lang["zh" if lang == "zh" else "en"])
+
+    @staticmethod
+    def _is_default(captions) -> bool:
+        """True for an empty box or any untouched default list (any data set, any language)."""
+        lines = [line.strip() for line in str(captions or "").splitlines() if line.strip()]
+        return not lines or any(lines == by_lang[lang] for by_lang in i18n_clip.CAPTIONS.values() for lang in by_lang)
+
+    @staticmethod
+    def label_choices(g: Generator, lang: str) -> list[tuple[str, str]]:
+        return [(t("clip.label.none", lang), "none"), *((str(k), str(k)) for k in range(g.num_classes or 0))]
+
+    # --- backend card ----------------------------------------------------------------------------
+
+    def card(self, lang, uploads, backend):
+        """The selected CLIP's model card. The pretrained model is not loaded for this."""
+        if backend == "pretrained":
+            return t("clip.card.pretrained", lang, name=_pretrained_name())
+        return format_card(self.backend(backend, uploads), lang)
+
+    def upload(self, lang, uploads, files):
+        """A CLIP checkpoint (e.g. one retrained in the training tab) for this session only."""
+        try:
+            name, b, uploads = add_upload(files, uploads, FAMILY)
+        except UserError as err:
+            gr.Warning(err.localized(lang), title=t("error.title", lang))
+            return gr.skip(), gr.skip(), "⚠️ " + err.localized(lang), None
+        value = "upload:" + name
+        status = t("clip.upload.done", lang, name=name, side=b.image_size)
+        return uploads, gr.update(choices=self.backend_choices(lang, uploads), value=value), status, None
+
+    # --- generation ------------------------------------------------------------------------------
+
+    def setting(self, prompt, negative, generator, steps, strength, seed, augment, label, size=DEFAULT_SIZE,
+                per_layer=False, uploads=None):
+        """Widget values -> a checked engines.clip.GuideSetting."""
+        clip = _clip()
+        g = self.generator(generator, uploads)
+        label = None if label in (None, "", "none") or g.num_classes is None else _whole(_number(label))
+        if label is not None and (not isinstance(label, int) or not 0 <= label < g.num_classes):
+            raise UserError("clip_tab_label", value=label, high=g.num_classes - 1)
+        s = clip.GuideSetting(prompt=_prompt(prompt, required=True), negative=_prompt(negative, required=False),
+                              generator=g.spec, steps=_whole(_number(steps)), strength=_number(strength),
+                              seed=_seed(_number(seed)), augment=_whole(_number(augment)), label=label,
+                              size=_whole(_number(size)) if g.family == "pixels" else DEFAULT_SIZE,
+                              per_layer=bool(per_layer) and g.family == "stylegan")
+        return clip.check_setting(s)
+
+    @staticmethod
+    def describe(setting, g: Generator | None, backend_name: str, lang: str) -> str:
+        text = t("clip.setting", lang, prompt=_short(setting.prompt, 50), backend=backend_name, seed=setting.seed,
+                 generator=g.label(lang) if g is not None else setting.generator)
+        if setting.negative:
+            text += " · " + t("clip.setting.negative", lang, negative=_short(setting.negative, 40))
+        return text
+
+    def generate(self, lang, uploads, runs, prompt, negative, backend, generator, steps, strength, seed, augment, label,
+                 size=DEFAULT_SIZE, per_layer=False, progress=gr.Progress()):  # noqa: B008 (Gradio's progress bar)
+        """Stream the image, the best image so far and the CLIP score plot; then the snapshots."""
+        setting = self.setting(prompt, negative, generator, steps, strength, seed, augment, label, size, per_layer,
+                               uploads)
+        runs = runs if isinstance(runs, Runs) else Runs()
+        if backend == "pretrained":  # the first load of a large CLIP can take a while: say so
+            yield (gr.skip(), t("clip.status.loading", lang, backend=_pretrained_name()), *(gr.skip(),) * 4)
+        try:
+            b = self.backend(backend, uploads)
+        except UserError as err:  # e.g. the pretrained CLIP offline: the status says so too, not "Loading"
+            yield (gr.skip(), "⚠️ " + err.localized(lang), *(gr.skip(),) * 4)
+            raise
+        self._warn_prompt(b, setting, lang)
+        stop = threading.Event()
+        runs.stop_event, runs.stop_requested, runs.stopped = stop, False, False
+        runs.frame, runs.snapshots, runs.setting, runs.backend_name = None, [], setting, b.name
+        runs.generator = self.generator(generator, uploads)
+        keep = _snapshot_steps(setting.steps)
+        t0, last, shown = time.perf_counter(), 0.0, False
+        frames = _clip().guide(b, setting, stop=stop)
+        try:
+            for frame in frames:
+                runs.frame = frame
+                runs.elapsed_s = time.perf_counter() - t0
+                if frame.step in keep and not frame.done:
+                    runs.snapshots.append((frame.step, frame.image, frame.score))
+                if runs.stop_requested:
+                    stop.set()
+                if frame.done:
+                    break
+                now = time.perf_counter()
+                if frame.step <= 1 or now - last >= STREAM_EVERY_S:
+                    last = now
+                    progress((frame.step, frame.total), desc=t("clip.progress", lang), unit="steps")
+                    # the first frame clears the last run's snapshots; later ones leave the gallery alone
+                    yield (runs, self._status(runs, lang, running=True), display(frame.image, IMAGE_SIDE),
+                           display(frame.best_image, IMAGE_SIDE), score_frame(frame.scores, frame.total, lang),
+                           gr.skip() if shown else None)
+                    shown = True
+        finally:
+            frames.close()
+        frame = runs.frame
+        if frame is None:  # the engine yields at least one frame; keep the screen as it is otherwise
+            return
+        runs.stopped = bool(getattr(frame, "stopped", False)) or frame.step < frame.total
+        warning = getattr(frame, "warning", None)
+        if warning is not None:  # the run ended early on its own (e.g. a non-finite score)
+            gr.Warning(warning.localized(lang), title=t("error.title", lang))
+        if not runs.snapshots or runs.snapshots[-1][0] != frame.step:
+            runs.snapshots.append((frame.step, frame.image, frame.score))
+        yield (runs, self._status(runs, lang, running=False), display(frame.image, IMAGE_SIDE),
+               display(frame.best_image, IMAGE_SIDE), score_frame(frame.scores, frame.total, lang),
+               self._gallery(runs, lang))
+
+    @staticmethod
+    def _warn_prompt(b, setting, lang: str) -> None:
+        """A warning (not an error) where CLIP will read less than the prompt says."""
+        tokens = getattr(b, "context_length", None)
+        truncated = getattr(b, "truncated", None)
+        for text in (setting.prompt, setting.negative):
+            if text and tokens and callable(truncated) and truncated(text):
+                gr.Warning(t("clip.status.truncated", lang, tokens=tokens))
+        if b.kind == "pretrained" and any("\u4e00" <= ch <= "\u9fff" for ch in setting.prompt):
+            gr.Warning(t("clip.warn.pretrained_zh", lang))
+
+    @staticmethod
+    def stop(runs):
+        """The Stop button: the running handler ends its run; the engine keeps the best image."""
+        if isinstance(runs, Runs):
+            runs.stop_requested = True
+            if runs.stop_event is not None:
+                runs.stop_event.set()
+
+    def _status(self, runs: Runs, lang: str, *, running: bool) -> str:
+        f = runs.frame
+        desc = self.describe(runs.setting, runs.generator, runs.backend_name, lang)
+        s = runs.elapsed_s
+        if running:
+            text = t("clip.status.running", lang, step=f.step, total=f.total, score=f.score, best=f.best_score,
+                     s=s, setting=desc)
+            ddpm = runs.generator is not None and runs.generator.family == "ddpm"
+            return text + (" · " + t("clip.status.x0", lang) if ddpm else "")
+        best_step = _best_step(f)
+        if runs.stopped:
+            return t("clip.status.stopped", lang, step=f.step, total=f.total, s=s, best=f.best_score,
+                     best_step=best_step, setting=desc)
+        first = f.scores[0] if f.scores else f.score
+        return t("clip.status.done", lang, total=f.total, s=s, sps=f.total / s if s > 0 else 0.0, first=first,
+                 best=f.best_score, best_step=best_step, setting=desc)
+
+    @staticmethod
+    def _gallery(runs: Runs, lang: str) -> list[tuple[np.ndarray, str]]:
+        f = runs.frame
+        out = [(display(img, SNAPSHOT_SIDE), t("clip.gallery.caption", lang, step=step, score=score))
+               for step, img, score in runs.snapshots]
+        out.append((display(f.best_image, SNAPSHOT_SIDE),
+                    t("clip.gallery.best", lang, step=_best_step(f), score=f.best_score)))
+        return out
+
+    def run_texts(self, lang, runs):
+        """After a language switch: the status, the plot and the gallery captions of the stored run."""
+        if not isinstance(runs, Runs) or runs.frame is None or not runs.frame.done:
+            return gr.skip(), gr.skip(), gr.skip()
+        f = runs.frame
+        return (self._status(runs, lang, running=False), score_frame(f.scores, f.total, lang),
+                self._gallery(runs, lang))
+
+    # --- what CLIP sees --------------------------------------------------------------------------
+
+    def sees(self, lang, uploads, runs, backend, source, upload, captions):
+        """Zero-shot bars of the run's best (or current) image, or an uploaded one, against the captions."""
+        from engines import data
+
+        texts = parse_captions(captions)
+        if source == "upload":
+            if not upload:
+                raise UserError("image_missing")
+            image = data.decode_image(upload)
+        else:
+            if not isinstance(runs, Runs) or runs.frame is None:
+                raise UserError("clip_tab_no_run")
+            image = runs.frame.image if source == "current" else runs.frame.best_image
+        b = self.backend(backend, uploads)
+        out = b.similarity(image[None], texts)
+        cos, probs = np.asarray(out["cosine"])[0], np.asarray(out["probs"])[0]
+        top = int(np.argmax(probs))
+        summary = t("clip.sees.summary", lang, backend=b.name, caption=texts[top], p=float(probs[top]),
+                    cos=float(cos[top]))
+        h, w = image.shape[:2]
+        if (h, w) != (b.image_size, b.image_size):
+            summary += "\n\n" + t("clip.sees.converted", lang, w=w, h=h, side=b.image_size)
+        return display(image, IMAGE_SIDE), plots.similarity_bars(texts, probs, cos, lang), summary
+
+    def sees_after_run(self, lang, uploads, runs, backend, source, upload, captions):
+        """After a run: the bars for its best (or current) image, unless the user looks at an upload."""
+        if source == "upload" or not isinstance(runs, Runs) or runs.frame is None:
+            return gr.skip(), gr.skip(), gr.skip()
+        try:
+            return self.sees(lang, uploads, runs, backend, source, upload, captions)
+        except UserError:  # e.g. captions being edited: the Compare button reports it
+            return gr.skip(), gr.skip(), gr.skip()
+
+    # --- widgets that follow each other ----------------------------------------------------------
+
+    def generator_changed(self, lang, uploads, generator, captions):
+        """A class dropdown for a class-conditional DDPM, the size for pixels, per-layer w for a StyleGAN;
+        captions that fit the generator's data (if the user has not edited them)."""
+        g = self.generator(generator, uploads)
+        label = gr.update(choices=self.label_choices(g, lang), value="none", visible=g.num_classes is not None)
+        new_captions = self.default_captions(lang, g.name, uploads) if self._is_default(captions) else gr.skip()
+        return (label, gr.update(visible=g.family == "pixels"), gr.update(visible=g.family == "stylegan"),
+                new_captions)
+
+    def example(self, lang, index):
+        """An example prompt clicked: the prompt and the generator that fits it."""
+        examples = self.examples(lang)
+        try:
+            prompt, generator = examples[int(index)]
+        except (TypeError, ValueError, IndexError):
+            return gr.skip(), gr.skip()
+        return prompt, generator
+
+    def reset_captions(self, lang, uploads, generator):
+        return self.default_captions(lang, generator, uploads)
+
+    def refresh_generators(self, lang, uploads, generator):
+        """Opening the tab: the generators now include what this session uploaded in the other tabs."""
+        choices = self.generator_choices(lang, uploads)
+        value = generator if any(v == generator for _, v in choices) else "pixels"
+        return gr.update(choices=choices, value=value)
+
+    def refresh_lists(self, lang, uploads, backend, generator):
+        """The session's models changed (an upload here or in another tab, a model kept in the Train
+        tab): redraw the CLIP and generator lists, keeping the choices that still exist."""
+        backends = self.backend_choices(lang, uploads)
+        backend = backend if any(v == backend for _, v in backends) else "genlab"
+        return gr.update(choices=backends, value=backend), self.refresh_generators(lang, uploads, generator)
+
+    def texts(self, lang, uploads, backend, generator, label, captions):
+        """After a language switch: CLIP and generator names, class names, examples, untouched captions."""
+        g = self.all_generators(uploads).get(str(generator or ""))
+        label_update = (gr.update(choices=self.label_choices(g, lang), value=label) if g is not None
+                        else gr.skip())
+        samples = [[p] for p, _ in self.examples(lang)]
+        return (gr.update(choices=self.backend_choices(lang, uploads), value=backend),
+                gr.update(choices=self.generator_choices(lang, uploads), value=generator), label_update,
+                gr.Dataset(components=[self.prompt_box], samples=samples) if self.prompt_box is not None else gr.skip(),
+                self.default_captions(lang, generator, uploads) if self._is_default(captions) else gr.skip())
+
+
+def score_rows(scores: list[float], lang: str) -> pd.DataFrame:
+    """The score plot's data: the CLIP score at every step and the best so far, at most MAX_POINTS each."""
+    ys = np.asarray(scores, dtype=np.float64)
+    stride = max(1, math.ceil(len(ys) / MAX_POINTS))
+    steps = np.arange(len(ys))[::stride]
+    if len(ys) and steps[-1] != len(ys) - 1:
+        steps = np.append(steps, len(ys) - 1)
+    finite = np.where(np.isfinite(ys), ys, -np.inf)
+    best = np.maximum.accumulate(finite) if len(ys) else finite
+    rows = pd.DataFrame({
+        "step": np.concatenate([steps, steps]).astype(np.int64),
+        "score": np.concatenate([ys[steps], best[steps]]),
+        "series": [t("clip.plot.score", lang)] * len(steps) + [t("clip.plot.best", lang)] * len(steps),
+    })
+    return rows[np.isfinite(rows["score"])].reset_index(drop=True)
+
+
+def score_frame(scores: list[float], total: int, lang: str):
+    """The score plot's update: its rows, the x axis spanning the whole run."""
+    return gr.update(value=score_rows(scores, lang), x_lim=[0, max(int(total), 1)])
+
+
+def _best_step(frame) -> int:
+    scores = np.asarray(frame.scores, dtype=np.float64)
+    if not len(scores) or not np.isfinite(scores).any():
+        return frame.step
+    return int(np.nanargmax(np.where(np.isfinite(scores), scores, -np.inf)))
+
+
+def format_card(b, lang: str) -> str:
+    """A GenLab CLIP's card as a small table: data, training, zero-shot accuracy."""
+    card = b.card or {}
+    none = t("card.none", lang)
+    split = card.get("split")
+    if isinstance(split, dict):
+        split = "; ".join(f"{k}: {v}" for k, v in split.items())
+    wall = card.get("wall_time_s")
+    rows = [
+        (t("card.dataset", lang), card.get("dataset") or none),
+        (t("card.split", lang), split or none),
+        (t("card.steps", lang), card.get("steps", none)),
+        (t("card.wall", lang), f"{wall / 60:.1f} min" if isinstance(wall, (int, float)) else none),
+        (t("card.hardware", lang), card.get("hardware") or none),
+        (t("clip.card.image_size", lang), f"{b.image_size}×{b.image_size}"),
+    ]
+    metrics = card.get("zero_shot") or (card.get("metrics") or {}).get("zero_shot") or {}
+    for group, value in (metrics.items() if isinstance(metrics, dict) else ()):
+        rows.append((t("clip.card.zeroshot", lang, group=group), _metric_text(value)))
+    body = "\n".join(f"| {k} | {str(v).replace('|', '/')} |" for k, v in rows)
+    return f"**{b.name}**\n\n| | |\n|---|---|\n{body}"
+
+
+def _metric_text(value, depth: int = 0) -> str:
+    """{"en": {"color": 0.13, "shape": 0.2}, "zh": ...} -> 'en: color 13%, shape 20% · zh: ...'."""
+    if isinstance(value, dict):
+        sep = " · " if depth == 0 else ", "
+        return sep.join(f"{k}: {_metric_text(v, depth + 1)}" if isinstance(v, dict) else f"{k} {_metric_text(v, depth + 1)}"
+                        for k, v in value.items())
+    if isinstance(value, float) and 0 <= value <= 1:
+        return f"{value:.0%}"
+    return str(value)
+
+
+# --- layout --------------------------------------------------------------------------------------
+
+
+def build(ctx: AppContext) -> None:
+    """Lay out the CLIP tab inside the current gr.Tabs and wire every event."""
+    reg, lang_state, uploads = ctx.reg, ctx.lang, ctx.uploads
+    h = ClipHandlers(find_generators(ctx.assets_dir), ctx.assets_dir)
+    lang = reg.lang
+    default_gen = "pixels"
+
+    with reg(gr.Tab(reg.text("clip.tab"), id="clip", elem_id="clip-tab"), label="clip.tab") as tab:
+        runs = gr.State(Runs, time_to_live=RUNS_TTL_S)
+        LU, LUR = [lang_state, uploads], [lang_state, uploads, runs]
+        reg(gr.Markdown(reg.text("clip.intro"), elem_id="clip-intro"), value="clip.intro")
+        with gr.Row(equal_height=False):
+            # choices are translated by h.texts (they include this session's uploads), not the Registry
+            backend = reg(gr.Radio(h.backend_choices(lang), value="genlab", label=reg.text("clip.backend"),
+                                   info=reg.text("clip.backend.info"), elem_id="clip-backend", scale=3),
+                          label="clip.backend", info="clip.backend.info")
+            with gr.Column(scale=2, min_width=280):
+                with reg(gr.Accordion(reg.text("clip.card.title"), open=False, elem_id="clip-card-box"),
+                         label="clip.card.title"):
+                    card = gr.Markdown(elem_id="clip-card")
+                with reg(gr.Accordion(reg.text("clip.upload"), open=False, elem_id="clip-upload-box"),
+                         label="clip.upload"):
+                    upload_files = reg(gr.File(file_count="multiple", label=reg.text("model.upload.file"),
+                                               elem_id="clip-upload"), label="model.upload.file")
+                    reg(gr.Markdown(reg.text("clip.upload.note")), value="clip.upload.note")
+                    upload_status = gr.Markdown(elem_id="clip-upload-status")
+
+        with gr.Tabs(elem_id="clip-subtabs"):
+            # --- 1. text to image --------------------------------------------------------------------
+            with reg(gr.Tab(reg.text("clip.sub.generate"), id="clip-generate", elem_id="clip-tab-generate"),
+                     label="clip.sub.generate"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=2, min_width=320):
+                        prompt = reg(gr.Textbox(label=reg.text("clip.prompt"), info=reg.text("clip.prompt.info"),
+                                                placeholder=reg.text("clip.prompt.placeholder"), lines=2,
+                                                max_lines=4, elem_id="clip-prompt"),
+                                     label="clip.prompt", info="clip.prompt.info", placeholder="clip.prompt.placeholder")
+                        negative = reg(gr.Textbox(label=reg.text("clip.negative"), info=reg.text("clip.negative.info"),
+                                                  lines=1, max_lines=2, elem_id="clip-negative"),
+                                       label="clip.negative", info="clip.negative.info")
+                        h.prompt_box = prompt
+                        examples = reg(gr.Dataset(components=[prompt], samples=[[p] for p, _ in h.examples(lang)],
+                                                  type="index", label=reg.text("clip.examples"),
+                                                  elem_id="clip-examples", samples_per_page=12),
+                                       label="clip.examples")
+                        generator = reg(gr.Dropdown(h.generator_choices(lang), value=default_gen,
+                                                    label=reg.text("clip.generator"),
+                                                    info=reg.text("clip.generator.info"), elem_id="clip-generator"),
+                                        label="clip.generator", info="clip.generator.info")
+                        label = reg(gr.Dropdown(h.label_choices(h.generators[default_gen], lang), value="none",
+                                                label=reg.text("clip.label"), elem_id="clip-label", visible=False),
+                                    label="clip.label")
+                        size = reg(gr.Slider(*PIXEL_SIZES, value=DEFAULT_SIZE, step=8, label=reg.text("clip.size"),
+                                             info=reg.text("clip.size.info"), elem_id="clip-size"),
+                                   label="clip.size", info="clip.size.info")
+                        per_layer = reg(gr.Checkbox(False, label=reg.text("clip.per_layer"),
+                                                    info=reg.text("clip.per_layer.info"), elem_id="clip-per-layer",
+                                                    visible=False), label="clip.per_layer", info="clip.per_layer.info")
+                        steps = reg(gr.Slider(1, MAX_STEPS, value=DEFAULT_STEPS, step=1, label=reg.text("clip.steps"),
+                                              info=reg.text("clip.steps.info"), elem_id="clip-steps"),
+                                    label="clip.steps", info="clip.steps.info")
+                        strength = reg(gr.Slider(0.1, 10, value=DEFAULT_STRENGTH, step=0.1, label=reg.text("clip.strength"),
+                                                 info=reg.text("clip.strength.info"), elem_id="clip-strength"),
+                                       label="clip.strength", info="clip.strength.info")
+                        with gr.Row():
+                            augment = reg(gr.Slider(0, MAX_AUGMENT, value=DEFAULT_AUGMENT, step=1,
+                                                    label=reg.text("clip.augment"), info=reg.text("clip.augment.info"),
+                                                    elem_id="clip-augment", scale=3, min_width=200),
+                                          label="clip.augment", info="clip.augment.info")
+                            seed = reg(gr.Number(value=0, precision=0, minimum=0, maximum=2**32 - 1,
+                                                 label=reg.text("clip.seed"), elem_id="clip-seed", scale=1,
+                                                 min_width=110), label="clip.seed")
+                        with gr.Row():
+                            gen_btn = reg(gr.Button(reg.text("clip.generate"), variant="primary",
+                                                    elem_id="clip-generate"), value="clip.generate")
+                            stop_btn = reg(gr.Button(reg.text("clip.stop"), variant="stop", elem_id="clip-stop"),
+                                           value="clip.stop")
+                    with gr.Column(scale=3, min_width=480):
+                        status = reg(gr.Markdown(reg.text("clip.status.idle"), elem_id="clip-status"),
+                                     value="clip.status.idle")
+                        with gr.Row(equal_height=True):
+                            image = reg(gr.Image(label=reg.text("clip.image"), elem_id="clip-image", height=290,
+                                                 interactive=False, format="png", buttons=["download"],
+                                                 elem_classes=["out-image", "pixelated"]), label="clip.image")
+                            best = reg(gr.Image(label=reg.text("clip.best"), elem_id="clip-best", height=290,
+                                                interactive=False, format="png", buttons=["download"],
+                                                elem_classes=["out-image", "pixelated"]), label="clip.best")
+                        # drawn in the browser from (step, score) rows: cheap to stream several times a second.
+                        # No initial rows: a LinePlot that starts from an empty DataFrame draws no lines later.
+                        plot = reg(gr.LinePlot(None, x="step", y="score", color="series",
+                                               x_title=reg.text("clip.plot.x"), y_title=reg.text("clip.plot.y"),
+                                               color_title=reg.text("clip.plot.series"), label=reg.text("clip.plot"),
+                                               elem_id="clip-plot"),  # no height: a fixed one clips the legend
+                                   label="clip.plot", x_title="clip.plot.x", y_title="clip.plot.y",
+                                   color_title="clip.plot.series")
+                gallery = reg(gr.Gallery(label=reg.text("clip.gallery"), elem_id="clip-gallery", columns=9,
+                                         height="auto", object_fit="contain", format="png", interactive=False,
+                                         elem_classes=["pixelated"]), label="clip.gallery")
+
+            # --- 2. what CLIP sees ------------------------------------------------------------------
+            with reg(gr.Tab(reg.text("clip.sub.sees"), id="clip-sees", elem_id="clip-tab-sees"), label="clip.sub.sees"):
+                reg(gr.Markdown(reg.text("clip.sees.help")), value="clip.sees.help")
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=2, min_width=300):
+                        source = reg(gr.Radio(reg.choices(list(SEES_SOURCES)), value="run",
+                                              label=reg.text("clip.sees.source"), elem_id="clip-sees-source"),
+                                     label="clip.sees.source", choices=list(SEES_SOURCES))
+                        # gr.File, not gr.Image: the engine decodes the file itself, so a text file or a
+                        # broken image gets its clear message instead of a failed upload.
+                        upload = reg(gr.File(file_count="single", type="filepath", height=90,
+                                             label=reg.text("clip.sees.upload"), elem_id="clip-sees-upload",
+                                             visible=False), label="clip.sees.upload")
+                        captions = reg(gr.Textbox(h.default_captions(lang, default_gen), lines=8, max_lines=16,
+                                                  label=reg.text("clip.sees.captions"),
+                                                  info=reg.text("clip.sees.captions.info"),
+                                                  elem_id="clip-captions"),
+                                       label="clip.sees.captions", info="clip.sees.captions.info")
+                        with gr.Row():
+                            defaults_btn = reg(gr.Button(reg.text("clip.sees.defaults"), elem_id="clip-captions-reset",
+                                                         size="sm"), value="clip.sees.defaults")
+                            sees_btn = reg(gr.Button(reg.text("clip.sees.run"), variant="primary",
+                                                     elem_id="clip-sees-run"), value="clip.sees.run")
+                    with gr.Column(scale=3, min_width=480):
+                        with gr.Row(equal_height=False):
+                            sees_image = reg(gr.Image(label=reg.text("clip.sees.image"), elem_id="clip-sees-image",
+                                                      height=250, interactive=False, format="png", buttons=[],
+                                                      elem_classes=["out-image", "pixelated"], scale=1,
+                                                      min_width=200), label="clip.sees.image")
+                            bars = reg(gr.Image(label=reg.text("clip.sees.bars"), elem_id="clip-sees-bars",
+                                                interactive=False, format="png", buttons=["download"], scale=2,
+                                                min_width=360, elem_classes=["out-image", "plot-image"]),
+                                       label="clip.sees.bars")
+                        sees_text = gr.Markdown(elem_id="clip-sees-text")
+
+            # --- 3. explanation ---------------------------------------------------------------------
+            with reg(gr.Tab(reg.text("clip.sub.explain"), id="clip-explain", elem_id="clip-tab-explain"),
+                     label="clip.sub.explain"):
+                reg(gr.Markdown(reg.text("clip.explain.body"), latex_delimiters=LATEX_DELIMITERS,
+                                elem_id="clip-explain"), value="clip.explain.body")
+
+    # --- wiring -------------------------------------------------------------------------------------
+    ctx.demo.load(handler(h.card), [*LU, backend], card, **QUIET, **PRIVATE)
+    backend.change(handler(h.card), [*LU, backend], card, api_name="clip_card", **QUIET)
+    upload_files.upload(handler(h.upload), [*LU, upload_files], [uploads, backend, upload_status, upload_files],
+                        api_name="clip_upload", **QUIET)
+    tab.select(handler(h.refresh_generators), [*LU, generator], generator, queue=False, show_progress="hidden",
+               **PRIVATE)
+    uploads.change(handler(h.refresh_lists), [*LU, backend, generator], [backend, generator], queue=False,
+                   show_progress="hidden", **PRIVATE)
+    generator.change(handler(h.generator_changed), [*LU, generator, captions],
+                     [label, size, per_layer, captions],
+                     api_name="clip_generator", queue=False, show_progress="hidden")
+    examples.click(handler(h.example), [lang_state, examples], [prompt, generator], api_name="clip_example",
+                   queue=False, show_progress="hidden")
+
+    # Generate streams; Stop ends the run after the step in progress and keeps the best image.
+    # preprocess=False: plain JSON values, checked by the handler and the engine, so NaN or 10^6 steps sent
+    # through the API get a message in the session's language instead of Gradio's English bounds check.
+    sees_inputs = [*LUR, backend, source, upload, captions]
+    sees_outputs = [sees_image, bars, sees_text]
+    gen_inputs = [*LUR, prompt, negative, backend, generator, steps, strength, seed, augment, label, size, per_layer]
+    gen_outputs = [runs, status, image, best, plot, gallery]
+    run = gr.on([gen_btn.click, prompt.submit], handler(h.generate), gen_inputs, gen_outputs,
+                api_name="clip_generate", show_progress="full", show_progress_on=[plot], preprocess=False, **COMPUTE)
+    run.success(handler(h.sees_after_run), sees_inputs, sees_outputs, **QUIET, **PRIVATE)
+    stop_btn.click(h.stop, runs, None, api_name="clip_stop", queue=False, show_progress="hidden")
+
+    source.change(lambda s: gr.update(visible=s == "upload"), source, upload, queue=False,
+                  show_progress="hidden", **PRIVATE)
+    gr.on([sees_btn.click, upload.upload], handler(h.sees), sees_inputs, sees_outputs, api_name="clip_sees",
+          show_progress="minimal", **COMPUTE)
+    defaults_btn.click(handler(h.reset_captions), [*LU, generator], captions, api_name="clip_captions",
+                       queue=False, show_progress="hidden")
+
+    ctx.on_lang += [
+        (handler(h.card), [*LU, backend], card),
+        (handler(h.texts), [*LU, backend, generator, label, captions], [backend, generator, label, examples, captions]),
+        (handler(h.run_texts), [lang_state, runs], [status, plot, gallery]),
+    ]

@@ -1,0 +1,561 @@
+"""The training tab: start, watch, stop and resume a training run; keep the model.
+
+`build(ctx)` lays the tab out and wires it; the handlers live on `TrainHandlers`. A run is an
+`engines.studio.Plan` trained by the process-wide `engines.jobs.JobManager`, which owns the
+queue and the host's limits; this module only reads a job's events on a 1 s `gr.Timer`, so no
+request waits on a training run. Each browser session (Gradio's session hash) has its own
+`StudioSession` in a gr.State: its plan, its job and the curve so far. Closing the tab stops
+the session's run and drops its model at once (`demo.unload`), and the state's delete_callback
+does the same if the unload never came.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import shutil
+import tempfile
+import threading
+import weakref
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from engines import runtime, studio
+from engines.errors import UserError
+from engines.jobs import JobManager
+
+from . import i18n_train  # noqa: F401  (adds the tab's strings to demo.i18n.STRINGS)
+from .common import AppContext, add_trained, display, handler, session_model_dir
+from .i18n import t
+
+TICK_S = 1.0             # how often a watching browser reads its job
+MAX_POINTS = 300         # per loss curve sent to the browser
+PREVIEW_SIDE = 420       # pixels the sample grid is shown at
+FAMILY_TAB = {"vae": "vae.tab", "stylegan": "gan.tab", "ddpm": "diffusion.tab", "clip": "clip.tab"}
+# Which logged values each family plots (the trainer logs more).
+CURVES = {"vae": ("loss", "recon", "kl"), "ddpm": ("loss",), "stylegan": ("D_loss", "G_loss"), "clip": ("loss", "i2t_acc")}
+RECIPE_FIELDS = ("family", "dataset", "size", "steps", "batch_size", "lr", "beta", "latent_dim", "p_uncond",
+                 "r1_gamma", "n_images", "seed", "preview_every", "fast")
+FAMILY_FIELDS = RECIPE_FIELDS[1:11] + ("preview_every",)  # what a family switch resets (not seed, fast)
+QUIET = {"show_progress": "hidden"}
+PRIVATE = {"api_visibility": "private"}
+
+_MANAGER: JobManager | None = None
+_MANAGER_LOCK = threading.Lock()
+
+
+def manager() -> JobManager:
+    """The process's one JobManager, made on first use with the host's limits (GENLAB_MAX_JOBS,
+    GENLAB_MAX_QUEUE, GENLAB_JOB_SECONDS, GENLAB_JOB_STEPS)."""
+    global _MANAGER
+    with _MANAGER_LOCK:
+        if _MANAGER is None:
+            _MANAGER = JobManager()
+        return _MANAGER
+
+
+# --------------------------------------------------------------------------------------------
+# One session
+# --------------------------------------------------------------------------------------------
+
+class StudioSession:
+    """One browser session's training: its plan (model and data), its job and the curves so far."""
+
+    def __init__(self, sid: str):
+        self.sid = sid
+        self.plan: studio.Plan | None = None
+        self.job = None
+        self.cursor = 0                                  # next job event to read
+        self.rows: list[tuple[int, str, float]] = []     # (step, term, value) for the loss plot
+        self.shown_preview = -1                          # preview step the browser already has
+        self.files_dir: str | None = None                # downloads made for this session
+        self.eta = 0.0                                   # s, as of the latest step event
+        self.first_step = 0                              # the step the current job started from
+
+    def reset_curves(self) -> None:
+        self.rows, self.cursor, self.shown_preview = [], 0, -1
+
+    def close(self, jobs: JobManager | None) -> None:
+        """The tab closed: stop and drop the run, free the model, remove downloads."""
+        if jobs is not None:
+            jobs.forget(self.sid)
+        self.plan, self.job, self.rows = None, None, []
+        if self.files_dir:
+            shutil.rmtree(self.files_dir, ignore_errors=True)
+            self.files_dir = None
+
+
+_SESSIONS: weakref.WeakValueDictionary[str, StudioSession] = weakref.WeakValueDictionary()
+
+
+def _close_state(session: StudioSession | None) -> None:
+    """gr.State delete_callback."""
+    if isinstance(session, StudioSession):
+        session.close(_MANAGER)
+
+
+def _sid(request) -> str:
+    sid = getattr(request, "session_hash", None)
+    return sid or "local"
+
+
+# --------------------------------------------------------------------------------------------
+# Display helpers
+# --------------------------------------------------------------------------------------------
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds) or seconds <= 0:
+        return "–"
+    seconds = round(seconds)
+    return f"{seconds // 60}:{seconds % 60:02d}" if seconds < 3600 else f"{seconds // 3600}h{seconds % 3600 // 60:02d}"
+
+
+def _memory() -> str:
+    """The server process's memory (and the GPU's, on one)."""
+    import psutil
+
+    text = f"{psutil.Process().memory_info().rss / 2**20:,.0f} MB RAM"
+    if runtime.device().type == "cuda":
+        import torch
+
+        text += f", {torch.cuda.memory_allocated() / 2**20:,.0f} MB GPU"
+    return text
+
+
+def _params(n: int) -> str:
+    return f"{n / 1e6:.2f} M" if n >= 1e5 else f"{n / 1e3:.0f} k"
+
+
+def loss_frame(rows: list[tuple[int, str, float]]) -> pd.DataFrame:
+    """The loss plot's data: columns step, value, term; at most MAX_POINTS per term."""
+    if not rows:
+        return pd.DataFrame({"step": pd.Series(dtype="int64"), "value": pd.Series(dtype="float64"),
+                             "term": pd.Series(dtype="object")})
+    by_term: dict[str, list[tuple[int, float]]] = {}
+    for step, term, value in rows:
+        by_term.setdefault(term, []).append((step, value))
+    out = []
+    for term, points in by_term.items():
+        stride = max(1, math.ceil(len(points) / MAX_POINTS))
+        kept = points[::stride]
+        if kept[-1] is not points[-1]:
+            kept.append(points[-1])
+        out += [(s, v, term) for s, v in kept]
+    return pd.DataFrame(out, columns=["step", "value", "term"])
+
+
+def loss_plot(rows: list[tuple[int, str, float]]):
+    """The plot's update: the data, with a y range that leaves out the first tenth of the run, whose
+    early losses (a VAE starts thousands of nats above where it ends) would flatten the rest."""
+    frame = loss_frame(rows)
+    if len(frame) < 10:
+        return gr.update(value=frame, y_lim=None)
+    later = frame[frame["step"] >= frame["step"].max() * 0.1]["value"]
+    lo, hi = float(later.min()), float(later.max())
+    pad = 0.05 * (hi - lo) or 0.05 * abs(hi) or 0.1
+    return gr.update(value=frame, y_lim=[lo - pad, hi + pad])
+
+
+def _device_note(lang: str, jobs: JobManager) -> str:
+    dev = runtime.device()
+    lim = jobs.limits
+    name = runtime.hardware_summary(dev) if dev.type == "cuda" else t("train.device.cpu_name", lang, n=os.cpu_count())
+    return t("train.device", lang, device=name,
+             gpu=t("train.device.gpu" if dev.type == "cuda" else "train.device.cpu", lang),
+             running=lim.max_running, queued=lim.max_queued, seconds=lim.max_seconds, steps=lim.max_steps)
+
+
+def _data_note(lang: str, dataset: str) -> str:
+    from engines.data import DATASETS
+
+    if dataset == "toy2d":
+        return t("train.data.toy2d", lang)
+    if dataset == "zip":
+        return t("train.data.zip", lang)
+    info = DATASETS.get(dataset)
+    return info.get(lang, info["en"]) if info else ""
+
+
+OWN_FIELDS = {"beta": "vae", "latent_dim": "vae", "p_uncond": "ddpm", "r1_gamma": "stylegan"}
+
+
+def _recipe_updates(recipe: studio.Recipe, fields=RECIPE_FIELDS) -> list:
+    """One update per recipe widget: its value, and for a family's own settings, whether shown."""
+    return [gr.update(value=getattr(recipe, f), visible=OWN_FIELDS[f] == recipe.family) if f in OWN_FIELDS
+            else gr.update(value=getattr(recipe, f)) for f in fields]
+
+
+# --------------------------------------------------------------------------------------------
+# Handlers
+# --------------------------------------------------------------------------------------------
+
+class TrainHandlers:
+    """Event handlers; each takes the session language first (see common.handler)."""
+
+    def __init__(self, jobs: JobManager | None = None, data_dir=None):
+        self._jobs = jobs
+        self.data_dir = data_dir
+
+    @property
+    def jobs(self) -> JobManager:
+        return self._jobs if self._jobs is not None else manager()
+
+    def session(self, sess, request) -> StudioSession:
+        sid = _sid(request)
+        if not isinstance(sess, StudioSession) or sess.sid != sid:
+            sess = _SESSIONS.get(sid) or StudioSession(sid)
+            _SESSIONS[sid] = sess
+        return sess
+
+    # --- settings ---------------------------------------------------------------------------
+    def family_changed(self, lang, family):
+        """A family's defaults for this device, and which of its settings to show."""
+        r = studio.defaults(family)
+        return (*_recipe_updates(r, FAMILY_FIELDS), _data_note(lang, r.dataset), gr.update(visible=r.dataset == "zip"))
+
+    def dataset_changed(self, lang, dataset):
+        return _data_note(lang, dataset), gr.update(visible=dataset == "zip")
+
+    @staticmethod
+    def recipe(values) -> studio.Recipe:
+        kw = dict(zip(RECIPE_FIELDS, values))
+        return studio.Recipe(**kw)
+
+    # --- runs -------------------------------------------------------------------------------
+    def start(self, lang, sess, zip_file, request: gr.Request, *values):
+        """Check, load and queue a new run -> (session, status, stats, plot, preview, timer)."""
+        sess = self.session(sess, request)
+        recipe = studio.check(self.recipe(values))
+        self.jobs.check(sess.sid)  # answer "busy" before loading anything
+        plan = studio.prepare(recipe, data_dir=self.data_dir, zip_path=_path(zip_file))
+        name = f"{recipe.family}-{recipe.dataset}"
+        sess.job = self.jobs.submit(sess.sid, name, plan.make_trainer)
+        sess.plan = plan
+        sess.reset_curves()
+        sess.first_step = 0
+        return (sess, *self._view(lang, sess), gr.Timer(active=True))
+
+    def resume(self, lang, sess, zip_file, request: gr.Request, *values):
+        """Go on from the session's model (after a run, or a checkpoint upload) with these settings."""
+        sess = self.session(sess, request)
+        if sess.plan is None:
+            raise UserError("studio_nothing_to_resume")
+        self.jobs.check(sess.sid)
+        plan = studio.resume(sess.plan, self.recipe(values))
+        name = f"{plan.recipe.family}-{plan.recipe.dataset}"
+        sess.first_step = plan.step
+        sess.job = self.jobs.submit(sess.sid, name, plan.make_trainer)
+        sess.cursor, sess.shown_preview = 0, -1
+        return (sess, *self._view(lang, sess), gr.Timer(active=True))
+
+    def stop(self, sess, request: gr.Request = None):
+        """Ask the session's run to stop; it ends after the step in progress (well within 1 s)."""
+        self.jobs.stop(self.session(sess, request).sid)
+
+    def tick(self, lang, sess, request: gr.Request = None):
+        """Read the job's new events -> (status, stats, plot, preview, timer)."""
+        sess = self.session(sess, request)
+        # Finished before reading: a job that ends between the two would lose its last events.
+        finished = sess.job is None or sess.job.finished
+        return (*self._view(lang, sess), gr.Timer(active=not finished))
+
+    def _view(self, lang, sess: StudioSession):
+        """(status, stats, plot, preview) from the session's job."""
+        job, plan = sess.job, sess.plan
+        if plan is None:
+            return t("train.status.idle", lang), "", loss_plot([]), None
+        if job is not None:
+            events, sess.cursor = job.events_since(sess.cursor)
+            terms = CURVES.get(plan.family, ("loss",))
+            for ev in events:
+                if ev.kind == "step":
+                    sess.eta = ev.eta_s
+                    sess.rows += [(ev.step, term, float(ev.losses[term])) for term in terms
+                                  if term in ev.losses and math.isfinite(ev.losses[term])]
+        info = job.latest() if job is not None else None
+        status = self._status(lang, sess, info)
+        stats = self._stats(lang, sess, info)
+        preview = gr.skip()
+        if info is not None and info["preview"] is not None and info["preview_step"] != sess.shown_preview:
+            sess.shown_preview = info["preview_step"]
+            key = "train.preview.clip" if plan.family == "clip" else "train.preview.step"
+            preview = gr.update(value=display(info["preview"], side=PREVIEW_SIDE),
+                                label=t(key, lang, step=info["preview_step"]))
+        return status, stats, loss_plot(sess.rows), preview
+
+    def _steps(self, sess: StudioSession) -> int:
+        plan = sess.plan
+        if plan.trainer is not None and sess.job is not None and sess.job.status != "queued":
+            return plan.trainer.config.steps
+        return plan.step + plan.recipe.steps
+
+    def _status(self, lang, sess: StudioSession, info) -> str:
+        name = sess.job.name if sess.job is not None else (sess.plan.continued_from or {}).get("name", "model")
+        if info is None:
+            return t("train.status.ready", lang, name=name, step=sess.plan.step)
+        status, message = info["status"], info["message"]
+        if status == "queued":
+            return t("train.status.queued", lang, ahead=info["ahead"] or 0)
+        if status == "running":
+            if sess.plan.trainer is None:
+                return t("train.status.starting", lang, name=name)
+            return t("train.status.running", lang, name=name, step=info["step"], steps=self._steps(sess))
+        icon = {"stopped": "■ ", "nan": "⚠ ", "timeout": "■ ", "failed": "⚠ "}.get(status, "")
+        if status == "done":
+            text = t("train.status.done", lang, name=name, step=sess.plan.step)
+            return text + ("\n\n" + message.localized(lang) if message is not None else "")
+        return icon + (message.localized(lang) if message is not None else status)
+
+    def _stats(self, lang, sess: StudioSession, info) -> str:
+        plan = sess.plan
+        step = info["step"] if info is not None and info["step"] else plan.step
+        running = info is not None and info["status"] == "running"
+        ips = info["images_per_s"] if info is not None else 0.0
+        if info is not None and not running and info["elapsed_s"] > 0:
+            # A finished run: its average speed, not that of its last few steps.
+            ips = (step - sess.first_step) * min(plan.recipe.batch_size, len(plan.images)) / info["elapsed_s"]
+        return t("train.stats", lang, step=step, steps=self._steps(sess), ips=ips,
+                 eta=_duration(sess.eta) if running else "–",
+                 elapsed=_duration(info["elapsed_s"]) if info is not None else "–",
+                 device=runtime.device().type.upper(), memory=_memory(), params=_params(plan.parameters))
+
+    # --- keeping the model ------------------------------------------------------------------
+    def _finished_plan(self, sess) -> studio.Plan:
+        if not isinstance(sess, StudioSession) or sess.plan is None:
+            raise UserError("studio_no_model")
+        if sess.job is not None and not sess.job.finished:
+            raise UserError("studio_busy_resume")
+        return sess.plan
+
+    def _save(self, plan: studio.Plan, sess: StudioSession, folder, name: str) -> Path:
+        job = sess.job
+        wall = (job.ended_at - job.started_at) if job is not None and job.started_at and job.ended_at else None
+        stopped = job.status if job is not None and job.status not in ("done",) else None
+        return studio.save(plan, folder, name=name, wall_time_s=wall, stopped=stopped)
+
+    def use(self, lang, sess, uploads, name, request: gr.Request = None):
+        """Save the model and offer it in its family's tab -> (uploads, note)."""
+        sess = self.session(sess, request) if request is not None else sess
+        plan = self._finished_plan(sess)
+        name = _clean_name(name) or _default_name(plan)
+        folder = session_model_dir()
+        try:
+            self._save(plan, sess, folder, name)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        name, uploads = add_trained(folder, uploads, plan.family, name)
+        try:
+            tab = t(FAMILY_TAB[plan.family], lang)
+        except KeyError:  # that family's tab is not part of this app
+            tab = plan.family
+        return uploads, "✓ " + t("train.used", lang, name=name, tab=tab)
+
+    def download(self, lang, sess, name, request: gr.Request = None):
+        """The model as a checkpoint zip (config.json, model.safetensors, card.json in a folder)."""
+        sess = self.session(sess, request) if request is not None else sess
+        plan = self._finished_plan(sess)
+        name = _clean_name(name) or _default_name(plan)
+        if sess.files_dir is None:
+            sess.files_dir = tempfile.mkdtemp(prefix="genlab-download-")
+        work = Path(tempfile.mkdtemp(dir=sess.files_dir))
+        self._save(plan, sess, work / name, name)
+        return gr.update(value=shutil.make_archive(str(work / name), "zip", root_dir=work, base_dir=name), visible=True)
+
+    def continue_from(self, lang, sess, files, zip_file, request: gr.Request = None):
+        """An uploaded checkpoint becomes the session's model; its recipe fills the settings."""
+        from engines import checkpoint
+
+        sess = self.session(sess, request)
+        if sess.job is not None and not sess.job.finished:
+            raise UserError("studio_busy_resume")
+        paths = [f if isinstance(f, str) else getattr(f, "name", f) for f in (files or [])]
+        if not paths:
+            raise UserError("upload_unsupported", name="(nothing)")
+        folder = checkpoint.unpack_upload(paths)
+        try:
+            ckpt = checkpoint.load(folder)
+            recipe = studio.recipe_from_card(ckpt)
+            plan = studio.prepare(recipe, data_dir=self.data_dir, zip_path=_path(zip_file), init=ckpt)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        sess.plan, sess.job = plan, None
+        sess.reset_curves()
+        status, stats, plot, _ = self._view(lang, sess)
+        r = plan.recipe
+        return (sess, status, stats, plot, *_recipe_updates(r), _data_note(lang, r.dataset),
+                gr.update(visible=r.dataset == "zip"), None)
+
+    def texts(self, lang, sess, dataset, request: gr.Request = None):
+        """After a language switch: the texts built here."""
+        sess = self.session(sess, request)
+        status, stats, plot, _ = self._view(lang, sess)
+        return status, stats, plot, _device_note(lang, self.jobs), _data_note(lang, dataset)
+
+    def unload(self, request: gr.Request):
+        """The tab closed: stop its run and free its model now (the state lives on for an hour)."""
+        sid = _sid(request)
+        sess = _SESSIONS.pop(sid, None)
+        if sess is not None:
+            sess.close(self.jobs)
+        else:
+            self.jobs.forget(sid)
+
+
+def _path(file) -> str | None:
+    if file is None:
+        return None
+    return file if isinstance(file, str) else getattr(file, "name", None)
+
+
+def _clean_name(name) -> str:
+    keep = "".join(c if c.isalnum() or c in "-_." else "-" for c in str(name or "").strip())
+    return keep.strip("-.")[:60]
+
+
+def _default_name(plan: studio.Plan) -> str:
+    r = plan.recipe
+    return f"{r.family}-{r.dataset}-{plan.step}steps"
+
+
+# --------------------------------------------------------------------------------------------
+# Layout and wiring
+# --------------------------------------------------------------------------------------------
+
+def build(ctx: AppContext) -> None:
+    """Lay out the training tab inside the current gr.Tabs and wire every event."""
+    reg, lang_state, uploads = ctx.reg, ctx.lang, ctx.uploads
+    h = TrainHandlers(data_dir=ctx.data_dir)
+    r = studio.defaults("vae")
+    if not _mnist_available(ctx.data_dir):
+        r = dataclasses.replace(r, dataset="shapes")
+    families = [(f"train.family.{f}", f) for f in studio.FAMILIES]
+    datasets = [(f"train.dataset.{d}", d) for d in studio.DATASETS]
+    sizes = [(f"train.size.{s}", s) for s in studio.SIZES]
+    gpu = runtime.device().type == "cuda"
+
+    with reg(gr.Tab(reg.text("train.tab"), id="train", elem_id="train-tab"), label="train.tab"):
+        # Inside the tab: a component made directly in gr.Tabs would count as one of its tabs.
+        sess_state = gr.State(None, delete_callback=_close_state)
+        reg(gr.Markdown(reg.text("train.intro"), elem_id="train-intro"), value="train.intro")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2, min_width=320):
+                family = reg(gr.Radio(reg.choices(families), value=r.family, label=reg.text("train.family"),
+                                      elem_id="train-family"), label="train.family", choices=families)
+                dataset = reg(gr.Radio(reg.choices(datasets), value=r.dataset, label=reg.text("train.dataset"),
+                                       elem_id="train-dataset"), label="train.dataset", choices=datasets)
+                zip_file = reg(gr.File(label=reg.text("train.zip"), file_types=[".zip"], visible=False,
+                                       elem_id="train-zip"), label="train.zip")
+                data_note = gr.Markdown(_data_note(reg.lang, r.dataset), elem_id="train-data-note",
+                                        elem_classes=["small-note"])
+                size = reg(gr.Radio(reg.choices(sizes), value=r.size, label=reg.text("train.size"),
+                                    info=reg.text("train.size.info"), elem_id="train-size"),
+                           label="train.size", info="train.size.info", choices=sizes)
+                with gr.Row():
+                    steps = reg(gr.Number(r.steps, precision=0, label=reg.text("train.steps"), elem_id="train-steps",
+                                          min_width=90), label="train.steps")
+                    batch = reg(gr.Number(r.batch_size, precision=0, label=reg.text("train.batch"),
+                                          elem_id="train-batch", min_width=90), label="train.batch")
+                    lr = reg(gr.Number(r.lr, label=reg.text("train.lr"), elem_id="train-lr", min_width=90),
+                             label="train.lr")
+                with reg(gr.Accordion(reg.text("train.more"), open=False, elem_id="train-more"), label="train.more"):
+                    beta = reg(gr.Number(r.beta, label=reg.text("train.beta"), elem_id="train-beta"), label="train.beta")
+                    latent = reg(gr.Number(r.latent_dim, precision=0, label=reg.text("train.latent"),
+                                           elem_id="train-latent"), label="train.latent")
+                    p_uncond = reg(gr.Number(r.p_uncond, label=reg.text("train.p_uncond"),
+                                             info=reg.text("train.p_uncond.info"), elem_id="train-p-uncond",
+                                             visible=False), label="train.p_uncond", info="train.p_uncond.info")
+                    r1 = reg(gr.Number(r.r1_gamma, label=reg.text("train.r1"), elem_id="train-r1", visible=False),
+                             label="train.r1")
+                    n_images = reg(gr.Number(r.n_images, precision=0, label=reg.text("train.n_images"),
+                                             elem_id="train-n-images"), label="train.n_images")
+                    seed = reg(gr.Number(r.seed, precision=0, label=reg.text("train.seed"), elem_id="train-seed"),
+                               label="train.seed")
+                    preview_every = reg(gr.Number(r.preview_every, precision=0, label=reg.text("train.preview_every"),
+                                                  elem_id="train-preview-every"), label="train.preview_every")
+                    fast = reg(gr.Checkbox(False, label=reg.text("train.fast"), elem_id="train-fast", visible=gpu),
+                               label="train.fast")
+                with gr.Row():
+                    start_btn = reg(gr.Button(reg.text("train.start"), variant="primary", elem_id="train-start"),
+                                    value="train.start")
+                    stop_btn = reg(gr.Button(reg.text("train.stop"), variant="stop", elem_id="train-stop"),
+                                   value="train.stop")
+                    resume_btn = reg(gr.Button(reg.text("train.resume"), elem_id="train-resume"), value="train.resume")
+                device_note = gr.Markdown(_device_note(reg.lang, h.jobs), elem_id="train-device",
+                                          elem_classes=["small-note"])
+            with gr.Column(scale=3, min_width=420):
+                status = gr.Markdown(t("train.status.idle", reg.lang), elem_id="train-status")
+                stats = gr.Markdown(elem_id="train-stats")
+                # No fixed height: Gradio's LinePlot then cuts off the legend.
+                plot = reg(gr.LinePlot(loss_frame([]), x="step", y="value", color="term",
+                                       x_title=reg.text("train.loss.step"), y_title=reg.text("train.loss.value"),
+                                       color_title=reg.text("train.loss.series"), label=reg.text("train.loss"),
+                                       elem_id="train-loss"),
+                           label="train.loss", x_title="train.loss.step", y_title="train.loss.value",
+                           color_title="train.loss.series")
+                preview = reg(gr.Image(label=reg.text("train.preview"), elem_id="train-preview", interactive=False,
+                                       format="png", height=PREVIEW_SIDE, buttons=["download"],
+                                       elem_classes=["out-image", "pixelated"]), label="train.preview")
+                with reg(gr.Accordion(reg.text("train.keep"), open=True, elem_id="train-keep"), label="train.keep"):
+                    with gr.Row(equal_height=True):
+                        name = reg(gr.Textbox("", label=reg.text("train.name"), elem_id="train-name", scale=2),
+                                   label="train.name")
+                        use_btn = reg(gr.Button(reg.text("train.use"), elem_id="train-use", scale=1), value="train.use")
+                        download_btn = reg(gr.Button(reg.text("train.download"), elem_id="train-download", scale=1),
+                                           value="train.download")
+                    use_note = gr.Markdown(elem_id="train-use-note")
+                    download_file = reg(gr.File(label=reg.text("train.file"), interactive=False, visible=False,
+                                                elem_id="train-file"), label="train.file")
+                with reg(gr.Accordion(reg.text("train.continue"), open=False, elem_id="train-continue-box"),
+                         label="train.continue"):
+                    reg(gr.Markdown(reg.text("train.continue.note")), value="train.continue.note")
+                    continue_file = reg(gr.File(file_count="multiple", label=reg.text("train.continue.file"),
+                                                elem_id="train-continue"), label="train.continue.file")
+        timer = gr.Timer(TICK_S, active=False)
+
+    # --- wiring -------------------------------------------------------------------------------
+    recipe_inputs = [family, dataset, size, steps, batch, lr, beta, latent, p_uncond, r1, n_images, seed,
+                     preview_every, fast]
+    view = [status, stats, plot, preview]
+    by_field = dict(zip(RECIPE_FIELDS, recipe_inputs))
+    family_out = [*(by_field[f] for f in FAMILY_FIELDS), data_note, zip_file]
+    family.input(handler(h.family_changed), [lang_state, family], family_out, api_name="train_family", **QUIET)
+    dataset.change(handler(h.dataset_changed), [lang_state, dataset], [data_note, zip_file], **QUIET, **PRIVATE)
+
+    run_in = [lang_state, sess_state, zip_file, *recipe_inputs]
+    run_out = [sess_state, *view, timer]
+    # Start and Resume only check, load and queue: they return at once, the timer shows the rest.
+    start_btn.click(handler(h.start), run_in, run_out, api_name="train_start", show_progress="minimal",
+                    concurrency_id="train-submit", concurrency_limit=4)
+    resume_btn.click(handler(h.resume), run_in, run_out, api_name="train_resume", show_progress="minimal",
+                     concurrency_id="train-submit", concurrency_limit=4)
+    stop_btn.click(h.stop, [sess_state], None, api_name="train_stop", queue=False, **QUIET)
+    # Ticks only read a job's buffer: many sessions may tick at once.
+    timer.tick(handler(h.tick), [lang_state, sess_state], [*view, timer], api_name="train_poll",
+               concurrency_limit=None, **QUIET)
+
+    use_btn.click(handler(h.use), [lang_state, sess_state, uploads, name], [uploads, use_note],
+                  api_name="train_use", **QUIET)
+    download_btn.click(handler(h.download), [lang_state, sess_state, name], download_file,
+                       api_name="train_download", show_progress="minimal")
+    continue_file.upload(handler(h.continue_from), [lang_state, sess_state, continue_file, zip_file],
+                         [sess_state, status, stats, plot, *recipe_inputs, data_note, zip_file, continue_file],
+                         api_name="train_continue", show_progress="minimal")
+    ctx.demo.unload(h.unload)
+
+    ctx.on_lang += [
+        (handler(h.texts), [lang_state, sess_state, dataset], [status, stats, plot, device_note, data_note]),
+    ]
+
+
+def _mnist_available(data_dir) -> bool:
+    from engines.data import load_dataset
+
+    try:
+        load_dataset("mnist", "train", data_dir=data_dir or os.environ.get("GENLAB_DATA_DIR"), n=1)
+    except (UserError, OSError, ValueError):
+        return False
+    return True

@@ -1,0 +1,428 @@
+"""CLIP guidance: steer an image toward a prompt by the gradient of CLIP's similarity.
+
+Each step embeds the current image (and `augment` randomly cropped, noised copies of it), takes
+the cosine similarity to the prompt's embedding (minus half the similarity to a negative
+prompt), and moves the generator's free variables up that gradient with Adam:
+
+  pixels    a multi-scale image: the sum of upsampled 4x4, 8x8, ... full-size grids through a
+            sigmoid; coarse levels move whole regions at once, so the picture forms from the
+            large scale down instead of as high-frequency noise (the classic "CLIP art" set-up).
+  vae       the latent z of a VAE decoder (a light pull toward the prior keeps z typical).
+  stylegan  w of a StyleGAN (one w for every layer, or one per layer with per_layer=True),
+            starting from the seed's w; a light pull toward w_avg.
+  ddpm      CLIP-guided diffusion: DDIM with a cond_fn whose gradient is CLIP's gradient at the
+            predicted x_0 (x_0 = (x_t - sqrt(1 - abar) eps) / sqrt(abar), eps held fixed), so CLIP
+            always judges a clean-looking image rather than noise.
+
+Random crops matter: without them the cheapest way up the gradient is an adversarial texture
+that only this CLIP likes; averaging over crops asks for something that looks right from several
+views. Same seed, same images: every random number comes from `runtime.generator(seed)`.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .. import runtime
+from ..errors import UserError
+from ..train import to_uint8
+from .backends import Backend, check_text
+
+GENERATOR_KINDS = ("pixels", "vae", "stylegan", "ddpm")
+MAX_STEPS = 1000
+MAX_STRENGTH = 100.0
+MAX_AUGMENT = 16
+PIXEL_SIZES = (16, 256)           # smallest and largest side for "pixels"
+PIXEL_FINEST = None               # "pixels": drop the levels finer than this side (None: keep all)
+NEGATIVE_WEIGHT = 0.5             # how hard the negative prompt pushes, relative to the prompt
+CROP_SCALE = (0.85, 1.0)          # side of a random crop, as a fraction of the image
+AUG_NOISE = 0.03                  # pixel noise sigma on the augmented copies
+# Adam learning rates at strength 1 (strength scales them), and the pull toward the prior.
+LR = {"pixels": 0.05, "vae": 0.05, "stylegan": 0.02}
+PRIOR_WEIGHT = {"vae": 0.02, "stylegan": 0.02}
+DDPM_X0_STEP = 0.5                # DDPM: how far one step's CLIP gradient moves the predicted x_0 (at t = T)
+
+
+@dataclass(frozen=True)
+class GuideSetting:
+    prompt: str
+    negative: str = ""            # optional negative prompt (pushed away from)
+    generator: str = "pixels"     # "pixels" or a checkpoint folder of a vae / stylegan / ddpm
+    steps: int = 100              # 1..1000 optimiser (or DDIM) steps
+    strength: float = 1.0         # guidance strength / learning-rate scale; finite, > 0
+    seed: int = 0
+    augment: int = 4              # random crops/augmentations per step (0 = none)
+    size: int = 64                # output side for "pixels"; a generator's own size otherwise
+    label: int | None = None      # optional class for a class-conditional ddpm
+    per_layer: bool = False       # stylegan: one w per layer instead of one shared w
+
+
+@dataclass
+class GuideFrame:
+    step: int                     # 0..total
+    total: int
+    image: np.ndarray             # uint8 (H, W, C), the current image
+    score: float                  # cosine similarity of the image to the prompt (the backend's)
+    scores: list[float]           # the score at every step so far
+    best_image: np.ndarray        # uint8, the best-scoring image so far
+    best_score: float
+    done: bool
+    stopped: bool = False         # the run ended early because `stop` was set
+    warning: UserError | None = None  # why a run ended early on its own (a non-finite score)
+    elapsed_s: float = 0.0
+    seconds_per_step: float = 0.0
+
+
+def _number(value, what: str, low, high, *, integer: bool):
+    try:
+        v = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise UserError("value_out_of_range", what=what, low=low, high=high, value=value) from None
+    if not math.isfinite(v):
+        raise UserError("value_not_finite", what=what, value=value)
+    if integer and v != int(v) or not low <= v <= high:
+        raise UserError("value_out_of_range", what=what, low=low, high=high, value=value)
+    return int(v) if integer else v
+
+
+def check_setting(s: GuideSetting) -> GuideSetting:
+    """Validate a setting -> the same setting with clean values; UserError on bad input."""
+    prompt = check_text(s.prompt)
+    negative = str(s.negative or "").strip()
+    if negative:
+        negative = check_text(negative)
+    gen = str(s.generator or "").strip() or "pixels"
+    if gen != "pixels" and not Path(gen).expanduser().is_dir():
+        raise UserError("clip_generator_unknown", value=gen)
+    steps = _number(s.steps, "steps", 1, MAX_STEPS, integer=True)
+    strength = _number(s.strength, "strength", 0, MAX_STRENGTH, integer=False)
+    if strength <= 0:
+        raise UserError("value_out_of_range", what="strength", low="> 0", high=MAX_STRENGTH, value=s.strength)
+    seed = runtime.check_seed(s.seed)
+    augment = _number(s.augment, "augmentations", 0, MAX_AUGMENT, integer=True)
+    size = _number(s.size, "size", *PIXEL_SIZES, integer=True)
+    label = None if s.label is None or s.label == "" else _number(s.label, "label", 0, 999, integer=True)
+    return replace(s, prompt=prompt, negative=negative, generator=gen, steps=steps, strength=strength, seed=seed,
+                   augment=augment, size=size, label=label, per_layer=bool(s.per_layer))
+
+
+# ------------------------------------------------------------------------------------------------
+# Generators: free variables -> an image (1, C, H, W) in [0, 1]
+# ------------------------------------------------------------------------------------------------
+
+
+class PixelImage(torch.nn.Module):
+    """A multi-scale image: sigmoid(sum over levels of the bilinear upsampling of a r x r grid)."""
+
+    kind = "pixels"
+
+    def __init__(self, size: int, gen: torch.Generator, device):
+        super().__init__()
+        self.size = size
+        sides = [r for r in (4, 8, 16, 32, 64, 128, 256) if r < size] + [size]
+        if PIXEL_FINEST:
+            sides = [r for r in sides if r <= PIXEL_FINEST]
+        self.levels = torch.nn.ParameterList(
+            [torch.nn.Parameter(0.1 * torch.randn(1, 3, r, r, generator=gen).to(device)) for r in sides])
+
+    def params(self):
+        return list(self.levels)
+
+    def image(self) -> torch.Tensor:
+        x = sum(F.interpolate(p, size=(self.size, self.size), mode="bilinear", align_corners=False)
+                if p.shape[-1] != self.size else p for p in self.levels)
+        return torch.sigmoid(x)
+
+    def penalty(self) -> torch.Tensor:
+        return torch.zeros(())
+
+
+class VAELatent(torch.nn.Module):
+    kind = "vae"
+
+    def __init__(self, engine, gen: torch.Generator):
+        super().__init__()
+        self.engine = engine
+        self.z = torch.nn.Parameter(torch.randn(1, engine.latent_dim, generator=gen).to(engine.device))
+
+    def params(self):
+        return [self.z]
+
+    def image(self) -> torch.Tensor:
+        return self.engine.model.decode(self.z)
+
+    def penalty(self) -> torch.Tensor:
+        # -log N(z; 0, I) up to a constant, per dimension
+        return PRIOR_WEIGHT["vae"] * 0.5 * self.z.pow(2).mean()
+
+
+class StyleGANLatent(torch.nn.Module):
+    kind = "stylegan"
+    psi = 0.7  # the starting w is the seed's, truncated toward w_avg
+
+    def __init__(self, engine, gen: torch.Generator, per_layer: bool):
+        super().__init__()
+        self.engine = engine
+        G = engine.G
+        z = torch.randn(1, engine.z_dim, generator=gen)
+        with torch.no_grad():
+            w = G.mapping.truncate(G.mapping(z.to(engine.device)), self.psi)  # (1, w_dim)
+        if per_layer:
+            w = w[:, None].repeat(1, engine.num_ws, 1)  # (1, num_ws, w_dim)
+        self.per_layer = per_layer
+        self.w = torch.nn.Parameter(w.detach().clone())
+        self.register_buffer("w_avg", G.mapping.w_avg.detach().clone())
+
+    def params(self):
+        return [self.w]
+
+    def image(self) -> torch.Tensor:
+        from ..stylegan import to_unit
+
+        ws = self.w if self.per_layer else self.w[:, None].expand(-1, self.engine.num_ws, -1)
+        return to_unit(self.engine.G.synthesis(ws, noise_mode="const"))
+
+    def penalty(self) -> torch.Tensor:
+        return PRIOR_WEIGHT["stylegan"] * (self.w - self.w_avg).pow(2).mean()
+
+
+@functools.lru_cache(maxsize=8)
+def _engine(folder: str):
+    """A generator's engine, loaded once per folder -> (family, engine)."""
+    from .. import checkpoint
+
+    ckpt = checkpoint.load(folder)
+    if ckpt.family not in GENERATOR_KINDS[1:]:
+        raise UserError("clip_generator_family", family=ckpt.family, value=folder)
+    module = checkpoint.family_module(ckpt.family)
+    engine = module.Engine(ckpt)
+    # This engine is guidance's own copy: gradients flow through it to z / w / x, never into it.
+    for m in (getattr(engine, "model", None), getattr(engine, "G", None)):
+        if m is not None:
+            m.requires_grad_(False)
+    return ckpt.family, engine
+
+
+def load_generator(folder: str):
+    """(family, engine) for a vae / stylegan / ddpm checkpoint folder; cached."""
+    return _engine(str(Path(folder).expanduser().resolve()))
+
+
+def generator_choices(assets_dir=None) -> list[tuple[str, str]]:
+    """(label, value) pairs: pixels, then every shipped vae / stylegan / ddpm checkpoint."""
+    from ..checkpoint import ASSETS_DIR, list_assets
+
+    root = Path(assets_dir) if assets_dir is not None else ASSETS_DIR
+    out = [("pixels", "pixels")]
+    for family in GENERATOR_KINDS[1:]:
+        out += [(name, str(path)) for name, path in list_assets(family, root=root).items()]
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# The guidance loop
+# ------------------------------------------------------------------------------------------------
+
+
+def augment_views(x: torch.Tensor, n: int, gen: torch.Generator) -> torch.Tensor:
+    """x (1, C, H, W) -> (1 + n, C, H, W): x itself, then n random square crops (side CROP_SCALE
+    of the image, anywhere inside it) resized back, with a little pixel noise."""
+    if n == 0:
+        return x
+    scale = CROP_SCALE[0] + (CROP_SCALE[1] - CROP_SCALE[0]) * torch.rand(n, generator=gen)
+    shift = (torch.rand(n, 2, generator=gen) * 2 - 1) * (1 - scale)[:, None]  # crop centre, in [-1, 1] units
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0] = theta[:, 1, 1] = scale
+    theta[:, :, 2] = shift
+    theta = theta.to(x.device, x.dtype)
+    grid = F.affine_grid(theta, (n, *x.shape[1:]), align_corners=False)
+    views = F.grid_sample(x.expand(n, -1, -1, -1), grid, mode="bilinear", padding_mode="reflection",
+                          align_corners=False)
+    noise = AUG_NOISE * torch.randn(views.shape, generator=gen).to(x.device, x.dtype)
+    return torch.cat([x, (views + noise).clamp(0, 1)])
+
+
+class _Tracker:
+    """Scores, the best image so far, timing: what every frame reports."""
+
+    def __init__(self, total: int, every: int):
+        self.total, self.every = total, max(1, int(every))
+        self.scores: list[float] = []
+        self.best_score, self.best_image = -math.inf, None
+        self.started = time.perf_counter()
+
+    def add(self, image: np.ndarray, score: float) -> None:
+        self.scores.append(score)
+        if score > self.best_score or self.best_image is None:
+            self.best_score, self.best_image = score, image
+
+    def frame(self, step: int, image: np.ndarray, score: float, *, done: bool = False, stopped: bool = False,
+              warning: UserError | None = None) -> GuideFrame:
+        elapsed = time.perf_counter() - self.started
+        best = self.best_image if self.best_image is not None else image
+        return GuideFrame(step=step, total=self.total, image=image, score=score, scores=list(self.scores),
+                          best_image=best, best_score=self.best_score if self.scores else score, done=done,
+                          stopped=stopped, warning=warning, elapsed_s=elapsed,
+                          seconds_per_step=elapsed / max(1, step))
+
+    def wants(self, step: int) -> bool:
+        return step % self.every == 0
+
+
+def _one(x: torch.Tensor) -> np.ndarray:
+    return to_uint8(x[:1])[0]
+
+
+def guide(backend: Backend, setting: GuideSetting, *, stop: threading.Event | None = None,
+          every: int = 1) -> Iterator[GuideFrame]:
+    """Steer an image toward `setting.prompt`; yields a frame every `every` steps and always a
+    last one with done=True (also when `stop` is set, within a step, keeping the best image)."""
+    s = check_setting(setting)
+    stop = stop or threading.Event()
+    pos = backend.encode_texts([s.prompt])[0]  # (D,)
+    neg = backend.encode_texts([s.negative])[0] if s.negative else None
+    if s.generator == "pixels":
+        return _optimise(backend, s, pos, neg, None, stop, every)
+    family, engine = load_generator(s.generator)
+    if family == "ddpm":
+        return _diffuse(backend, s, pos, neg, engine, stop, every)
+    return _optimise(backend, s, pos, neg, (family, engine), stop, every)
+
+
+def _clip_objective(backend: Backend, views: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor | None):
+    """-> (objective to maximise (scalar), score of view 0 = the un-augmented image)."""
+    emb = backend.encode_images(views)  # (V, D)
+    sim = emb @ pos
+    objective = sim.mean()
+    if neg is not None:
+        objective = objective - NEGATIVE_WEIGHT * (emb @ neg).mean()
+    return objective, sim[0]
+
+
+def _optimise(backend, s: GuideSetting, pos, neg, loaded, stop, every) -> Iterator[GuideFrame]:
+    dev = backend.device
+    gen = runtime.generator(s.seed)
+    if loaded is None:
+        target = PixelImage(s.size, gen, dev)
+    elif loaded[0] == "vae":
+        target = VAELatent(loaded[1], gen)
+    else:
+        target = StyleGANLatent(loaded[1], gen, s.per_layer)
+    lr = LR[target.kind] * s.strength
+    opt = torch.optim.Adam(target.params(), lr=lr)
+    track = _Tracker(s.steps, every)
+    image, score = None, float("nan")
+    for step in range(s.steps + 1):
+        if stop.is_set() and image is not None:
+            yield track.frame(step - 1, image, score, done=True, stopped=True)
+            return
+        with runtime.COMPUTE_LOCK, torch.enable_grad():
+            x = target.image()  # (1, C, H, W)
+            last = step == s.steps
+            views = augment_views(x, 0 if last else s.augment, gen)
+            objective, score_t = _clip_objective(backend, views, pos, neg)
+            loss = -objective + target.penalty()
+            score = float(score_t.detach())
+            image = _one(x)
+            if not (math.isfinite(score) and math.isfinite(float(loss.detach()))):
+                yield track.frame(step, image, score, done=True,
+                                  warning=UserError("clip_guide_nonfinite", step=step))
+                return
+            track.add(image, score)
+            if not last:
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+        if last:
+            yield track.frame(step, image, score, done=True)
+            return
+        if track.wants(step):
+            yield track.frame(step, image, score)
+
+
+def _diffuse(backend, s: GuideSetting, pos, neg, engine, stop, every) -> Iterator[GuideFrame]:
+    from ..diffusion.process import to_unit
+
+    process, model, c = engine.process, engine.model, engine.config
+    steps = min(s.steps, process.T)
+    gen = runtime.generator(s.seed, engine.device)
+    aug_gen = runtime.generator(s.seed)
+    y = None
+    if s.label is not None:
+        y = engine.labels_for(1, s.label).to(engine.device)
+    guidance = float(engine.card.get("default_guidance", 1.0)) if y is not None else 1.0
+    last_score = [float("nan")]
+    track = _Tracker(steps, every)
+
+    def cond_fn(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            eps = process._eps(model, x, t, y, guidance)
+        x0 = process.predict_x0(x, t, eps)  # differentiable in x, eps held fixed
+        img = to_unit(x0)
+        objective, score = _clip_objective(backend, augment_views(img, s.augment, aug_gen), pos, neg)
+        last_score[0] = float(score.detach())
+        grad = torch.autograd.grad(objective, x)[0]
+        # DDIM turns a gradient g into a shift of the predicted x_0 by (1 - abar) / sqrt(abar) g.
+        # Give g unit RMS per pixel and scale it so that a step moves x_0 by
+        # DDPM_X0_STEP x strength x sqrt(1 - abar) (in [-1, 1] units): however steep this CLIP is
+        # here, strongly while x_t is mostly noise (the layout is being decided) and fading to
+        # nothing at the end, so the model itself cleans up what the gradient scratched in.
+        ab = process.alphas_cumprod[t].to(x.device, x.dtype).view(-1, 1, 1, 1)
+        rms = grad.pow(2).mean().sqrt().clamp_min(1e-12)
+        return grad / rms * DDPM_X0_STEP * s.strength * ab.sqrt() / (1 - ab).sqrt()
+
+    shape = (1, c.channels, c.image_size, c.image_size)
+    image, score, step = None, float("nan"), 0
+    with torch.inference_mode(False):
+        run = process.ddim(model, shape, gen=gen, steps=steps, eta=0.0, y=y, guidance=guidance, cond_fn=cond_fn)
+        for st in run:
+            step = st.index + 1
+            image, score = _one(to_unit(st.x0_pred)), last_score[0]
+            if not math.isfinite(score):
+                yield track.frame(step, image, score, done=True, warning=UserError("clip_guide_nonfinite", step=step))
+                return
+            track.add(image, score)
+            if stop.is_set():
+                yield track.frame(step, image, score, done=True, stopped=True)
+                return
+            if track.wants(step) and step < steps:
+                yield track.frame(step, image, score)
+        final = to_unit(st.x_prev)
+    with runtime.compute():
+        score = float(backend.encode_images(final) @ pos)
+    image = _one(final)
+    track.scores[-1] = score
+    if score >= track.best_score:
+        track.best_score, track.best_image = score, image
+    yield track.frame(steps, image, score, done=True)
+
+
+def run_to_end(backend: Backend, setting: GuideSetting, stop: threading.Event | None = None) -> GuideFrame:
+    """The last frame of a guidance run (the command line and benchmarks)."""
+    last = None
+    for last in guide(backend, setting, stop=stop, every=max(1, setting.steps if isinstance(setting.steps, int) else 1)):
+        pass
+    return last
+
+
+__all__ = [
+    "GENERATOR_KINDS",
+    "GuideFrame",
+    "GuideSetting",
+    "augment_views",
+    "check_setting",
+    "generator_choices",
+    "guide",
+    "load_generator",
+    "run_to_end",
+]

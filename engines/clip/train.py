@@ -1,0 +1,261 @@
+"""Captioned training data for the GenLab CLIP, its loss for the shared trainer, zero-shot tests.
+
+Every training image carries a bank of true captions (`CAPTION_VARIANTS` of them, English and
+Chinese); each step draws one per image. Each caption also says which attributes it asserts
+(`ATTRS`, -1 = not mentioned), so the loss knows which other images in the batch it is true
+of: "the digit 7" is true of every 7, "a red circle" of every red circle wherever it sits.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from . import tokenizer
+from .model import Config, contrastive_loss, to_tower_input
+
+# Attribute slots of an image / of a caption's requirements.
+ATTRS = ("source", "digit", "shape", "color", "position", "size", "background")
+SOURCE_MNIST, SOURCE_SHAPES = 0, 1
+CAPTION_VARIANTS = 18
+
+DIGIT_WORDS_EN = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+DIGIT_WORDS_ZH = ("零", "一", "二", "三", "四", "五", "六", "七", "八", "九")
+
+# Digit captions: {w} the English word, {aw} with its article, {n} the numeral, {z} the Chinese numeral.
+DIGIT_TEMPLATES_EN = ("a handwritten {w}", "the digit {n}", "the number {w}", "{aw}", "handwritten digit {w}",
+                      "{n}", "an image of the digit {n}", "a handwritten {n}")
+DIGIT_TEMPLATES_ZH = ("数字{z}", "手写的 {n}", "手写数字{z}", "一个手写的{z}", "数字 {n}", "{z}", "写着{z}的图片",
+                      "手写的数字 {n}")
+
+
+def digit_caption(digit: int, template: str) -> str:
+    w = DIGIT_WORDS_EN[digit]
+    aw = ("an " if w[0] in "aeiou" else "a ") + w
+    return template.format(w=w, aw=aw, n=digit, z=DIGIT_WORDS_ZH[digit])
+
+
+def _shape_partials(attrs: dict) -> list[tuple[str, tuple[str, ...]]]:
+    """Short captions naming two of shape / colour / position: (text, factors it asserts)."""
+    from ..data import FACTOR_ZH
+    from ..data.shapes import _POSITION_EN
+
+    s, c, p = attrs["shape"], attrs["color"], attrs["position"]
+    zs, zc, zp = FACTOR_ZH["shape"][s], FACTOR_ZH["color"][c], FACTOR_ZH["position"][p]
+    a = "an" if c[0] in "aeiou" else "a"
+    return [
+        (f"{a} {c} {s}", ("shape", "color")), (f"{zc}{zs}", ("shape", "color")),
+        (f"a {s} {_POSITION_EN[p]}", ("shape", "position")), (f"{zp}的{zs}", ("shape", "position")),
+        (f"something {c} {_POSITION_EN[p]}", ("color", "position")), (f"{zp}有{zc}的东西", ("color", "position")),
+    ]
+
+
+def _shape_bank(attrs: dict) -> list[tuple[str, dict]]:
+    from ..data import shape_caption
+    from ..data.shapes import _CAPTIONS_EN
+
+    out = []
+    for t, template in enumerate(_CAPTIONS_EN):
+        asserted = ["shape", "color", "position"]
+        if "a_full" in template:
+            asserted.append("size")
+        if "bg" in template:
+            asserted.append("background")
+        caption = shape_caption(attrs, t)
+        out += [(caption["en"], asserted), (caption["zh"], asserted)]
+    out += [(text, list(factors)) for text, factors in _shape_partials(attrs)]
+    return out
+
+
+def image_attrs(source: int, attrs: dict | None = None, digit: int = -1) -> list[int]:
+    if source == SOURCE_MNIST:
+        return [SOURCE_MNIST, digit, -1, -1, -1, -1, -1]
+    return [SOURCE_SHAPES, -1] + [attrs[f"{f}_id"] for f in ATTRS[2:]]
+
+
+def caption_bank(mnist=None, shapes=None) -> tuple[list[list[str]], torch.Tensor, torch.Tensor]:
+    """-> (captions (N lists of CAPTION_VARIANTS texts), requirements long (N, V, 7), attrs long (N, 7)).
+
+    Images are ordered MNIST first, then shapes."""
+    texts, reqs, attrs = [], [], []
+    if mnist is not None:
+        for digit in mnist.labels.tolist():
+            bank = [digit_caption(digit, t) for t in DIGIT_TEMPLATES_EN + DIGIT_TEMPLATES_ZH]
+            bank = (bank * 2)[:CAPTION_VARIANTS]
+            texts.append(bank)
+            req = image_attrs(SOURCE_MNIST, digit=digit)
+            reqs.append([req] * CAPTION_VARIANTS)
+            attrs.append(req)
+    if shapes is not None:
+        for a in shapes.attrs:
+            bank = _shape_bank(a)
+            assert len(bank) == CAPTION_VARIANTS
+            full = image_attrs(SOURCE_SHAPES, a)
+            texts.append([t for t, _ in bank])
+            reqs.append([[SOURCE_SHAPES, -1] + [full[2 + k] if f in asserted else -1 for k, f in enumerate(ATTRS[2:])]
+                         for _, asserted in bank])
+            attrs.append(full)
+    return texts, torch.tensor(reqs, dtype=torch.long), torch.tensor(attrs, dtype=torch.long)
+
+
+def training_images(mnist=None, shapes=None, size: int = 32) -> torch.Tensor:
+    """uint8 (N, 3, size, size): MNIST (grey repeated to RGB) then shapes, in `caption_bank` order."""
+    from ..data import resize_batch
+
+    parts = []
+    for s in (mnist, shapes):
+        if s is None:
+            continue
+        x = s.images if s.images.shape[-1] == size else resize_batch(s.images, size)
+        parts.append(x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x)
+    return torch.cat(parts).contiguous()
+
+
+def make_loss(config: Config, texts: list[list[str]], reqs: torch.Tensor, attrs: torch.Tensor, *,
+              noise: float = 0.08):
+    """The trainer's loss: batch["y"] indexes the caption bank; one caption per image per step.
+
+    noise: half the images get Gaussian pixel noise of a random sigma up to this, so the image
+    tower does not hang on exact pixel values (which also makes its gradient a better guide).
+    """
+    v = len(texts[0])
+    flat = [t for bank in texts for t in bank]
+    ids = tokenizer.tokenize(flat, config.context_length, pad_to=config.context_length)
+    bank = ids.view(len(texts), v, -1).to(torch.int16)  # (N, V, L), 2 bytes a token
+
+    def loss_fn(model, batch: dict, gen: torch.Generator, step: int):
+        x, idx = batch["x"], batch["y"]  # (B, 3, H, W) in [0, 1], (B,) indices into the bank
+        dev = x.device
+        b = len(idx)
+        pick = torch.randint(v, (b,), generator=gen, device=dev)
+        cpu_idx, cpu_pick = idx.cpu(), pick.cpu()
+        text = bank[cpu_idx, cpu_pick].long()  # (B, L)
+        req = reqs[cpu_idx, cpu_pick].to(dev)  # (B, 7) what each caption asserts
+        have = attrs[cpu_idx].to(dev)  # (B, 7) what each image is
+        positives = ((req[:, None] == -1) | (req[:, None] == have[None])).all(-1)  # [text i, image j]
+        if noise:
+            sigma = torch.rand(b, 1, 1, 1, generator=gen, device=dev) * noise
+            sigma = sigma * (torch.rand(b, 1, 1, 1, generator=gen, device=dev) < 0.5)
+            x = (x + sigma * torch.randn(x.shape, generator=gen, device=dev)).clamp(0, 1)
+        image_emb = model.encode_image(to_tower_input(x, config.image_size), normalize=True)
+        text_emb = encode_bucketed(model, text).to(dev)
+        loss = contrastive_loss(image_emb, text_emb, model.logit_scale, positives)
+        with torch.no_grad():
+            logits = image_emb @ text_emb.t()
+            hit = positives.t()[torch.arange(b, device=dev), logits.argmax(1)].float().mean()
+        return loss, {"i2t_acc": hit, "temperature": (-model.logit_scale.detach()).exp()}
+
+    return loss_fn
+
+
+def encode_bucketed(model, text: torch.Tensor, buckets: int = 2) -> torch.Tensor:
+    """Texts (K, L) padded ids -> (K, D) normalised embeddings, run in `buckets` groups of similar
+    length, each cut to its own longest text: short digit captions do not pay for long shape ones.
+    The same numbers as one padded batch (padding never reaches a real token)."""
+    lengths = (text != tokenizer.PAD).sum(1)
+    order = lengths.argsort()
+    parts = []
+    for chunk in order.chunk(buckets):
+        t = text[chunk]
+        parts.append(model.encode_text(t[:, :int(lengths[chunk].max())].to(next(model.parameters()).device),
+                                       normalize=True))
+    out = torch.cat(parts)
+    return out[order.argsort().to(out.device)]
+
+
+# ------------------------------------------------------------------------------------------------
+# Zero-shot accuracy on held-out images
+# ------------------------------------------------------------------------------------------------
+
+SHAPE_PROMPT_EN = "{a_color} {shape} {pos}"
+SHAPE_PROMPT_ZH = "{pos}的{color}{shape}"
+
+
+def shape_prompt(shape: str, color: str, position: str, lang: str = "en") -> str:
+    from ..data import FACTOR_ZH
+    from ..data.shapes import _POSITION_EN
+
+    if lang == "zh":
+        return SHAPE_PROMPT_ZH.format(pos=FACTOR_ZH["position"][position], color=FACTOR_ZH["color"][color],
+                                      shape=FACTOR_ZH["shape"][shape])
+    a = "an" if color[0] in "aeiou" else "a"
+    return SHAPE_PROMPT_EN.format(a_color=f"{a} {color}", shape=shape, pos=_POSITION_EN[position])
+
+
+@torch.no_grad()
+def _embed_images(model, config: Config, images: torch.Tensor, batch: int = 500) -> torch.Tensor:
+    dev = next(model.parameters()).device
+    out = [model.encode_image(to_tower_input(images[i:i + batch].to(dev).float() / 255, config.image_size),
+                              normalize=True) for i in range(0, len(images), batch)]
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def _embed_texts(model, config: Config, texts: list[str]) -> torch.Tensor:
+    dev = next(model.parameters()).device
+    return model.encode_text(tokenizer.tokenize(texts, config.context_length).to(dev), normalize=True)
+
+
+@torch.no_grad()
+def zero_shot_digits(model, config: Config, mnist, lang: str) -> float:
+    """10-way accuracy: each class's embedding is the mean over the language's caption templates."""
+    templates = DIGIT_TEMPLATES_EN if lang == "en" else DIGIT_TEMPLATES_ZH
+    classes = []
+    for d in range(10):
+        e = _embed_texts(model, config, [digit_caption(d, t) for t in templates]).mean(0)
+        classes.append(e / e.norm())
+    img = _embed_images(model, config, training_images(mnist, None, config.image_size))
+    pred = (img @ torch.stack(classes).t()).argmax(1).cpu()
+    return float((pred == mnist.labels).float().mean())
+
+
+@torch.no_grad()
+def zero_shot_shapes(model, config: Config, shapes, lang: str) -> dict[str, float]:
+    """Colour, shape and position, each a k-way choice among prompts that keep the other two
+    factors at their true values ("a red circle in the top left corner" vs "a blue circle ...")."""
+    from ..data import COLORS, POSITIONS, SHAPES
+
+    img = _embed_images(model, config, shapes.images)
+    choices = {"color": tuple(COLORS), "shape": SHAPES, "position": POSITIONS}
+    cache: dict[str, torch.Tensor] = {}
+
+    def emb(texts):
+        missing = [t for t in texts if t not in cache]
+        if missing:
+            for t, e in zip(missing, _embed_texts(model, config, missing)):
+                cache[t] = e
+        return torch.stack([cache[t] for t in texts])
+
+    result = {}
+    for factor, options in choices.items():
+        hits = 0
+        for i, a in enumerate(shapes.attrs):
+            prompts = [shape_prompt(**{"shape": a["shape"], "color": a["color"], "position": a["position"],
+                                       factor: o}, lang=lang) for o in options]
+            hits += int(options[int((emb(prompts) @ img[i]).argmax())] == a[factor])
+        result[factor] = hits / len(shapes.attrs)
+    return result
+
+
+def zero_shot(model, config: Config, mnist=None, shapes=None) -> dict:
+    model.eval()
+    out = {}
+    if mnist is not None:
+        out["digits"] = {lang: round(zero_shot_digits(model, config, mnist, lang), 4) for lang in ("en", "zh")}
+    if shapes is not None:
+        out["shapes"] = {lang: {k: round(v, 4) for k, v in zero_shot_shapes(model, config, shapes, lang).items()}
+                         for lang in ("en", "zh")}
+    return out
+
+
+
+TOKENIZER_NOTE = ("UTF-8 bytes: ids 1-256 = byte + 1, 257 start, 258 end (pooled), 0 padding; text NFKC-normalised, "
+                  "lower-cased, whitespace collapsed; at most context_length - 2 bytes (a Chinese character is 3), "
+                  "longer text cut at a character boundary")
+CAPTIONS_NOTE = ("each step draws one of 18 true captions per image. Digits: 8 English templates ('a handwritten "
+                 "seven', 'the digit 7', ...) and 8 Chinese ('数字七', '手写的 7', ...). Shapes: the data set's 6 "
+                 "caption templates in English and Chinese plus 6 short ones naming two of shape, colour, position "
+                 "('a red circle', '左上角的圆形'). A caption counts as matching every image in the batch it is true of")
+ZERO_SHOT_NOTE = ("zero-shot accuracy on held-out images. Digits: 10-way, each class the mean embedding of its "
+                  "language's 8 templates. Shapes: colour (8-way), shape (8-way) and position (9-way), each a choice "
+                  "among prompts 'a red circle in the top left corner' / '左上角的红色圆形' that keep the other two "
+                  "factors true; chance is 0.125 / 0.125 / 0.111")

@@ -1,0 +1,351 @@
+"""engines.clip: the contrastive loss against its definition, the byte tokenizer, a short training
+run that must learn to rank captions, the backends (offline pretrained path included) and guidance."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from engines import checkpoint, clip, runtime
+from engines.clip import tokenizer
+from engines.clip import train as ct
+from engines.clip.backends import KNOWN_WEIGHTS
+from engines.errors import UserError
+
+TINY = clip.Config(image_size=16, patch_size=4, vision_width=32, vision_layers=1, vision_head_width=16,
+                   text_width=32, text_layers=1, text_heads=2, context_length=64, embed_dim=32, mlp_ratio=2.0)
+
+
+# --- the loss: its definition ------------------------------------------------------------------
+
+
+def _infonce_by_hand(img, txt, scale, pos):
+    """Mean over images of -sum_j p_ij log softmax_j(s <I_i, T_j>) and the same over texts, halved;
+    p spreads 1 evenly over the true pairs. Plain loops, float64."""
+    b = img.shape[0]
+    logits = [[scale * float(img[i] @ txt[j]) for j in range(b)] for i in range(b)]
+
+    def ce(rows, targets):
+        total = 0.0
+        for r, tgt in zip(rows, targets):
+            lse = math.log(sum(math.exp(v) for v in r))
+            total += -sum(w * (v - lse) for v, w in zip(r, tgt))
+        return total / len(rows)
+
+    img_rows = logits
+    txt_rows = [[logits[i][j] for i in range(b)] for j in range(b)]
+    img_t = [[pos[j][i] / sum(pos[k][i] for k in range(b)) for j in range(b)] for i in range(b)]
+    txt_t = [[pos[j][i] / sum(pos[j]) for i in range(b)] for j in range(b)]
+    return (ce(img_rows, img_t) + ce(txt_rows, txt_t)) / 2
+
+
+def test_contrastive_loss_matches_definition():
+    gen = torch.Generator().manual_seed(3)
+    img = F.normalize(torch.randn(5, 7, generator=gen, dtype=torch.float64), dim=-1)
+    txt = F.normalize(torch.randn(5, 7, generator=gen, dtype=torch.float64), dim=-1)
+    t = torch.tensor(math.log(1 / 0.07), dtype=torch.float64)
+    eye = np.eye(5).tolist()
+    got = clip.contrastive_loss(img, txt, t)
+    assert float(got) == pytest.approx(_infonce_by_hand(img, txt, 1 / 0.07, eye), rel=1e-10)
+    # CLIP's form: cross-entropy against arange in both directions.
+    logits = img @ txt.t() / 0.07
+    want = (F.cross_entropy(logits, torch.arange(5)) + F.cross_entropy(logits.t(), torch.arange(5))) / 2
+    torch.testing.assert_close(got, want)
+    # The diagonal-only positives mask is the same loss.
+    torch.testing.assert_close(clip.contrastive_loss(img, txt, t, torch.eye(5, dtype=torch.bool)), got)
+    # Text 0 also true of image 3 (and text 3 of image 0): the targets share the mass.
+    pos = torch.eye(5, dtype=torch.bool)
+    pos[0, 3] = pos[3, 0] = True
+    got = clip.contrastive_loss(img, txt, t, pos)
+    assert float(got) == pytest.approx(_infonce_by_hand(img, txt, 1 / 0.07, pos.double().tolist()), rel=1e-10)
+
+
+def test_contrastive_loss_temperature_is_clamped_and_learned():
+    img = F.normalize(torch.randn(4, 3), dim=-1)
+    t = torch.tensor(10.0, requires_grad=True)  # exp(10) >> 100: clamped to 100
+    loss = clip.contrastive_loss(img, img, t)
+    want = clip.contrastive_loss(img, img, torch.tensor(math.log(100.0)))
+    torch.testing.assert_close(loss.detach(), want)
+    t2 = torch.tensor(1.0, requires_grad=True)
+    clip.contrastive_loss(img, img, t2).backward()
+    assert t2.grad is not None and float(t2.grad) < 0  # matching pairs: a sharper softmax lowers the loss
+
+
+# --- the tokenizer ---------------------------------------------------------------------------------
+
+
+def test_tokenizer_bytes_chinese_and_truncation():
+    ids = tokenizer.encode("数字七", 88)
+    assert ids[0] == tokenizer.SOT and ids[-1] == tokenizer.EOT and len(ids) == 2 + 9  # 3 bytes a character
+    assert tokenizer.decode(ids) == "数字七"
+    assert tokenizer.encode("  The   DIGIT ７ ", 88) == tokenizer.encode("the digit 7", 88)  # NFKC, case, spaces
+    cut = tokenizer.encode("数字" * 40, 12)  # room for 10 bytes: three whole characters, never a split one
+    assert len(cut) == 2 + 9 and tokenizer.decode(cut) == "数字数"
+    assert tokenizer.is_truncated("x" * 87, 88) and not tokenizer.is_truncated("x" * 86, 88)
+    batch = tokenizer.tokenize(["a", "数字七"], 88)
+    assert batch.shape == (2, 11) and int(batch[0, 3:].abs().sum()) == 0
+    assert int(batch.argmax(1)[0]) == 2  # the end token has the largest id: argmax pooling finds it
+
+
+def test_caption_bank_requirements():
+    from engines.data import load_dataset
+
+    shapes = load_dataset("shapes", "train", n=3)
+    texts, reqs, attrs = ct.caption_bank(None, shapes)
+    assert len(texts) == 3 and all(len(b) == ct.CAPTION_VARIANTS for b in texts)
+    assert reqs.shape == (3, ct.CAPTION_VARIANTS, len(ct.ATTRS)) and attrs.shape == (3, len(ct.ATTRS))
+    a = shapes.attrs[0]
+    assert shapes.captions["en"][0] in texts[0] and shapes.captions["zh"][0] in texts[0]
+    # Every caption is true of its own image; a short "a red circle" leaves position free.
+    assert bool(((reqs[0] == -1) | (reqs[0] == attrs[0])).all())
+    short = texts[0].index(f"{'an' if a['color'][0] in 'aeiou' else 'a'} {a['color']} {a['shape']}")
+    assert int(reqs[0, short, ct.ATTRS.index("position")]) == -1
+    assert ct.digit_caption(8, "{aw}") == "an eight" and ct.digit_caption(7, "数字{z}") == "数字七"
+
+
+# --- a short training run must learn something ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny CLIP trained for a few seconds on shapes, saved as a checkpoint folder."""
+    from engines.data import load_dataset
+    from engines.train import TrainConfig, Trainer
+
+    shapes = load_dataset("shapes", "train", n=600, size=16)
+    texts, reqs, attrs = ct.caption_bank(None, shapes)
+    # Only the six short captions per image ("a red circle", "左上角的圆形", ...): seconds of training.
+    texts, reqs = [bank[12:] for bank in texts], reqs[:, 12:]
+    torch.manual_seed(0)
+    model = clip.build(TINY)
+    trainer = Trainer(model, ct.make_loss(TINY, texts, reqs, attrs), shapes.float(),
+                      TrainConfig(steps=400, batch_size=64, lr=5e-3, warmup_steps=10, lr_min_ratio=0.1, log_every=50),
+                      labels=torch.arange(len(shapes)))
+    events = list(trainer.run())
+    assert events[-1].kind == "done"
+    out = tmp_path_factory.mktemp("clip") / "tiny-clip"
+    trainer.save(out, family="clip", config=TINY, card={"name": "tiny-clip"})
+    return out
+
+
+def test_short_training_ranks_matching_captions_first(trained):
+    from engines.data import load_dataset
+
+    backend = clip.load_backend(trained)
+    test = load_dataset("shapes", "test", n=60, size=16)
+    colours = list(dict.fromkeys(a["color"] for a in test.attrs))
+    wins = 0
+    for i, a in enumerate(test.attrs):
+        other = next(c for c in colours if c != a["color"])
+        right, wrong = (f"{'an' if c[0] in 'aeiou' else 'a'} {c} {a['shape']}" for c in (a["color"], other))
+        cos = backend.similarity(test.numpy_hwc([i]), [right, wrong])["cosine"][0]
+        wins += int(cos[0] > cos[1])
+    assert wins / len(test.attrs) >= 0.75, wins  # chance is 0.5
+
+
+def test_checkpoint_round_trip_and_assets(trained):
+    ckpt = checkpoint.load(trained, expect_family="clip")
+    config, model = ckpt.build()
+    assert config == TINY
+    x = torch.rand(2, 3, 16, 16)
+    b = clip.load_backend(trained)
+    torch.testing.assert_close(b.encode_images(x), F.normalize(model.encode_image((x - 0.5) / 0.5), dim=-1))
+    assert clip.load_backend(trained) is b  # cached
+    assert "genlab-clip" in checkpoint.list_assets("clip")
+    shipped = clip.load_backend("genlab")
+    assert shipped.kind == "genlab" and shipped.card.get("family") == "clip"
+
+
+def test_similarity_contract(trained):
+    b = clip.load_backend(trained)
+    images = np.zeros((3, 20, 24, 1), np.uint8)  # grey, any size
+    out = b.similarity(images, ["a red circle", "左上角的圆形"])
+    assert out["cosine"].shape == (3, 2) and out["probs"].shape == (3, 2)
+    np.testing.assert_allclose(out["probs"].sum(1), 1, rtol=1e-5)
+    assert np.all(np.abs(out["cosine"]) <= 1 + 1e-5)
+    with pytest.raises(UserError) as e:
+        b.similarity(images, ["", "  "])
+    assert e.value.key == "clip_captions_empty"
+    with pytest.raises(UserError):
+        b.similarity(np.zeros((2, 2), np.float32), ["x"])
+    with pytest.raises(UserError) as e:
+        b.encode_texts([""])
+    assert e.value.key == "clip_prompt_empty"
+    long = "a red circle " * 60  # 780 characters: cut to the context, not refused
+    assert b.truncated(long) and b.encode_texts([long]).shape == (1, TINY.embed_dim)
+    with pytest.raises(UserError) as e:
+        b.encode_texts(["x" * 2000])
+    assert e.value.key == "clip_prompt_too_long"
+
+
+# --- the pretrained backend offline ------------------------------------------------------------
+
+
+def test_pretrained_offline_fails_fast(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for spec in ("pretrained", "pretrained:ViT-B-32:laion2b_s34b_b79k"):
+        start = time.perf_counter()
+        with pytest.raises(UserError) as e:
+            clip.load_backend(spec)
+        assert time.perf_counter() - start < 1.0
+        assert e.value.key == "clip_pretrained_offline"
+        assert "GenLab CLIP" in str(e.value) and "GenLab CLIP" in e.value.localized("zh")
+    with pytest.raises(UserError) as e:
+        clip.load_backend("no-such-clip")
+    assert e.value.key == "clip_backend_unknown"
+
+
+def test_known_weights_match_open_clip():
+    import open_clip
+
+    for (arch, tag), cfg in KNOWN_WEIGHTS.items():
+        assert open_clip.get_pretrained_cfg(arch, tag)["hf_hub"] == cfg["hf_hub"]
+    assert clip.DEFAULT_PRETRAINED in KNOWN_WEIGHTS
+
+
+# --- guidance ---------------------------------------------------------------------------------------
+
+
+def _run(backend, **kw):
+    return list(clip.guide(backend, clip.GuideSetting(**kw)))
+
+
+def test_guidance_raises_the_score(trained):
+    b = clip.load_backend(trained)
+    frames = _run(b, prompt="a red circle in the centre", generator="pixels", steps=25, size=16, seed=1)
+    assert [f.step for f in frames] == list(range(26)) and frames[-1].done and not frames[-2].done
+    scores = frames[-1].scores
+    assert len(scores) == 26
+    assert np.mean(scores[-5:]) > scores[0] + 0.05, scores
+    assert frames[-1].best_score == pytest.approx(max(scores))
+    assert frames[-1].image.shape == (16, 16, 3) and frames[-1].image.dtype == np.uint8
+
+
+def test_same_seed_same_images_and_chinese_prompt(trained):
+    b = clip.load_backend(trained)
+    kw = {"prompt": "左上角的红色圆形", "negative": "蓝色", "steps": 4, "size": 16, "augment": 2}
+    a, c = _run(b, seed=5, **kw), _run(b, seed=5, **kw)
+    d = _run(b, seed=6, **kw)
+    np.testing.assert_array_equal(a[-1].image, c[-1].image)
+    assert a[-1].scores == c[-1].scores
+    assert not np.array_equal(a[-1].image, d[-1].image)
+
+
+def test_bad_settings_are_refused(trained):
+    b = clip.load_backend(trained)
+    for bad, key in (({"prompt": ""}, "clip_prompt_empty"), ({"prompt": "x", "strength": float("nan")}, "value_not_finite"),
+                     ({"prompt": "x", "strength": 0}, "value_out_of_range"), ({"prompt": "x", "steps": 0}, "value_out_of_range"),
+                     ({"prompt": "x", "steps": 2.5}, "value_out_of_range"), ({"prompt": "x", "augment": 99}, "value_out_of_range"),
+                     ({"prompt": "x", "generator": "/no/such/dir"}, "clip_generator_unknown"),
+                     ({"prompt": "x", "seed": -1}, "value_out_of_range")):
+        with pytest.raises(UserError) as e:
+            _run(b, **bad)
+        assert e.value.key == key, (bad, e.value.key)
+    frames = _run(b, prompt="a red circle " * 60, steps=1, size=16)  # very long: cut, still runs
+    assert frames[-1].done
+
+
+def test_stop_mid_run_keeps_the_best(trained):
+    b = clip.load_backend(trained)
+    stop = threading.Event()
+    frames = []
+    for f in clip.guide(b, clip.GuideSetting(prompt="a green star", steps=500, size=16), stop=stop):
+        frames.append(f)
+        if f.step == 3:
+            stop.set()
+    last = frames[-1]
+    assert last.done and last.stopped and last.step <= 4 and len(frames) <= 6
+    assert last.best_score == pytest.approx(max(last.scores))
+
+
+def test_nan_score_ends_with_a_message(trained, monkeypatch):
+    b = clip.load_backend(trained)
+    real = b.encode_images
+    calls = {"n": 0}
+
+    def flaky(x):
+        calls["n"] += 1
+        out = real(x)
+        return out * float("nan") if calls["n"] > 3 else out
+
+    monkeypatch.setattr(b, "encode_images", flaky)
+    frames = _run(b, prompt="a red circle", steps=20, size=16)
+    last = frames[-1]
+    assert last.done and last.warning is not None and last.warning.key == "clip_guide_nonfinite"
+    assert math.isfinite(last.best_score) and last.best_image.shape == (16, 16, 3)
+
+
+@pytest.mark.parametrize("name,kw", [("mnist-vae-z16", {}), ("mnist-stylegan", {"per_layer": True}),
+                                     ("mnist-ddpm", {"label": 7})])
+def test_generators_through_the_shipped_models(trained, name, kw):
+    b = clip.load_backend(trained)
+    folder = checkpoint.ASSETS_DIR / name
+    frames = _run(b, prompt="the digit 7", generator=str(folder), steps=3, augment=1, **kw)
+    last = frames[-1]
+    assert last.done and last.image.dtype == np.uint8 and last.image.ndim == 3
+    assert len(last.scores) >= 3 and all(math.isfinite(s) for s in last.scores)
+    choices = clip.generator_choices()
+    assert choices[0] == ("pixels", "pixels") and (name, str(folder)) in choices
+
+
+def test_cli_guide(tmp_path, trained):
+    from engines import cli
+
+    out = tmp_path / "g.npz"
+    assert cli.main(["guide", "--prompt", "数字七", "--clip", str(trained), "--steps", "2", "--size", "16",
+                     "--n", "2", "--out", str(out)]) == 0
+    data = np.load(out)
+    assert data["images"].shape == (2, 16, 16, 3) and data["scores"].shape == (2,)
+    assert cli.main(["guide", "--prompt", " ", "--clip", str(trained), "--out", str(tmp_path / "x.png")]) == 2
+    assert cli.main(["guide", "--prompt", "x", "--clip", str(trained), "--out", str(tmp_path / "x.jpg")]) == 2
+
+
+def test_runtime_seed_generator_is_the_only_randomness(trained):
+    # Global torch RNG state must not change what guidance draws.
+    b = clip.load_backend(trained)
+    torch.manual_seed(123)
+    a = _run(b, prompt="a red circle", steps=2, size=16, seed=9)[-1].image
+    torch.manual_seed(456)
+    c = _run(b, prompt="a red circle", steps=2, size=16, seed=9)[-1].image
+    np.testing.assert_array_equal(a, c)
+    assert runtime.MAX_SEED > 0
+
+
+def test_cli_train_clip_writes_a_loadable_checkpoint(tmp_path):
+    from engines import cli
+
+    out = tmp_path / "c"
+    assert cli.main(["train", "clip", "--clip-data", "shapes", "--steps", "3", "--n-train", "40", "--n-test", "10",
+                     "--batch-size", "8", "--clip-width", "32", "--clip-layers", "1", "--log-every", "1",
+                     "--out", str(out)]) == 0
+    ckpt = checkpoint.load(out, expect_family="clip")
+    assert ckpt.card["steps"] == 3 and ckpt.card["dataset"] == "shapes"
+    assert set(ckpt.card["metrics"]["zero_shot"]["shapes"]["zh"]) == {"color", "shape", "position"}
+    assert ckpt.build()[0].embed_dim == 32
+    assert cli.main(["train", "clip", "--clip-data", "cifar", "--steps", "1", "--out", str(tmp_path / "d")]) == 2
+
+
+def test_folder_backends_are_cached_a_few_at_a_time(tmp_path):
+    """Uploaded or trained CLIPs come and go; the cache keeps only the newest few folders."""
+    import shutil
+
+    from engines.checkpoint import ASSETS_DIR
+    from engines.clip import backends
+
+    folders = []
+    for i in range(backends.MAX_CACHED_FOLDERS + 2):
+        folders.append(tmp_path / f"clip{i}")
+        shutil.copytree(ASSETS_DIR / "genlab-clip", folders[-1])
+    first = backends.load_backend(folders[0])
+    assert backends.load_backend(folders[0]) is first
+    for folder in folders[1:]:
+        backends.load_backend(folder)
+    cached = [k for k in backends._CACHE if k.startswith(str(tmp_path))]
+    assert len(cached) == backends.MAX_CACHED_FOLDERS
+    assert str(folders[0].resolve()) not in cached and str(folders[-1].resolve()) in cached
