@@ -39,3 +39,11 @@ def test_no_mnist_files_and_no_pickles_are_tracked():
     names = [p.name for p in tracked_files()]
     assert not [n for n in names if "ubyte" in n], "MNIST is read from a data dir, never copied in"
     assert not [n for n in names if n.endswith((".pt", ".pth", ".ckpt", ".pkl"))]
+
+
+def test_every_picture_the_readme_shows_exists():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    pictures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", readme) + re.findall(r"`(docs/[^`]+\.png)`", readme)
+    assert pictures
+    missing = [p for p in pictures if not (ROOT / p).is_file()]
+    assert not missing, missing
