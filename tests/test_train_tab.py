@@ -77,6 +77,8 @@ def test_stop_takes_effect_within_a_second_and_keeps_the_weights(tab):
     sess = tab.start("en", None, None, req("s"), *values(steps=100_000, preview_every=0))[0]
     wait_for(lambda: sess.plan.trainer is not None and sess.plan.trainer.step >= 3)
     before = {k: v.clone() for k, v in sess.plan.model.state_dict().items()}
+    taken_at = sess.plan.trainer.step
+    wait_for(lambda: sess.plan.trainer.step > taken_at + 1)  # a whole step since the copy
     t0 = time.perf_counter()
     tab.stop(sess, request=req("s"))
     assert sess.job.wait(1.0), "still running a second after Stop"
