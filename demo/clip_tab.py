@@ -26,7 +26,7 @@ from engines.errors import UserError
 
 from . import clip_plots as plots
 from . import i18n_clip
-from .common import COMPUTE, AppContext, add_upload, display, handler
+from .common import COMPUTE, AppContext, add_upload, card_split, display, handler, warn
 from .i18n import LATEX_DELIMITERS, t
 
 FAMILY = "clip"
@@ -296,8 +296,7 @@ class ClipHandlers:
         try:
             name, b, uploads = add_upload(files, uploads, FAMILY)
         except UserError as err:
-            gr.Warning(err.localized(lang), title=t("error.title", lang))
-            return gr.skip(), gr.skip(), "⚠️ " + err.localized(lang), None
+            return gr.skip(), gr.skip(), warn(err, lang), None
         value = "upload:" + name
         status = t("clip.upload.done", lang, name=name, side=b.image_size)
         return uploads, gr.update(choices=self.backend_choices(lang, uploads), value=value), status, None
@@ -551,9 +550,7 @@ def format_card(b, lang: str) -> str:
     """A GenLab CLIP's card as a small table: data, training, zero-shot accuracy."""
     card = b.card or {}
     none = t("card.none", lang)
-    split = card.get("split")
-    if isinstance(split, dict):
-        split = "; ".join(f"{k}: {v}" for k, v in split.items())
+    split = card_split(card)
     wall = card.get("wall_time_s")
     rows = [
         (t("card.dataset", lang), card.get("dataset") or none),

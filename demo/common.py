@@ -274,6 +274,22 @@ def handler(fn):
 # --- display -------------------------------------------------------------------------------------
 
 
+def card_split(card: dict) -> str | None:
+    """A model card's data split as one line: {"train": ..., "held_out": ...} -> "train: ...; held_out: ..."."""
+    split = card.get("split")
+    if isinstance(split, dict):
+        split = "; ".join(f"{k}: {v}" for k, v in split.items())
+    return split
+
+
+def warn(err: UserError, lang: str) -> str:
+    """Show a UserError as a warning toast in the session's language; the same text, marked, for a
+    status line."""
+    message = err.localized(lang)
+    gr.Warning(message, title=t("error.title", lang))
+    return "⚠️ " + message
+
+
 def model_row(reg: Registry, prefix: str, choices, default):
     """The row every family tab opens with: the model dropdown, the model card and the upload box.
     -> (model, card, upload_files, upload_status); element ids are `{prefix}-model` etc."""

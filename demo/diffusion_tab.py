@@ -22,7 +22,17 @@ from engines.diffusion.engine import MAX_RUN_BATCH, Setting
 from engines.errors import UserError
 
 from . import diffusion_plots as plots
-from .common import COMPUTE, AppContext, Models, add_upload, display, handler, model_row
+from .common import (
+    COMPUTE,
+    AppContext,
+    Models,
+    add_upload,
+    card_split,
+    display,
+    handler,
+    model_row,
+    warn,
+)
 from .diffusion_inputs import example_choices, examples_for, model_input
 from .i18n import LATEX_DELIMITERS, t
 from .vae_inputs import Choice, build_picker, not_given
@@ -154,9 +164,7 @@ def _parse_timesteps(text: str | None, T: int) -> list[int] | None:
 def _format_card(engine, lang: str) -> str:
     card, c = engine.card, engine.config
     none = t("card.none", lang)
-    split = card.get("split")
-    if isinstance(split, dict):
-        split = "; ".join(f"{k}: {v}" for k, v in split.items())
+    split = card_split(card)
     m = card.get("metrics") or {}
     loss = m.get("heldout_l_simple")
     wall = card.get("wall_time_s")
@@ -258,8 +266,7 @@ class DiffusionHandlers:
         try:
             name, eng, uploads = add_upload(files, uploads, FAMILY)
         except UserError as err:
-            gr.Warning(err.localized(lang), title=t("error.title", lang))
-            return gr.skip(), gr.skip(), "⚠️ " + err.localized(lang), None
+            return gr.skip(), gr.skip(), warn(err, lang), None
         value = "upload:" + name
         status = t("diffusion.upload.done", lang, name=name, T=eng.config.timesteps,
                    kind=t("diffusion.card.classes", lang, k=eng.num_classes) if eng.num_classes

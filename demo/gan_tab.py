@@ -21,7 +21,17 @@ from engines.errors import UserError
 from engines.stylegan import mix_styles
 
 from . import gan_plots, i18n_gan  # noqa: F401  (i18n_gan adds the tab's strings to demo.i18n.STRINGS)
-from .common import COMPUTE, AppContext, Models, add_upload, display, handler, model_row
+from .common import (
+    COMPUTE,
+    AppContext,
+    Models,
+    add_upload,
+    card_split,
+    display,
+    handler,
+    model_row,
+    warn,
+)
 from .i18n import LATEX_DELIMITERS, t
 
 FAMILY = "stylegan"
@@ -106,9 +116,7 @@ def _attributes():
 def _format_card(eng, lang: str) -> str:
     card, c = eng.card, eng.config
     none = t("card.none", lang)
-    split = card.get("split")
-    if isinstance(split, dict):
-        split = "; ".join(f"{k}: {v}" for k, v in split.items())
+    split = card_split(card)
     wall = card.get("wall_time_s")
     rows = [
         ("card.dataset", card.get("dataset") or none),
@@ -201,8 +209,7 @@ class GanHandlers:
         try:
             name, eng, uploads = add_upload(files, uploads, FAMILY)
         except UserError as err:
-            gr.Warning(err.localized(lang), title=t("error.title", lang))
-            return gr.skip(), gr.skip(), "⚠️ " + err.localized(lang), None
+            return gr.skip(), gr.skip(), warn(err, lang), None
         choices = self.models.choices(uploads, lang)
         status = t("gan.upload.done", lang, name=name, size=eng.config.image_size, layers=eng.num_ws)
         return uploads, gr.update(choices=choices, value="upload:" + name), status, None

@@ -21,10 +21,28 @@ from PIL import Image
 from engines.errors import UserError
 
 from . import vae_plots
-from .common import COMPUTE, AppContext, Models, add_upload, display, handler, model_row, strip
+from .common import (
+    COMPUTE,
+    AppContext,
+    Models,
+    add_upload,
+    card_split,
+    display,
+    handler,
+    model_row,
+    strip,
+)
 from .i18n import LATEX_DELIMITERS, t
-from .vae_inputs import (Choice, build_picker, default_examples, endpoint, example_choices, fit, model_input,
-                         not_given)
+from .vae_inputs import (
+    Choice,
+    build_picker,
+    default_examples,
+    endpoint,
+    example_choices,
+    fit,
+    model_input,
+    not_given,
+)
 
 FAMILY = "vae"
 DEFAULT_MODEL = "mnist-vae-z16"
@@ -68,9 +86,7 @@ _MAPS = _small_cache(24)
 def _format_card(engine, lang: str) -> str:
     card, c = engine.card, engine.config
     m = card.get("metrics") or {}
-    split = card.get("split")
-    if isinstance(split, dict):
-        split = "; ".join(f"{k}: {v}" for k, v in split.items())
+    split = card_split(card)
     none = t("card.none", lang)
 
     def num(v, fmt="{:.1f}"):
