@@ -12,13 +12,14 @@ versions are compared under the same load (runs alternate between them).
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import time
 from pathlib import Path
 
 import torch
 
-from benchmarks.common import emit, percentiles
+from benchmarks.common import emit, percentiles, timed
 from benchmarks.vae_app import ProtocolClient
 from engines import runtime
 from tests.launch import launched_app
@@ -33,14 +34,13 @@ def engine_run(n: int, guidance: float) -> dict:
 
     eng = Engine.load(f"assets/{MODEL}")
     setting = Setting(sampler="ddim", steps=STEPS, eta=0.0, label="all", guidance=guidance)
-    times = []
-    for i in range(n + 1):
-        t0 = time.perf_counter()
-        for _traj in eng.run(N_IMAGES, SEED + i, setting):
+    seeds = itertools.count(SEED)  # the warm-up run takes SEED, the timed runs SEED + 1 ... SEED + n
+
+    def one_run():
+        for _traj in eng.run(N_IMAGES, next(seeds), setting):
             pass
-        if i:  # the first run warms up
-            times.append(time.perf_counter() - t0)
-    return percentiles(times)
+
+    return percentiles(timed(one_run, n, warmup=1))
 
 
 def page_generate(page, guidance: float) -> tuple[float, float, int]:

@@ -31,6 +31,7 @@ from torch import nn
 from benchmarks.common import emit
 from engines import runtime
 from engines.checkpoint import CARD, CONFIG, PICKLE_SUFFIXES, WEIGHTS
+from engines.configs import FamilyConfig
 from engines.data import COLORS, POSITIONS, SHAPES
 from engines.errors import UserError
 
@@ -39,17 +40,10 @@ HEADS = {"color": tuple(COLORS), "shape": SHAPES, "position": POSITIONS}
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(FamilyConfig):  # from_dict: config.json back to the dataclass
     image_size: int = 32                       # input side (RGB)
     widths: tuple[int, int, int] = (32, 64, 96)  # 3x3 conv widths, each followed by a 2x2 max-pool
     features: int = 128                        # penultimate width
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Config:
-        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown config keys: {sorted(unknown)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 
 class AttributeNet(nn.Module):

@@ -1,7 +1,8 @@
 """Pictures for the CLIP tab, rendered server-side to uint8 RGB arrays: the zero-shot similarity bars.
 
-matplotlib's object API (no pyplot) under one lock, as in vae_plots. (The score curve of a run is a
-gr.LinePlot drawn in the browser, which is cheap enough to stream.)
+matplotlib's object API (no pyplot) under one lock; the CJK font and the canvas helpers are the
+diffusion plots'. (The score curve of a run is a gr.LinePlot drawn in the browser, which is cheap
+enough to stream.)
 """
 
 from __future__ import annotations
@@ -12,37 +13,11 @@ import threading
 import numpy as np
 
 from . import i18n_clip  # noqa: F401  (adds the CLIP strings this module draws)
-from .diffusion_plots import _cjk_font  # the CJK font lookup the diffusion plots use
-from .i18n import t as tr
+from .diffusion_plots import _cjk_font, _font, _label, _render
 
 _LOCK = threading.Lock()
 CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
 BAR, TOP = "#90a4ae", "#2e7d32"
-
-
-def _render(fig) -> np.ndarray:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    return np.asarray(canvas.buffer_rgba())[:, :, :3].copy()
-
-
-def _fp(size: float, cjk: bool):
-    """FontProperties at `size`: a CJK font where the text needs one and the machine has one."""
-    from matplotlib.font_manager import FontProperties
-
-    font = _cjk_font() if cjk else None
-    fp = font.copy() if font is not None else FontProperties()
-    fp.set_size(size)
-    return fp
-
-
-def _text(key: str, lang: str) -> tuple[str, bool]:
-    """A label in `lang`, or in English where Chinese cannot be drawn."""
-    if lang == "zh" and _cjk_font() is not None:
-        return tr(key, "zh"), True
-    return tr(key, "en"), False
 
 
 def similarity_bars(captions: list[str], probs: np.ndarray, cosine: np.ndarray, lang: str) -> np.ndarray:
@@ -70,14 +45,14 @@ def similarity_bars(captions: list[str], probs: np.ndarray, cosine: np.ndarray, 
         ax.set_yticklabels([])
         for i, text in enumerate(shown):  # each caption in the font it needs (Chinese captions in an English UI)
             ax.text(-0.02, i, text, ha="right", va="center", transform=ax.get_yaxis_transform(),
-                    fontproperties=_fp(10, bool(CJK.search(text))),
+                    **_font(_cjk_font() if CJK.search(text) else None, 10),
                     fontweight="bold" if i == top else "normal")
         ax.set_ylim(k - 0.5, -0.5)
         ax.set_xlim(0, 1.3)
         ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0])
         ax.set_xticklabels(["0", "25%", "50%", "75%", "100%"], fontsize=8)
-        xlabel, cjk = _text("clip.sees.bars.x", lang)
-        ax.set_xlabel(xlabel, fontproperties=_fp(8.5, cjk))
+        xlabel, font = _label("clip.sees.bars.x", lang)
+        ax.set_xlabel(xlabel, **_font(font, 8.5))
         ax.spines["bottom"].set_bounds(0, 1)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)

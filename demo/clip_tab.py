@@ -5,7 +5,7 @@ sees"); and an explanation.
 `build(ctx)` lays the widgets out and wires them; the handlers live on `ClipHandlers`. Each takes the
 session language first, then (where it needs them) the session's uploads (CLIP checkpoints it uploaded,
 as {"clip": {name: folder}}) and its `Runs` (a gr.State: this browser session's runs, never shared), then
-widget values. The engine (engines.clip) is imported on first use, so building the app loads no model.
+widget values. Building the app loads no model: engines.clip imports open_clip only when it builds one.
 """
 
 from __future__ import annotations
@@ -21,24 +21,33 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from engines import checkpoint
+from engines import checkpoint, clip, runtime
+from engines.clip.backends import BACKEND_CHOICES, parse_pretrained
+from engines.clip.guide import GENERATOR_KINDS, MAX_AUGMENT, MAX_STEPS, PIXEL_SIZES
 from engines.errors import UserError
 
 from . import clip_plots as plots
 from . import i18n_clip
-from .common import COMPUTE, AppContext, add_upload, card_split, display, handler, warn
+from .common import (
+    COMPUTE,
+    PRIVATE,
+    QUIET,
+    AppContext,
+    add_upload,
+    card_split,
+    display,
+    handler,
+    session_label,
+    warn,
+)
 from .i18n import LATEX_DELIMITERS, t
 
 FAMILY = "clip"
-BACKENDS = ("genlab", "pretrained")
-GENERATOR_FAMILIES = ("vae", "stylegan", "ddpm")
+GENERATOR_FAMILIES = GENERATOR_KINDS[1:]  # "vae", "stylegan", "ddpm"
 DEFAULT_STEPS = 100
-MAX_STEPS = 1000
 DEFAULT_STRENGTH = 1.0
 DEFAULT_AUGMENT = 4
 DEFAULT_SIZE = 64           # side of a raw-pixel image (a generator has its own)
-PIXEL_SIZES = (16, 256)
-MAX_AUGMENT = 16
 MAX_PROMPT_CHARS = 300      # longer prompts are refused; CLIP reads only its first tokens anyway
 MIN_CAPTIONS, MAX_CAPTIONS, MAX_CAPTION_CHARS = 2, 16, 120
 STREAM_EVERY_S = 0.25       # at most ~4 streamed frames a second (two images and a plot each)
@@ -47,23 +56,12 @@ SNAPSHOTS = 8               # evenly spaced steps kept for the gallery
 IMAGE_SIDE = 256
 SNAPSHOT_SIDE = 128
 RUNS_TTL_S = 3600
-QUIET = {"show_progress": "hidden", **COMPUTE}
-PRIVATE = {"api_visibility": "private"}
 SEES_SOURCES = (("clip.sees.source.run", "run"), ("clip.sees.source.current", "current"),
                 ("clip.sees.source.upload", "upload"))
 
 
-def _clip():
-    """engines.clip, imported on first use (it brings open_clip)."""
-    from engines import clip
-
-    return clip
-
-
 def _pretrained_name() -> str:
     """The open_clip model "pretrained" stands for (the default or $GENLAB_CLIP_PRETRAINED)."""
-    from engines.clip.backends import parse_pretrained
-
     arch, tag = parse_pretrained("pretrained")
     return f"{arch} ({tag})" if tag else arch
 
@@ -90,8 +88,8 @@ class Generator:
         if self.family == "pixels":
             return t("clip.gen.pixels", lang)
         name = self.name
-        if name.startswith("upload:"):  # a checkpoint this session uploaded in the VAE, GAN or diffusion tab
-            name = name.split(":", 2)[2] + t("model.uploaded_suffix", lang)
+        if name.startswith("upload:"):  # a model this session uploaded or trained, for the VAE, GAN or diffusion tab
+            name = session_label(name.split(":", 2)[2], self.folder, lang)
         return t(f"clip.gen.{self.family}", lang, name=name)
 
 
@@ -136,10 +134,9 @@ def uploaded_generators(uploads) -> dict[str, Generator]:
 class Runs:
     """One session's CLIP runs (kept in its gr.State): the last run's frames and snapshots.
 
-    Stop sets `stop_requested` and the run's `threading.Event`; the engine sees the event within a
-    second and yields its last frame, keeping the best image. (Gradio's `cancels` would kill the
-    handler before it could show that frame.) Plain attributes only until a run starts, since Gradio
-    deep-copies a session's first state.
+    Stop sets the run's `threading.Event`; the engine sees it within a step and yields its last frame,
+    keeping the best image. (Gradio's `cancels` would kill the handler before it could show that frame.)
+    Plain attributes only until a run starts, since Gradio deep-copies a session's first state.
     """
 
     def __init__(self):
@@ -149,7 +146,6 @@ class Runs:
         self.backend_name = ""
         self.elapsed_s = 0.0
         self.stopped = False
-        self.stop_requested = False
         self.stop_event: threading.Event | None = None
         self.generator: Generator | None = None  # what the last run steered
 
@@ -175,14 +171,6 @@ def _number(value):
         except ValueError:
             return value
     return value
-
-
-def _seed(value) -> int:
-    from engines import runtime
-
-    if value is None or isinstance(value, float) and not math.isfinite(value):
-        raise UserError("value_out_of_range", what="seed", low=0, high=runtime.MAX_SEED, value=value)
-    return runtime.check_seed(_whole(value))
 
 
 def _prompt(text, *, required: bool) -> str:
@@ -245,7 +233,7 @@ class ClipHandlers:
             folder = (uploads or {}).get(FAMILY, {}).get(value[len("upload:"):])
             if folder is not None:
                 return str(folder)
-        elif value in BACKENDS:
+        elif value in BACKEND_CHOICES:
             if value == "genlab" and self.assets_dir is not None and (self.assets_dir / "genlab-clip").is_dir():
                 return str(self.assets_dir / "genlab-clip")  # an app started with --assets-dir uses its CLIP
             return value
@@ -253,13 +241,13 @@ class ClipHandlers:
         raise UserError("clip_tab_backend_unknown", value=value, available=available)
 
     def backend(self, value, uploads=None):
-        return _clip().load_backend(self.backend_spec(value, uploads))
+        return clip.load_backend(self.backend_spec(value, uploads))
 
     @staticmethod
     def backend_choices(lang: str, uploads=None) -> list[tuple[str, str]]:
         out = [(t("clip.backend.genlab", lang), "genlab"), (t("clip.backend.pretrained", lang), "pretrained")]
-        for name in (uploads or {}).get(FAMILY, {}):
-            out.append((name + t("model.uploaded_suffix", lang), "upload:" + name))
+        for name, folder in (uploads or {}).get(FAMILY, {}).items():
+            out.append((session_label(name, folder, lang), "upload:" + name))
         return out
 
     def generator_choices(self, lang: str, uploads=None) -> list[tuple[str, str]]:
@@ -305,16 +293,14 @@ class ClipHandlers:
 
     def setting(self, prompt, negative, generator, steps, strength, seed, augment, label, size=DEFAULT_SIZE,
                 per_layer=False, uploads=None):
-        """Widget values -> a checked engines.clip.GuideSetting."""
-        clip = _clip()
+        """Widget values -> a checked engines.clip.GuideSetting (check_setting checks the numbers)."""
         g = self.generator(generator, uploads)
         label = None if label in (None, "", "none") or g.num_classes is None else _whole(_number(label))
         if label is not None and (not isinstance(label, int) or not 0 <= label < g.num_classes):
             raise UserError("clip_tab_label", value=label, high=g.num_classes - 1)
         s = clip.GuideSetting(prompt=_prompt(prompt, required=True), negative=_prompt(negative, required=False),
-                              generator=g.spec, steps=_whole(_number(steps)), strength=_number(strength),
-                              seed=_seed(_number(seed)), augment=_whole(_number(augment)), label=label,
-                              size=_whole(_number(size)) if g.family == "pixels" else DEFAULT_SIZE,
+                              generator=g.spec, steps=steps, strength=strength, seed=_number(seed), augment=augment,
+                              label=label, size=size if g.family == "pixels" else DEFAULT_SIZE,
                               per_layer=bool(per_layer) and g.family == "stylegan")
         return clip.check_setting(s)
 
@@ -341,20 +327,19 @@ class ClipHandlers:
             raise
         self._warn_prompt(b, setting, lang)
         stop = threading.Event()
-        runs.stop_event, runs.stop_requested, runs.stopped = stop, False, False
+        runs.stop_event, runs.stopped = stop, False
         runs.frame, runs.snapshots, runs.setting, runs.backend_name = None, [], setting, b.name
         runs.generator = self.generator(generator, uploads)
         keep = _snapshot_steps(setting.steps)
         t0, last, shown = time.perf_counter(), 0.0, False
-        frames = _clip().guide(b, setting, stop=stop)
+        # Stepped on the engine's compute thread (one OpenMP team, whichever pool thread resumes us).
+        frames = runtime.stepped(clip.guide(b, setting, stop=stop))
         try:
             for frame in frames:
                 runs.frame = frame
                 runs.elapsed_s = time.perf_counter() - t0
                 if frame.step in keep and not frame.done:
                     runs.snapshots.append((frame.step, frame.image, frame.score))
-                if runs.stop_requested:
-                    stop.set()
                 if frame.done:
                     break
                 now = time.perf_counter()
@@ -371,10 +356,9 @@ class ClipHandlers:
         frame = runs.frame
         if frame is None:  # the engine yields at least one frame; keep the screen as it is otherwise
             return
-        runs.stopped = bool(getattr(frame, "stopped", False)) or frame.step < frame.total
-        warning = getattr(frame, "warning", None)
-        if warning is not None:  # the run ended early on its own (e.g. a non-finite score)
-            gr.Warning(warning.localized(lang), title=t("error.title", lang))
+        runs.stopped = frame.stopped or frame.step < frame.total
+        if frame.warning is not None:  # the run ended early on its own (e.g. a non-finite score)
+            gr.Warning(frame.warning.localized(lang), title=t("error.title", lang))
         if not runs.snapshots or runs.snapshots[-1][0] != frame.step:
             runs.snapshots.append((frame.step, frame.image, frame.score))
         yield (runs, self._status(runs, lang, running=False), display(frame.image, IMAGE_SIDE),
@@ -384,21 +368,17 @@ class ClipHandlers:
     @staticmethod
     def _warn_prompt(b, setting, lang: str) -> None:
         """A warning (not an error) where CLIP will read less than the prompt says."""
-        tokens = getattr(b, "context_length", None)
-        truncated = getattr(b, "truncated", None)
         for text in (setting.prompt, setting.negative):
-            if text and tokens and callable(truncated) and truncated(text):
-                gr.Warning(t("clip.status.truncated", lang, tokens=tokens))
+            if text and b.truncated(text):
+                gr.Warning(t("clip.status.truncated", lang, tokens=b.context_length))
         if b.kind == "pretrained" and any("\u4e00" <= ch <= "\u9fff" for ch in setting.prompt):
             gr.Warning(t("clip.warn.pretrained_zh", lang))
 
     @staticmethod
     def stop(runs):
         """The Stop button: the running handler ends its run; the engine keeps the best image."""
-        if isinstance(runs, Runs):
-            runs.stop_requested = True
-            if runs.stop_event is not None:
-                runs.stop_event.set()
+        if isinstance(runs, Runs) and runs.stop_event is not None:
+            runs.stop_event.set()
 
     def _status(self, runs: Runs, lang: str, *, running: bool) -> str:
         f = runs.frame

@@ -12,6 +12,7 @@ import functools
 import inspect
 import logging
 import shutil
+import tempfile
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -23,7 +24,6 @@ import numpy as np
 from engines import checkpoint
 from engines.errors import UserError
 
-from . import i18n_train  # noqa: F401  (adds "model.trained_suffix" among the training tab's strings)
 from .i18n import Registry, t
 
 log = logging.getLogger("genlab.demo")
@@ -32,6 +32,11 @@ log = logging.getLogger("genlab.demo")
 # compute with its own lock, so this only bounds how many requests wait inside Python.
 GPU = "gpu"
 COMPUTE = {"concurrency_id": GPU}
+# Event options the family tabs share: model events without a spinner, sliders that skip to the
+# newest value, and events kept out of the public API.
+QUIET = {"show_progress": "hidden", **COMPUTE}
+LIVE = {"trigger_mode": "always_last", **QUIET}
+PRIVATE = {"api_visibility": "private"}
 DISPLAY_SIDE = 224  # pixels: small model images are upscaled (nearest) to about this size
 
 
@@ -49,6 +54,28 @@ class AppContext:
 
 
 # --- engines -------------------------------------------------------------------------------------
+
+
+class SmallCache:
+    """A tiny thread-safe LRU of derived values (w's, pictures, maps) shared by sessions."""
+
+    def __init__(self, maxsize: int):
+        self.items: OrderedDict = OrderedDict()
+        self.maxsize = maxsize
+        self.lock = threading.Lock()
+
+    def get(self, key, make):
+        """The value under key; made (outside the lock) and kept when it is not there yet."""
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+        value = make()
+        with self.lock:
+            self.items[key] = value
+            while len(self.items) > self.maxsize:
+                self.items.popitem(last=False)
+        return value
 
 
 class EngineCache:
@@ -118,8 +145,7 @@ class Models:
         """Dropdown (label, value) pairs; an upload's value is 'upload:<name>'."""
         out = [(name, name) for name in self.shipped]
         for name, folder in (uploads or {}).get(self.family, {}).items():
-            suffix = "model.trained_suffix" if is_trained(folder) else "model.uploaded_suffix"
-            out.append((name + t(suffix, lang), "upload:" + name))
+            out.append((session_label(name, folder, lang), "upload:" + name))
         return out
 
     def path(self, value: str | None, uploads: dict | None) -> Path:
@@ -149,6 +175,11 @@ def is_trained(folder) -> bool:
         return str(folder) in _TRAINED_DIRS
 
 
+def session_label(name: str, folder, lang: str) -> str:
+    """A session model's name in a list: marked as uploaded, or as trained in the training tab."""
+    return name + t("model.trained_suffix" if is_trained(folder) else "model.uploaded_suffix", lang)
+
+
 def _remove_upload_dir(folder: str) -> None:
     ENGINES.forget(folder)
     shutil.rmtree(folder, ignore_errors=True)
@@ -175,16 +206,21 @@ def uploads_state() -> gr.State:
     return gr.State({}, delete_callback=delete_uploads)
 
 
+def upload_paths(files) -> list[str]:
+    """A gr.File value (paths or file objects) as paths; UserError when nothing was uploaded."""
+    paths = [f if isinstance(f, str) else getattr(f, "name", f) for f in (files or [])]
+    if not paths:
+        raise UserError("upload_unsupported", name="(nothing)")
+    return paths
+
+
 def add_upload(files, uploads: dict | None, family: str):
     """Unpack and validate an uploaded checkpoint -> (name, engine, new uploads dict).
 
     Pickles are refused by unpack_upload before anything is read; a checkpoint that fails any
     check is deleted at once, so only usable models stay in the session.
     """
-    paths = [f if isinstance(f, str) else getattr(f, "name", f) for f in (files or [])]
-    if not paths:
-        raise UserError("upload_unsupported", name="(nothing)")
-    folder = checkpoint.unpack_upload(paths)
+    folder = checkpoint.unpack_upload(upload_paths(files))
     with _UPLOAD_LOCK:
         _UPLOAD_DIRS.add(str(folder))
     try:
@@ -194,34 +230,12 @@ def add_upload(files, uploads: dict | None, family: str):
     except BaseException:
         _remove_upload_dir(str(folder))
         raise
-    uploads = {fam: dict(by_name) for fam, by_name in (uploads or {}).items()}
-    by_name = uploads.setdefault(family, {})
-    name = base = str(engine.name)[:60]
-    k = 2
-    while name in by_name:
-        name, k = f"{base}-{k}", k + 1
-    by_name[name] = str(folder)
+    name, uploads = _offer(uploads, family, engine.name, folder)
     return name, engine, uploads
 
 
-def session_model_dir(prefix: str = "genlab-trained-") -> Path:
-    """A new empty folder for a model this session makes (the training tab's "Use this model"),
-    removed at exit at the latest, and with the session's uploads once `add_trained` offers it."""
-    import tempfile
-
-    folder = tempfile.mkdtemp(prefix=prefix)
-    with _UPLOAD_LOCK:
-        _UPLOAD_DIRS.add(folder)
-    return Path(folder)
-
-
-def add_trained(folder: str | Path, uploads: dict | None, family: str, name: str):
-    """Offer a checkpoint folder the session trained in its family's tabs -> (name, new uploads).
-
-    The folder (from `session_model_dir`) belongs to the session from now on: it is deleted with
-    the session's uploads. The name gets -2, -3 ... if the session already has it."""
-    with _UPLOAD_LOCK:
-        _TRAINED_DIRS.add(str(folder))
+def _offer(uploads: dict | None, family: str, name, folder) -> tuple[str, dict]:
+    """A new uploads dict with `folder` added under `name` (-2, -3 ... if the session has it)."""
     uploads = {fam: dict(by_name) for fam, by_name in (uploads or {}).items()}
     by_name = uploads.setdefault(family, {})
     base = name = str(name)[:60]
@@ -230,6 +244,25 @@ def add_trained(folder: str | Path, uploads: dict | None, family: str, name: str
         name, k = f"{base}-{k}", k + 1
     by_name[name] = str(folder)
     return name, uploads
+
+
+def add_trained(uploads: dict | None, family: str, name: str, write) -> tuple[str, dict]:
+    """Offer a model the session trained in its family's tabs -> (name, new uploads).
+
+    `write(folder)` saves it into a new folder that belongs to the session from now on (removed
+    with its uploads, at exit at the latest); if `write` raises, the folder goes at once. The name
+    gets -2, -3 ... if the session already has it."""
+    folder = tempfile.mkdtemp(prefix="genlab-trained-")
+    with _UPLOAD_LOCK:
+        _UPLOAD_DIRS.add(folder)
+    try:
+        write(Path(folder))
+    except BaseException:
+        _remove_upload_dir(folder)
+        raise
+    with _UPLOAD_LOCK:
+        _TRAINED_DIRS.add(folder)
+    return _offer(uploads, family, name, folder)
 
 
 # --- handlers ------------------------------------------------------------------------------------
@@ -280,6 +313,23 @@ def card_split(card: dict) -> str | None:
     if isinstance(split, dict):
         split = "; ".join(f"{k}: {v}" for k, v in split.items())
     return split
+
+
+def card_table(engine, lang: str, extra_rows) -> str:
+    """A model card as the family tabs show it: what it was trained on, then the family's own
+    `extra_rows` ((string key, value) pairs), as a Markdown table under the model's name."""
+    card, none = engine.card, t("card.none", lang)
+    wall = card.get("wall_time_s")
+    rows = [
+        ("card.dataset", card.get("dataset") or none),
+        ("card.split", card_split(card) or none),
+        ("card.steps", card.get("steps", none)),
+        ("card.wall", f"{wall / 60:.1f} min" if isinstance(wall, (int, float)) else none),
+        ("card.hardware", card.get("hardware") or none),
+        *extra_rows,
+    ]
+    body = "\n".join(f"| {t(k, lang)} | {str(v).replace('|', '/')} |" for k, v in rows)
+    return f"**{engine.name}**\n\n| | |\n|---|---|\n{body}"
 
 
 def warn(err: UserError, lang: str) -> str:

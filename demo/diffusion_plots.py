@@ -24,19 +24,12 @@ from PIL import Image, ImageDraw
 from engines.train import image_grid
 
 from .i18n import t as tr
+from .vae_plots import _render
 
 _LOCK = threading.Lock()
 COLOURS = {"linear": "#1565c0", "cosine": "#e65100"}
 CJK_FONT_PATHS = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
                   "/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc")
-
-
-def _render(fig) -> np.ndarray:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    return np.asarray(canvas.buffer_rgba())[:, :, :3].copy()
 
 
 @functools.lru_cache(maxsize=1)
@@ -203,8 +196,8 @@ def histogram(values: np.ndarray, t: int, lang: str, start: np.ndarray | None = 
     with _LOCK:
         fig = Figure(figsize=(4.4, 2.75), dpi=100)
         ax = fig.add_axes((0.12, 0.17, 0.84, 0.66))
-        ax.bar(edges[:-1], density, width=np.diff(edges), align="edge", color="#7e57c2", alpha=0.75,
-               lw=0, label="$x_t$")
+        # One filled step patch, not 64 bars: the same picture, a third less drawing on every t move.
+        ax.stairs(density, edges, fill=True, color="#7e57c2", alpha=0.75, lw=0, label="$x_t$")
         if start is not None:
             ref, _ = np.histogram(np.clip(np.asarray(start, np.float64).reshape(-1), -HIST_RANGE + 1e-6,
                                           HIST_RANGE - 1e-6), bins=HIST_BINS, density=True)
@@ -215,7 +208,8 @@ def histogram(values: np.ndarray, t: int, lang: str, start: np.ndarray | None = 
         text, font = _label("diffusion.plot.pixel", lang)
         ax.set_xlabel(text, labelpad=1, **_font(font, 8))
         ax.tick_params(labelsize=7)
-        ax.legend(fontsize=8, frameon=False, loc="upper right")
+        handles = ax.get_legend_handles_labels()[0]
+        ax.legend(handles=handles[1:] + handles[:1], fontsize=8, frameon=False, loc="upper right")  # x_t last
         title, font = _label("diffusion.plot.hist_title", lang)
         ax.set_title(title.format(t=t, mean=values.mean(), std=values.std()), **_font(font, 9))
         for side in ("top", "right"):

@@ -24,10 +24,13 @@ from engines.errors import UserError
 from . import diffusion_plots as plots
 from .common import (
     COMPUTE,
+    LIVE,
+    PRIVATE,
+    QUIET,
     AppContext,
     Models,
     add_upload,
-    card_split,
+    card_table,
     display,
     handler,
     model_row,
@@ -47,11 +50,8 @@ GRID_SIDE = 300        # pixels: a batch grid is upscaled (nearest) to about thi
 FORK_GRID_SIDE = 220
 STRIP_DEFAULT = 8      # timesteps in the strip after a run
 STRIP_MAX = 12
-QUIET = {"show_progress": "hidden", **COMPUTE}
-LIVE = {"trigger_mode": "always_last", **QUIET}
 # Showing stored pictures needs no model: such events skip the queue altogether (a plain request).
 INSTANT = {"trigger_mode": "always_last", "show_progress": "hidden", "queue": False}
-PRIVATE = {"api_visibility": "private"}
 
 # Fork presets: (setting A, setting B) as widget values; guidance None is the model's default.
 FORK_PRESETS = {
@@ -164,25 +164,15 @@ def _parse_timesteps(text: str | None, T: int) -> list[int] | None:
 def _format_card(engine, lang: str) -> str:
     card, c = engine.card, engine.config
     none = t("card.none", lang)
-    split = card_split(card)
-    m = card.get("metrics") or {}
-    loss = m.get("heldout_l_simple")
-    wall = card.get("wall_time_s")
+    loss = (card.get("metrics") or {}).get("heldout_l_simple")
     classes = t("diffusion.card.classes", lang, k=c.num_classes) if c.num_classes else t("diffusion.card.uncond", lang)
-    rows = [
-        ("card.dataset", card.get("dataset") or none),
-        ("card.split", split or none),
-        ("card.steps", card.get("steps", none)),
-        ("card.wall", f"{wall / 60:.1f} min" if isinstance(wall, (int, float)) else none),
-        ("card.hardware", card.get("hardware") or none),
+    return card_table(engine, lang, [
         ("diffusion.card.loss", f"{loss:.4f}" if isinstance(loss, (int, float)) else none),
         ("diffusion.card.guidance", card.get("default_guidance", none) if c.num_classes else "—"),
         ("card.config", f"{c.image_size}×{c.image_size}×{c.channels}, U-Net width {c.width}, "
                         f"mult {tuple(c.channel_mult)}, patch {c.patch_size}; T = {c.timesteps}, {c.schedule}; "
                         + classes),
-    ]
-    body = "\n".join(f"| {t(k, lang)} | {str(v).replace('|', '/')} |" for k, v in rows)
-    return f"**{engine.name}**\n\n| | |\n|---|---|\n{body}"
+    ])
 
 
 def _label_choices(engine, lang: str) -> list[tuple[str, str]]:
@@ -773,9 +763,10 @@ def build(ctx: AppContext) -> None:
     upload_files.upload(handler(h.upload), [*LU, upload_files], [uploads, model, upload_status, upload_files],
                         api_name="diffusion_upload", **QUIET)
 
-    # Forward process: every input redraws x_t, the histogram and the marked schedules.
+    # Forward process: every input redraws x_t, the histogram and the marked schedules (t's .input
+    # already delivers the value a drag ends on, so a .release would only draw it again).
     fwd_triggers = [pick.source.input, pick.example.input, pick.upload.upload, pick.sketch.change, fwd_seed.submit,
-                    fwd_seed.input, fwd_t.input, fwd_t.release, fwd_schedule.input]
+                    fwd_seed.input, fwd_t.input, fwd_schedule.input]
     gr.on(fwd_triggers, handler(h.forward), fwd_inputs, fwd_outputs, api_name="diffusion_forward", **LIVE)
 
     # Reverse process: Generate streams, Stop cancels and keeps what was computed, the slider scrubs.

@@ -7,13 +7,12 @@ API, one lock, as in the other tabs' plots; Chinese labels use a CJK font where 
 
 from __future__ import annotations
 
-import functools
 import threading
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
-from .diffusion_plots import _cjk_font, _font, _render
+from .diffusion_plots import _cjk_font, _font, _pil_font, _render
 
 _LOCK = threading.Lock()
 CELL = 128           # display pixels per image in the mixing grid
@@ -23,21 +22,6 @@ BACKGROUND = 255
 A_COLOUR = (21, 101, 192)    # frame of the source images A (top row)
 B_COLOUR = (230, 81, 0)      # frame of the style images B (left column)
 FRAME = 4
-
-
-DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"  # has Greek (psi) where Pillow's own font has not
-
-
-@functools.lru_cache(maxsize=4)
-def _pil_font(size: int):
-    try:
-        return ImageFont.truetype(DEJAVU, size)
-    except OSError:
-        pass
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1 has only the small bitmap font
-        return ImageFont.load_default()
 
 
 def _rgb(images: np.ndarray) -> np.ndarray:

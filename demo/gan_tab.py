@@ -10,29 +10,31 @@ from __future__ import annotations
 
 import math
 import re
-import threading
-from collections import OrderedDict
 
 import gradio as gr
 import numpy as np
 
 from engines import runtime
 from engines.errors import UserError
-from engines.stylegan import mix_styles
+from engines.stylegan import check_psi, mix_styles
 
 from . import gan_plots, i18n_gan  # noqa: F401  (i18n_gan adds the tab's strings to demo.i18n.STRINGS)
 from .common import (
     COMPUTE,
+    LIVE,
+    PRIVATE,
+    QUIET,
     AppContext,
     Models,
+    SmallCache,
     add_upload,
-    card_split,
+    card_table,
     display,
     handler,
     model_row,
     warn,
 )
-from .i18n import LATEX_DELIMITERS, t
+from .i18n import LATEX_DELIMITERS, STRINGS, t
 
 FAMILY = "stylegan"
 DEFAULT_MODEL = "faces-stylegan"
@@ -44,34 +46,10 @@ PSI_SLIDER = (-1.0, 1.5)
 SWEEP_PSI = (1.0, 0.7, 0.5, 0.0, -0.5, -1.0)  # the truncation figure of the StyleGAN paper
 DEFAULT_SEEDS_A, DEFAULT_SEEDS_B = "1, 2, 3, 4", "11, 12, 13, 14"
 EFFECTS_N = 64
-QUIET = {"show_progress": "hidden", **COMPUTE}
-LIVE = {"trigger_mode": "always_last", **QUIET}
 
 
-class _Cache:
-    """A tiny thread-safe LRU of derived values (w's, header images, charts) shared by sessions."""
-
-    def __init__(self, maxsize: int):
-        self.items: OrderedDict = OrderedDict()
-        self.maxsize = maxsize
-        self.lock = threading.Lock()
-
-    def get(self, key, make):
-        with self.lock:
-            if key in self.items:
-                self.items.move_to_end(key)
-                return self.items[key]
-        value = make()
-        with self.lock:
-            self.items[key] = value
-            while len(self.items) > self.maxsize:
-                self.items.popitem(last=False)
-        return value
-
-
-_WS = _Cache(256)
-_IMAGES = _Cache(128)
-_EFFECTS = _Cache(8)
+_WS = SmallCache(256)      # w's by (model, seeds, psi)
+_IMAGES = SmallCache(128)  # header images, the average image, the psi sweep
 
 
 def parse_seeds(text, max_count: int = MAX_SEEDS) -> list[int]:
@@ -98,47 +76,21 @@ def _seed(value) -> int:
     return runtime.check_seed(value)
 
 
-def _psi(value) -> float:
-    from engines.stylegan import check_psi
-
-    return check_psi(value)
-
-
-def _attributes():
-    """The attribute-regressor module, or None where it is not installed."""
-    try:
-        from engines.stylegan import attributes
-    except ImportError:
-        return None
-    return attributes
-
-
 def _format_card(eng, lang: str) -> str:
     card, c = eng.card, eng.config
     none = t("card.none", lang)
-    split = card_split(card)
-    wall = card.get("wall_time_s")
-    rows = [
-        ("card.dataset", card.get("dataset") or none),
-        ("card.split", split or none),
-        ("card.steps", card.get("steps", none)),
-        ("card.wall", f"{wall / 60:.1f} min" if isinstance(wall, (int, float)) else none),
-        ("card.hardware", card.get("hardware") or none),
+    return card_table(eng, lang, [
         ("gan.card.size", f"{c.image_size}×{c.image_size}×{c.channels}"),
         ("gan.card.latent", f"z ∈ ℝ^{c.z_dim}, w ∈ ℝ^{c.w_dim}, {c.mapping_layers}-layer mapping"),
         ("gan.card.layers", f"{eng.num_ws}"),
         ("gan.card.psi", card.get("default_psi", 1.0)),
         ("gan.card.quality", card.get("quality_note") or none),
-    ]
-    body = "\n".join(f"| {t(k, lang)} | {str(v).replace('|', '/')} |" for k, v in rows)
-    return f"**{eng.name}**\n\n| | |\n|---|---|\n{body}"
+    ])
 
 
 def _quality(eng, lang: str):
     """A visible note for a model whose card says it is weak; hidden otherwise."""
     key = f"gan.quality.{eng.name}"
-    from .i18n import STRINGS
-
     if key in STRINGS and eng.card.get("quality_note"):
         return gr.update(value=t("gan.quality", lang, note=t(key, lang)), visible=True)
     return gr.update(value="", visible=False)
@@ -223,7 +175,7 @@ class GanHandlers:
         """The composed mixing grid: A row, B column, cells A with `layers` from B."""
         eng = self._engine(uploads, model)
         a, b = parse_seeds(seeds_a), parse_seeds(seeds_b)
-        psi = _psi(psi)
+        psi = check_psi(psi)
         index = eng.layer_indices(list(layers or []))
         wa, wb = self._w(eng, a, psi), self._w(eng, b, psi)
         rows, cols = len(a), len(b)
@@ -261,7 +213,7 @@ class GanHandlers:
     def truncation(self, lang, uploads, model, seeds, psi):
         """(the seeds at psi, the average image, the first seed over the paper's psi sweep)."""
         eng = self._engine(uploads, model)
-        seeds, psi = parse_seeds(seeds), _psi(psi)
+        seeds, psi = parse_seeds(seeds), check_psi(psi)
         images = gan_plots.row(self._images(eng, seeds, psi))
         avg = _IMAGES.get(("avg", str(eng.path)), lambda: eng.synthesize(eng.w_avg[None]))
         sweep = _IMAGES.get(("sweep", str(eng.path), seeds[0]), lambda: gan_plots.labelled_row(
@@ -272,29 +224,34 @@ class GanHandlers:
     def truncation_row(self, lang, uploads, model, seeds, psi):
         """Only the row at psi: what a psi slider move changes (the average and the sweep stay)."""
         eng = self._engine(uploads, model)
-        return gan_plots.row(self._images(eng, parse_seeds(seeds), _psi(psi)))
+        return gan_plots.row(self._images(eng, parse_seeds(seeds), check_psi(psi)))
 
     # --- interpolation ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _paths(eng, a: int, b: int, ts, psi: float) -> np.ndarray:
+        """The z path's images at ts, then the w path's: uint8 (2T, H, W, C), synthesised in one batch."""
+        return eng.synthesize(np.concatenate([eng.interpolate_w(a, b, ts, space, psi) for space in ("z", "w")]))
 
     def interp_t(self, lang, uploads, model, seed_a, seed_b, t_value, psi):
         """The images at t on the z path and on the w path."""
         eng = self._engine(uploads, model)
-        a, b, psi = _seed(seed_a), _seed(seed_b), _psi(psi)
+        a, b, psi = _seed(seed_a), _seed(seed_b), check_psi(psi)
         if t_value is None or not math.isfinite(float(t_value)):
             raise UserError("value_not_finite", what="t", value=t_value)
         if not 0.0 <= float(t_value) <= 1.0:
             raise UserError("value_out_of_range", what="t", low=0, high=1, value=t_value)
-        both = np.concatenate([eng.interpolate(a, b, [float(t_value)], space, psi) for space in ("z", "w")])
+        both = self._paths(eng, a, b, [float(t_value)], psi)
         return display(both[0], side=192), display(both[1], side=192)
 
     def interp_strips(self, lang, uploads, model, seed_a, seed_b, frames, psi):
         eng = self._engine(uploads, model)
-        a, b, psi = _seed(seed_a), _seed(seed_b), _psi(psi)
+        a, b, psi = _seed(seed_a), _seed(seed_b), check_psi(psi)
         frames = int(frames or 8)
         if not 2 <= frames <= 16:
             raise UserError("value_out_of_range", what="frames", low=2, high=16, value=frames)
-        ts = np.linspace(0, 1, frames)
-        return tuple(gan_plots.row(eng.interpolate(a, b, ts, space, psi), side=96) for space in ("z", "w"))
+        images = self._paths(eng, a, b, np.linspace(0, 1, frames), psi)
+        return gan_plots.row(images[:frames], side=96), gan_plots.row(images[frames:], side=96)
 
     def interp_all(self, lang, uploads, model, seed_a, seed_b, t_value, frames, psi):
         return (*self.interp_t(lang, uploads, model, seed_a, seed_b, t_value, psi),
@@ -321,7 +278,7 @@ class GanHandlers:
     def noise_image(self, lang, uploads, model, seed, psi, where, strength, draw, *per_layer):
         """The image for one w with the chosen noise; draw None: the saved maps, k: random draw k."""
         eng = self._engine(uploads, model)
-        w = self._w(eng, [_seed(seed)], _psi(psi))
+        w = self._w(eng, [_seed(seed)], check_psi(psi))
         s = self._strengths(eng, where, strength, per_layer)
         kw = {"noise_mode": "const"} if draw is None else {"noise_mode": "random", "noise_seed": int(draw)}
         caption = (t("gan.noise.draw.const", lang) if draw is None
@@ -331,7 +288,7 @@ class GanHandlers:
     def noise_std(self, lang, uploads, model, seed, psi, where, strength, *per_layer):
         """Per-pixel standard deviation over NOISE_DRAWS noise draws for the same w (mean over channels)."""
         eng = self._engine(uploads, model)
-        w = self._w(eng, [_seed(seed)], _psi(psi))
+        w = self._w(eng, [_seed(seed)], check_psi(psi))
         s = self._strengths(eng, where, strength, per_layer)
         draws = np.stack([eng.synthesize(w, noise_mode="random", noise_seed=k, noise_strength=s)[0]
                           for k in range(NOISE_DRAWS)]).astype(np.float32) / 255.0  # (K, H, W, C)
@@ -344,7 +301,7 @@ class GanHandlers:
     def noise_compare(self, lang, uploads, model, seed, psi, strength):
         """The paper's figure: the same w with noise in all / no / fine / coarse layers."""
         eng = self._engine(uploads, model)
-        w = self._w(eng, [_seed(seed)], _psi(psi))
+        w = self._w(eng, [_seed(seed)], check_psi(psi))
         out = []
         for where in ("all", "none", "fine", "coarse"):
             s = self._strengths(eng, where, strength, [])
@@ -366,26 +323,17 @@ class GanHandlers:
     # --- what each layer controls ----------------------------------------------------------------
 
     def effects(self, lang, uploads, model):
-        """(chart or None, message) for the layer-effect measurement of this model."""
+        """(chart or None, message) for the layer-effect measurement of this model (kept by
+        attributes.layer_effects per model and regressor, so a second look is immediate)."""
+        from engines.stylegan import attributes
+
         eng = self._engine(uploads, model)
-        attributes = _attributes()
-        if attributes is None:
-            return None, "⚠️ " + t("gan.layers.missing", lang)
-
-        def measure():
-            if eng.config.channels != 3 or eng.card.get("dataset") != "faces":
-                return "not_faces"
-            regressor = attributes.load_default()
-            if regressor is None:
-                return "missing"
-            return attributes.layer_effects(eng, regressor, n=EFFECTS_N, seed=0)
-
-        result = _EFFECTS.get(str(eng.path), measure)
-        if result == "missing":
-            _EFFECTS.items.pop(str(eng.path), None)  # the regressor may be installed later
-            return None, "⚠️ " + t("gan.layers.missing", lang)
-        if isinstance(result, str):
+        if eng.config.channels != 3 or eng.card.get("dataset") != "faces":
             return None, "⚠️ " + t("gan.layers.none", lang, name=eng.name)
+        regressor = attributes.load_default()
+        if regressor is None:
+            return None, "⚠️ " + t("gan.layers.missing", lang)
+        result = attributes.layer_effects(eng, regressor, n=EFFECTS_N, seed=0)
         names = list(result["attributes"])
         labels = [_attr_label(attributes, n, lang) for n in names]
         groups = [t("gan.group." + g, lang) if g in GROUPS else str(g) for g in result["groups"]]
@@ -595,7 +543,6 @@ def build(ctx: AppContext) -> None:
                                 elem_id="gan-explain"), value="gan.explain.body")
 
     # --- wiring -------------------------------------------------------------------------------------
-    private = {"api_visibility": "private"}
     M = [*S, model]
     mix_in = [*M, seeds_a, seeds_b, layers, mix_psi]
     trunc_in = [*M, trunc_seeds, trunc_psi]
@@ -607,14 +554,14 @@ def build(ctx: AppContext) -> None:
 
     def refresh(dep):
         """Everything that depends on the model, in order after `dep`."""
-        return (dep.then(handler(h.mix), mix_in, grid, **QUIET, **private)
-                .then(handler(h.truncation), trunc_in, [trunc_row, avg_img, trunc_sweep], **QUIET, **private)
-                .then(handler(h.interp_all), interp_in, [z_img, w_img, z_strip, w_strip], **QUIET, **private)
-                .then(handler(h.noise_all), noise_in, noise_out, **QUIET, **private))
+        return (dep.then(handler(h.mix), mix_in, grid, **QUIET, **PRIVATE)
+                .then(handler(h.truncation), trunc_in, [trunc_row, avg_img, trunc_sweep], **QUIET, **PRIVATE)
+                .then(handler(h.interp_all), interp_in, [z_img, w_img, z_strip, w_strip], **QUIET, **PRIVATE)
+                .then(handler(h.noise_all), noise_in, noise_out, **QUIET, **PRIVATE))
 
     refresh(model.change(handler(h.model_changed), [*M], model_out, api_name="gan_model", **QUIET))
-    refresh(ctx.demo.load(handler(h.model_changed), [*M], model_out, **QUIET, **private))
-    model.change(handler(h.effects_again), [*M, effects_msg], effects_out, **QUIET, **private)
+    refresh(ctx.demo.load(handler(h.model_changed), [*M], model_out, **QUIET, **PRIVATE))
+    model.change(handler(h.effects_again), [*M, effects_msg], effects_out, **QUIET, **PRIVATE)
     upload_files.upload(handler(h.upload), [*S, upload_files], [uploads, model, upload_status, upload_files],
                         api_name="gan_upload", **QUIET)
 
@@ -644,7 +591,7 @@ def build(ctx: AppContext) -> None:
     noise_std_in = [*M, noise_seed, noise_psi, where, strength, *per_layer]
     gr.on([where.input, strength.release, *[s.release for s in per_layer]], handler(h.noise_std), noise_std_in,
           [noise_std, noise_note], api_name="gan_noise_std", **LIVE)
-    strength.release(handler(h.noise_compare), [*M, noise_seed, noise_psi, strength], compare, **LIVE, **private)
+    strength.release(handler(h.noise_compare), [*M, noise_seed, noise_psi, strength], compare, **LIVE, **PRIVATE)
     gr.on([noise_seed.submit, noise_seed.blur, noise_psi.release], handler(h.noise_all), noise_in, noise_out,
           api_name="gan_noise", **LIVE)
     resample_btn.click(handler(h.resample), noise_in, [draw, noise_img, noise_caption], api_name="gan_noise_resample",
@@ -657,7 +604,7 @@ def build(ctx: AppContext) -> None:
                       show_progress="minimal")
 
     # A model trained in the training tab joins this session's dropdown.
-    uploads.change(handler(h.relabel_models), [*M], [model], **QUIET, **private)
+    uploads.change(handler(h.relabel_models), [*M], [model], **QUIET, **PRIVATE)
 
     ctx.on_lang += [
         (handler(h.texts), [*M], [card, quality, layers, *per_layer]),

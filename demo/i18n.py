@@ -43,6 +43,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "model.upload.done": ("Loaded **{name}** ({family}, latent dimension {latent}). It is now selected.",
                           "已加载 **{name}**（{family}，潜在维度 {latent}），并已选中。"),
     "model.uploaded_suffix": (" (uploaded)", "（已上传）"),
+    "model.trained_suffix": (" (trained here)", "（在此训练）"),
     "card.dataset": ("Data set", "数据集"),
     "card.split": ("Split", "数据划分"),
     "card.steps": ("Training steps", "训练步数"),

@@ -91,7 +91,6 @@ PLAYGROUND_STRINGS: dict[str, tuple[str, str]] = {
     "pg.which.both": ("D and G", "判别器和生成器"),
     "pg.which.D": ("D only", "只有判别器"),
     "pg.which.G": ("G only", "只有生成器"),
-    "pg.which.all": ("one step", "一步"),
     # picture labels
     "pg.panel.gan.left": ("Discriminator D(x): green = real, purple = fake",
                           "判别器 D(x)：绿色 =“真”，紫色 =“假”"),

@@ -123,7 +123,6 @@ TRAIN_STRINGS: dict[str, tuple[str, str]] = {
         ("上传之前下载的检查点：它的设置会恢复，按**继续训练**即可接着训练。"
         "如果用的是你自己的图像，请先在上方上传同一个 .zip。"),
     ),
-    "model.trained_suffix": (" (trained here)", "（在此训练）"),
 }
 
 STRINGS.update(TRAIN_STRINGS)

@@ -69,10 +69,6 @@ def to_px(points: np.ndarray, extent: float = EXTENT, side: int = PANEL) -> np.n
     return np.stack([x, y], -1)
 
 
-def from_px(x: float, y: float, extent: float = EXTENT, side: int = PANEL) -> tuple[float, float]:
-    return x / side * 2 * extent - extent, extent - y / side * 2 * extent
-
-
 def hue_colours(points: np.ndarray) -> np.ndarray:
     """A colour per point from its angle around the origin (N, 3) uint8: the same point keeps its
     colour in data space and in the VAE's latent space, so the mapping can be followed."""
@@ -99,19 +95,27 @@ def _axes(draw: ImageDraw.ImageDraw, extent: float) -> None:
         draw.line([(0, y), (PANEL, y)], fill=colour)
 
 
+@functools.lru_cache(maxsize=2)
+def _axes_panel(extent: float) -> Image.Image:
+    """A white panel with its grid lines, drawn once: callers draw on a copy."""
+    img = _blank()
+    _axes(ImageDraw.Draw(img), extent)
+    return img
+
+
 def _dots(draw: ImageDraw.ImageDraw, px: np.ndarray, colour, r: float = 2.2, colours: np.ndarray | None = None,
           outline=None) -> None:
     inside = np.isfinite(px).all(1) & (px > -r).all(1) & (px < PANEL + r).all(1)
-    for i in np.flatnonzero(inside):
-        x, y = px[i]
-        fill = tuple(int(c) for c in colours[i]) if colours is not None else colour
+    # Python lists: PIL takes them as they are, numpy scalars it converts one by one (2-3x slower).
+    fills = map(tuple, colours[inside].tolist()) if colours is not None else [colour] * int(inside.sum())
+    for (x, y), fill in zip(px[inside].tolist(), fills):
         draw.ellipse([x - r, y - r, x + r, y + r], fill=fill, outline=outline)
 
 
 def _arrows(draw: ImageDraw.ImageDraw, start: np.ndarray, vec: np.ndarray, colour, width: int = 1,
             head: float = 4.0) -> None:
     """Arrows from start (N, 2) along vec (N, 2), both in pixels."""
-    for (x0, y0), (dx, dy) in zip(start, vec):
+    for (x0, y0), (dx, dy) in zip(np.asarray(start).tolist(), np.asarray(vec).tolist()):
         length = math.hypot(dx, dy)
         if not (math.isfinite(length) and length > 0.5):
             continue
@@ -145,23 +149,21 @@ def _warped_grid(img: Image.Image, grid_px: np.ndarray, density: np.ndarray | No
     """A warped grid (M, M, 2 pixels): cells shaded by density (probability / area), edges drawn."""
     overlay = Image.new("RGBA", img.size, (0, 0, 0, 0))
     od = ImageDraw.Draw(overlay)
+    g = grid_px.tolist()   # (M, M, 2) as lists: PIL reads them far faster than numpy scalars
     if density is not None:
         # A fixed scale, so that frames compare: density 1 per unit area (one mode of 8 Gaussians
         # holds ~1/8 of the mass on ~0.13 units^2) is mid-tone, 10 and more the darkest.
         d = np.nan_to_num(np.asarray(density, np.float64), nan=0.0, posinf=1e9)
-        alpha = np.clip(np.log1p(4 * d) / math.log1p(40), 0, 1) * 150
-        m = grid_px.shape[0]
-        for i in range(m - 1):
-            for j in range(m - 1):
-                a = int(alpha[i, j])
+        alpha = (np.clip(np.log1p(4 * d) / math.log1p(40), 0, 1) * 150).astype(int).tolist()
+        for i, row in enumerate(alpha):
+            for j, a in enumerate(row):
                 if a < 4:
                     continue
-                quad = [tuple(grid_px[i, j]), tuple(grid_px[i, j + 1]), tuple(grid_px[i + 1, j + 1]),
-                        tuple(grid_px[i + 1, j])]
+                quad = [tuple(g[i][j]), tuple(g[i][j + 1]), tuple(g[i + 1][j + 1]), tuple(g[i + 1][j])]
                 od.polygon(quad, fill=(*colour, a))
-    for row in grid_px:
+    for row in g:
         od.line([tuple(p) for p in row], fill=(*line, 170), width=1)
-    for col in grid_px.transpose(1, 0, 2):
+    for col in zip(*g):
         od.line([tuple(p) for p in col], fill=(*line, 170), width=1)
     return Image.alpha_composite(img.convert("RGBA"), overlay).convert("RGB")
 
@@ -185,10 +187,10 @@ def gan_panels(frame, lang: str, show: set[str]) -> tuple[Image.Image, Image.Ima
     lo, hi = frame.heat_range
     if "heat" in show:
         heat = Image.fromarray(heat_colours(frame.heat, lo, hi)).resize((PANEL, PANEL), Image.Resampling.BILINEAR)
+        _axes(ImageDraw.Draw(heat), EXTENT)
     else:
-        heat = _blank()
+        heat = _axes_panel(EXTENT).copy()
     draw = ImageDraw.Draw(heat)
-    _axes(draw, EXTENT)
     real, fake = to_px(frame.real), to_px(frame.fake)
     if "real" in show:
         _dots(draw, real, REAL)
@@ -198,9 +200,7 @@ def gan_panels(frame, lang: str, show: set[str]) -> tuple[Image.Image, Image.Ima
         _arrows(draw, fake[: len(frame.arrows)], _scaled(frame.arrows, 28), ARROW)
     _legend(draw, [(t("pg.legend.real", lang), REAL), (t("pg.legend.fake", lang), FAKE)])
 
-    manifold = _blank()
-    _axes(ImageDraw.Draw(manifold), EXTENT)
-    manifold = _warped_grid(manifold, to_px(frame.manifold), frame.density)
+    manifold = _warped_grid(_axes_panel(EXTENT), to_px(frame.manifold), frame.density)
     draw = ImageDraw.Draw(manifold)
     if "real" in show:
         _dots(draw, real, REAL, r=1.6)
@@ -210,24 +210,22 @@ def gan_panels(frame, lang: str, show: set[str]) -> tuple[Image.Image, Image.Ima
 
 def diffusion_panels(frame, lang: str, show: set[str]) -> tuple[Image.Image, Image.Image]:
     """(sample paths from noise to data, the learned score field at t)."""
-    left = _blank()
+    left = _axes_panel(EXTENT).copy()
     draw = ImageDraw.Draw(left)
-    _axes(draw, EXTENT)
     if "real" in show:
         _dots(draw, to_px(frame.real), (170, 215, 180), r=1.8)
     if "trajectories" in show and frame.trajectories is not None:
         paths = to_px(frame.trajectories)  # (T + 1, K, 2)
         for k in range(paths.shape[1]):
-            draw.line([tuple(p) for p in paths[:, k]], fill=(245, 190, 140), width=1)
+            draw.line([tuple(p) for p in paths[:, k].tolist()], fill=(245, 190, 140), width=1)
         _dots(draw, paths[0], (160, 160, 160), r=2.0)
     if "fake" in show:
         _dots(draw, to_px(frame.fake), TRAJ, r=2.0)
     _legend(draw, [(t("pg.legend.real", lang), REAL), (t("pg.legend.noise", lang), (160, 160, 160)),
                    (t("pg.legend.samples", lang), TRAJ)])
 
-    right = _blank()
+    right = _axes_panel(EXTENT).copy()
     draw = ImageDraw.Draw(right)
-    _axes(draw, EXTENT)
     _dots(draw, to_px(frame.noisy), (200, 200, 200), r=1.6)
     start = to_px(frame.field_pos)
     _arrows(draw, start, _scaled(frame.field_vec, 16), FIELD)
@@ -240,9 +238,8 @@ def vae_panels(frame, lang: str, show: set[str]) -> tuple[Image.Image, Image.Ima
     """(data space: the decoder's image of the latent grid, data and samples; latent space: the
     encoded data on the prior's circles)."""
     colours = hue_colours(frame.real)
-    left = _blank()
-    _axes(ImageDraw.Draw(left), EXTENT)
-    left = _warped_grid(left, to_px(frame.manifold), frame.density, colour=(21, 101, 192), line=(120, 160, 210))
+    left = _warped_grid(_axes_panel(EXTENT), to_px(frame.manifold), frame.density, colour=(21, 101, 192),
+                        line=(120, 160, 210))
     draw = ImageDraw.Draw(left)
     if "fake" in show:
         _dots(draw, to_px(frame.fake), (60, 60, 60), r=1.5)
@@ -251,15 +248,14 @@ def vae_panels(frame, lang: str, show: set[str]) -> tuple[Image.Image, Image.Ima
     _legend(draw, [(t("pg.legend.real", lang), REAL),
                    (t("pg.legend.decoded", lang), (60, 60, 60))])
 
-    right = _blank()
+    right = _axes_panel(LATENT_EXTENT).copy()
     draw = ImageDraw.Draw(right)
-    _axes(draw, LATENT_EXTENT)
     centre = PANEL / 2
     for k in (1, 2, 3):
         r = k / (2 * LATENT_EXTENT) * PANEL
         draw.ellipse([centre - r, centre - r, centre + r, centre + r], outline=(170, 170, 170))
     grid = to_px(frame.latent_grid, LATENT_EXTENT)
-    for line in (*grid, *grid.transpose(1, 0, 2)):
+    for line in (*grid.tolist(), *grid.transpose(1, 0, 2).tolist()):
         draw.line([tuple(p) for p in line], fill=(200, 215, 235))
     _dots(draw, to_px(frame.latent_real, LATENT_EXTENT), REAL, r=2.2, colours=colours)
     _legend(draw, [(t("pg.legend.encoded", lang), REAL),
@@ -286,8 +282,10 @@ def _chart(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], title: str
     ranged = values
     if recent:  # a loss's first steps can be 100x the rest, which would flatten every later line:
         # take the range of the newer half (older points outside it are drawn on the box's edge)
-        newer = [v for _, ss, vs in series for s, v in zip(ss, vs)
-                 if v is not None and math.isfinite(v) and s >= (min(ss) + max(ss)) / 2]
+        newer = []
+        for _, ss, vs in series:  # the midpoint once per series (in the filter it made a frame O(steps^2))
+            mid = (min(ss) + max(ss)) / 2 if ss else 0.0
+            newer += [v for s, v in zip(ss, vs) if v is not None and math.isfinite(v) and s >= mid]
         ranged = newer if len(newer) > 4 else values
     lo, hi = min(ranged), max(ranged)
     lo = lo if ymin is None else min(ymin, lo)
@@ -348,8 +346,3 @@ def render(frame, lang: str = "en", metric: str = "js", show=("heat", "real", "f
         draw.text((x + 2, 4), title, fill=TEXT, font=font(14))
     out.paste(charts(frame, metric, lang), (0, TITLE + PANEL + 8))
     return np.asarray(out)
-
-
-def canvas_to_points(x_px: float, y_px: float) -> tuple[float, float]:
-    """A click on the left panel of a rendered frame (pixels of the whole frame) -> data coordinates."""
-    return from_px(x_px, y_px - TITLE)

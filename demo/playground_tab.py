@@ -25,7 +25,7 @@ from engines.errors import UserError
 
 from . import i18n_playground  # noqa: F401 (registers the strings)
 from . import playground_plots as plots
-from .common import AppContext, handler
+from .common import PRIVATE, AppContext, handler
 from .i18n import LATEX_DELIMITERS, t
 
 MAX_FPS = 15            # frames a second at most while playing (leaves CPU for the rest of the app)
@@ -39,7 +39,6 @@ LR_CHOICES = ["0.0001", "0.0003", "0.001", "0.003", "0.01", "0.03", "0.1"]
 SHOW_DEFAULT = ["heat", "real", "fake", "arrows", "trajectories"]
 PNG_LEVEL = 1           # zlib level: 1 encodes a frame in a few ms (level 6: 3x slower, 20% smaller)
 QUIET = {"show_progress": "hidden", "concurrency_id": "playground-ui", "concurrency_limit": 2}
-PRIVATE = {"api_visibility": "private"}
 
 
 class Session:
@@ -240,16 +239,23 @@ class PlaygroundHandlers:
             else self._ready(sess, lang)
         return self._picture(sess, lang), status
 
+    def _prepare(self, sess: Session, values) -> bool:
+        """Step / Play: the view and the model for these widget values (controls, then view), with the
+        points drawn last time. -> False when there is nothing to train yet (too few drawn points)."""
+        self._set_view(sess, *values[-4:])
+        try:
+            self._ensure(sess, settings_from(*values[:10]))
+        except UserError as err:
+            if err.key != "toy2d_too_few_points":
+                raise
+            sess.pg = None
+        return sess.pg is not None
+
     def _step(self, lang, session, which, *values):
         sess = self._session(session)
         lang = sess.lang or lang
-        if sess.pg is None:
-            self.setup(lang, sess, *values)
-            if sess.pg is None:
-                return sess, gr.skip(), t("pg.status.draw", lang)
-        else:
-            self._set_view(sess, *values[-4:])
-            self._ensure(sess, settings_from(*values[:10]))
+        if not self._prepare(sess, values):
+            return sess, gr.skip(), t("pg.status.draw", lang)
         try:
             sess.pg.train(1, which=which)
         except UserError as err:
@@ -257,9 +263,8 @@ class PlaygroundHandlers:
                 raise
             gr.Warning(err.localized(lang), title=t("error.title", lang))
             return sess, self._picture(sess, lang), "⚠️ " + err.localized(lang)
-        name, _ = self._metric_value(sess, lang)
         html = self._picture(sess, lang)
-        value = sess.pg.history[sess.view["metric"]][-1]
+        name, value = self._metric_value(sess, lang)
         return sess, html, t("pg.status.stepped", lang, step=sess.pg.step, which=t(f"pg.which.{which}", lang),
                              metric=name, value=value)
 
@@ -279,14 +284,9 @@ class PlaygroundHandlers:
         if sess.playing:  # already playing in this session (a second click): that loop goes on
             yield sess, gr.skip(), gr.skip()
             return
-        if sess.pg is None or sess.pg.needs_rebuild(settings_from(*values[:10]), sess.points):
-            self.setup(lang, sess, *values)
-            if sess.pg is None:
-                yield sess, gr.skip(), t("pg.status.draw", lang)
-                return
-        else:
-            self._set_view(sess, *values[-4:])
-            self._ensure(sess, settings_from(*values[:10]))
+        if not self._prepare(sess, values):
+            yield sess, gr.skip(), t("pg.status.draw", lang)
+            return
         sess.playing, sess.pause = True, False
         start = time.perf_counter()
         stamps = collections.deque(maxlen=20)

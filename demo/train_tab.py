@@ -24,11 +24,12 @@ import gradio as gr
 import pandas as pd
 
 from engines import runtime, studio
+from engines.data import mnist_available
 from engines.errors import UserError
 from engines.jobs import JobManager
 
 from . import i18n_train  # noqa: F401  (adds the tab's strings to demo.i18n.STRINGS)
-from .common import AppContext, add_trained, display, handler, session_model_dir
+from .common import PRIVATE, AppContext, add_trained, display, handler, upload_paths
 from .i18n import t
 
 TICK_S = 1.0             # how often a watching browser reads its job
@@ -41,7 +42,6 @@ RECIPE_FIELDS = ("family", "dataset", "size", "steps", "batch_size", "lr", "beta
                  "r1_gamma", "n_images", "seed", "preview_every", "fast")
 FAMILY_FIELDS = RECIPE_FIELDS[1:11] + ("preview_every",)  # what a family switch resets (not seed, fast)
 QUIET = {"show_progress": "hidden"}
-PRIVATE = {"api_visibility": "private"}
 
 _MANAGER: JobManager | None = None
 _MANAGER_LOCK = threading.Lock()
@@ -70,13 +70,14 @@ class StudioSession:
         self.job = None
         self.cursor = 0                                  # next job event to read
         self.rows: list[tuple[int, str, float]] = []     # (step, term, value) for the loss plot
+        self.plotted = -1                                # len(rows) the browser's plot already shows
         self.shown_preview = -1                          # preview step the browser already has
         self.files_dir: str | None = None                # downloads made for this session
         self.eta = 0.0                                   # s, as of the latest step event
         self.first_step = 0                              # the step the current job started from
 
     def reset_curves(self) -> None:
-        self.rows, self.cursor, self.shown_preview = [], 0, -1
+        self.rows, self.cursor, self.shown_preview, self.plotted = [], 0, -1, -1
 
     def close(self, jobs: JobManager | None) -> None:
         """The tab closed: stop and drop the run, free the model, remove downloads."""
@@ -262,8 +263,9 @@ class TrainHandlers:
         finished = sess.job is None or sess.job.finished
         return (*self._view(lang, sess), gr.Timer(active=not finished))
 
-    def _view(self, lang, sess: StudioSession):
-        """(status, stats, plot, preview) from the session's job."""
+    def _view(self, lang, sess: StudioSession, *, replot: bool = False):
+        """(status, stats, plot, preview) from the session's job; the plot and the preview only when
+        they changed (or `replot`), so a tick without new events rebuilds and sends neither."""
         job, plan = sess.job, sess.plan
         if plan is None:
             return t("train.status.idle", lang), "", loss_plot([]), None
@@ -284,7 +286,11 @@ class TrainHandlers:
             key = "train.preview.clip" if plan.family == "clip" else "train.preview.step"
             preview = gr.update(value=display(info["preview"], side=PREVIEW_SIDE),
                                 label=t(key, lang, step=info["preview_step"]))
-        return status, stats, loss_plot(sess.rows), preview
+        plot = gr.skip()
+        if replot or len(sess.rows) != sess.plotted:
+            sess.plotted = len(sess.rows)
+            plot = loss_plot(sess.rows)
+        return status, stats, plot, preview
 
     def _steps(self, sess: StudioSession) -> int:
         plan = sess.plan
@@ -341,13 +347,7 @@ class TrainHandlers:
         sess = self.session(sess, request) if request is not None else sess
         plan = self._finished_plan(sess)
         name = _clean_name(name) or _default_name(plan)
-        folder = session_model_dir()
-        try:
-            self._save(plan, sess, folder, name)
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
-        name, uploads = add_trained(folder, uploads, plan.family, name)
+        name, uploads = add_trained(uploads, plan.family, name, lambda folder: self._save(plan, sess, folder, name))
         try:
             tab = t(FAMILY_TAB[plan.family], lang)
         except KeyError:  # that family's tab is not part of this app
@@ -372,10 +372,7 @@ class TrainHandlers:
         sess = self.session(sess, request)
         if sess.job is not None and not sess.job.finished:
             raise UserError("studio_busy_resume")
-        paths = [f if isinstance(f, str) else getattr(f, "name", f) for f in (files or [])]
-        if not paths:
-            raise UserError("upload_unsupported", name="(nothing)")
-        folder = checkpoint.unpack_upload(paths)
+        folder = checkpoint.unpack_upload(upload_paths(files))
         try:
             ckpt = checkpoint.load(folder)
             recipe = studio.recipe_from_card(ckpt)
@@ -392,7 +389,7 @@ class TrainHandlers:
     def texts(self, lang, sess, dataset, request: gr.Request = None):
         """After a language switch: the texts built here."""
         sess = self.session(sess, request)
-        status, stats, plot, _ = self._view(lang, sess)
+        status, stats, plot, _ = self._view(lang, sess, replot=True)
         return status, stats, plot, _device_note(lang, self.jobs), _data_note(lang, dataset)
 
     def unload(self, request: gr.Request):
@@ -430,7 +427,7 @@ def build(ctx: AppContext) -> None:
     reg, lang_state, uploads = ctx.reg, ctx.lang, ctx.uploads
     h = TrainHandlers(data_dir=ctx.data_dir)
     r = studio.defaults("vae")
-    if not _mnist_available(ctx.data_dir):
+    if not mnist_available(ctx.data_dir):  # a file check: nothing is read or downloaded at start-up
         r = dataclasses.replace(r, dataset="shapes")
     families = [(f"train.family.{f}", f) for f in studio.FAMILIES]
     datasets = [(f"train.dataset.{d}", d) for d in studio.DATASETS]
@@ -549,13 +546,3 @@ def build(ctx: AppContext) -> None:
     ctx.on_lang += [
         (handler(h.texts), [lang_state, sess_state, dataset], [status, stats, plot, device_note, data_note]),
     ]
-
-
-def _mnist_available(data_dir) -> bool:
-    from engines.data import load_dataset
-
-    try:
-        load_dataset("mnist", "train", data_dir=data_dir or os.environ.get("GENLAB_DATA_DIR"), n=1)
-    except (UserError, OSError, ValueError):
-        return False
-    return True

@@ -9,10 +9,8 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-import threading
 import time
 import uuid
-from collections import OrderedDict
 
 import gradio as gr
 import numpy as np
@@ -23,10 +21,14 @@ from engines.errors import UserError
 from . import vae_plots
 from .common import (
     COMPUTE,
+    LIVE,
+    PRIVATE,
+    QUIET,
     AppContext,
     Models,
+    SmallCache,
     add_upload,
-    card_split,
+    card_table,
     display,
     handler,
     model_row,
@@ -54,39 +56,15 @@ GIF_FRAMES = 24  # frames A -> B in an exported GIF; it then plays back B -> A
 GIF_SCALE = 4
 # Output components of an event that fails show an error badge unless its progress is hidden;
 # the message itself always arrives as a toast, so every event here hides its progress.
-QUIET = {"show_progress": "hidden", **COMPUTE}
-LIVE = {"trigger_mode": "always_last", **QUIET}
 
 _GIF_DIR = tempfile.mkdtemp(prefix="genlab-gif-")
 
 
-def _small_cache(maxsize: int):
-    """A tiny thread-safe LRU dict for derived pictures (grids, scatters) shared by sessions."""
-    items: OrderedDict = OrderedDict()
-    lock = threading.Lock()
-
-    def get(key, make):
-        with lock:
-            if key in items:
-                items.move_to_end(key)
-                return items[key]
-        value = make()
-        with lock:
-            items[key] = value
-            while len(items) > maxsize:
-                items.popitem(last=False)
-        return value
-
-    return get
-
-
-_MAPS = _small_cache(24)
+_MAPS = SmallCache(24).get  # decoded latent maps by (model, grid, span)
 
 
 def _format_card(engine, lang: str) -> str:
-    card, c = engine.card, engine.config
-    m = card.get("metrics") or {}
-    split = card_split(card)
+    c, m = engine.config, engine.card.get("metrics") or {}
     none = t("card.none", lang)
 
     def num(v, fmt="{:.1f}"):
@@ -96,19 +74,11 @@ def _format_card(engine, lang: str) -> str:
     if isinstance(m.get("heldout_neg_elbo"), (int, float)):
         elbo = f"{m['heldout_neg_elbo']:.1f} " + t("card.nats", lang, recon=num(m.get("heldout_recon")),
                                                    kl=num(m.get("heldout_kl")))
-    wall = card.get("wall_time_s")
-    rows = [
-        ("card.dataset", card.get("dataset") or none),
-        ("card.split", split or none),
-        ("card.steps", card.get("steps", none)),
-        ("card.wall", f"{wall / 60:.1f} min" if isinstance(wall, (int, float)) else none),
-        ("card.hardware", card.get("hardware") or none),
+    return card_table(engine, lang, [
         ("card.elbo", elbo),
         ("card.config", f"{c.image_size}×{c.image_size}×{c.channels}, z ∈ ℝ^{c.latent_dim}, "
                         f"β = {c.beta:g}, p(x|z): {c.likelihood}"),
-    ]
-    body = "\n".join(f"| {t(k, lang)} | {str(v).replace('|', '/')} |" for k, v in rows)
-    return f"**{engine.name}**\n\n| | |\n|---|---|\n{body}"
+    ])
 
 
 def _gif_path() -> str:
@@ -554,23 +524,22 @@ def build(ctx: AppContext) -> None:
     beta_inputs = [*S, model, *pick_r.inputs, beta_left, beta_right, beta_seed]
     map_inputs = [*S, map_model, map_n, map_span]
     map_outputs = [map_grid, map_scatter, map_decoded, map_z1, map_z2]
-    private = {"api_visibility": "private"}
 
     def model_chain(dep):
         """Everything that depends on the main model, refreshed in order after `dep`."""
         return (
-            dep.then(handler(h.endpoint), [*S, *ep_a], [za, img_a], **QUIET, **private)
-            .then(handler(h.endpoint), [*S, *ep_b], [zb, img_b], **QUIET, **private)
-            .then(handler(h.interp_all), interp_inputs, [interp_img, strip_img], **QUIET, **private)
+            dep.then(handler(h.endpoint), [*S, *ep_a], [za, img_a], **QUIET, **PRIVATE)
+            .then(handler(h.endpoint), [*S, *ep_b], [zb, img_b], **QUIET, **PRIVATE)
+            .then(handler(h.interp_all), interp_inputs, [interp_img, strip_img], **QUIET, **PRIVATE)
             .then(handler(h.slider_from_input), [*S, *slider_pick], [*sliders, slider_img, prior_plot],
-                  **QUIET, **private)
+                  **QUIET, **PRIVATE)
             .then(handler(h.reconstruct), recon_inputs, [recon_in, recon_out, recon_metrics, recon_sigma],
-                  **QUIET, **private)
+                  **QUIET, **PRIVATE)
         )
 
     model_outputs = [card, *ex_dropdowns, slider_help, *sliders]
     dep = model.change(handler(h.model_changed), [*S, model], model_outputs, api_name="vae_model", **QUIET)
-    model_chain(dep).then(handler(h.beta_compare), beta_inputs, beta_out, **QUIET, **private)
+    model_chain(dep).then(handler(h.beta_compare), beta_inputs, beta_out, **QUIET, **PRIVATE)
 
     # Interpolation: endpoints, the live t slider, the strip and the GIF.
     for pick, ep, z_state, img, name in ((pick_a, ep_a, za, img_a, "vae_endpoint_a"),
@@ -578,7 +547,7 @@ def build(ctx: AppContext) -> None:
         triggers = [pick.source.input, pick.example.input, pick.seed.submit, pick.seed.input,
                     pick.upload.upload, pick.sketch.change]
         gr.on(triggers, handler(h.endpoint), [*S, *ep], [z_state, img], api_name=name, **LIVE).then(
-            handler(h.interp_all), interp_inputs, [interp_img, strip_img], **LIVE, **private)
+            handler(h.interp_all), interp_inputs, [interp_img, strip_img], **LIVE, **PRIVATE)
     t_slider.input(handler(h.interpolate), [*S, za, zb, model, t_slider, mode], interp_img,
                    api_name="vae_interpolate", **LIVE)
     gr.on([mode.input], handler(h.interp_all), interp_inputs, [interp_img, strip_img],
@@ -597,7 +566,7 @@ def build(ctx: AppContext) -> None:
     reset_btn.click(handler(h.slider_reset), [*S, model], set_outputs, api_name="vae_slider_reset", **QUIET)
     random_btn.click(handler(h.slider_random), [*S, model, slider_seed], set_outputs,
                      api_name="vae_slider_random", **QUIET)
-    slider_seed.submit(handler(h.slider_random), [*S, model, slider_seed], set_outputs, **QUIET, **private)
+    slider_seed.submit(handler(h.slider_random), [*S, model, slider_seed], set_outputs, **QUIET, **PRIVATE)
     from_btn.click(handler(h.slider_from_input), [*S, *slider_pick], set_outputs,
                    api_name="vae_slider_from_input", **QUIET)
 
@@ -614,7 +583,7 @@ def build(ctx: AppContext) -> None:
     recon_triggers = [pick_r.source.input, pick_r.example.input, pick_r.upload.upload, pick_r.sketch.change]
     gr.on(recon_triggers, handler(h.reconstruct), recon_inputs, [recon_in, recon_out, recon_metrics, recon_sigma],
           api_name="vae_reconstruct", **LIVE).then(
-        handler(h.beta_compare), beta_inputs, beta_out, **LIVE, **private)
+        handler(h.beta_compare), beta_inputs, beta_out, **LIVE, **PRIVATE)
     gr.on([beta_left.change, beta_right.change, beta_seed.submit], handler(h.beta_compare), beta_inputs, beta_out,
           api_name="vae_beta_compare", **LIVE)
 
@@ -624,14 +593,14 @@ def build(ctx: AppContext) -> None:
                         api_name="vae_upload", **QUIET)
 
     # First load: the same refresh as a model change, plus the map and the beta comparison.
-    dep = ctx.demo.load(handler(h.model_changed), [*S, model], model_outputs, **QUIET, **private)
+    dep = ctx.demo.load(handler(h.model_changed), [*S, model], model_outputs, **QUIET, **PRIVATE)
     (model_chain(dep)
-     .then(handler(h.latent_map), map_inputs, map_refresh, **QUIET, **private)
-     .then(handler(h.beta_compare), beta_inputs, beta_out, **QUIET, **private))
+     .then(handler(h.latent_map), map_inputs, map_refresh, **QUIET, **PRIVATE)
+     .then(handler(h.beta_compare), beta_inputs, beta_out, **QUIET, **PRIVATE))
 
     # A model trained in the training tab joins this session's dropdowns.
     uploads.change(handler(h.relabel_models), [*S, model, beta_left, beta_right, map_model],
-                   [model, beta_left, beta_right, map_model], **QUIET, **private)
+                   [model, beta_left, beta_right, map_model], **QUIET, **PRIVATE)
 
     # After a language switch: the texts built in Python.
     ctx.on_lang += [

@@ -229,39 +229,43 @@ TRAINERS = {"vae": _train_vae, "ddpm": _train_ddpm, "stylegan": _train_stylegan,
 
 
 def _compact(args) -> Path:
-    """Re-store a checkpoint's weights as float16. A VAE's or DDPM's held-out metrics are
-    re-measured on the rounded weights first, so its card describes the model that ships."""
+    """Re-store a checkpoint's weights as float16. A VAE's or DDPM's held-out metrics (a CLIP's
+    zero-shot accuracy) are re-measured on the rounded weights first, so its card describes the
+    model that ships."""
     import torch
 
-    from . import checkpoint, vae
+    from . import checkpoint
     from .data import load_dataset
 
     ckpt = checkpoint.load(args.model)
     config, model = ckpt.build("cpu")
+    model.half().float()  # in place: exactly the weights float16 storage will hold
     card = {k: v for k, v in ckpt.card.items() if k != "storage_dtype"}
     card["compacted_by"] = "python -m engines " + " ".join(shlex.quote(a) for a in args.argv)
     dataset = card.get("dataset")
-    if ckpt.family == "vae" and (dataset == "shapes" or dataset == "mnist" and args.data_dir):
-        model.half().float()  # in place: exactly the weights float16 storage will hold
+    measured = {}
+    held_out_at_hand = dataset == "shapes" or dataset == "mnist" and args.data_dir
+    if ckpt.family == "vae" and held_out_at_hand:
+        from . import vae
+
         test = load_dataset(dataset, "test", data_dir=args.data_dir, seed=0)
-        measured = vae.evaluate(model, test.float())
-        card["metrics"] = {**(card.get("metrics") or {}), **{f"heldout_{k}": round(v, 3) for k, v in measured.items()}}
-    if ckpt.family == "ddpm" and (dataset == "shapes" or dataset == "mnist" and args.data_dir):
+        measured = {f"heldout_{k}": round(v, 3) for k, v in vae.evaluate(model, test.float()).items()}
+    elif ckpt.family == "ddpm" and held_out_at_hand:
         from . import diffusion
 
-        model.half().float()
         test = load_dataset(dataset, "test", data_dir=args.data_dir, seed=0, n=1000 if dataset == "shapes" else None)
         labels = test.labels[:1000] if config.num_classes is not None else None
         loss = diffusion.heldout_loss(diffusion.make_process(config), model, test.float()[:1000], labels)
-        card["metrics"] = {**(card.get("metrics") or {}), "heldout_l_simple": round(loss, 5)}
-    if ckpt.family == "clip":  # zero-shot accuracy of the rounded weights, on the card's held-out sets
+        measured = {"heldout_l_simple": round(loss, 5)}
+    elif ckpt.family == "clip":  # on the card's held-out sets
         from .clip import train as clip_train
 
-        model.half().float()
         sources = dataset.split("+") if dataset else []
         mnist = load_dataset("mnist", "test", data_dir=args.data_dir) if "mnist" in sources else None
         shapes = load_dataset("shapes", "test", n=1000) if "shapes" in sources else None
-        card["metrics"] = {**(card.get("metrics") or {}), "zero_shot": clip_train.zero_shot(model, config, mnist, shapes)}
+        measured = {"zero_shot": clip_train.zero_shot(model, config, mnist, shapes)}
+    if measured:
+        card["metrics"] = {**(card.get("metrics") or {}), **measured}
     return checkpoint.save(args.out or args.model, family=ckpt.family, config=config, model=model,
                            card=card, aux=ckpt.aux, storage_dtype=torch.float16)
 

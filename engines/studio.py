@@ -22,10 +22,8 @@ becoming a picture as training goes on.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import math
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,7 +51,7 @@ HELD_OUT_N = 500        # held-out images for a saved model's card and aux data
 class Recipe:
     """A training run as a person sets it up; every field is checked by `check`."""
 
-    family: str = "vae"         # "vae" | "stylegan" | "ddpm"
+    family: str = "vae"         # "vae" | "stylegan" | "ddpm" | "clip"
     dataset: str = "shapes"     # "mnist" | "shapes" | "faces" | "zip" (the user's images) | "toy2d"
     size: str = "tiny"          # model size preset: "tiny" | "small" | "base"
     steps: int = 300            # optimiser steps
@@ -174,18 +172,13 @@ def load_data(recipe: Recipe, *, data_dir=None, zip_path=None, split: str = "tra
         path = Path(zip_path)
         if path.suffix.lower() != ".zip":
             raise UserError("upload_unsupported", name=path.name)
-        data = load_dataset("folder", "train", data_dir=path, size=side, n=min(recipe.n_images, 5000))
-        return data
+        return load_dataset("folder", "train", data_dir=path, size=side, n=min(recipe.n_images, 5000))
     n = recipe.n_images if split == "train" else HELD_OUT_N
-    if recipe.dataset == "mnist":
-        if data_dir is None:
-            data_dir = os.environ.get("GENLAB_DATA_DIR")
-        data = load_dataset("mnist", split, data_dir=data_dir, n=min(n, 8000 if split == "train" else 2000),
+    if recipe.dataset == "mnist":  # data_dir None: engines.data looks in $GENLAB_DATA_DIR and the cache
+        return load_dataset("mnist", split, data_dir=data_dir, n=min(n, 8000 if split == "train" else 2000),
                             size=None if side == 28 else side)
-    else:
-        data = load_dataset(recipe.dataset, split, n=n, seed=recipe.seed if split == "train" else recipe.seed + 1,
-                            size=side)
-    return data
+    return load_dataset(recipe.dataset, split, n=n, seed=recipe.seed if split == "train" else recipe.seed + 1,
+                        size=side)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -317,8 +310,7 @@ class Plan:
     labels: torch.Tensor | None
     data_note: str                         # which images, for the model card
     make_preview: Callable[[threading.Event | None], Callable]
-    data_dir: object = None
-    zip_path: object = None
+    data_dir: object = None                # where MNIST is, for the held-out images `save` records
     trainer: Trainer | None = None         # the latest trainer (set by make_trainer)
     continued_from: dict | None = None     # what an uploaded checkpoint said about its training
     steps_before: int = 0                  # steps the weights had when this plan started
@@ -377,62 +369,55 @@ def prepare(recipe: Recipe, *, data_dir=None, zip_path=None, init=None) -> Plan:
     if recipe.family == "clip":
         return _prepare_clip(recipe, data, data_dir=data_dir, init=init)
     _, channels, side, _ = data.images.shape
-    labels = data.labels
     num_classes = None
-    if recipe.family == "ddpm" and labels is not None and data.class_names and len(data.class_names) <= 20:
+    if recipe.family == "ddpm" and data.labels is not None and data.class_names and len(data.class_names) <= 20:
         num_classes = len(data.class_names)
     config = {"vae": lambda: _vae_config(recipe, side, channels),
               "ddpm": lambda: _ddpm_config(recipe, side, channels, num_classes),
               "stylegan": lambda: _stylegan_config(recipe, side, channels)}[recipe.family]()
-    steps_before, continued = 0, None
-    if init is not None:
-        if init.family != recipe.family:
-            raise UserError("checkpoint_wrong_family", family=init.family, expected=recipe.family)
-        config, model = init.build("cpu")
-        if (config.image_size, config.channels) != (side, channels):
-            raise UserError("studio_data_mismatch", size=config.image_size, channels=config.channels,
-                            data_size=side, data_channels=channels, dataset=recipe.dataset)
-        model.train()
-        steps_before = int(init.card.get("steps") or 0)
-        continued = {k: init.card.get(k) for k in ("name", "steps", "wall_time_s", "hardware")}
-    else:
+    config, model, steps_before, continued = _initial_model(recipe, config, init)
+    if (config.image_size, config.channels) != (side, channels):  # only a loaded checkpoint can differ
+        raise UserError("studio_data_mismatch", size=config.image_size, channels=config.channels,
+                        data_size=side, data_channels=channels, dataset=recipe.dataset)
+    config = _retuned(recipe, config, model)
+    loss, make_preview = _loss_and_preview(recipe, config)
+    labels = data.labels if recipe.family == "ddpm" and config.num_classes is not None else None
+    return Plan(recipe=recipe, config=config, model=model, loss=loss, images=data.float(), labels=labels,
+                data_note=data.split_note, make_preview=make_preview, data_dir=data_dir,
+                continued_from=continued, steps_before=steps_before)
+
+
+def _initial_model(recipe: Recipe, config, init):
+    """A fresh model from `config` (seeded by the recipe), or `init`'s config and weights to continue
+    it -> (config, model in train mode, steps it has had, what its card says about its training)."""
+    if init is None:
         config.validate()
         torch.manual_seed(recipe.seed)
-        model = _module(recipe.family).build(config)
-    # The beta set now wins over a loaded checkpoint's (R1 gamma likewise, in _loss_and_preview).
+        return config, _module(recipe.family).build(config), 0, None
+    if init.family != recipe.family:
+        raise UserError("checkpoint_wrong_family", family=init.family, expected=recipe.family)
+    config, model = init.build("cpu")
+    continued = {k: init.card.get(k) for k in ("name", "steps", "wall_time_s", "hardware")}
+    return config, model.train(), int(init.card.get("steps") or 0), continued
+
+
+def _retuned(recipe: Recipe, config, model):
+    """The config with the VAE beta set now, which wins over a loaded or earlier run's (R1 gamma
+    likewise, in _loss_and_preview)."""
     if recipe.family == "vae" and config.beta != recipe.beta:
         config = dataclasses.replace(config, beta=recipe.beta)
         model.config = config
-    loss, make_preview = _loss_and_preview(recipe, config)
-    if recipe.family == "ddpm" and config.num_classes is None:
-        labels = None
-    return Plan(recipe=recipe, config=config, model=model, loss=loss, images=data.float(),
-                labels=labels if recipe.family == "ddpm" else None, data_note=data.split_note,
-                make_preview=make_preview, data_dir=data_dir, zip_path=zip_path,
-                continued_from=continued, steps_before=steps_before)
+    return config
 
 
 def _prepare_clip(recipe: Recipe, data, *, data_dir, init) -> Plan:
     """The GenLab CLIP on one captioned data set: each image's bank of true captions (English and
     Chinese), the contrastive loss that knows which captions are true of which images."""
-    from . import clip
     from .clip import train as ct
 
     mnist, shapes = (data, None) if recipe.dataset == "mnist" else (None, data)
     texts, reqs, attrs = ct.caption_bank(mnist, shapes)
-    steps_before, continued = 0, None
-    if init is not None:
-        if init.family != "clip":
-            raise UserError("checkpoint_wrong_family", family=init.family, expected="clip")
-        config, model = init.build("cpu")
-        model.train()
-        steps_before = int(init.card.get("steps") or 0)
-        continued = {k: init.card.get(k) for k in ("name", "steps", "wall_time_s", "hardware")}
-    else:
-        config = _clip_config(recipe)
-        config.validate()
-        torch.manual_seed(recipe.seed)
-        model = clip.build(config)
+    config, model, steps_before, continued = _initial_model(recipe, _clip_config(recipe), init)
     images = ct.training_images(mnist, shapes, config.image_size).float().div_(255)
     probe, captions = _clip_probe(data, texts)
     return Plan(recipe=recipe, config=config, model=model, loss=ct.make_loss(config, texts, reqs, attrs),
@@ -477,9 +462,7 @@ def resume(plan: Plan, recipe: Recipe | None = None) -> Plan:
     changed = [f for f in keep if getattr(recipe, f) != getattr(plan.recipe, f)]
     if changed:
         raise UserError("studio_resume_changed", fields=", ".join(changed))
-    if recipe.family == "vae" and plan.config.beta != recipe.beta:
-        plan.config = dataclasses.replace(plan.config, beta=recipe.beta)
-        plan.model.config = plan.config
+    plan.config = _retuned(recipe, plan.config, plan.model)
     if recipe.family == "clip":  # its loss and preview depend only on the data, which stays
         plan.recipe = recipe
         return plan
@@ -492,13 +475,12 @@ def resume(plan: Plan, recipe: Recipe | None = None) -> Plan:
 # Saving, and continuing from a checkpoint
 # ------------------------------------------------------------------------------------------------
 
-def save(plan: Plan, out_dir, *, name: str, model: torch.nn.Module | None = None,
-         wall_time_s: float | None = None, stopped: str | None = None) -> Path:
-    """Write the plan's model (or `model`, e.g. a job's result) as a checkpoint folder with the
-    aux data its family's tab needs, and the recipe in the card so it can be continued."""
+def save(plan: Plan, out_dir, *, name: str, wall_time_s: float | None = None, stopped: str | None = None) -> Path:
+    """Write the plan's model as a checkpoint folder with the aux data its family's tab needs, and
+    the recipe in the card so it can be continued."""
     from . import checkpoint
 
-    model = (model if model is not None else plan.model).eval()
+    model = plan.model.eval()
     r = plan.recipe
     aux = _aux(plan, model)
     card = {
@@ -576,8 +558,3 @@ def recipe_from_card(ckpt) -> Recipe:
     if ckpt.family == "stylegan":
         recipe = dataclasses.replace(recipe, r1_gamma=float(config.get("r1_gamma", recipe.r1_gamma)))
     return recipe
-
-
-def clone_model(model: torch.nn.Module) -> torch.nn.Module:
-    """A CPU copy of a model's weights, e.g. to keep a result while the original trains on."""
-    return copy.deepcopy(model).to("cpu").eval()

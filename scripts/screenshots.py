@@ -27,12 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.launch import launched_app  # noqa: E402
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-VIEWPORT = {"width": 1400, "height": 1100}
+from tests.launch import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, launched_app  # noqa: E402
 
 # sub-tab -> images that must have arrived before the picture is taken
 SUBTABS = {
@@ -71,9 +66,9 @@ def _open(browser, url: str, lang: str):
     return page
 
 
-def _settle(page, selectors: list[str]) -> None:
-    page.wait_for_function(IMAGES_READY, arg=selectors)
-    time.sleep(0.4)  # layout settles (Gradio keeps a connection open, so there is no network idle)
+def _settle(page, selectors: list[str], *, timeout_ms: int = 30_000, pause_s: float = 0.4) -> None:
+    page.wait_for_function(IMAGES_READY, arg=selectors, timeout=timeout_ms)
+    time.sleep(pause_s)  # layout settles (Gradio keeps a connection open, so there is no network idle)
 
 
 def shoot_tabs(browser, url: str, out: Path, lang: str) -> list[Path]:

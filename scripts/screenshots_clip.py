@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from scripts.screenshots import CHROMIUM, CHROMIUM_ARGS, IMAGES_READY, _open
+from scripts.screenshots import CHROMIUM, CHROMIUM_ARGS, _open, _set_number, _settle
 from tests.launch import launched_app
 
 DONE = {"en": "Done", "zh": "完成"}
@@ -33,19 +33,8 @@ PICKS = {"en": "picks", "zh": "选择了"}
 ZH_TAB_TEXT = "文本生成图像"
 
 
-def _settle(page, selectors: list[str]) -> None:
-    page.wait_for_function(IMAGES_READY, arg=selectors, timeout=120_000)
-    time.sleep(0.6)
-
-
-def _set_number(page, elem_id: str, value) -> None:
-    box = page.locator(f"#{elem_id} input[type=number]")
-    box.fill(str(value))
-    box.press("Enter")
-
-
 def _run(page, lang: str, steps: int) -> None:
-    _set_number(page, "clip-steps", steps)
+    _set_number(page, "#clip-steps", steps)
     prompt = page.input_value("#clip-prompt textarea")
     page.click("#clip-generate")
     # this run's end: its status names the prompt (an earlier run's "Done" may still be showing)
@@ -53,7 +42,8 @@ def _run(page, lang: str, steps: int) -> None:
         return s.includes(done) && s.includes(prompt) && s.includes(String(steps)); }""",
                            arg=[DONE[lang], prompt, steps], timeout=300_000)
     page.wait_for_function("() => document.querySelectorAll('#clip-gallery img').length >= 3")
-    _settle(page, ["#clip-image img", "#clip-best img", "#clip-plot canvas, #clip-plot svg"])
+    _settle(page, ["#clip-image img", "#clip-best img", "#clip-plot canvas, #clip-plot svg"], timeout_ms=120_000,
+            pause_s=0.6)
 
 
 def _example(page, index: int) -> None:
@@ -92,7 +82,7 @@ def shoot(browser, url: str, out: Path, lang: str) -> list[Path]:
     page.click("#clip-tab-sees-button")
     page.wait_for_function("t => document.querySelector('#clip-sees-text').innerText.includes(t)", arg=PICKS[lang],
                            timeout=120_000)
-    _settle(page, ["#clip-sees-image img", "#clip-sees-bars img"])
+    _settle(page, ["#clip-sees-image img", "#clip-sees-bars img"], timeout_ms=120_000, pause_s=0.6)
     snap("sees")
     # 5. the pretrained CLIP offline: its message, at once
     page.click("#clip-tab-generate-button")

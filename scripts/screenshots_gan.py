@@ -13,14 +13,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from scripts.screenshots import CHROMIUM, CHROMIUM_ARGS, IMAGES_READY, _open
+from scripts.screenshots import CHROMIUM, CHROMIUM_ARGS, _open, _settle
 from tests.launch import launched_app
 
 # sub-tab id -> what must have rendered before the picture is taken
@@ -46,11 +45,6 @@ def _open_gan(browser, url: str, lang: str):
     return page
 
 
-def _settle(page, selectors: list[str]) -> None:
-    page.wait_for_function(IMAGES_READY, arg=selectors, timeout=120_000)
-    time.sleep(0.6)
-
-
 def shoot(browser, url: str, out: Path, lang: str) -> list[Path]:
     page = _open_gan(browser, url, lang)
     prefix = "zh-" if lang == "zh" else ""
@@ -63,7 +57,7 @@ def shoot(browser, url: str, out: Path, lang: str) -> list[Path]:
                 const msg = (document.querySelector('#gan-effects-message') || {}).innerText || '';
                 return (im && im.complete && im.naturalWidth > 0) || msg.includes('⚠'); }""", timeout=300_000)
             selectors = ["#gan-effects-message"]
-        _settle(page, selectors)
+        _settle(page, selectors, timeout_ms=120_000, pause_s=0.6)
         path = out / f"{prefix}gan-{tab}.png"
         page.screenshot(path=str(path), full_page=True)
         written.append(path)

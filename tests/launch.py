@@ -14,6 +14,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Browser tests and screenshots drive Debian's Chromium headless through Playwright.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+VIEWPORT = {"width": 1400, "height": 1100}
+
+
+def chromium_or_skip():
+    """Skip the calling test when Chromium or Playwright is missing -> playwright.sync_api."""
+    import pytest
+
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) for browser tests")
+    return pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
+
 
 def free_port() -> int:
     with socket.socket() as s:

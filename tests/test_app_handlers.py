@@ -23,6 +23,7 @@ from PIL import Image
 
 from engines import checkpoint, data, vae
 from engines.errors import UserError
+from tests.tab_fixtures import api_lookup
 
 MODEL = "mnist-vae-z16"
 MAP_MODEL = "mnist-vae-z2"
@@ -48,14 +49,7 @@ def demo():
 @pytest.fixture(scope="module")
 def api(demo):
     """api_name -> the wrapped handler the app calls (UserError -> gr.Error)."""
-    fns = {fn.api_name: fn for fn in demo.fns.values() if fn.api_name}
-
-    def get(name):
-        assert name in fns, f"no event with api_name {name!r}"
-        return fns[name].fn
-
-    get.fns = fns
-    return get
+    return api_lookup(demo)
 
 
 @pytest.fixture(scope="module")

@@ -6,18 +6,19 @@ docs/clip-browser.png (overwritten on each run) for a person to look at.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from tests.launch import ROOT, launched_app
+from tests.launch import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ROOT,
+    VIEWPORT,
+    chromium_or_skip,
+    launched_app,
+)
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-VIEWPORT = {"width": 1400, "height": 1100}
 
 # Collects every distinct src the streamed image gets, and how often the score plot is redrawn.
 WATCH = """() => {
@@ -34,9 +35,7 @@ WATCH = """() => {
 
 @pytest.fixture(scope="module")
 def page():
-    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium for browser tests")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
+    sync_api = chromium_or_skip()
     with launched_app("--lang", "en", env={"OMP_NUM_THREADS": "1"}) as (url, _, _), sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:

@@ -3,31 +3,31 @@ press Pause, and see it stop (Debian's /usr/bin/chromium through Playwright)."""
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
 
-from tests.launch import launched_app
+from tests.launch import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    VIEWPORT,
+    chromium_or_skip,
+    launched_app,
+)
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 FRAME = "#playground-frame img"
 STATUS = "#playground-status"
 
 
 @pytest.fixture(scope="module")
 def page():
-    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium for browser tests")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    sync_api = chromium_or_skip()
     with launched_app("--lang", "en") as (url, _, _), sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            pg = browser.new_page(viewport={"width": 1400, "height": 1100})
+            pg = browser.new_page(viewport=VIEWPORT)
             pg.set_default_timeout(30_000)
             pg.js_errors = []
             pg.on("pageerror", lambda exc: pg.js_errors.append(str(exc)))

@@ -3,27 +3,26 @@ the trained model in the VAE tab's list. Debian's /usr/bin/chromium through Play
 
 from __future__ import annotations
 
-import os
 import re
 import time
 
 import pytest
 
-from tests.launch import launched_app
+from tests.launch import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    VIEWPORT,
+    chromium_or_skip,
+    launched_app,
+)
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-VIEWPORT = {"width": 1400, "height": 1100}
 
 
 @pytest.fixture(scope="module")
 def page():
-    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium for browser tests")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    sync_api = chromium_or_skip()
     with launched_app("--lang", "en", env={"OMP_NUM_THREADS": "1"}) as (url, _proc, _), \
             sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -18,16 +18,12 @@ from PIL import Image
 
 from tests.conftest import save_tiny_checkpoint
 from tests.diffusion_fixtures import save_tiny_ddpm
+from tests.tab_fixtures import NoProgress, api_lookup
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 API_NAMES = ("clip_card", "clip_upload", "clip_generator", "clip_example", "clip_generate", "clip_stop", "clip_sees",
              "clip_captions")
 VAE, DDPM = "mnist-vae-z16", "mnist-ddpm"  # tiny stand-ins, named as the shipped ones so the examples resolve
-
-
-class NoProgress:
-    def __call__(self, *args, **kwargs):
-        pass
 
 
 def save_tiny_clip(out_dir):
@@ -55,21 +51,10 @@ def assets(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def demo(assets):
+def api(assets):
     import app
 
-    return app.build_app(assets_dir=assets)
-
-
-@pytest.fixture(scope="module")
-def api(demo):
-    fns = {fn.api_name: fn for fn in demo.fns.values() if fn.api_name}
-
-    def get(name):
-        assert name in fns, f"no event with api_name {name!r}"
-        return fns[name].fn
-
-    return get
+    return api_lookup(app.build_app(assets_dir=assets))
 
 
 def generate(api, lang="en", runs=None, uploads=None, prompt="a red circle", negative="", backend="genlab", generator="pixels",

@@ -357,6 +357,25 @@ def test_cond_fn_shifts_samples_along_its_gradient(method):
     torch.testing.assert_close(ratio, torch.full_like(ratio, float(ratio.mean())), rtol=1e-3, atol=1e-4)
 
 
+@pytest.mark.parametrize("method", ["ddpm", "ddim"])
+def test_cond_fn_may_take_the_samplers_own_noise_prediction(method):
+    p = GaussianDiffusion(make_schedule("linear", 50))
+    model = GaussianEps(p.alphas_cumprod, 0.0, 0.5)
+    given = []
+
+    def cond_fn(x, t, eps):
+        given.append(eps.clone())
+        return torch.zeros_like(x)
+
+    kw = dict(steps=10, eta=0.0) if method == "ddim" else {}
+    run = p.ddim if method == "ddim" else p.ddpm
+    with runtime.compute():
+        steps = list(run(model, (8, 1, 2, 2), gen=gen(5), cond_fn=cond_fn, **kw))
+    assert len(given) == len(steps)
+    for eps, step in zip(given, steps):
+        torch.testing.assert_close(eps, step.eps)
+
+
 def test_clip_x0_keeps_predictions_in_range():
     config = tiny_config()
     model = randomized(diffusion.build(config), scale=1.0)

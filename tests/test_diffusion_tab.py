@@ -23,17 +23,13 @@ from engines.diffusion import engine as dengine
 from engines.diffusion.engine import Setting
 from engines.errors import UserError
 from tests.diffusion_fixtures import T_TINY, save_tiny_ddpm, zip_checkpoint
+from tests.tab_fixtures import NoProgress, api_lookup
 
 COND, UNCOND = "mnist-ddpm", "shapes-ddpm"
 CJK = re.compile(r"[\u4e00-\u9fff]")
 API_NAMES = ("diffusion_model", "diffusion_upload", "diffusion_forward", "diffusion_generate", "diffusion_stop",
              "diffusion_scrub", "diffusion_strip", "diffusion_export", "diffusion_branch", "diffusion_branch_stop",
              "diffusion_fork", "diffusion_fork_stop", "diffusion_fork_scrub")
-
-
-class NoProgress:
-    def __call__(self, *args, **kwargs):
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -53,14 +49,7 @@ def demo(assets):
 
 @pytest.fixture(scope="module")
 def api(demo):
-    fns = {fn.api_name: fn for fn in demo.fns.values() if fn.api_name}
-
-    def get(name):
-        assert name in fns, f"no event with api_name {name!r}"
-        return fns[name].fn
-
-    get.fns = fns
-    return get
+    return api_lookup(demo)
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ import torch
 
 from demo import gan_plots, gan_tab
 from demo.i18n import STRINGS, t
+from tests.tab_fixtures import api_lookup
 
 FACES, GREY = "tiny-faces", "tiny-grey"
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -63,14 +64,7 @@ def api(assets):
     import app
 
     demo = app.build_app(assets_dir=assets)
-    fns = {fn.api_name: fn for fn in demo.fns.values() if fn.api_name}
-
-    def get(name):
-        assert name in fns, f"no event with api_name {name!r}"
-        return fns[name].fn
-
-    get.fns = fns
-    return get
+    return api_lookup(demo)
 
 
 @pytest.fixture(scope="module")
@@ -279,13 +273,13 @@ def test_layer_effects_chart_with_a_regressor(api, monkeypatch):
 
     monkeypatch.setattr(attributes, "load_default", lambda: FakeRegressor())
     monkeypatch.setattr(gan_tab, "EFFECTS_N", 8)
-    gan_tab._EFFECTS.items.clear()
+    attributes._EFFECTS_CACHE.clear()
     chart, table = api("gan_effects")("en", {}, FACES)
     assert chart.ndim == 3 and chart.shape[0] > 300
     assert "8 pairs" in table and "brightness" in table
     _, zh = api("gan_effects")("zh", {}, FACES)
     assert "基础层" in zh or "细调层" in zh or "中间层" in zh
-    gan_tab._EFFECTS.items.clear()
+    attributes._EFFECTS_CACHE.clear()
 
 
 def test_layer_effects_message_without_a_regressor(api, monkeypatch):
@@ -294,7 +288,6 @@ def test_layer_effects_message_without_a_regressor(api, monkeypatch):
     chart, msg = api("gan_effects")("zh", {}, GREY)  # not a faces model
     assert chart is None and GREY in msg and CJK.search(msg)
     monkeypatch.setattr(attributes, "load_default", lambda: None)
-    gan_tab._EFFECTS.items.clear()
     chart, msg = api("gan_effects")("en", {}, FACES)
     assert chart is None and "not installed" in msg
     assert api.fns["gan_effects"].fn("en", {}, FACES)[0] is None

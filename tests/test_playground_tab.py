@@ -72,6 +72,18 @@ def test_play_streams_changing_frames_and_pause_stops_within_a_second(h):
     assert "Paused" in out[2]
 
 
+def test_step_and_play_build_the_model_they_need(h):
+    # A fresh session (no setup yet), then Play after a structural change that no event applied.
+    sess, html, status = h.step("en", None, *controls(), *VIEW)
+    assert sess.pg.step == 1 and decode(html).shape == (plots.HEIGHT, plots.WIDTH, 3) and "Step 1" in status
+    changed = controls(data="ring")
+    for _ in h.play("en", sess, *changed, *VIEW):
+        h.pause(sess)
+    assert sess.pg.settings.data == "ring" and sess.pg.step == VIEW[3]
+    sess, html, status = h.step("en", pt.Session(), *controls(data="drawn"), *VIEW)
+    assert sess.pg is None and html == gr.skip() and "Draw" in status
+
+
 def test_a_second_play_in_the_same_session_does_not_start_a_second_loop(h):
     sess = h.setup("en", None, *controls(), None, *VIEW)[0]
     sess.playing = True   # as if a loop were running

@@ -36,9 +36,12 @@ def client(url):
     return Client(url, verbose=False)
 
 
-def frame(plot):
-    """An output's value: the value itself, or the update that carries it."""
-    return plot["value"] if isinstance(plot, dict) and "__type__" in plot else plot
+def frame(plot, shown=None):
+    """An output's value: the value itself, or the update that carries it; `shown` (what the browser
+    already has) for an update that carries none, as a poll without new events sends for the plot."""
+    if isinstance(plot, dict) and "__type__" in plot:
+        return plot.get("value", shown)
+    return shown if plot is None else plot
 
 
 def poll_until(c, text: str, timeout: float = 60.0):
@@ -53,19 +56,20 @@ def poll_until(c, text: str, timeout: float = 60.0):
 
 def test_a_run_streams_its_curve_and_samples_then_keeps_its_model(server, tmp_path):
     c = client(server)
-    status, *_ = c.predict(None, *settings(), api_name="/train_start")
+    status, _, plot, *_ = c.predict(None, *settings(), api_name="/train_start")
     assert "vae-shapes" in status
-    seen = []
+    seen, plot = [], frame(plot)
     end = time.perf_counter() + 60
     while time.perf_counter() < end:
-        status, stats, plot, _preview, _ = c.predict(api_name="/train_poll")
-        seen.append(len(frame(plot)["data"]))
+        status, stats, update, _preview, _ = c.predict(api_name="/train_poll")
+        plot = frame(update, plot)
+        seen.append(len(plot["data"]))
         if "finished" in status:
             break
         time.sleep(0.3)
     assert "finished after 30 steps" in status and "30 / 30" in stats and "CPU" in stats
     assert seen[-1] > 0 and sorted(seen) == seen and len(set(seen)) >= 2   # the curve grew while we watched
-    assert {row[2] for row in frame(plot)["data"]} == {"loss", "recon", "kl"}
+    assert {row[2] for row in plot["data"]} == {"loss", "recon", "kl"}
     # The checkpoint zip: three files, safetensors only; a new session continues from it.
     path = frame(c.predict("my-vae", api_name="/train_download"))
     with zipfile.ZipFile(path) as z:

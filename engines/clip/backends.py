@@ -91,7 +91,7 @@ class Backend:
         x = _images_to_tensor(images)
         text = self.encode_texts(captions)
         with runtime.compute():
-            img = self.encode_images(x.to(self.device))
+            img = self.encode_images(x)
             cos = img @ text.t()
             probs = (self.logit_scale * cos).softmax(-1)
         return {"cosine": cos.cpu().numpy(), "probs": probs.cpu().numpy()}
@@ -150,9 +150,7 @@ def _images_to_tensor(images) -> torch.Tensor:
         raise UserError("clip_image_shape", shape=str(tuple(arr.shape)))
     if arr.dtype != np.uint8:
         raise UserError("clip_image_shape", shape=f"{tuple(arr.shape)} {arr.dtype}")
-    arr = np.ascontiguousarray(arr[..., :3])  # drop alpha
-    if not arr.flags.writeable:  # decoded images often are read-only; torch wants to own writable memory
-        arr = arr.copy()
+    arr = np.array(arr[..., :3])  # alpha dropped; a writable copy (decoded images are often read-only)
     return torch.from_numpy(arr).permute(0, 3, 1, 2).float().div(255)
 
 

@@ -43,7 +43,6 @@ MAX_STEPS = 1000
 MAX_STRENGTH = 100.0
 MAX_AUGMENT = 16
 PIXEL_SIZES = (16, 256)           # smallest and largest side for "pixels"
-PIXEL_FINEST = None               # "pixels": drop the levels finer than this side (None: keep all)
 NEGATIVE_WEIGHT = 0.5             # how hard the negative prompt pushes, relative to the prompt
 CROP_SCALE = (0.85, 1.0)          # side of a random crop, as a fraction of the image
 AUG_NOISE = 0.03                  # pixel noise sigma on the augmented copies
@@ -130,8 +129,6 @@ class PixelImage(torch.nn.Module):
         super().__init__()
         self.size = size
         sides = [r for r in (4, 8, 16, 32, 64, 128, 256) if r < size] + [size]
-        if PIXEL_FINEST:
-            sides = [r for r in sides if r <= PIXEL_FINEST]
         self.levels = torch.nn.ParameterList(
             [torch.nn.Parameter(0.1 * torch.randn(1, 3, r, r, generator=gen).to(device)) for r in sides])
 
@@ -364,10 +361,8 @@ def _diffuse(backend, s: GuideSetting, pos, neg, engine, stop, every) -> Iterato
     last_score = [float("nan")]
     track = _Tracker(steps, every)
 
-    def cond_fn(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            eps = process._eps(model, x, t, y, guidance)
-        x0 = process.predict_x0(x, t, eps)  # differentiable in x, eps held fixed
+    def cond_fn(x: torch.Tensor, t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        x0 = process.predict_x0(x, t, eps)  # differentiable in x, the sampler's eps held fixed
         img = to_unit(x0)
         objective, score = _clip_objective(backend, augment_views(img, s.augment, aug_gen), pos, neg)
         last_score[0] = float(score.detach())

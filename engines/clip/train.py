@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from . import tokenizer
-from .model import Config, contrastive_loss, to_tower_input
+from .model import Config, contrastive_loss, encode_images, encode_texts, to_tower_input
 
 # Attribute slots of an image / of a caption's requirements.
 ATTRS = ("source", "digit", "shape", "color", "position", "size", "background")
@@ -37,13 +37,12 @@ def digit_caption(digit: int, template: str) -> str:
 def _shape_partials(attrs: dict) -> list[tuple[str, tuple[str, ...]]]:
     """Short captions naming two of shape / colour / position: (text, factors it asserts)."""
     from ..data import FACTOR_ZH
-    from ..data.shapes import _POSITION_EN
+    from ..data.shapes import _POSITION_EN, _a
 
     s, c, p = attrs["shape"], attrs["color"], attrs["position"]
     zs, zc, zp = FACTOR_ZH["shape"][s], FACTOR_ZH["color"][c], FACTOR_ZH["position"][p]
-    a = "an" if c[0] in "aeiou" else "a"
     return [
-        (f"{a} {c} {s}", ("shape", "color")), (f"{zc}{zs}", ("shape", "color")),
+        (_a(f"{c} {s}"), ("shape", "color")), (f"{zc}{zs}", ("shape", "color")),
         (f"a {s} {_POSITION_EN[p]}", ("shape", "position")), (f"{zp}的{zs}", ("shape", "position")),
         (f"something {c} {_POSITION_EN[p]}", ("color", "position")), (f"{zp}有{zc}的东西", ("color", "position")),
     ]
@@ -172,27 +171,20 @@ SHAPE_PROMPT_ZH = "{pos}的{color}{shape}"
 
 def shape_prompt(shape: str, color: str, position: str, lang: str = "en") -> str:
     from ..data import FACTOR_ZH
-    from ..data.shapes import _POSITION_EN
+    from ..data.shapes import _POSITION_EN, _a
 
     if lang == "zh":
         return SHAPE_PROMPT_ZH.format(pos=FACTOR_ZH["position"][position], color=FACTOR_ZH["color"][color],
                                       shape=FACTOR_ZH["shape"][shape])
-    a = "an" if color[0] in "aeiou" else "a"
-    return SHAPE_PROMPT_EN.format(a_color=f"{a} {color}", shape=shape, pos=_POSITION_EN[position])
+    return SHAPE_PROMPT_EN.format(a_color=_a(color), shape=shape, pos=_POSITION_EN[position])
 
 
 @torch.no_grad()
 def _embed_images(model, config: Config, images: torch.Tensor, batch: int = 500) -> torch.Tensor:
+    """uint8 (N, C, H, W) -> (N, D), `batch` images at a time."""
     dev = next(model.parameters()).device
-    out = [model.encode_image(to_tower_input(images[i:i + batch].to(dev).float() / 255, config.image_size),
-                              normalize=True) for i in range(0, len(images), batch)]
-    return torch.cat(out)
-
-
-@torch.no_grad()
-def _embed_texts(model, config: Config, texts: list[str]) -> torch.Tensor:
-    dev = next(model.parameters()).device
-    return model.encode_text(tokenizer.tokenize(texts, config.context_length).to(dev), normalize=True)
+    return torch.cat([encode_images(model, images[i:i + batch].to(dev).float() / 255, config)
+                      for i in range(0, len(images), batch)])
 
 
 @torch.no_grad()
@@ -201,7 +193,7 @@ def zero_shot_digits(model, config: Config, mnist, lang: str) -> float:
     templates = DIGIT_TEMPLATES_EN if lang == "en" else DIGIT_TEMPLATES_ZH
     classes = []
     for d in range(10):
-        e = _embed_texts(model, config, [digit_caption(d, t) for t in templates]).mean(0)
+        e = encode_texts(model, [digit_caption(d, t) for t in templates], config).mean(0)
         classes.append(e / e.norm())
     img = _embed_images(model, config, training_images(mnist, None, config.image_size))
     pred = (img @ torch.stack(classes).t()).argmax(1).cpu()
@@ -221,7 +213,7 @@ def zero_shot_shapes(model, config: Config, shapes, lang: str) -> dict[str, floa
     def emb(texts):
         missing = [t for t in texts if t not in cache]
         if missing:
-            for t, e in zip(missing, _embed_texts(model, config, missing)):
+            for t, e in zip(missing, encode_texts(model, missing, config)):
                 cache[t] = e
         return torch.stack([cache[t] for t in texts])
 
@@ -245,7 +237,6 @@ def zero_shot(model, config: Config, mnist=None, shapes=None) -> dict:
         out["shapes"] = {lang: {k: round(v, 4) for k, v in zero_shot_shapes(model, config, shapes, lang).items()}
                          for lang in ("en", "zh")}
     return out
-
 
 
 TOKENIZER_NOTE = ("UTF-8 bytes: ids 1-256 = byte + 1, 257 start, 258 end (pooled), 0 padding; text NFKC-normalised, "

@@ -30,13 +30,13 @@ from .folder import MAX_COMPRESSION_RATIO, load_folder, open_zip
 from .images import (ARCHIVE_SUFFIXES, IMAGE_SUFFIXES, MNIST_BOX, MNIST_CANVAS, centre_like_mnist, decode_image, sketch_to_digit,
                      to_model_input)
 from .imageset import SPLITS, ImageSet, _check_count, _check_split, resize_batch
-from .mnist import MNIST_FILES, MNIST_TRAIN_FRACTION, _load_mnist, load_mnist_arrays
+from .mnist import MNIST_FILES, MNIST_TRAIN_FRACTION, _load_mnist, load_mnist_arrays, mnist_available
 from .shapes import (BACKGROUNDS, COLORS, FACTOR_ZH, FACTORS, POSITIONS, SHAPES, SHAPES_DEFAULT_N, SIZES,
                      load_shapes, render_shape, shape_caption)
 
 __all__ = [
     "DATASETS", "SPLITS", "ImageSet", "load_dataset", "resize_batch",
-    "MNIST_FILES", "MNIST_TRAIN_FRACTION", "load_mnist_arrays",
+    "MNIST_FILES", "MNIST_TRAIN_FRACTION", "load_mnist_arrays", "mnist_available",
     "SHAPES", "COLORS", "SIZES", "POSITIONS", "BACKGROUNDS", "FACTORS", "FACTOR_ZH", "SHAPES_DEFAULT_N",
     "load_shapes", "render_shape", "shape_caption",
     "FACE_ATTRIBUTES", "FACE_DEFAULTS", "FACE_GROUPS_ZH", "FACE_VALUE_ZH", "FACES_DEFAULT_N",

@@ -136,6 +136,12 @@ def _download_mnist() -> bool:
     return True
 
 
+def mnist_available(data_dir=None) -> bool:
+    """Whether the MNIST files are at hand (in the folders load_dataset searches), without
+    reading them or going online."""
+    return _find_mnist(_mnist_roots(data_dir)) is not None
+
+
 def load_mnist_arrays(data_dir=None) -> tuple[np.ndarray, np.ndarray, Path]:
     """(images uint8 (10000, 28, 28), labels uint8 (10000,), folder) of the MNIST test split."""
     roots = _mnist_roots(data_dir)

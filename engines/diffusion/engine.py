@@ -43,6 +43,7 @@ class Engine:
         self.name = ckpt.name
         self.path = ckpt.path
         self._aux = {k: v.to("cpu") for k, v in ckpt.aux.items()}
+        self._other_processes: dict[str, GaussianDiffusion] = {}  # the forward view's other schedule
 
     @classmethod
     def load(cls, path, device: torch.device | None = None) -> Engine:
@@ -124,10 +125,9 @@ class Engine:
             return self.process
         if schedule not in ("linear", "cosine"):
             raise ValueError(f"schedule must be 'linear' or 'cosine', not {schedule!r}")
-        cache = self.__dict__.setdefault("_other_processes", {})
-        if schedule not in cache:
-            cache[schedule] = GaussianDiffusion(make_schedule(schedule, self.config.timesteps))
-        return cache[schedule]
+        if schedule not in self._other_processes:
+            self._other_processes[schedule] = GaussianDiffusion(make_schedule(schedule, self.config.timesteps))
+        return self._other_processes[schedule]
 
     def to_input(self, image: np.ndarray) -> torch.Tensor:
         """One uint8 image (H, W, C) or grey (H, W) of the model's size -> (1, C, H, W) in [-1, 1]."""

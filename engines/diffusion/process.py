@@ -15,6 +15,7 @@ The process never owns the network: every method takes `model`, any module with
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass
 from typing import Callable, Iterator, Literal
@@ -30,7 +31,8 @@ from ..train import to_uint8
 MAX_GUIDANCE = 50.0  # |guidance scale| above this is refused: far beyond anything useful
 MAX_BETA = 0.999     # betas are clipped here, so no step destroys the signal entirely
 
-# cond_fn(x_t (B, C, H, W), a leaf requiring grad; t (B,)) -> grad_x log p(c | x_t), (B, C, H, W)
+# cond_fn(x_t (B, C, H, W), a leaf requiring grad; t (B,)[, eps=the sampler's noise prediction])
+#   -> grad_x log p(c | x_t), (B, C, H, W)
 CondFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -337,7 +339,7 @@ class GaussianDiffusion:
                         x0 = x0.clamp(-1, 1)
                     mean, var, _ = self.q_posterior(x0, x, t)
                 if cond_fn is not None:
-                    mean = mean + var * _cond_grad(cond_fn, x, tb)
+                    mean = mean + var * _cond_grad(cond_fn, x, tb, eps)
                 x_prev = mean + var.sqrt() * self._noise(x, gen) if t > 0 else mean
             yield Step(i, len(ts), t, t - 1, x, eps, x0, x_prev)
             x = x_prev
@@ -379,7 +381,7 @@ class GaussianDiffusion:
                     eps = self._eps(model, x, tb, y, s)
                 e = eps
                 if cond_fn is not None:
-                    e = e - math.sqrt(1 - ab) * _cond_grad(cond_fn, x, tb)
+                    e = e - math.sqrt(1 - ab) * _cond_grad(cond_fn, x, tb, eps)
                 with torch.no_grad():
                     x0 = self.predict_x0(x, t, e)
                     if clip_x0:
@@ -413,12 +415,14 @@ class GaussianDiffusion:
         return to_unit(last.x_prev)
 
 
-def _cond_grad(cond_fn: CondFn, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+def _cond_grad(cond_fn: CondFn, x: torch.Tensor, t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
     """cond_fn's gradient at x. cond_fn gets a fresh leaf copy of x that requires grad, with
     autograd on even when the caller runs under no_grad or inference mode, so it may call
-    torch.autograd.grad(log_p(x), x)."""
+    torch.autograd.grad(log_p(x), x). A cond_fn with an `eps` parameter also gets the sampler's
+    own noise prediction for this step (no gradient), so it need not run the model again."""
+    extra = {"eps": eps} if "eps" in inspect.signature(cond_fn).parameters else {}
     with torch.inference_mode(False), torch.enable_grad():
-        grad = cond_fn(x.detach().clone().requires_grad_(True), t)
+        grad = cond_fn(x.detach().clone().requires_grad_(True), t, **extra)
     grad = torch.as_tensor(grad, device=x.device, dtype=x.dtype).detach()
     if grad.shape != x.shape:
         raise ValueError(f"cond_fn must return a gradient of x's shape {tuple(x.shape)}, not {tuple(grad.shape)}")

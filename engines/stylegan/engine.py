@@ -196,6 +196,11 @@ class Engine:
         space "z": spherical interpolation of z (z is Gaussian: its norm stays typical), then
         mapping and truncation; "w": linear interpolation of the two (truncated) w's.
         """
+        return self.synthesize(self.interpolate_w(seed_a, seed_b, ts, space, psi), **noise)
+
+    def interpolate_w(self, seed_a: int, seed_b: int, ts, space: str = "z", psi: float = 1.0) -> np.ndarray:
+        """The w's of `interpolate`'s path, (T, w_dim) float32 (several paths can then be
+        synthesised in one batch)."""
         from ..vae import lerp, slerp
 
         ts = np.asarray(ts, dtype=np.float64).reshape(-1)
@@ -207,11 +212,9 @@ class Engine:
             raise UserError("stylegan_space", value=space)
         if space == "z":
             za, zb = self.z_from_seeds([seed_a, seed_b])
-            w = self.mapping(slerp(za, zb, ts), psi)
-        else:
-            wa, wb = self.mapping([seed_a, seed_b], psi)
-            w = lerp(wa, wb, ts)
-        return self.synthesize(w, **noise)
+            return self.mapping(slerp(za, zb, ts), psi)
+        wa, wb = self.mapping([seed_a, seed_b], psi)
+        return lerp(wa, wb, ts)
 
     # --- checks ----------------------------------------------------------------------------------
 

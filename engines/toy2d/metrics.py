@@ -3,8 +3,6 @@ on a grid over the view (as GAN Lab measures them), in nats."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .data import EXTENT
@@ -46,14 +44,3 @@ def js_divergence(p, q) -> float:
     p, q = _normalise(p), _normalise(q)
     m = (p + q) / 2
     return 0.5 * kl_divergence(p, m) + 0.5 * kl_divergence(q, m)
-
-
-JS_MAX = math.log(2)
-
-
-def distance(metric: str, data_hist: np.ndarray, model_points: np.ndarray) -> float:
-    """The playground's distance: 'js' = JS(data, model); 'kl' = KL(data || model), smoothed."""
-    q = histogram(model_points, bins=data_hist.shape[0])
-    if metric == "kl":
-        return kl_divergence(data_hist, q, smoothing=KL_SMOOTHING)
-    return js_divergence(data_hist, q)

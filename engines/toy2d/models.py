@@ -15,6 +15,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..stylegan.losses import d_logistic, g_nonsaturating
+
 GAN_LOSSES = ("ns", "ls", "wgan-gp")
 X0_CLIP = 3.0  # |x^_0| bound while sampling (the data lie within 2.5)
 
@@ -39,10 +41,6 @@ class GAN(nn.Module):
         self.G = mlp(2, hidden, 2)   # z (B, 2) -> x (B, 2)
         self.D = mlp(2, hidden, 1)   # x (B, 2) -> (B, 1): a logit ("ns"), a score ("ls"), a critic value ("wgan-gp")
 
-    def d_out(self, x: torch.Tensor) -> torch.Tensor:
-        """D's output as the losses and the heat map read it: P(real) for "ns", else the raw value. (B,)"""
-        return self.D(x)[:, 0]
-
 
 def d_display(kind: str, raw: torch.Tensor) -> torch.Tensor:
     """What D outputs in the sense of its loss: sigmoid(logit) = P(real) for "ns", the raw value otherwise."""
@@ -51,8 +49,8 @@ def d_display(kind: str, raw: torch.Tensor) -> torch.Tensor:
 
 def d_loss(kind: str, d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
     """The discriminator's loss from its raw outputs on a real and a fake batch (B,), without any penalty."""
-    if kind == "ns":   # -log D(x) - log(1 - D(G(z))), D = sigmoid(logit)
-        return F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+    if kind == "ns":   # -log D(x) - log(1 - D(G(z))), D = sigmoid(logit): StyleGAN's logistic loss
+        return d_logistic(d_real, d_fake)
     if kind == "ls":   # targets 1 for real, 0 for fake
         return 0.5 * ((d_real - 1) ** 2).mean() + 0.5 * (d_fake**2).mean()
     if kind == "wgan-gp":  # the critic maximises E[D(real)] - E[D(fake)]
@@ -63,7 +61,7 @@ def d_loss(kind: str, d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tenso
 def g_loss(kind: str, d_fake: torch.Tensor) -> torch.Tensor:
     """The generator's loss from D's raw outputs on fakes (B,)."""
     if kind == "ns":   # -log D(G(z)): strong gradients while D rejects the fakes
-        return F.softplus(-d_fake).mean()
+        return g_nonsaturating(d_fake)
     if kind == "ls":
         return 0.5 * ((d_fake - 1) ** 2).mean()
     if kind == "wgan-gp":
