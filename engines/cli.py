@@ -107,17 +107,17 @@ def _train_vae(args) -> Path:
         widths=tuple(int(w) for w in args.widths.split(",")) if args.widths else ((32, 64) if size % 8 else (32, 64, 128)),
         hidden=args.hidden, likelihood="bernoulli" if grey else "gaussian",
     )
-    config.validate()
     torch.manual_seed(args.seed)
+    config, model, init_card = _init_from(args, "vae", config, vae.build)
     loss = vae.make_loss(config, binarize=grey, kl_warmup_steps=args.kl_warmup)
-    trainer = Trainer(vae.build(config), loss, train.float(), _train_config(args, warmup=500), labels=train.labels)
+    trainer = Trainer(model, loss, train.float(), _train_config(args, warmup=500), labels=train.labels)
     held_out = test.float().to(trainer.device)
     last, curve, wall = _run(trainer, args, lambda m: vae.evaluate(m, held_out)["neg_elbo"])
     final, dev = trainer.final_model(), trainer.device
     metrics = {f"heldout_{k}": round(v, 3) for k, v in vae.evaluate(final, held_out).items()}
     metrics.update({f"train_{k}": round(v, 3) for k, v in vae.evaluate(final, train.float()[:2000].to(dev)).items()})
     aux = vae.build_aux(final, held_out, test.labels.to(dev) if test.labels is not None else None)
-    card = _card(args, train, test, last, curve, metrics=metrics, metrics_note=(
+    card = _card(args, train, test, last, curve, metrics=metrics, **init_card, metrics_note=(
         "nats per image, one z sample per image; Bernoulli likelihood on grey values = expected "
         "NLL under dynamic binarisation" if grey else
         "nats per image, one z sample; Gaussian likelihood with learned per-channel sigma on [0, 1] pixels"))

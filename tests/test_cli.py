@@ -29,6 +29,15 @@ def trained(tmp_path_factory) -> Path:
     return out
 
 
+def test_train_vae_continues_from_init(trained, tmp_path):
+    """--init trains the checkpoint on (its config wins over the architecture flags)."""
+    more = tmp_path / "more"
+    assert cli.main([*TRAIN_ARGS, "--latent-dim", "4", "--init", str(trained), "--out", str(more)]) == 0
+    before, after = checkpoint.load(trained), checkpoint.load(more)
+    assert after.config == before.config and after.card["continued_from"]["steps"] == 3
+    assert any(not torch.equal(before.state[k], after.state[k]) for k in before.state)
+
+
 def test_train_writes_a_loadable_checkpoint_with_its_command(trained):
     ckpt = checkpoint.load(trained, expect_family="vae")
     config, model = ckpt.build()
