@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import contextvars
 import functools
 import os
 import platform
@@ -110,10 +111,11 @@ def on_compute_thread() -> bool:
 
 
 def call(fn: Callable[..., T], /, *args, **kwargs) -> T:
-    """Run fn on the compute thread and wait for it (directly when already on it)."""
+    """Run fn on the compute thread and wait for it (directly when already on it). fn sees the
+    caller's context variables (a web framework's request context, progress bars, warnings)."""
     if on_compute_thread():
         return fn(*args, **kwargs)
-    return _executor().submit(fn, *args, **kwargs).result()
+    return _executor().submit(contextvars.copy_context().run, fn, *args, **kwargs).result()
 
 
 _END = object()

@@ -166,3 +166,15 @@ def test_stepped_runs_each_step_on_the_compute_thread_in_lockstep():
     flag = []
     got = list(runtime.stepped(_counting(100, record), stop=lambda: len(flag) > 0 or flag.append(1)))
     assert got == [0]  # stop() is asked before every step: True after the first
+
+
+def test_call_carries_the_callers_context_variables():
+    import contextvars
+
+    var = contextvars.ContextVar("genlab_test_var", default="unset")
+    token = var.set("request 7")
+    try:
+        assert runtime.call(var.get) == "request 7"
+    finally:
+        var.reset(token)
+    assert runtime.call(var.get) == "unset"

@@ -38,6 +38,10 @@ class Engine:
         self.device = device or runtime.device()
         self.config, self.model = ckpt.build(self.device)
         assert isinstance(self.config, Config)
+        # Weights in channels-last order: the convolutions then run channels-last throughout.
+        # Measured on the 2-core CPU, 16 MNIST digits: DDPM-1000 21-22 s against 26-28 s, DDIM-50
+        # 1.08 s against 1.23-1.44 s (the shapes model gains less, about 5%).
+        self.model.to(memory_format=torch.channels_last)
         self.process = make_process(self.config)
         self.card = ckpt.card
         self.name = ckpt.name
