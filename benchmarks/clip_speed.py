@@ -3,7 +3,8 @@
     python -m benchmarks.clip_speed [--out benchmarks/results/clip-speed-cpu-DATE.json]
 
 Target on the 2-core CPU: 100 guidance steps with the GenLab CLIP <= 10 s (measured for pixels at
-64x64 and for the MNIST and shapes VAEs' z, 4 augmented crops per step, the tab's defaults).
+64x64 and for the MNIST and shapes VAEs' z, 4 augmented crops per step, the tab's defaults); the
+DDPMs run 50 DDIM steps (the shapes DDPM with 4 candidates side by side, the tab's default).
 ViT-B-32: seconds per guidance step on this CPU. Its weights cannot be downloaded here, so the
 model is built with random weights: the same architecture and arithmetic, hence the same time,
 but its images mean nothing. On a GPU (when one is at hand) the same run reports steps per second.
@@ -53,7 +54,10 @@ def main(argv=None) -> dict:
             "genlab/mnist-stylegan": clip.GuideSetting(prompt="the digit 7", steps=100, seed=0,
                                                        generator=str(ROOT / "assets" / "mnist-stylegan")),
             "genlab/mnist-ddpm (DDIM 50)": clip.GuideSetting(prompt="the digit 7", steps=50, seed=0,
-                                                             generator=str(ROOT / "assets" / "mnist-ddpm"))}
+                                                             generator=str(ROOT / "assets" / "mnist-ddpm")),
+            # the shapes suite's set-up and the tab's default for a DDPM: 4 guided samples in one batch
+            "genlab/shapes-ddpm (DDIM 50, 4 candidates)": clip.GuideSetting(
+                prompt=PROMPT, steps=50, seed=0, candidates=4, generator=str(ROOT / "assets" / "shapes-ddpm"))}
     clip.run_to_end(genlab, clip.GuideSetting(prompt=PROMPT, steps=3))  # warm-up
     for name, setting in runs.items():
         out["runs"][name] = _time_guide(genlab, setting)

@@ -49,6 +49,25 @@ def page_generate(page, guidance: float) -> tuple[float, float, int]:
     return r["first_s"], r["done_s"], r["frames"]
 
 
+def use_other_tabs(url: str, rounds: int = 3) -> None:
+    """What a page load and a few clicks do before Generate: the VAE's sliders and the GAN's mixing
+    grid, several sessions at once, so the server has run the other tabs' models from several of
+    its threads (on a 2-core CPU torch is slower once several threads of a process have run it)."""
+    import concurrent.futures
+
+    from benchmarks import gan_app, vae_app
+
+    def session(k: int) -> None:
+        page = ProtocolClient(url)
+        for r in range(rounds):
+            page.call("vae_slider", vae_app.MODEL, *[((k + r + i) % 7 - 3) / 2 for i in range(16)])
+            page.call("gan_mix_layers", gan_app.MODEL, gan_app.SEEDS_A, gan_app.SEEDS_B,
+                      gan_app.LAYER_CHOICES[(k + r) % len(gan_app.LAYER_CHOICES)], 1.0)
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        list(pool.map(session, range(4)))
+
+
 def app_generate(client, guidance: float) -> tuple[float, float, int]:
     """One Generate click through gradio_client -> (s to the first streamed frame, s to the end,
     frames received). gradio_client downloads every frame's images in turn in this process, on
@@ -69,11 +88,15 @@ def main(argv=None) -> dict:
     parser.add_argument("--n", type=int, default=5, help="timed runs per setting")
     parser.add_argument("--guidance", type=float, default=1.0, help="1 is the shipped model's default")
     parser.add_argument("--compare-root", default=None, help="another checkout whose app to time alongside")
+    parser.add_argument("--fresh-page", dest="used_page", action="store_false",
+                        help="time Generate in an app that has run nothing else (default: the VAE and GAN "
+                             "tabs are used first, from several sessions at once, as in a class)")
     args = parser.parse_args(argv)
     from gradio_client import Client
 
     result = {"benchmark": "diffusion_app", "hardware": runtime.hardware_summary(),
               "setting": f"{MODEL}, DDIM-{STEPS}, {N_IMAGES} images, guidance {args.guidance}",
+              "other_tabs_used_first": args.used_page,
               "load_average_1_5_15_before": [round(x, 2) for x in os.getloadavg()]}
     roots = {"this": (None, {})}
     if args.compare_root:
@@ -87,6 +110,8 @@ def main(argv=None) -> dict:
             url, _proc, _start = apps[key].__enter__()
             clients[key] = Client(url, verbose=False)
             pages[key] = ProtocolClient(url)
+            if args.used_page:
+                use_other_tabs(url)
             page_generate(pages[key], args.guidance)  # warm up: load the model, start the threads
         for _ in range(args.n):
             for key in roots:

@@ -55,7 +55,7 @@ def engine_fps(seconds: float, spf: int) -> dict:
     out = {}
     for name, (model, data, loss) in CASES.items():
         controls, view = _values(model, data, loss, spf)
-        sess = h.setup("en", None, *controls, None, *view)[0]
+        sess = h.setup("en", None, *controls, *view)[0]
         frames, t0 = 0, time.perf_counter()
         for _ in h.play("en", sess, *controls, *view):
             frames += 1
@@ -149,7 +149,7 @@ def app_fps(seconds: float) -> dict:
         for name in ("gan-ns", "diffusion"):
             model, data, loss = CASES[name]
             controls, view = _values(model, data, loss, pt.DEFAULT_SPF)
-            client.predict(*controls, None, *view, api_name="/playground_setup")
+            client.predict(*controls, *view, api_name="/playground_setup")
             job = client.submit(*controls, *view, api_name="/playground_play")
             t0 = time.perf_counter()
             seen, first = 0, None

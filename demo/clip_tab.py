@@ -23,7 +23,13 @@ import pandas as pd
 
 from engines import checkpoint, clip, runtime
 from engines.clip.backends import BACKEND_CHOICES, parse_pretrained
-from engines.clip.guide import GENERATOR_KINDS, MAX_AUGMENT, MAX_STEPS, PIXEL_SIZES
+from engines.clip.guide import (
+    GENERATOR_KINDS,
+    MAX_AUGMENT,
+    MAX_CANDIDATES,
+    MAX_STEPS,
+    PIXEL_SIZES,
+)
 from engines.errors import UserError
 
 from . import clip_plots as plots
@@ -48,6 +54,7 @@ DEFAULT_STEPS = 100
 DEFAULT_STRENGTH = 1.0
 DEFAULT_AUGMENT = 4
 DEFAULT_SIZE = 64           # side of a raw-pixel image (a generator has its own)
+DEFAULT_CANDIDATES = 4      # a DDPM draws this many samples side by side and keeps the one CLIP scores best
 MAX_PROMPT_CHARS = 300      # longer prompts are refused; CLIP reads only its first tokens anyway
 MIN_CAPTIONS, MAX_CAPTIONS, MAX_CAPTION_CHARS = 2, 16, 120
 STREAM_EVERY_S = 0.25       # at most ~4 streamed frames a second (two images and a plot each)
@@ -292,7 +299,7 @@ class ClipHandlers:
     # --- generation ------------------------------------------------------------------------------
 
     def setting(self, prompt, negative, generator, steps, strength, seed, augment, label, size=DEFAULT_SIZE,
-                per_layer=False, uploads=None):
+                per_layer=False, uploads=None, candidates=DEFAULT_CANDIDATES):
         """Widget values -> a checked engines.clip.GuideSetting (check_setting checks the numbers)."""
         g = self.generator(generator, uploads)
         label = None if label in (None, "", "none") or g.num_classes is None else _whole(_number(label))
@@ -301,7 +308,8 @@ class ClipHandlers:
         s = clip.GuideSetting(prompt=_prompt(prompt, required=True), negative=_prompt(negative, required=False),
                               generator=g.spec, steps=steps, strength=strength, seed=_number(seed), augment=augment,
                               label=label, size=size if g.family == "pixels" else DEFAULT_SIZE,
-                              per_layer=bool(per_layer) and g.family == "stylegan")
+                              per_layer=bool(per_layer) and g.family == "stylegan",
+                              candidates=_number(candidates) if g.family == "ddpm" else 1)
         return clip.check_setting(s)
 
     @staticmethod
@@ -313,10 +321,11 @@ class ClipHandlers:
         return text
 
     def generate(self, lang, uploads, runs, prompt, negative, backend, generator, steps, strength, seed, augment, label,
-                 size=DEFAULT_SIZE, per_layer=False, progress=gr.Progress()):  # noqa: B008 (Gradio's progress bar)
+                 size=DEFAULT_SIZE, per_layer=False, candidates=DEFAULT_CANDIDATES,
+                 progress=gr.Progress()):  # noqa: B008 (Gradio's progress bar)
         """Stream the image, the best image so far and the CLIP score plot; then the snapshots."""
         setting = self.setting(prompt, negative, generator, steps, strength, seed, augment, label, size, per_layer,
-                               uploads)
+                               uploads, candidates)
         runs = runs if isinstance(runs, Runs) else Runs()
         if backend == "pretrained":  # the first load of a large CLIP can take a while: say so
             yield (gr.skip(), t("clip.status.loading", lang, backend=_pretrained_name()), *(gr.skip(),) * 4)
@@ -458,7 +467,7 @@ class ClipHandlers:
         label = gr.update(choices=self.label_choices(g, lang), value="none", visible=g.num_classes is not None)
         new_captions = self.default_captions(lang, g.name, uploads) if self._is_default(captions) else gr.skip()
         return (label, gr.update(visible=g.family == "pixels"), gr.update(visible=g.family == "stylegan"),
-                new_captions)
+                gr.update(visible=g.family == "ddpm"), new_captions)
 
     def example(self, lang, index):
         """An example prompt clicked: the prompt and the generator that fits it."""
@@ -520,10 +529,12 @@ def score_frame(scores: list[float], total: int, lang: str):
 
 
 def _best_step(frame) -> int:
+    """The step the best image is from. A finished diffusion run keeps its final sample."""
     scores = np.asarray(frame.scores, dtype=np.float64)
-    if not len(scores) or not np.isfinite(scores).any():
+    if not len(scores) or not np.isfinite(scores).any() or frame.done and frame.best_score == frame.score:
         return frame.step
-    return int(np.nanargmax(np.where(np.isfinite(scores), scores, -np.inf)))
+    first = frame.step + 1 - len(scores)  # scores[0] is step 0, or step 1 for diffusion (no step-0 image)
+    return first + int(np.nanargmax(np.where(np.isfinite(scores), scores, -np.inf)))
 
 
 def format_card(b, lang: str) -> str:
@@ -531,11 +542,11 @@ def format_card(b, lang: str) -> str:
     card = b.card or {}
     none = t("card.none", lang)
     split = card_split(card)
-    wall = card.get("wall_time_s")
+    wall = card.get("total_wall_time_s", card.get("wall_time_s"))  # all runs, when it continued earlier ones
     rows = [
         (t("card.dataset", lang), card.get("dataset") or none),
         (t("card.split", lang), split or none),
-        (t("card.steps", lang), card.get("steps", none)),
+        (t("card.steps", lang), card.get("total_steps", card.get("steps", none))),
         (t("card.wall", lang), f"{wall / 60:.1f} min" if isinstance(wall, (int, float)) else none),
         (t("card.hardware", lang), card.get("hardware") or none),
         (t("clip.card.image_size", lang), f"{b.image_size}×{b.image_size}"),
@@ -619,6 +630,10 @@ def build(ctx: AppContext) -> None:
                         per_layer = reg(gr.Checkbox(False, label=reg.text("clip.per_layer"),
                                                     info=reg.text("clip.per_layer.info"), elem_id="clip-per-layer",
                                                     visible=False), label="clip.per_layer", info="clip.per_layer.info")
+                        candidates = reg(gr.Slider(1, MAX_CANDIDATES, value=DEFAULT_CANDIDATES, step=1,
+                                                   label=reg.text("clip.candidates"),
+                                                   info=reg.text("clip.candidates.info"), elem_id="clip-candidates",
+                                                   visible=False), label="clip.candidates", info="clip.candidates.info")
                         steps = reg(gr.Slider(1, MAX_STEPS, value=DEFAULT_STEPS, step=1, label=reg.text("clip.steps"),
                                               info=reg.text("clip.steps.info"), elem_id="clip-steps"),
                                     label="clip.steps", info="clip.steps.info")
@@ -711,7 +726,7 @@ def build(ctx: AppContext) -> None:
     uploads.change(handler(h.refresh_lists), [*LU, backend, generator], [backend, generator], queue=False,
                    show_progress="hidden", **PRIVATE)
     generator.change(handler(h.generator_changed), [*LU, generator, captions],
-                     [label, size, per_layer, captions],
+                     [label, size, per_layer, candidates, captions],
                      api_name="clip_generator", queue=False, show_progress="hidden")
     examples.click(handler(h.example), [lang_state, examples], [prompt, generator], api_name="clip_example",
                    queue=False, show_progress="hidden")
@@ -721,7 +736,8 @@ def build(ctx: AppContext) -> None:
     # through the API get a message in the session's language instead of Gradio's English bounds check.
     sees_inputs = [*LUR, backend, source, upload, captions]
     sees_outputs = [sees_image, bars, sees_text]
-    gen_inputs = [*LUR, prompt, negative, backend, generator, steps, strength, seed, augment, label, size, per_layer]
+    gen_inputs = [*LUR, prompt, negative, backend, generator, steps, strength, seed, augment, label, size, per_layer,
+                  candidates]
     gen_outputs = [runs, status, image, best, plot, gallery]
     run = gr.on([gen_btn.click, prompt.submit], handler(h.generate), gen_inputs, gen_outputs,
                 api_name="clip_generate", show_progress="full", show_progress_on=[plot], preprocess=False, **COMPUTE)

@@ -21,7 +21,7 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from engines import checkpoint
+from engines import checkpoint, runtime
 from engines.errors import UserError
 
 from .i18n import Registry, t
@@ -268,13 +268,21 @@ def add_trained(uploads: dict | None, family: str, name: str, write) -> tuple[st
 # --- handlers ------------------------------------------------------------------------------------
 
 
-def handler(fn):
+def handler(fn=None, *, compute: bool = True):
     """Wrap an event handler whose first argument is the session language.
 
     UserError -> gr.Error in that language; any other exception is logged and shown as a
     generic message, so no input can break the app. A generator handler (one that streams) stays
     a generator, and what it raises while streaming is translated the same way.
+
+    The handler runs on the engine's compute thread (engines.runtime.call; a streaming one steps
+    there item by item), so every model call of every session runs on one thread: on a CPU,
+    torch is measurably slower once several threads have run it. `compute=False` keeps a handler
+    on the server's thread: one that sleeps or waits for other work (a frame-rate cap, a training
+    job) must, or it would hold up every other session.
     """
+    if fn is None:
+        return functools.partial(handler, compute=compute)
 
     def translate(lang, exc):
         if isinstance(exc, gr.Error):
@@ -288,7 +296,8 @@ def handler(fn):
         @functools.wraps(fn)
         def streamed(lang, *args, **kwargs):
             try:
-                yield from fn(lang, *args, **kwargs)
+                items = fn(lang, *args, **kwargs)
+                yield from runtime.stepped(items) if compute else items
             except Exception as exc:  # GeneratorExit (a cancelled event) is not an Exception
                 raise translate(lang, exc) from None
 
@@ -297,7 +306,7 @@ def handler(fn):
     @functools.wraps(fn)
     def wrapped(lang, *args, **kwargs):
         try:
-            return fn(lang, *args, **kwargs)
+            return runtime.call(fn, lang, *args, **kwargs) if compute else fn(lang, *args, **kwargs)
         except Exception as exc:
             raise translate(lang, exc) from None
 

@@ -84,6 +84,10 @@ CLIP_STRINGS: dict[str, tuple[str, str]] = {
     "clip.per_layer": ("One w per layer", "每层一个 w"),
     "clip.per_layer.info": ("Steer each synthesis layer's w separately instead of one shared w.",
                             "分别引导合成网络每一层的 w，而不是共用一个 w。"),
+    "clip.candidates": ("Samples to choose from", "候选样本数"),
+    "clip.candidates.info": (
+        "Diffusion only: this many guided samples are drawn side by side and the one CLIP scores best is kept.",
+        "仅用于扩散模型：并排生成这么多个受引导的样本，保留 CLIP 打分最高的一个。"),
     "clip.generate": ("Generate", "生成"),
     "clip.stop": ("Stop", "停止"),
     "clip.progress": ("CLIP guidance", "CLIP 引导"),

@@ -29,12 +29,13 @@ PLAYGROUND_STRINGS: dict[str, tuple[str, str]] = {
     "pg.data.spiral": ("Spiral", "螺旋"),
     "pg.data.checkerboard": ("Checkerboard", "棋盘格"),
     "pg.data.drawn": ("Draw your own", "自己画"),
-    "pg.draw": ("Your data", "你的数据"),
-    "pg.draw.help": (("Draw strokes with the brush: every inked pixel becomes a data point. The canvas is the "
-                     "view, −2.5 to 2.5 on both axes; the grid lines are at the whole numbers."),
-                     ("用画笔画几笔：每个有墨迹的像素都会成为一个数据点。画布就是视野，两个坐标轴都从 −2.5 到 2.5；"
-                     "网格线位于整数处。")),
-    "pg.draw.use": ("Use my drawing", "使用我的绘图"),
+    "pg.draw.help": (("**Click on the plot** to add a small cluster of points there, or **drag** across it to draw a "
+                      "line of points. The model learns them as you draw, even while it plays. (For a VAE, draw on the "
+                      "left panel: the right one is its latent space.)"),
+                     ("**在图上点击**即可在该处添加一小簇点，**拖动**则画出一条由点组成的线。模型会边画边学，播放时也一样。"
+                      "（VAE 请画在左图上：右图是它的潜在空间。）")),
+    "pg.draw.undo": ("↶ Undo", "↶ 撤销"),
+    "pg.draw.clear": ("Clear points", "清除所有点"),
     "pg.loss": ("GAN loss", "GAN 损失函数"),
     "pg.loss.info": ("Wasserstein + gradient penalty comes with 5 D steps per G step, as in its paper.",
                      "选择 Wasserstein + 梯度惩罚时，每步生成器更新对应 5 次判别器更新（与原论文相同）。"),
@@ -86,8 +87,39 @@ PLAYGROUND_STRINGS: dict[str, tuple[str, str]] = {
     "pg.status.stepped": ("Step {step} ({which}) · {metric} {value:.3f}", "第 {step} 步（{which}） · {metric} {value:.3f}"),
     "pg.status.limit": ("Paused after {minutes} minutes of play (this server's limit). Press ▶ Play to go on.",
                         "已连续播放 {minutes} 分钟（本服务器的上限），已暂停。点击 ▶ 播放继续。"),
-    "pg.status.draw": ("✎ Draw the data on the canvas, then press “Use my drawing”.",
-                       "✎ 请在画布上画出数据，然后点击“使用我的绘图”。"),
+    "pg.status.draw": ("✎ {count} points so far: click or drag on the plot; the model appears at {min}.",
+                       "✎ 目前有 {count} 个点：请在图上点击或拖动；达到 {min} 个点时模型就会出现。"),
+    "pg.status.draw_playing": (("▶ Waiting for data: {count} points so far. Click or drag on the plot; training starts "
+                               "by itself at {min}."),
+                               "▶ 等待数据：目前有 {count} 个点。请在图上点击或拖动；达到 {min} 个点时自动开始训练。"),
+    "pg.status.points": (" · ✎ {count} points", " · ✎ {count} 个点"),
+    "pg.status.points_total": ("{count} points in all.", "共 {count} 个点。"),
+    "pg.status.added_click": ("✎ Added {n} points around ({x:.2f}, {y:.2f}).", "✎ 在 ({x:.2f}, {y:.2f}) 附近添加了 {n} 个点。"),
+    "pg.status.added_stroke": ("✎ Added a line of {n} points.", "✎ 添加了一条由 {n} 个点组成的线。"),
+    "pg.status.undone": ("↶ Took back the last {n} points.", "↶ 撤销了最后添加的 {n} 个点。"),
+    "pg.status.nothing_to_undo": ("Nothing to undo.", "没有可撤销的操作。"),
+    "pg.status.cleared": ("Cleared.", "已清除。"),
+    "pg.status.choose_drawn": ("To add points by clicking, choose the data distribution “Draw your own” first.",
+                               "要通过点击添加数据点，请先把数据分布选为“自己画”。"),
+    "pg.status.off_panel.gan": ("Click inside one of the two square panels: both show data space.",
+                                "请在两个方形图中的任意一个内点击：它们都显示数据空间。"),
+    "pg.status.off_panel.diffusion": ("Click inside one of the two square panels: both show data space.",
+                                      "请在两个方形图中的任意一个内点击：它们都显示数据空间。"),
+    "pg.status.off_panel.vae": ("Click inside the left panel (data space); the right one is the VAE's latent space.",
+                                "请在左图（数据空间）内点击；右图是 VAE 的潜在空间。"),
+    "pg.status.busy": (("**Busy**: **{ahead}** ahead of you in the queue (this server lets {cap} play at once). Yours "
+                        "starts by itself when its turn comes; Pause leaves the queue."),
+                       ("**正忙**：你前面还有 **{ahead}** 个在排队（本服务器同时允许 {cap} 个会话播放）。轮到你时会自动开始；"
+                        "点击“暂停”可退出排队。")),
+    "pg.status.next": (("**Busy**: you are next in the queue (this server lets {cap} play at once). Yours starts by "
+                        "itself as soon as a place frees up; Pause leaves the queue."),
+                       "**正忙**：下一个就轮到你（本服务器同时允许 {cap} 个会话播放）。一有空位就会自动开始；点击“暂停”可退出排队。"),
+    "pg.status.full": (("**Busy, and the queue is full**: {playing} playing and {waiting} waiting, the most this server "
+                        "takes. Please try ▶ Play again in a minute (Step works meanwhile)."),
+                       ("**正忙，且排队已满**：{playing} 个正在播放，{waiting} 个正在排队，已达本服务器的上限。"
+                        "请一分钟后再试 ▶ 播放（期间仍可使用“单步”）。")),
+    "pg.status.left_queue": ("Left the queue; nothing was trained. Press ▶ Play to queue again.",
+                             "已退出排队，没有进行训练。点击 ▶ 播放可重新排队。"),
     "pg.which.both": ("D and G", "判别器和生成器"),
     "pg.which.D": ("D only", "只有判别器"),
     "pg.which.G": ("G only", "只有生成器"),
@@ -99,6 +131,11 @@ PLAYGROUND_STRINGS: dict[str, tuple[str, str]] = {
     "pg.panel.diffusion.right": ("Learned score ∇log p_t(x) at t", "学到的得分函数 ∇log p_t(x)（时间步 t）"),
     "pg.panel.vae.left": ("Data space: the decoder's image of the latent grid", "数据空间：潜在网格经解码器的像"),
     "pg.panel.vae.right": ("Latent space: the encoded data (μ) and the prior", "潜在空间：编码后的数据（μ）与先验分布"),
+    "pg.panel.canvas": ("Your data: click to add points, drag to draw", "你的数据：点击添加点，拖动画线"),
+    "pg.canvas.click": ("Click: a small cluster of points", "点击：添加一小簇点"),
+    "pg.canvas.drag": ("Drag: a line of points", "拖动：画一条由点组成的线"),
+    "pg.canvas.later": ("The latent space appears once there is data.", "有了数据之后，这里会显示潜在空间。"),
+    "pg.canvas.count": ("{count} points so far; the model appears at {min}.", "目前有 {count} 个点；达到 {min} 个点时模型就会出现。"),
     "pg.legend.real": ("data", "数据"),
     "pg.legend.fake": ("G(z)", "G(z)"),
     "pg.legend.manifold": ("G(grid): shaded by density", "G(网格)：颜色深浅表示密度"),

@@ -14,7 +14,7 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from engines.toy2d import EXTENT
+from engines.toy2d import EXTENT, MIN_DRAWN
 
 from . import i18n_playground  # noqa: F401 (registers the strings)
 from .i18n import t
@@ -67,6 +67,44 @@ def to_px(points: np.ndarray, extent: float = EXTENT, side: int = PANEL) -> np.n
     x = (p[..., 0] + extent) / (2 * extent) * side
     y = (extent - p[..., 1]) / (2 * extent) * side
     return np.stack([x, y], -1)
+
+
+def from_px(px: np.ndarray, extent: float = EXTENT, side: int = PANEL) -> np.ndarray:
+    """The inverse of to_px: pixel coordinates (..., 2) in a panel, y down -> data coordinates, y up.
+    Pixels are continuous: (0, 0) is the panel's top-left corner, (side, side) its bottom-right one."""
+    p = np.asarray(px, np.float64)
+    x = p[..., 0] / side * 2 * extent - extent
+    y = extent - p[..., 1] / side * 2 * extent
+    return np.stack([x, y], -1)
+
+
+# Which panels of a model's frame show data space (the VAE's right panel is its latent space).
+DATA_PANELS = {"gan": (0, 1), "diffusion": (0, 1), "vae": (0,)}
+
+
+def panel_at(x: float, y: float) -> int | None:
+    """The panel (0 left, 1 right) under the frame pixel (x, y), or None (titles, gap, charts, outside)."""
+    for k in (0, 1):
+        left = k * (PANEL + GAP)
+        if left <= x <= left + PANEL and TITLE <= y <= TITLE + PANEL:
+            return k
+    return None
+
+
+def data_at(model: str, positions, panel: int | None = None) -> tuple[int | None, np.ndarray]:
+    """Frame pixels (P, 2) -> (the panel, data coordinates (K, 2)) for a model's frame.
+
+    The panel is the one under the first position (or `panel`), if it shows data space; positions
+    outside it are dropped (a stroke that runs off its panel keeps its inside part). Nothing on a
+    data panel: (None, empty)."""
+    pos = np.asarray(positions, np.float64).reshape(-1, 2)
+    if panel is None:
+        panel = panel_at(*pos[0]) if len(pos) else None
+    if panel not in DATA_PANELS.get(model, ()):
+        return None, np.zeros((0, 2))
+    local = pos - np.array([panel * (PANEL + GAP), TITLE])
+    inside = ((local >= 0) & (local <= PANEL)).all(1)
+    return panel, from_px(local[inside])
 
 
 def hue_colours(points: np.ndarray) -> np.ndarray:
@@ -323,6 +361,46 @@ def charts(frame, metric: str, lang: str) -> Image.Image:
     _chart(draw, (PANEL + GAP, 0, WIDTH, CHART_H), t("pg.chart.loss", lang),
            [(k, losses["step"], v) for k, v in losses.items() if k != "step"], recent=True)
     return img
+
+
+# --- the canvas: drawn data before there is a model -------------------------------------------------
+
+
+def _centred(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], lines: list[str], size: int = 14) -> None:
+    f = font(size)
+    x0, y0, x1, y1 = box
+    top = (y0 + y1) / 2 - len(lines) * (size + 6) / 2
+    for k, line in enumerate(lines):
+        w = draw.textlength(line, font=f)
+        draw.text(((x0 + x1 - w) / 2, top + k * (size + 6)), line, fill=(110, 110, 110), font=f)
+
+
+def render_canvas(points, model: str, lang: str = "en") -> np.ndarray:
+    """The frame of a model on drawn data that has too few points to learn yet: the data panels
+    (where a click adds points) with the points so far, in the same places as a model's frame, so a
+    click lands at the same data coordinates before and after the model appears."""
+    pts = np.zeros((0, 2)) if points is None else np.asarray(points, np.float32).reshape(-1, 2)
+    out = Image.new("RGB", (WIDTH, HEIGHT), (255, 255, 255))
+    draw = ImageDraw.Draw(out)
+    for k in (0, 1):
+        x = k * (PANEL + GAP)
+        if k in DATA_PANELS[model]:
+            panel = _axes_panel(EXTENT).copy()
+            pd = ImageDraw.Draw(panel)
+            _dots(pd, to_px(pts), REAL)
+            if len(pts) < 40:
+                _centred(pd, (0, PANEL // 2, PANEL, PANEL), [t("pg.canvas.click", lang), t("pg.canvas.drag", lang)])
+            title = t("pg.panel.canvas", lang)
+        else:
+            panel = _blank((248, 248, 248))
+            _centred(ImageDraw.Draw(panel), (0, 0, PANEL, PANEL), [t("pg.canvas.later", lang)], size=13)
+            title = t(f"pg.panel.{model}.right", lang)
+        out.paste(panel, (x, TITLE))
+        draw.rectangle([x, TITLE, x + PANEL - 1, TITLE + PANEL - 1], outline=(190, 190, 190))
+        draw.text((x + 2, 4), title, fill=TEXT, font=font(14))
+    _centred(draw, (0, TITLE + PANEL + 8, WIDTH, HEIGHT),
+             [t("pg.canvas.count", lang, count=len(pts), min=MIN_DRAWN)], size=14)
+    return np.asarray(out)
 
 
 # --- the whole frame --------------------------------------------------------------------------------

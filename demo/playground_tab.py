@@ -6,6 +6,11 @@ drawn points, what to show, and the play / pause flags. Nothing is shared betwee
 Play is a generator handler: it trains a few steps, renders a frame with demo.playground_plots
 (numpy + PIL), and yields it as an inline PNG in a gr.HTML, so streaming writes no files to
 Gradio's cache. Pause sets a flag that the loop reads before every frame (well under a second).
+At most `PLAYERS` sessions play at once (the host sets it with GENLAB_PLAYGROUND_PLAYERS); the
+next ones wait their turn, told how many are ahead (GENLAB_PLAYGROUND_WAITING of them at most).
+
+With the data "Draw your own", a click on the frame adds a small cluster of points and a drag
+adds points along the stroke, mapped exactly through the panel's axes; the model learns them live.
 """
 
 from __future__ import annotations
@@ -14,13 +19,15 @@ import base64
 import collections
 import io
 import math
+import os
+import threading
 import time
 
 import gradio as gr
 import numpy as np
 from PIL import Image
 
-from engines import toy2d
+from engines import runtime, toy2d
 from engines.errors import UserError
 
 from . import i18n_playground  # noqa: F401 (registers the strings)
@@ -31,10 +38,19 @@ from .i18n import LATEX_DELIMITERS, t
 MAX_FPS = 15            # frames a second at most while playing (leaves CPU for the rest of the app)
 RESAMPLE_S = 0.25       # while playing, diffusion samples (T network calls) are redrawn this often, not every frame
 MAX_PLAY_S = 600        # one press of Play runs at most this long, then pauses
-PLAY_CONCURRENCY = 4    # sessions playing at once; more wait in the queue
+PLAYERS = 4             # sessions playing at once, app-wide (GENLAB_PLAYGROUND_PLAYERS)
+WAITING = 8             # sessions that may wait for a place; more are asked to try again (GENLAB_PLAYGROUND_WAITING)
+PLAYERS_ENV, WAITING_ENV = "GENLAB_PLAYGROUND_PLAYERS", "GENLAB_PLAYGROUND_WAITING"
+QUEUE_POLL_S = 0.25     # a waiting Play checks Pause and its place in the queue this often
+IDLE_S = 0.1            # a Play with no data yet (drawn, too few points) looks for new points this often
 DEFAULT_SPF = 5         # training steps per frame
 TIMESTEPS = 50          # the diffusion model's T in this tab
-SKETCH_SIDE = 300       # pixels of the drawing canvas, which covers the view [-EXTENT, EXTENT]^2
+CLICK_POINTS = 16       # a click adds this many points ...
+CLICK_SPREAD = 0.08     # ... from a Gaussian this wide around it (data units; the view is 5 wide): one mode
+CLICK_MOVE_PX = 4.0     # a press that moves less than this (frame pixels) is a click, not a stroke
+STROKE_SPACING = 0.04   # a stroke adds a point every this far along it (data units)
+MAX_STROKE = 5000       # positions in one stroke at most
+MAX_POINTS = 20_000     # drawn points a session keeps at most (the model trains on 2,000, thinned evenly)
 LR_CHOICES = ["0.0001", "0.0003", "0.001", "0.003", "0.01", "0.03", "0.1"]
 SHOW_DEFAULT = ["heat", "real", "fake", "arrows", "trajectories"]
 PNG_LEVEL = 1           # zlib level: 1 encodes a frame in a few ms (level 6: 3x slower, 20% smaller)
@@ -46,17 +62,38 @@ class Session:
 
     def __init__(self):
         self.pg: toy2d.Playground | None = None
-        self.points: np.ndarray | None = None   # drawn points (K, 2), data coordinates
+        self.settings: toy2d.Settings | None = None   # the last settings applied (the canvas's model without pg)
+        self.strokes: list[np.ndarray] = []             # drawn points, one (K, 2) array per click or stroke
         self.view = {"metric": "js", "show": list(SHOW_DEFAULT), "t_view": TIMESTEPS // 4, "spf": DEFAULT_SPF}
         # The language of the last switch: newer than the language an event carries when it was queued
         # before the switch (a page that switches to Chinese while its first frame is being drawn).
         self.lang: str | None = None
-        self.playing = False
-        self.pause = False   # plain flag (a gr.State value is deep-copied once, at session start)
+        self.playing = False     # a Play is running: waiting for its turn, or streaming
+        self.streaming = False   # ... and drawing frames (other events leave the picture to it)
+        self.pause = False       # plain flags (a gr.State value is deep-copied once, at session start)
+        self.closed = False
+
+    @property
+    def points(self) -> np.ndarray | None:
+        """Every drawn point (K, 2), data coordinates; None before the first."""
+        return np.concatenate(self.strokes) if self.strokes else None
+
+    @property
+    def count(self) -> int:
+        return sum(len(s) for s in self.strokes)
+
+    @property
+    def drawing(self) -> bool:
+        """The data is the user's drawn points (so the frame takes clicks)."""
+        return self.settings is not None and self.settings.data == "drawn"
 
     def close(self) -> None:
-        self.pause = True
+        self.closed = self.pause = True
         self.pg = None
+
+
+# Drawn points change under this lock (a click, Undo and a setting may arrive together).
+_POINTS = threading.Lock()
 
 
 def _close(session) -> None:
@@ -96,53 +133,113 @@ def settings_from(model, data, loss, lr, d_steps, gp_weight, beta, batch, hidden
                           timesteps=TIMESTEPS, seed=_int(seed)).checked()
 
 
-def sketch_points(sketch) -> np.ndarray | None:
-    """A Sketchpad value -> drawn points (K, 2) in data coordinates, or None when nothing is drawn."""
-    if sketch is None:
-        return None
-    image = sketch.get("composite") if isinstance(sketch, dict) else sketch
-    if image is None and isinstance(sketch, dict):
-        layers = [x for x in sketch.get("layers") or [] if x is not None]
-        image = layers[0] if layers else None
-    if image is None:
-        return None
-    arr = np.asarray(image)
-    if arr.ndim == 2:
-        ink = 1 - arr.astype(np.float32) / 255
-    elif arr.shape[2] == 4 and arr[..., 3].min() < 255:
-        ink = arr[..., 3].astype(np.float32) / 255 * (1 - arr[..., :3].mean(2) / 255)  # dark strokes on transparency
-    else:
-        ink = 1 - arr[..., :3].astype(np.float32).mean(2) / 255
-    return toy2d.points_from_ink(ink)
-
-
-def canvas_background(side: int = SKETCH_SIDE) -> np.ndarray:
-    """The drawing canvas: white, with the view's light grid, so strokes land where the data will be."""
-    img = np.full((side, side, 3), 255, np.uint8)
-    e = toy2d.EXTENT
-    for v in range(-int(e), int(e) + 1):
-        p = round((v + e) / (2 * e) * (side - 1))
-        shade = 215 if v == 0 else 235
-        img[:, p] = shade
-        img[side - 1 - p, :] = shade
-    return img
-
-
-def frame_html(image: np.ndarray, alt: str) -> str:
-    """A rendered frame as an inline PNG: nothing is written to disk, whatever the frame rate."""
+def frame_html(image: np.ndarray, alt: str, *, drawing: bool = False) -> str:
+    """A rendered frame as an inline PNG: nothing is written to disk, whatever the frame rate.
+    drawing: the picture takes clicks and strokes (a crosshair cursor; no scrolling when a finger drags)."""
     buf = io.BytesIO()
     Image.fromarray(image).save(buf, "png", compress_level=PNG_LEVEL)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
+    pointer = "cursor:crosshair;touch-action:none;" if drawing else ""
     # A box of fixed proportions: a new frame never changes the page's layout (nothing below reflows).
-    return (f'<div style="width:100%;max-width:{plots.WIDTH}px;aspect-ratio:{plots.WIDTH}/{plots.HEIGHT}">'
-            f'<img src="data:image/png;base64,{data}" alt="{alt}" style="width:100%;height:100%;display:block"></div>')
+    return (f'<div style="width:100%;max-width:{plots.WIDTH}px;aspect-ratio:{plots.WIDTH}/{plots.HEIGHT};'
+            f'position:relative"><img src="data:image/png;base64,{data}" alt="{alt}" draggable="false" '
+            f'style="width:100%;height:100%;display:block;{pointer}"></div>')
+
+
+# Runs in the browser, once, on the frame's container (which outlives the pictures streamed into it).
+# A press on the picture starts a stroke; moves add to it (drawn as a preview on a canvas over the
+# picture); the release sends it as a "select" event whose index is the stroke in the picture's own
+# pixels ([[x, y], ...]; one position for a click), whatever size the browser shows it at.
+FRAME_JS = """
+let path = null, overlay = null;
+const picture = () => element.querySelector('img');
+const at = (e) => {
+  const im = picture(), r = im.getBoundingClientRect();
+  return [(e.clientX - r.left) * im.naturalWidth / r.width, (e.clientY - r.top) * im.naturalHeight / r.height];
+};
+const paint = () => {
+  const im = picture();
+  if (!im || !path) return;
+  if (!overlay || !overlay.isConnected) {
+    overlay = document.createElement('canvas');
+    overlay.style.cssText = 'position:absolute;left:0;top:0;width:100%;height:100%;pointer-events:none';
+    im.parentElement.appendChild(overlay);
+  }
+  overlay.width = im.naturalWidth;
+  overlay.height = im.naturalHeight;
+  const g = overlay.getContext('2d');
+  g.strokeStyle = g.fillStyle = 'rgba(46, 160, 67, 0.85)';
+  g.lineWidth = 5; g.lineCap = g.lineJoin = 'round';
+  g.beginPath();
+  if (path.length === 1) { g.arc(path[0][0], path[0][1], 7, 0, 2 * Math.PI); g.fill(); return; }
+  path.forEach(([x, y], i) => (i ? g.lineTo(x, y) : g.moveTo(x, y)));
+  g.stroke();
+};
+element.addEventListener('dragstart', (e) => e.preventDefault());
+element.addEventListener('pointerdown', (e) => {
+  if (e.button !== 0 || e.target.tagName !== 'IMG') return;
+  path = [at(e)];
+  element.setPointerCapture(e.pointerId);
+  e.preventDefault();
+  paint();
+});
+element.addEventListener('pointermove', (e) => {
+  if (!path) return;
+  const p = at(e), q = path[path.length - 1];
+  if (Math.hypot(p[0] - q[0], p[1] - q[1]) >= 2) { path.push(p); paint(); }
+});
+element.addEventListener('pointerup', () => {
+  if (!path) return;
+  const stroke = path.map(([x, y]) => [Math.round(x * 10) / 10, Math.round(y * 10) / 10]);
+  path = null;
+  const drawn = overlay;
+  setTimeout(() => drawn && drawn.remove(), 800);
+  trigger('select', {index: stroke, value: stroke.length, selected: true});
+});
+element.addEventListener('pointercancel', () => { path = null; if (overlay) overlay.remove(); });
+"""
+
+
+def stroke_positions(stroke) -> np.ndarray:
+    """A stroke as the frame sends it, [[x, y], ...] in the picture's pixels (or one [x, y]) -> (P, 2)."""
+    try:
+        pos = np.asarray(stroke, dtype=np.float64)
+        if pos.ndim == 1:
+            pos = pos.reshape(1, -1)
+        ok = pos.ndim == 2 and pos.shape[1] == 2 and 1 <= len(pos) <= MAX_STROKE and np.isfinite(pos).all()
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise UserError("toy2d_stroke", value=str(stroke)[:80], most=MAX_STROKE)
+    return pos
+
+
+def slots_from_env(environ=None) -> toy2d.Slots:
+    """The host's cap on sessions playing at once and on the waiting list, from GENLAB_PLAYGROUND_PLAYERS
+    and GENLAB_PLAYGROUND_WAITING (defaults PLAYERS, WAITING)."""
+    environ = os.environ if environ is None else environ
+    values = {}
+    for name, default, low in ((PLAYERS_ENV, PLAYERS, 1), (WAITING_ENV, WAITING, 0)):
+        raw = environ.get(name, "").strip()
+        try:
+            values[name] = int(raw) if raw else default
+        except ValueError:
+            values[name] = None
+        if values[name] is None or values[name] < low:
+            raise ValueError(f"{name} must be a whole number >= {low}, not {raw!r}")
+    return toy2d.Slots(values[PLAYERS_ENV], values[WAITING_ENV])
 
 
 # --- handlers ------------------------------------------------------------------------------------
 
 
 class PlaygroundHandlers:
-    """Event handlers; each takes the session language and the Session first."""
+    """Event handlers; each takes the session language and the Session first.
+
+    `slots` caps the sessions that play at once across the app (each Play waits its turn in it)."""
+
+    def __init__(self, slots: toy2d.Slots | None = None):
+        self.slots = slots if slots is not None else toy2d.Slots(PLAYERS, WAITING)
 
     @staticmethod
     def _session(session) -> Session:
@@ -161,11 +258,17 @@ class PlaygroundHandlers:
                      "spf": steps}
 
     @staticmethod
-    def _picture(sess: Session, lang: str, fresh: bool = True) -> str:
+    def _render(sess: Session, frame, lang: str) -> str:
         v = sess.view
-        frame = sess.pg.frame(t_view=v["t_view"], fresh=fresh)
         image = plots.render(frame, lang, v["metric"], v["show"])
-        return frame_html(image, t("pg.frame", lang))
+        return frame_html(image, t("pg.frame", lang), drawing=sess.drawing)
+
+    def _picture(self, sess: Session, lang: str, fresh: bool = True) -> str:
+        """The model's frame; before a model on drawn data has enough points, the canvas with the points so far."""
+        if sess.pg is None:
+            image = plots.render_canvas(sess.points, sess.settings.model if sess.settings else "gan", lang)
+            return frame_html(image, t("pg.panel.canvas", lang), drawing=True)
+        return self._render(sess, sess.pg.frame(t_view=sess.view["t_view"], fresh=fresh), lang)
 
     @staticmethod
     def _metric_value(sess: Session, lang: str) -> tuple[str, float]:
@@ -173,21 +276,49 @@ class PlaygroundHandlers:
         history = sess.pg.history[metric]
         return t(f"pg.metric.{metric}", lang), (history[-1] if history else math.nan)
 
-    def _ensure(self, sess: Session, settings: toy2d.Settings, *, rebuild: bool = False) -> None:
+    @staticmethod
+    def _counted(sess: Session, lang: str, text: str) -> str:
+        """A status line, with the number of drawn points when the data is drawn."""
+        return text + t("pg.status.points", lang, count=sess.count) if sess.drawing else text
+
+    @staticmethod
+    def _ensure(sess: Session, settings: toy2d.Settings, *, rebuild: bool = False) -> bool:
+        """The session's model for these settings: rebuilt when a structural setting changed, else the
+        live settings (and new drawn points) taken as it trains. -> False when drawn data has too few
+        points yet (the session then has no model, and shows the canvas)."""
+        sess.settings = settings
         points = sess.points if settings.data == "drawn" else None
         pg = sess.pg
-        if rebuild or pg is None or pg.needs_rebuild(settings, points):
-            sess.pg = toy2d.Playground(settings, points)
-        else:
-            pg.apply(settings)
+        try:
+            if rebuild or pg is None or pg.needs_rebuild(settings):
+                sess.pg = None
+                sess.pg = toy2d.Playground(settings, points)
+            else:
+                pg.apply(settings)
+                if settings.data == "drawn":
+                    pg.set_points(points)
+        except UserError as err:
+            if err.key != "toy2d_too_few_points":
+                raise
+            sess.pg = None
+        return sess.pg is not None
 
     def _ready(self, sess: Session, lang: str) -> str:
         s = sess.pg.settings
         params = sum(p.numel() for p in sess.pg.net.parameters())
-        return t("pg.status.ready", lang, model=t(f"pg.model.{s.model}", lang), data=t(f"pg.data.{s.data}", lang),
-                 params=f"{params:,}")
+        return self._counted(sess, lang, t("pg.status.ready", lang, model=t(f"pg.model.{s.model}", lang),
+                                           data=t(f"pg.data.{s.data}", lang), params=f"{params:,}"))
 
-    def setup(self, lang, session, model, data, loss, lr, d_steps, gp_weight, beta, batch, hidden, seed, sketch,
+    def _idle_status(self, sess: Session, lang: str) -> str:
+        """The status line of a session that is not playing."""
+        if sess.pg is None:
+            return t("pg.status.draw", lang, count=sess.count, min=toy2d.MIN_DRAWN)
+        if sess.pg.step:
+            name, value = self._metric_value(sess, lang)
+            return self._counted(sess, lang, t("pg.status.paused", lang, step=sess.pg.step, metric=name, value=value))
+        return self._ready(sess, lang)
+
+    def setup(self, lang, session, model, data, loss, lr, d_steps, gp_weight, beta, batch, hidden, seed,
               metric, show, t_view, spf, rebuild=False):
         """Build (or update) the session's model for these settings and draw it.
         -> (session, frame, status)."""
@@ -195,25 +326,14 @@ class PlaygroundHandlers:
         lang = sess.lang or lang
         self._set_view(sess, metric, show, t_view, spf)
         settings = settings_from(model, data, loss, lr, d_steps, gp_weight, beta, batch, hidden, seed)
-        if settings.data == "drawn":
-            sess.points = sketch_points(sketch)
-            try:
-                self._ensure(sess, settings, rebuild=rebuild)
-            except UserError as err:
-                if err.key != "toy2d_too_few_points":
-                    raise
-                sess.pg = None
-                message = t("pg.status.draw", lang) if sess.points is None or not len(sess.points) \
-                    else "⚠️ " + err.localized(lang)
-                return sess, gr.skip(), message
-        else:
+        with _POINTS:
             self._ensure(sess, settings, rebuild=rebuild)
-        if sess.playing:  # the running loop draws the next frame itself
+        if sess.streaming:  # the running loop draws the next frame itself
             return sess, gr.skip(), gr.skip()
-        html, status = self._picture(sess, lang), self._ready(sess, lang)
+        html, status = self._picture(sess, lang), self._idle_status(sess, lang)
         if sess.lang and sess.lang != lang:  # the language switched while this was being drawn
             lang = sess.lang
-            html, status = self._picture(sess, lang), self._ready(sess, lang)
+            html, status = self._picture(sess, lang), self._idle_status(sess, lang)
         return sess, html, status
 
     def reset(self, lang, session, *values):
@@ -224,7 +344,7 @@ class PlaygroundHandlers:
         sess = self._session(session)
         lang = sess.lang or lang
         self._set_view(sess, metric, show, t_view, spf)
-        if sess.pg is None or sess.playing:
+        if sess.settings is None or sess.streaming:
             return gr.skip()
         return self._picture(sess, lang)
 
@@ -232,30 +352,23 @@ class PlaygroundHandlers:
         """After a language switch: the frame and the status line in the new language."""
         sess = self._session(session)
         sess.lang = lang
-        if sess.pg is None or sess.playing:  # a playing loop switches at its next frame
+        if sess.settings is None or sess.playing:  # a playing (or waiting) loop switches at its next message
             return gr.skip(), gr.skip()
-        name, value = self._metric_value(sess, lang)
-        status = t("pg.status.paused", lang, step=sess.pg.step, metric=name, value=value) if sess.pg.step \
-            else self._ready(sess, lang)
-        return self._picture(sess, lang), status
+        return self._picture(sess, lang), self._idle_status(sess, lang)
 
     def _prepare(self, sess: Session, values) -> bool:
-        """Step / Play: the view and the model for these widget values (controls, then view), with the
-        points drawn last time. -> False when there is nothing to train yet (too few drawn points)."""
+        """Step / Play / a stroke: the view and the model for these widget values (controls, then view).
+        -> False when there is nothing to train yet (drawn data with too few points)."""
         self._set_view(sess, *values[-4:])
-        try:
-            self._ensure(sess, settings_from(*values[:10]))
-        except UserError as err:
-            if err.key != "toy2d_too_few_points":
-                raise
-            sess.pg = None
-        return sess.pg is not None
+        settings = settings_from(*values[:10])
+        with _POINTS:
+            return self._ensure(sess, settings)
 
     def _step(self, lang, session, which, *values):
         sess = self._session(session)
         lang = sess.lang or lang
         if not self._prepare(sess, values):
-            return sess, gr.skip(), t("pg.status.draw", lang)
+            return sess, self._picture(sess, lang), self._idle_status(sess, lang)
         try:
             sess.pg.train(1, which=which)
         except UserError as err:
@@ -265,8 +378,8 @@ class PlaygroundHandlers:
             return sess, self._picture(sess, lang), "⚠️ " + err.localized(lang)
         html = self._picture(sess, lang)
         name, value = self._metric_value(sess, lang)
-        return sess, html, t("pg.status.stepped", lang, step=sess.pg.step, which=t(f"pg.which.{which}", lang),
-                             metric=name, value=value)
+        return sess, html, self._counted(sess, lang, t("pg.status.stepped", lang, step=sess.pg.step,
+                                                       which=t(f"pg.which.{which}", lang), metric=name, value=value))
 
     def step(self, lang, session, *values):
         return self._step(lang, session, "both", *values)
@@ -277,54 +390,168 @@ class PlaygroundHandlers:
     def step_g(self, lang, session, *values):
         return self._step(lang, session, "G", *values)
 
-    def play(self, lang, session, *values):
-        """Train and stream frames until Pause, a divergence, or MAX_PLAY_S. Yields (session, frame, status)."""
+    # --- drawing on the plot ----------------------------------------------------------------------
+
+    def add(self, lang, session, stroke, *values):
+        """A click or a stroke on the frame, in the picture's pixels ([[x, y], ...]): a click adds a small
+        cluster of points around it, a stroke points along it; the model takes them at once (and keeps
+        its weights). -> (session, frame, status)."""
         sess = self._session(session)
         lang = sess.lang or lang
-        if sess.playing:  # already playing in this session (a second click): that loop goes on
+        positions = stroke_positions(stroke)
+        self._set_view(sess, *values[-4:])
+        settings = settings_from(*values[:10])
+        if settings.data != "drawn":
+            return sess, gr.skip(), t("pg.status.choose_drawn", lang)
+        panel, path = plots.data_at(settings.model, positions)
+        if panel is None or not len(path):
+            return sess, gr.skip(), t(f"pg.status.off_panel.{settings.model}", lang)
+        moved = float(np.linalg.norm(np.diff(positions, axis=0), axis=1).sum()) if len(positions) > 1 else 0.0
+        with _POINTS:
+            if moved < CLICK_MOVE_PX:
+                seed = (settings.seed + 1 + len(sess.strokes)) % (runtime.MAX_SEED + 1)
+                new = toy2d.points_near(path[0], CLICK_POINTS, CLICK_SPREAD, runtime.generator(seed))
+                what = t("pg.status.added_click", lang, n=len(new), x=float(path[0][0]), y=float(path[0][1]))
+            else:
+                new = toy2d.points_along(path, STROKE_SPACING)
+                what = t("pg.status.added_stroke", lang, n=len(new))
+            if sess.count + len(new) > MAX_POINTS:
+                raise UserError("toy2d_points_full", count=sess.count, most=MAX_POINTS)
+            sess.strokes.append(new)
+            self._ensure(sess, settings)
+        return self._after_points(sess, lang, what)
+
+    def clicked(self, lang, session, evt: gr.SelectData, *values):
+        """The frame's select event (a click or a stroke on the picture): see `add`."""
+        return self.add(lang, session, evt.index, *values)
+
+    def undo(self, lang, session, *values):
+        """Take back the last click or stroke."""
+        sess = self._session(session)
+        lang = sess.lang or lang
+        self._set_view(sess, *values[-4:])
+        settings = settings_from(*values[:10])
+        with _POINTS:
+            if not sess.strokes:
+                what = t("pg.status.nothing_to_undo", lang)
+            else:
+                what = t("pg.status.undone", lang, n=len(sess.strokes.pop()))
+            self._ensure(sess, settings)
+        return self._after_points(sess, lang, what)
+
+    def clear(self, lang, session, *values):
+        """Remove every drawn point; the next points start a fresh model."""
+        sess = self._session(session)
+        lang = sess.lang or lang
+        self._set_view(sess, *values[-4:])
+        settings = settings_from(*values[:10])
+        with _POINTS:
+            sess.strokes.clear()
+            sess.pg = None
+            self._ensure(sess, settings)
+        return self._after_points(sess, lang, t("pg.status.cleared", lang))
+
+    def _after_points(self, sess: Session, lang: str, what: str):
+        if sess.streaming:   # the play loop draws the new points with its next frame, and counts them
+            return sess, gr.skip(), gr.skip()
+        if sess.pg is None:
+            return sess, self._picture(sess, lang), what + " " + t("pg.status.draw", lang, count=sess.count,
+                                                                   min=toy2d.MIN_DRAWN)
+        return sess, self._picture(sess, lang), what + " " + t("pg.status.points_total", lang, count=sess.count)
+
+    # --- play -------------------------------------------------------------------------------------
+
+    def _busy(self, lang: str, ahead: int) -> str:
+        if ahead == 0:
+            return t("pg.status.next", lang, cap=self.slots.capacity)
+        return t("pg.status.busy", lang, ahead=ahead, cap=self.slots.capacity)
+
+    def play(self, lang, session, *values):
+        """Wait for a place among the sessions that play (saying how many are ahead), then train and stream
+        frames until Pause, a divergence, or MAX_PLAY_S. Yields (session, frame, status)."""
+        sess = self._session(session)
+        lang = sess.lang or lang
+        if sess.playing:  # already playing (or waiting) in this session (a second click): that loop goes on
             yield sess, gr.skip(), gr.skip()
             return
-        if not self._prepare(sess, values):
-            yield sess, gr.skip(), t("pg.status.draw", lang)
-            return
+        runtime.call(self._prepare, sess, values)   # no model yet (drawn data, too few points): it waits for points
         sess.playing, sess.pause = True, False
+        ticket = self.slots.join()
+        try:
+            if ticket is None:
+                playing, waiting = self.slots.counts()
+                yield sess, gr.skip(), t("pg.status.full", lang, playing=playing, waiting=waiting)
+                return
+            said = None
+            while not ticket.wait(QUEUE_POLL_S):
+                if sess.pause or sess.closed:
+                    yield sess, gr.skip(), t("pg.status.left_queue", sess.lang or lang)
+                    return
+                lang = sess.lang or lang
+                ahead = ticket.ahead()
+                if (ahead, lang) != said:
+                    said = (ahead, lang)
+                    yield sess, gr.skip(), self._busy(lang, ahead)
+            yield from self._stream(sess, lang)
+        finally:
+            sess.playing = False
+            if ticket is not None:
+                ticket.leave()
+
+    @staticmethod
+    def _advance(pg: toy2d.Playground, steps: int, t_view: int, fresh: bool):
+        """One frame's compute (on the compute thread): train, then describe the model."""
+        pg.train(steps)
+        return pg.frame(t_view=t_view, fresh=fresh)
+
+    def _stream(self, sess: Session, lang: str):
         start = time.perf_counter()
         stamps = collections.deque(maxlen=20)
-        sampled = 0.0
+        sampled, shown = 0.0, None
+        sess.streaming = True
         try:
-            while not sess.pause and sess.pg is not None:
+            while not sess.pause and not sess.closed:
                 pg, tick = sess.pg, time.perf_counter()
                 lang = sess.lang or lang   # a language switch while playing takes effect at the next frame
+                if time.perf_counter() - start > MAX_PLAY_S:
+                    yield sess, gr.skip(), t("pg.status.limit", lang, minutes=MAX_PLAY_S // 60)
+                    return
+                if pg is None:   # drawn data with too few points: show them as they come
+                    if sess.settings is None or sess.settings.data != "drawn":
+                        break
+                    seen = (sess.count, lang, sess.settings.model)
+                    if seen != shown:
+                        shown = seen
+                        yield sess, self._picture(sess, lang), t("pg.status.draw_playing", lang, count=sess.count,
+                                                                 min=toy2d.MIN_DRAWN)
+                    time.sleep(IDLE_S)
+                    continue
+                shown = None
+                fresh = pg.settings.model != "diffusion" or time.perf_counter() - sampled >= RESAMPLE_S
+                sampled = time.perf_counter() if fresh else sampled
                 try:
-                    pg.train(sess.view["spf"])
+                    frame = runtime.call(self._advance, pg, sess.view["spf"], sess.view["t_view"], fresh)
                 except UserError as err:
                     if err.key != "toy2d_nan":
                         raise
                     gr.Warning(err.localized(lang), title=t("error.title", lang))
-                    yield sess, self._picture(sess, lang), "⚠️ " + err.localized(lang)
+                    yield sess, runtime.call(self._picture, sess, lang), "⚠️ " + err.localized(lang)
                     return
-                fresh = pg.settings.model != "diffusion" or time.perf_counter() - sampled >= RESAMPLE_S
-                sampled = time.perf_counter() if fresh else sampled
-                html = self._picture(sess, lang, fresh)
+                html = self._render(sess, frame, lang)
                 stamps.append(time.perf_counter())
                 fps = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else 0.0
                 name, value = self._metric_value(sess, lang)
-                yield sess, html, t("pg.status.playing", lang, step=pg.step, fps=fps, sps=fps * sess.view["spf"],
-                                    metric=name, value=value)
-                if time.perf_counter() - start > MAX_PLAY_S:
-                    yield sess, gr.skip(), t("pg.status.limit", lang, minutes=MAX_PLAY_S // 60)
-                    return
+                yield sess, html, self._counted(sess, lang, t("pg.status.playing", lang, step=pg.step, fps=fps,
+                                                              sps=fps * sess.view["spf"], metric=name, value=value))
                 time.sleep(max(0.0, 1 / MAX_FPS - (time.perf_counter() - tick)))
-            if sess.pg is not None:
-                lang = sess.lang or lang
-                name, value = self._metric_value(sess, lang)
-                yield sess, gr.skip(), t("pg.status.paused", lang, step=sess.pg.step, metric=name, value=value)
+            if sess.settings is not None and not sess.closed:
+                yield sess, gr.skip(), self._idle_status(sess, sess.lang or lang)
         finally:
-            sess.playing = False
+            sess.streaming = False
 
     @staticmethod
     def pause(session):
-        """Pause: the playing loop sees the flag before its next frame."""
+        """Pause: the playing loop sees the flag before its next frame (a waiting one leaves the queue)."""
         if isinstance(session, Session):
             session.pause = True
 
@@ -350,7 +577,7 @@ class PlaygroundHandlers:
 def build(ctx: AppContext) -> None:
     """Lay out the playground tab inside the current gr.Tabs and wire every event."""
     reg, lang_state = ctx.reg, ctx.lang
-    h = PlaygroundHandlers()
+    h = PlaygroundHandlers(slots_from_env())
     with reg(gr.Tab(reg.text("pg.tab"), id="playground", elem_id="playground-tab"), label="pg.tab"):
         # Inside the Tab: a State made directly in gr.Tabs shows up as a second tab button.
         session = gr.State(Session, delete_callback=_close)
@@ -365,14 +592,11 @@ def build(ctx: AppContext) -> None:
                                        elem_id="playground-data"), label="pg.data", choices=datas)
                 with gr.Column(visible=False, elem_id="playground-draw-box") as draw_box:
                     reg(gr.Markdown(reg.text("pg.draw.help"), elem_classes=["small-note"]), value="pg.draw.help")
-                    sketch = reg(gr.Sketchpad(value={"background": canvas_background(), "layers": [], "composite": None},
-                                              label=reg.text("pg.draw"), canvas_size=(SKETCH_SIDE, SKETCH_SIDE),
-                                              fixed_canvas=True, layers=False, height=SKETCH_SIDE + 80,
-                                              brush=gr.Brush(default_size=6, colors=["#000000"], color_mode="fixed"),
-                                              type="numpy", image_mode="RGB", format="png",
-                                              elem_id="playground-sketch"), label="pg.draw")
-                    use_drawing = reg(gr.Button(reg.text("pg.draw.use"), elem_id="playground-use-drawing"),
-                                      value="pg.draw.use")
+                    with gr.Row():
+                        undo_btn = reg(gr.Button(reg.text("pg.draw.undo"), size="sm", elem_id="playground-undo"),
+                                       value="pg.draw.undo")
+                        clear_btn = reg(gr.Button(reg.text("pg.draw.clear"), size="sm", elem_id="playground-clear"),
+                                        value="pg.draw.clear")
                 with gr.Column(visible=True, elem_id="playground-gan-box") as gan_box:
                     losses = [(f"pg.loss.{k}", k) for k in toy2d.GAN_LOSSES]
                     loss = reg(gr.Radio(reg.choices(losses), value="ns", label=reg.text("pg.loss"),
@@ -420,7 +644,10 @@ def build(ctx: AppContext) -> None:
                     step_g_btn = reg(gr.Button(reg.text("pg.step_g"), elem_id="playground-step-g"), value="pg.step_g")
                     reset_btn = reg(gr.Button(reg.text("pg.reset"), elem_id="playground-reset"), value="pg.reset")
                 status = gr.Markdown(elem_id="playground-status")
-                frame = gr.HTML(elem_id="playground-frame", min_height=plots.HEIGHT // 2, js_on_load=None)
+                frame = gr.HTML(elem_id="playground-frame", min_height=plots.HEIGHT // 2, js_on_load=FRAME_JS)
+                # For API clients: a click or stroke given as frame pixels (the page sends the frame's select event).
+                stroke = gr.JSON(visible=False)
+                add_btn = gr.Button(visible=False)
                 # What is on screen, one text per model (static, so the Registry translates them).
                 helps = [reg(gr.Markdown(reg.text(f"pg.help.{m}"), visible=m == "gan", elem_id=f"playground-help-{m}",
                                          elem_classes=["small-note"]), value=f"pg.help.{m}") for m in toy2d.MODELS]
@@ -433,31 +660,38 @@ def build(ctx: AppContext) -> None:
     LS = [lang_state, session]
     controls = [model, data, loss, lr, d_steps, gp_weight, beta, batch, hidden, seed]
     view = [metric, show, t_view, spf]
-    setup_in = [*LS, *controls, sketch, *view]
-    setup_out = [session, frame, status]
-    step_in = [*LS, *controls, *view]
-    step_out = [session, frame, status]
+    values = [*controls, *view]
+    out = [session, frame, status]
 
     gr.on([model.change, data.change], h.visibility, [model, data, loss],
           [gan_box, vae_box, diffusion_box, step_d_btn, step_g_btn, draw_box, *helps],
           queue=False, show_progress="hidden", **PRIVATE)
     # Every setting: rebuild the model when it must (model, data, size, seed), else apply it live.
     triggers = [model.change, data.change, lr.change, d_steps.release, gp_weight.release, beta.release,
-                batch.release, hidden.release, seed.submit, use_drawing.click]
-    gr.on(triggers, handler(h.setup), setup_in, setup_out, api_name="playground_setup", trigger_mode="always_last",
+                batch.release, hidden.release, seed.submit]
+    gr.on(triggers, handler(h.setup), [*LS, *values], out, api_name="playground_setup", trigger_mode="always_last",
           **QUIET)
     # A new loss: its D steps first, then the model takes both (chained, so setup reads the new value).
     loss.input(h.loss_defaults, loss, [d_steps, gp_weight], queue=False, show_progress="hidden", **PRIVATE).then(
-        handler(h.setup), setup_in, setup_out, **QUIET, **PRIVATE)
-    reset_btn.click(handler(h.reset), setup_in, setup_out, api_name="playground_reset", **QUIET)
+        handler(h.setup), [*LS, *values], out, **QUIET, **PRIVATE)
+    reset_btn.click(handler(h.reset), [*LS, *values], out, api_name="playground_reset", **QUIET)
     gr.on([metric.change, show.change, t_view.release, spf.release], handler(h.redraw), [*LS, *view], frame,
           api_name="playground_view", trigger_mode="always_last", **QUIET)
-    step_btn.click(handler(h.step), step_in, step_out, api_name="playground_step", **QUIET)
-    step_d_btn.click(handler(h.step_d), step_in, step_out, api_name="playground_step_d", **QUIET)
-    step_g_btn.click(handler(h.step_g), step_in, step_out, api_name="playground_step_g", **QUIET)
-    play_btn.click(handler(h.play), step_in, step_out, api_name="playground_play", show_progress="hidden",
-                   concurrency_id="playground-play", concurrency_limit=PLAY_CONCURRENCY)
+    step_btn.click(handler(h.step), [*LS, *values], out, api_name="playground_step", **QUIET)
+    step_d_btn.click(handler(h.step_d), [*LS, *values], out, api_name="playground_step_d", **QUIET)
+    step_g_btn.click(handler(h.step_g), [*LS, *values], out, api_name="playground_step_g", **QUIET)
+    # Drawing: every click counts (trigger_mode "multiple"), in order (the session's points are locked).
+    frame.select(handler(h.clicked), [*LS, *values], out, trigger_mode="multiple", **QUIET, **PRIVATE)
+    add_btn.click(handler(h.add), [*LS, stroke, *values], out, api_name="playground_add_points", **QUIET)
+    undo_btn.click(handler(h.undo), [*LS, *values], out, api_name="playground_undo", **QUIET)
+    clear_btn.click(handler(h.clear), [*LS, *values], out, api_name="playground_clear", **QUIET)
+    # Play sleeps (the frame-rate cap, its turn in the queue), so it stays off the compute thread; its
+    # training runs there frame by frame. Gradio lets every admitted or waiting Play in (and a few more,
+    # which hear at once that the queue is full); h.slots decides who plays.
+    play_btn.click(handler(h.play, compute=False), [*LS, *values], out, api_name="playground_play",
+                   show_progress="hidden", concurrency_id="playground-play",
+                   concurrency_limit=h.slots.capacity + h.slots.waiting + 2)
     pause_btn.click(h.pause, session, None, api_name="playground_pause", queue=False, show_progress="hidden")
 
-    ctx.demo.load(handler(h.setup), setup_in, setup_out, show_progress="hidden", **PRIVATE)
+    ctx.demo.load(handler(h.setup), [*LS, *values], out, show_progress="hidden", **PRIVATE)
     ctx.on_lang.append((handler(h.texts), LS, [frame, status]))

@@ -12,6 +12,7 @@ does the same if the unload never came.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 import shutil
@@ -29,10 +30,15 @@ from engines.errors import UserError
 from engines.jobs import JobManager
 
 from . import i18n_train  # noqa: F401  (adds the tab's strings to demo.i18n.STRINGS)
-from .common import PRIVATE, AppContext, add_trained, display, handler, upload_paths
+from .common import PRIVATE, AppContext, add_trained, display, upload_paths
+from .common import handler as _handler
 from .i18n import t
 
+# Off the compute thread: they wait on training jobs, whose steps run on the compute thread.
+handler = functools.partial(_handler, compute=False)
+
 TICK_S = 1.0             # how often a watching browser reads its job
+STOP_WAIT_S = 3.0        # Stop answers once the run has ended (well within a second), or after this
 MAX_POINTS = 300         # per loss curve sent to the browser
 PREVIEW_SIDE = 420       # pixels the sample grid is shown at
 FAMILY_TAB = {"vae": "vae.tab", "stylegan": "gan.tab", "ddpm": "diffusion.tab", "clip": "clip.tab"}
@@ -75,6 +81,7 @@ class StudioSession:
         self.files_dir: str | None = None                # downloads made for this session
         self.eta = 0.0                                   # s, as of the latest step event
         self.first_step = 0                              # the step the current job started from
+        self.lock = threading.Lock()                     # a tick and a Stop may read the job at once
 
     def reset_curves(self) -> None:
         self.rows, self.cursor, self.shown_preview, self.plotted = [], 0, -1, -1
@@ -231,7 +238,7 @@ class TrainHandlers:
         sess = self.session(sess, request)
         recipe = studio.check(self.recipe(values))
         self.jobs.check(sess.sid)  # answer "busy" before loading anything
-        plan = studio.prepare(recipe, data_dir=self.data_dir, zip_path=_path(zip_file))
+        plan = runtime.call(studio.prepare, recipe, data_dir=self.data_dir, zip_path=_path(zip_file))
         name = f"{recipe.family}-{recipe.dataset}"
         sess.job = self.jobs.submit(sess.sid, name, plan.make_trainer)
         sess.plan = plan
@@ -252,9 +259,16 @@ class TrainHandlers:
         sess.cursor, sess.shown_preview = 0, -1
         return (sess, *self._view(lang, sess), gr.Timer(active=True))
 
-    def stop(self, sess, request: gr.Request = None):
-        """Ask the session's run to stop; it ends after the step in progress (well within 1 s)."""
-        self.jobs.stop(self.session(sess, request).sid)
+    def stop(self, lang, sess, request: gr.Request = None):
+        """Stop the session's run and answer once it has ended -> (status, stats, plot, preview,
+        timer). The step in progress is undone (engines.train), so the run ends well within a
+        second, keeping the weights of its last completed step."""
+        sess = self.session(sess, request)
+        job = self.jobs.stop(sess.sid)
+        if job is not None:
+            job.wait(STOP_WAIT_S)
+        finished = sess.job is None or sess.job.finished
+        return (*self._view(lang, sess), gr.Timer(active=not finished))
 
     def tick(self, lang, sess, request: gr.Request = None):
         """Read the job's new events -> (status, stats, plot, preview, timer)."""
@@ -266,6 +280,10 @@ class TrainHandlers:
     def _view(self, lang, sess: StudioSession, *, replot: bool = False):
         """(status, stats, plot, preview) from the session's job; the plot and the preview only when
         they changed (or `replot`), so a tick without new events rebuilds and sends neither."""
+        with sess.lock:
+            return self._view_locked(lang, sess, replot=replot)
+
+    def _view_locked(self, lang, sess: StudioSession, *, replot: bool):
         job, plan = sess.job, sess.plan
         if plan is None:
             return t("train.status.idle", lang), "", loss_plot([]), None
@@ -336,11 +354,13 @@ class TrainHandlers:
             raise UserError("studio_busy_resume")
         return sess.plan
 
-    def _save(self, plan: studio.Plan, sess: StudioSession, folder, name: str) -> Path:
+    def _save(self, plan: studio.Plan, sess: StudioSession, folder, name: str, *, trainer_state: bool = False
+              ) -> Path:
         job = sess.job
         wall = (job.ended_at - job.started_at) if job is not None and job.started_at and job.ended_at else None
         stopped = job.status if job is not None and job.status not in ("done",) else None
-        return studio.save(plan, folder, name=name, wall_time_s=wall, stopped=stopped)
+        return runtime.call(studio.save, plan, folder, name=name, wall_time_s=wall, stopped=stopped,
+                            trainer_state=trainer_state)
 
     def use(self, lang, sess, uploads, name, request: gr.Request = None):
         """Save the model and offer it in its family's tab -> (uploads, note)."""
@@ -355,14 +375,16 @@ class TrainHandlers:
         return uploads, "✓ " + t("train.used", lang, name=name, tab=tab)
 
     def download(self, lang, sess, name, request: gr.Request = None):
-        """The model as a checkpoint zip (config.json, model.safetensors, card.json in a folder)."""
+        """The model as a checkpoint zip (config.json, model.safetensors, card.json in a folder),
+        with the trainer's state (Adam's moments, step, batch order), so an upload of it resumes
+        exactly where this run ended."""
         sess = self.session(sess, request) if request is not None else sess
         plan = self._finished_plan(sess)
         name = _clean_name(name) or _default_name(plan)
         if sess.files_dir is None:
             sess.files_dir = tempfile.mkdtemp(prefix="genlab-download-")
         work = Path(tempfile.mkdtemp(dir=sess.files_dir))
-        self._save(plan, sess, work / name, name)
+        self._save(plan, sess, work / name, name, trainer_state=True)
         return gr.update(value=shutil.make_archive(str(work / name), "zip", root_dir=work, base_dir=name), visible=True)
 
     def continue_from(self, lang, sess, files, zip_file, request: gr.Request = None):
@@ -374,9 +396,9 @@ class TrainHandlers:
             raise UserError("studio_busy_resume")
         folder = checkpoint.unpack_upload(upload_paths(files))
         try:
-            ckpt = checkpoint.load(folder)
+            ckpt = checkpoint.load(folder)  # safetensors and JSON only: no pickle is ever read
             recipe = studio.recipe_from_card(ckpt)
-            plan = studio.prepare(recipe, data_dir=self.data_dir, zip_path=_path(zip_file), init=ckpt)
+            plan = runtime.call(studio.prepare, recipe, data_dir=self.data_dir, zip_path=_path(zip_file), init=ckpt)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         sess.plan, sess.job = plan, None
@@ -529,7 +551,9 @@ def build(ctx: AppContext) -> None:
                     concurrency_id="train-submit", concurrency_limit=4)
     resume_btn.click(handler(h.resume), run_in, run_out, api_name="train_resume", show_progress="minimal",
                      concurrency_id="train-submit", concurrency_limit=4)
-    stop_btn.click(h.stop, [sess_state], None, api_name="train_stop", queue=False, **QUIET)
+    # Off the queue, so Stop is never behind anything; it answers once the run has ended.
+    stop_btn.click(handler(h.stop), [lang_state, sess_state], [*view, timer], api_name="train_stop", queue=False,
+                   **QUIET)
     # Ticks only read a job's buffer: many sessions may tick at once.
     timer.tick(handler(h.tick), [lang_state, sess_state], [*view, timer], api_name="train_poll",
                concurrency_limit=None, **QUIET)

@@ -46,9 +46,10 @@ def _train_config(args, *, warmup: int):
                        channels_last=args.bf16, compile=args.fast)
 
 
-def _run(trainer, args, heldout_metric) -> tuple[object, list, float]:
+def _run(trainer, args, heldout_metric, on_step=None) -> tuple[object, list, float]:
     """Iterate a trainer, printing a JSON line now and then and `heldout_metric(model)` every
-    --eval-every steps -> (last event, held-out curve [[step, value]], wall seconds)."""
+    --eval-every steps -> (last event, held-out curve [[step, value]], wall seconds).
+    `on_step(event)`, if given, sees every "step" event."""
     curve, last = [], None
     started = time.perf_counter()
     for ev in trainer.run():
@@ -62,6 +63,8 @@ def _run(trainer, args, heldout_metric) -> tuple[object, list, float]:
                 curve.append([ev.step, line["heldout"]])
                 trainer.model.train()
             print(json.dumps(line), flush=True)
+        if on_step is not None and ev.kind == "step":
+            on_step(ev)
         if ev.kind == "nan":
             raise UserError("training_nan", step=ev.step, value=ev.losses.get("loss"))
     return last, curve, time.perf_counter() - started
@@ -167,17 +170,28 @@ def _train_stylegan(args) -> Path:
     config = stylegan.Config(
         image_size=size, channels=channels, z_dim=args.z_dim, w_dim=args.w_dim, mapping_layers=args.mapping_layers,
         channel_base=args.channel_base, channel_max=args.channel_max, r1_gamma=args.r1_gamma,
-        style_mixing_prob=args.style_mixing,
+        r1_every=args.r1_every, style_mixing_prob=args.style_mixing, mapping_lr_mul=args.mapping_lr_mul,
+        augment=args.augment,
     )
     torch.manual_seed(args.seed)
     config, model, init_card = _init_from(args, "stylegan", config, stylegan.build)
-    phases = stylegan.make_phases(config, lr=args.lr)
+    betas = tuple(float(b) for b in args.gan_betas.split(","))
+    phases = stylegan.make_phases(config, lr=args.lr, betas=betas)
     trainer = Trainer(model, phases, train.float(), _train_config(args, warmup=0))
-    last, curve, wall = _run(trainer, args, lambda m: float("nan"))
-    losses = {k: round(float(v), 4) for k, v in (trainer.history[-1] if trainer.history else {}).items() if k != "step"}
-    card = _card(args, train, test, last, None, metrics={"final_losses": losses}, **init_card,
-                 metrics_note="the last step's losses; sample quality is measured by benchmarks/stylegan_quality.py")
-    return trainer.save(args.out, family="stylegan", config=config, card=card, elapsed_s=wall)
+
+    def save(out, last, wall):
+        losses = {k: round(float(v), 4) for k, v in (trainer.history[-1] if trainer.history else {}).items()
+                  if k != "step"}
+        card = _card(args, train, test, last, None, metrics={"final_losses": losses}, **init_card,
+                     metrics_note="the last step's losses; sample quality is measured by benchmarks/stylegan_quality.py")
+        return trainer.save(out, family="stylegan", config=config, card=card, elapsed_s=wall)
+
+    def snapshot(ev):  # --snapshot-every: the model so far (the EMA copy) to OUT-stepN, to watch a long run
+        if args.snapshot_every and ev.step % args.snapshot_every == 0:
+            save(f"{args.out}-step{ev.step}", ev, ev.elapsed_s)
+
+    last, _, wall = _run(trainer, args, lambda m: float("nan"), on_step=snapshot)
+    return save(args.out, last, wall)
 
 
 def _train_clip(args) -> Path:
@@ -418,6 +432,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--channel-max", type=int, default=128)
     g.add_argument("--r1-gamma", type=float, default=1.0)
     g.add_argument("--style-mixing", type=float, default=0.9, help="style-mixing regularisation probability")
+    g.add_argument("--r1-every", type=int, default=16, help="lazy R1: apply it every this many D steps")
+    g.add_argument("--mapping-lr-mul", type=float, default=0.01, help="learning-rate multiplier of the mapping network")
+    g.add_argument("--augment", default="", help="DiffAugment before D: translation, cutout, or both comma-separated")
+    g.add_argument("--gan-betas", default="0,0.99", help="Adam betas of G and D, e.g. 0,0.99")
+    g.add_argument("--snapshot-every", type=int, default=0, help="also save the model to OUT-stepN every N steps")
     g = t.add_argument_group("clip")
     g.add_argument("--clip-data", default="mnist,shapes", help="captioned data: mnist, shapes or both (comma-separated)")
     g.add_argument("--clip-width", type=int, default=96, help="width of both towers and of the shared embedding")

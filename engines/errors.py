@@ -395,6 +395,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Wait until the current run has ended (or press Stop) before resuming or saving it.",
         "zh": "请等当前训练结束（或按“停止”）后再继续训练或保存。",
     },
+    # --- saved trainer state (engines.train, engines.studio) -----------------------------------
+    "train_state_mismatch": {
+        "en": "This checkpoint's saved training state (optimiser moments, step, batch order) does not fit its model: {reason}. Upload the zip as it was downloaded.",
+        "zh": "此检查点保存的训练状态（优化器动量、步数、批次顺序）与其模型不匹配：{reason}。请上传下载时的原始压缩包。",
+    },
     # --- gan tab ------------------------------------------------------------------------------
     "gan_seeds": {
         "en": "Give the seeds as whole numbers from 0 to {high}, separated by commas, 1 to {max} of them; got '{value}'.",
@@ -436,8 +441,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "未知的{what_zh}“{value}”。可选：{available}。",
     },
     "toy2d_too_few_points": {
-        "en": "Only {count} distinct points were drawn; draw at least {min} (a few strokes on the canvas) before training on them.",
-        "zh": "只画了 {count} 个不同的点；请至少画 {min} 个（在画布上画几笔）再用它们训练。",
+        "en": "Only {count} distinct points were drawn; draw at least {min} (click or drag on the plot) before training on them.",
+        "zh": "只画了 {count} 个不同的点；请至少画 {min} 个（在图上点击或拖动）再用它们训练。",
+    },
+    "toy2d_stroke": {
+        "en": "A click or stroke must be a list of 1 to {most} pixel positions [[x, y], ...] on the picture; got {value}.",
+        "zh": "点击或笔画必须是图上 1 到 {most} 个像素位置组成的列表 [[x, y], ...]；当前为 {value}。",
+    },
+    "toy2d_points_full": {
+        "en": "There are already {count} drawn points, and {most:,} is the most kept. Undo or clear some before adding more.",
+        "zh": "已经画了 {count} 个点，最多只能保留 {most:,} 个。请先撤销或清除一些再添加。",
     },
     "toy2d_nan": {
         "en": "The {model} diverged at step {step}: '{what}' became {value}. Training is paused and the last good "

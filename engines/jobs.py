@@ -16,6 +16,12 @@ set), `final_model()` returns the model to keep. An `engines.train.Trainer` fits
 trainer has a dataclass `config` with `steps` and `max_seconds` (as `TrainConfig` does), the host
 limits are written into it, so the run ends cleanly with its final preview. For any other
 trainer the job stops it from outside when a limit is passed.
+
+A job's thread never touches the model: an `engines.train.Trainer` runs each unit of its work (a
+micro-batch, an optimiser step, a preview) on the engine's compute thread (`runtime.call`), taking
+the compute lock there, so other sessions' requests queue up between those units on the same
+thread. The job thread only waits, records events and enforces limits; it never holds the compute
+lock (it would deadlock against a unit waiting for it).
 """
 
 from __future__ import annotations
@@ -40,9 +46,10 @@ from .train import TrainEvent
 log = logging.getLogger(__name__)
 
 STATUSES = ("queued", "running", "done", "stopped", "failed", "nan", "timeout")
-# A job pauses this long after each event, outside the compute lock. Python's locks are not fair:
-# a thread that releases a lock and asks for it again at once may get it back before a waiting
-# thread has been scheduled (more likely on a busy CPU); the pause gives waiting requests a window.
+# A job pauses this long after each event. A Trainer's units queue on the compute thread behind
+# whatever else is waiting there (first come, first served); a trainer-like object that takes the
+# compute lock on the job's own thread instead meets Python's unfair locks, which may hand the lock
+# straight back to the thread that released it: the pause gives waiting requests a window.
 YIELD_S = 0.002
 ACTIVE = ("queued", "running")
 

@@ -6,7 +6,15 @@ mistake is a bilingual `UserError` before anything trains) and returns a `Plan`,
 `make_trainer(stop)` is what `engines.jobs.JobManager.submit` takes. `resume(plan, steps)`
 continues a finished run with the same weights and optimiser state; `save(plan, folder)`
 writes a safetensors checkpoint whose card records the recipe, so an uploaded checkpoint
-(`recipe_from_card`) continues where it ended.
+(`recipe_from_card`) continues where it ended; `save(..., trainer_state=True)` (the tab's
+download) adds the trainer's state (Adam's moments and step counts, the batch order, the
+generator: tensors among the checkpoint's aux tensors, hyperparameters as JSON in its card), so
+that the upload continues exactly as a run that never stopped.
+
+On a CPU, steps are cut into micro-batches of about `CHUNK_S` seconds of work (see
+engines.train), which keep together the images a StyleGAN discriminator's minibatch standard
+deviation groups; the CLIP's contrastive loss is over the batch as a whole, so its steps run as a
+gradient cache (its embeddings once without gradients, then again in micro-batches of rows).
 
 Every family's preview draws its sample grid from fixed seeds, so a grid shows the same noise
 becoming a picture as training goes on.
@@ -34,7 +42,15 @@ import torch
 
 from . import runtime
 from .errors import UserError
-from .train import Phase, TrainConfig, Trainer, image_grid, to_uint8
+from .train import (
+    Phase,
+    Split,
+    TrainConfig,
+    Trainer,
+    contiguous_split,
+    image_grid,
+    to_uint8,
+)
 
 FAMILIES = ("vae", "stylegan", "ddpm", "clip")
 CAPTIONED = ("mnist", "shapes")  # the data sets the GenLab CLIP has true captions for
@@ -45,6 +61,10 @@ PREVIEW_N = 16          # images in a preview grid
 PREVIEW_SEED = 1234     # the fixed seed every preview draws from
 DDIM_PREVIEW_STEPS = 20
 HELD_OUT_N = 500        # held-out images for a saved model's card and aux data
+# On a CPU a step is cut into micro-batches of about this much work, so Stop and other people's
+# requests never wait long (engines.train: the same step, to float rounding).
+CHUNK_S = 0.25
+STATE_PREFIX = "trainer/"  # aux tensors of a downloaded checkpoint's trainer state (Trainer.state_dict)
 
 
 @dataclass(frozen=True)
@@ -280,10 +300,13 @@ def vae_preview(config, stop: threading.Event | None = None, n: int = PREVIEW_N,
 def ddpm_preview(config, process, stop: threading.Event | None = None, n: int = PREVIEW_N,
                  seed: int = PREVIEW_SEED, steps: int = DDIM_PREVIEW_STEPS):
     """DDIM from the same noise every time (labels 0, 1, 2, ... when conditional) -> uint8 grid.
-    Gives up (None) as soon as `stop` is set, so Stop never waits for a whole preview."""
+    Gives up (None) as soon as `stop` is set, so Stop never waits for a whole preview; its
+    `steps(model)` generator lets the trainer run it one DDIM step per unit of work (a base
+    preset's preview takes tens of seconds on a CPU)."""
     from .diffusion.process import to_unit
 
-    def preview(model) -> np.ndarray | None:
+    def stepwise(model):
+        """None after each DDIM step, then the grid: the trainer runs one item per unit of work."""
         device = next(model.parameters()).device
         gen = runtime.generator(seed, device)
         y = (torch.arange(n, device=device) % config.num_classes) if config.num_classes else None
@@ -291,11 +314,60 @@ def ddpm_preview(config, process, stop: threading.Event | None = None, n: int = 
         x = None
         for step in process.ddim(model, shape, gen=gen, steps=steps, y=y):
             if stop is not None and stop.is_set():
-                return None
+                return
             x = step.x_prev
-        return image_grid(to_uint8(to_unit(x)))
+            yield None
+        yield image_grid(to_uint8(to_unit(x)))
 
+    def preview(model) -> np.ndarray | None:
+        out = None
+        for out in stepwise(model):
+            if stop is not None and stop.is_set():
+                return None
+        return out
+
+    preview.steps = stepwise
     return preview
+
+
+def mbstd_groups(batch: int, group_size: int) -> int:
+    """How many images engines.stylegan's minibatch_stddev puts in a group for a batch."""
+    g = min(group_size, batch)
+    while batch % g:
+        g -= 1
+    return g
+
+
+def mbstd_split(group_size: int) -> Split:
+    """Micro-batches of whole minibatch-stddev groups for StyleGAN's D. Images i and i + B/G of a
+    batch of B share a group; a micro-batch takes whole groups, ordered so that the discriminator
+    groups them again exactly so (the group size of each micro-batch is checked to be G)."""
+
+    def split(batch: int, start: int, want: int):
+        g = mbstd_groups(batch, group_size)
+        m = batch // g                                  # groups in the batch
+        k = max(1, min(m - start, round(want / g)))    # groups in this micro-batch
+        while k > 1 and mbstd_groups(g * k, group_size) != g:
+            k -= 1
+        cols = torch.arange(start, start + k)
+        idx = (cols[None, :] + m * torch.arange(g)[:, None]).flatten()
+        return idx, (start + k if start + k < m else None)
+
+    return split
+
+
+# A family whose loss is over the batch as a whole names the model's per-row embedding methods: its
+# steps run as a gradient cache (engines.train), the same gradient in units of rows.
+CACHED = {"clip": ("encode_image", "encode_text")}
+
+
+def split_for(family: str, model: torch.nn.Module) -> Split | None:
+    """How a family's step may be cut into micro-batches (None: it may not)."""
+    if family == "clip":  # InfoNCE compares every image with every caption of the batch
+        return None
+    if family == "stylegan":
+        return mbstd_split(model.D.mbstd_group)
+    return contiguous_split
 
 
 @dataclass
@@ -314,6 +386,7 @@ class Plan:
     trainer: Trainer | None = None         # the latest trainer (set by make_trainer)
     continued_from: dict | None = None     # what an uploaded checkpoint said about its training
     steps_before: int = 0                  # steps the weights had when this plan started
+    trainer_state: tuple[dict, dict] | None = None  # an upload's saved trainer state (tensors, meta)
 
     @property
     def family(self) -> str:
@@ -323,38 +396,49 @@ class Plan:
     def parameters(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
 
-    def train_config(self, *, steps: int, seed: int, warmup: bool) -> TrainConfig:
+    def train_config(self, *, steps: int, seed: int, warmup: bool | int) -> TrainConfig:
+        """warmup: True for a fresh run's warm-up (a tenth of the run, at most 50 steps), or the
+        number of warm-up steps a continued run goes on with."""
         r = self.recipe
         gpu = on_gpu()
+        if warmup is True:
+            warmup = min(50, max(0, (steps - self.steps_before) // 10))
         return TrainConfig(
             steps=steps, batch_size=r.batch_size, lr=r.lr, seed=seed,
-            warmup_steps=min(50, max(0, (steps - self.steps_before) // 10)) if warmup else 0,
+            warmup_steps=int(warmup or 0),
             lr_min_ratio=1.0,  # constant after warm-up, so Resume goes on at the same rate
             grad_clip=None if r.family == "stylegan" else 1.0,
             # On a CPU an event every step: the job hands the compute lock to waiting requests
             # between events (engines.jobs.YIELD_S). On a GPU a read-back per step would stall it.
             log_every=(10 if r.steps <= 2000 else 25) if gpu else 1,
             preview_every=r.preview_every, compile=bool(r.fast) and gpu,
+            chunk_seconds=None if gpu else CHUNK_S,
         )
 
     def make_trainer(self, stop: threading.Event) -> Trainer:
-        """What JobManager.submit takes: a fresh Trainer on this plan's model, or, after a run,
-        one that goes on from its weights, optimiser state and step count."""
-        prev = self.trainer
-        start = prev.step if prev is not None else self.steps_before
-        config = self.train_config(steps=start + self.recipe.steps, seed=self.recipe.seed + start,
-                                   warmup=prev is None and self.steps_before == 0)
-        trainer = Trainer(self.model, self.loss, self.images, config, labels=self.labels,
-                          preview_fn=self.make_preview(stop), stop=stop)
-        if prev is not None:
-            trainer.step = prev.step
-            for new, old in zip(trainer.opts, prev.opts):
-                new.load_state_dict(old.state_dict())
-            trainer.history = prev.history
-        else:
-            trainer.step = self.steps_before
-        self.trainer = trainer
-        return trainer
+        """What JobManager.submit takes: a fresh Trainer on this plan's model, or, after a run (or
+        from an upload's saved state), one that goes on from its weights, optimiser state, step
+        count, batch order and generator. Built on the compute thread."""
+        return runtime.call(self._build_trainer, stop)
+
+    def _build_trainer(self, stop: threading.Event) -> Trainer:
+        with runtime.COMPUTE_LOCK:
+            prev = self.trainer
+            state = prev.state_dict() if prev is not None else self.trainer_state
+            start = prev.step if prev is not None else self.steps_before
+            warmup = True if state is None and self.steps_before == 0 else (
+                int(state[1].get("warmup_steps") or 0) if state is not None else 0)
+            config = self.train_config(steps=start + self.recipe.steps, seed=self.recipe.seed + start, warmup=warmup)
+            trainer = Trainer(self.model, self.loss, self.images, config, labels=self.labels,
+                              preview_fn=self.make_preview(stop), stop=stop, split=split_for(self.family, self.model),
+                              cached=CACHED.get(self.family, ()))
+            if state is not None:
+                trainer.load_state_dict(*state)
+            trainer.step = start
+            if prev is not None:
+                trainer.history = prev.history
+            self.trainer = trainer
+            return trainer
 
     @property
     def step(self) -> int:
@@ -384,7 +468,7 @@ def prepare(recipe: Recipe, *, data_dir=None, zip_path=None, init=None) -> Plan:
     labels = data.labels if recipe.family == "ddpm" and config.num_classes is not None else None
     return Plan(recipe=recipe, config=config, model=model, loss=loss, images=data.float(), labels=labels,
                 data_note=data.split_note, make_preview=make_preview, data_dir=data_dir,
-                continued_from=continued, steps_before=steps_before)
+                continued_from=continued, steps_before=steps_before, trainer_state=saved_state(init))
 
 
 def _initial_model(recipe: Recipe, config, init):
@@ -399,6 +483,22 @@ def _initial_model(recipe: Recipe, config, init):
     config, model = init.build("cpu")
     continued = {k: init.card.get(k) for k in ("name", "steps", "wall_time_s", "hardware")}
     return config, model.train(), int(init.card.get("steps") or 0), continued
+
+
+def saved_state(ckpt) -> tuple[dict, dict] | None:
+    """The trainer state a downloaded checkpoint carries (`save(..., trainer_state=True)`): its
+    tensors from the checkpoint's aux (read by engines.checkpoint from safetensors) and its meta
+    from the card; None when it has none or its step is not the checkpoint's."""
+    if ckpt is None:
+        return None
+    meta = ckpt.card.get("trainer")
+    tensors = {k[len(STATE_PREFIX):]: v for k, v in ckpt.aux.items() if k.startswith(STATE_PREFIX)}
+    if not isinstance(meta, dict) or not tensors:
+        return None
+    if meta.get("step") != int(ckpt.card.get("steps") or 0):
+        raise UserError("train_state_mismatch", reason=f"state of step {meta.get('step')} with weights of step "
+                                                       f"{ckpt.card.get('steps')}")
+    return tensors, meta
 
 
 def _retuned(recipe: Recipe, config, model):
@@ -423,7 +523,7 @@ def _prepare_clip(recipe: Recipe, data, *, data_dir, init) -> Plan:
     return Plan(recipe=recipe, config=config, model=model, loss=ct.make_loss(config, texts, reqs, attrs),
                 images=images, labels=torch.arange(len(images)), data_note=data.split_note,
                 make_preview=lambda stop: clip_preview(config, probe, captions), data_dir=data_dir,
-                continued_from=continued, steps_before=steps_before)
+                continued_from=continued, steps_before=steps_before, trainer_state=saved_state(init))
 
 
 def _module(family: str):
@@ -475,14 +575,22 @@ def resume(plan: Plan, recipe: Recipe | None = None) -> Plan:
 # Saving, and continuing from a checkpoint
 # ------------------------------------------------------------------------------------------------
 
-def save(plan: Plan, out_dir, *, name: str, wall_time_s: float | None = None, stopped: str | None = None) -> Path:
+def save(plan: Plan, out_dir, *, name: str, wall_time_s: float | None = None, stopped: str | None = None,
+         trainer_state: bool = False) -> Path:
     """Write the plan's model as a checkpoint folder with the aux data its family's tab needs, and
-    the recipe in the card so it can be continued."""
+    the recipe in the card so it can be continued; with `trainer_state`, also the trainer's state
+    for an exact continuation (about twice the weights again: Adam's two moments)."""
     from . import checkpoint
 
     model = plan.model.eval()
     r = plan.recipe
     aux = _aux(plan, model)
+    meta = None
+    if trainer_state:
+        state = plan.trainer.state_dict() if plan.trainer is not None else plan.trainer_state
+        if state is not None:
+            tensors, meta = state
+            aux.update({STATE_PREFIX + k: v for k, v in tensors.items()})
     card = {
         "name": name, "dataset": r.dataset if r.dataset != "zip" else "folder",
         "split": {"train": plan.data_note},
@@ -496,6 +604,8 @@ def save(plan: Plan, out_dir, *, name: str, wall_time_s: float | None = None, st
         card["wall_time_s"] = round(wall_time_s, 1)
     if plan.continued_from:
         card["continued_from"] = plan.continued_from
+    if meta is not None:
+        card["trainer"] = meta
     if r.family == "ddpm" and plan.config.num_classes:
         card["default_guidance"] = 1.0
     return checkpoint.save(out_dir, family=r.family, config=plan.config, model=model, card=card, aux=aux)

@@ -2,13 +2,17 @@
 
     python scripts/screenshots_playground.py [--out docs] [--only en|zh]
 
-Launches `python app.py` (offline) on a free port and drives Debian's /usr/bin/chromium through
+Launches `python app.py` (offline, GENLAB_PLAYGROUND_PLAYERS=1, GENLAB_PLAYGROUND_WAITING=3) on a free port and drives Debian's /usr/bin/chromium through
 Playwright, as scripts/screenshots.py does. Writes, at a 1400x1100 viewport:
     playground-gan.png         GAN, non-saturating loss, 8 Gaussians
     playground-wgan.png        GAN, Wasserstein + gradient penalty, 8 Gaussians
     playground-diffusion.png   diffusion on two moons (sample paths, score field)
     playground-vae.png         VAE on the ring (latent space beside data space)
-    playground-drawn.png       a GAN on points drawn on the canvas
+    playground-drawn.png       a GAN learning points drawn by clicking and dragging on the plot (one click
+                               added while it plays)
+    playground-busy.png        Play while the server's cap is taken (the app runs with 1 player and 3
+                               waiting; two other sessions, through gradio_client, play and wait):
+                               "busy, 1 ahead of you"
     playground-diverged.png    a learning rate of 300: the divergence message, the last good weights kept
     playground-explain.png     the explanation
 and each again in Chinese as zh-playground-*.png.
@@ -17,7 +21,6 @@ and each again in Chinese as zh-playground-*.png.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import time
@@ -40,7 +43,7 @@ def _src(page) -> str:
 
 def open_playground(browser, url: str, lang: str):
     page = browser.new_page(viewport=VIEWPORT)
-    page.set_default_timeout(180_000)
+    page.set_default_timeout(600_000)   # survives a paused process on a shared machine
     page.goto(url)
     page.wait_for_selector("#lang-switch")
     if lang == "zh":
@@ -88,23 +91,55 @@ def snap(page, out: Path, name: str, lang: str) -> Path:
     return path
 
 
-def draw_strokes(page) -> None:
-    """Two strokes on the canvas: a wave and a short bar."""
-    canvas = page.locator("#playground-sketch canvas").first
-    canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
-    x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
-    page.mouse.move(x0 + 0.15 * w, y0 + 0.5 * h)
+def on_frame(page, x: float, y: float) -> tuple[float, float]:
+    """The page position of data point (x, y) on the frame's left panel."""
+    from demo import playground_plots as plots
+
+    (px, py), = plots.to_px([[x, y]])
+    x, y, w, h = page.evaluate("s => { const r = document.querySelector(s).getBoundingClientRect(); "
+                               "return [r.x, r.y, r.width, r.height]; }", FRAME)
+    return x + float(px) * w / plots.WIDTH, y + (float(py) + plots.TITLE) * h / plots.HEIGHT
+
+
+def wait_status(page, text: str) -> None:
+    page.wait_for_function("t => document.querySelector('#playground-status').innerText.includes(t)", arg=text)
+
+
+def draw_face(page) -> None:
+    """Clicks for two eyes and a nose, a drag for the mouth: four modes a GAN has to find."""
+    page.evaluate("s => document.querySelector(s).scrollIntoView({block: 'center'})", FRAME)
+    for k, (x, y) in enumerate([(-0.9, 1.0), (0.9, 1.0), (0.0, 0.1)]):
+        page.mouse.click(*on_frame(page, x, y))
+        wait_status(page, f"{16 * (k + 1)}")
+    page.mouse.move(*on_frame(page, -1.4, -0.7))
     page.mouse.down()
-    for i in range(1, 41):
-        u = i / 40
-        page.mouse.move(x0 + (0.15 + 0.7 * u) * w, y0 + (0.5 - 0.2 * math.sin(u * 2 * math.pi)) * h)
+    for i in range(1, 31):
+        u = -1.4 + 2.8 * i / 30
+        page.mouse.move(*on_frame(page, u, -1.3 + 0.3 * u * u))
     page.mouse.up()
-    page.mouse.move(x0 + 0.3 * w, y0 + 0.82 * h)
-    page.mouse.down()
-    for i in range(1, 21):
-        page.mouse.move(x0 + (0.3 + 0.4 * i / 20) * w, y0 + 0.82 * h)
-    page.mouse.up()
+    time.sleep(1.0)
+
+
+def occupy(url: str):
+    """Two other sessions through gradio_client: one plays (taking the only place), one waits. -> their jobs."""
+    from gradio_client import Client
+
+    controls = ["gan", "gaussians8", "ns", "0.003", 1, 1.0, 1.0, 256, 0, 0]
+    view = ["js", ["heat", "real", "fake", "arrows"], 12, 5]
+    clients, jobs = [], []
+    for _ in range(2):
+        client = Client(url, verbose=False)
+        client.predict(*controls, *view, api_name="/playground_setup")
+        jobs.append(client.submit(*controls, *view, api_name="/playground_play"))
+        clients.append(client)
+        time.sleep(1.5)
+    return clients, jobs
+
+
+def release(clients, jobs) -> None:
+    for client, job in zip(clients, jobs):
+        client.predict(api_name="/playground_pause")
+        job.result(timeout=60)
 
 
 def shoot(browser, url: str, out: Path, lang: str) -> list[Path]:
@@ -124,7 +159,7 @@ def shoot(browser, url: str, out: Path, lang: str) -> list[Path]:
     choose(page, "playground-model", "diffusion")
     pick(page, "playground-data", "双月牙" if zh else "Two moons")
     time.sleep(1.5)
-    play_for(page, 12)
+    play_for(page, 25)   # diffusion needs ~1,000 steps for clean moons
     written.append(snap(page, out, "diffusion", lang))
     # VAE on the ring
     choose(page, "playground-model", "vae")
@@ -132,17 +167,33 @@ def shoot(browser, url: str, out: Path, lang: str) -> list[Path]:
     time.sleep(1.5)
     play_for(page, 10)
     written.append(snap(page, out, "vae", lang))
-    # Drawn points, GAN (Wasserstein)
+    # Points drawn on the plot, GAN (non-saturating): three clicks and a stroke, then one more click while it plays
     choose(page, "playground-model", "gan")
+    choose(page, "playground-loss", "ns")
     pick(page, "playground-data", "自己画" if zh else "Draw your own")
-    page.wait_for_selector("#playground-sketch canvas", state="visible")
+    page.wait_for_selector("#playground-undo", state="visible")
+    time.sleep(1.0)
+    draw_face(page)
+    press(page, "playground-play")
+    wait_status(page, "▶")
+    time.sleep(8)
+    page.mouse.click(*on_frame(page, 1.7, 1.9))
+    time.sleep(6)
+    press(page, "playground-pause")
+    page.wait_for_function("() => !document.querySelector('#playground-status').innerText.includes('▶')")
     time.sleep(0.5)
-    draw_strokes(page)
-    before = _src(page)
-    press(page, "playground-use-drawing")
-    page.wait_for_function("([s, old]) => document.querySelector(s).src !== old", arg=[FRAME, before])
-    play_for(page, 10)
     written.append(snap(page, out, "drawn", lang))
+    # Busy: the one place is taken and one session waits, so this one is second in the queue
+    clients, jobs = occupy(url)
+    try:
+        press(page, "playground-play")
+        wait_status(page, "正忙" if zh else "Busy")
+        time.sleep(1.0)
+        written.append(snap(page, out, "busy", lang))
+    finally:
+        press(page, "playground-pause")
+        release(clients, jobs)
+    time.sleep(1.0)
     # A learning rate far too large: the run pauses with the last good weights
     choose(page, "playground-model", "vae")
     pick(page, "playground-data", "8 个高斯分布" if zh else "8 Gaussians")
@@ -155,7 +206,9 @@ def shoot(browser, url: str, out: Path, lang: str) -> list[Path]:
     page.wait_for_function("() => document.querySelector('#playground-status').innerText.includes('⚠')")
     time.sleep(0.8)
     written.append(snap(page, out, "diverged", lang))
-    # The explanation
+    # The explanation (the divergence warning closed first, so it covers nothing)
+    page.evaluate("() => document.querySelectorAll('.toast-close').forEach(b => b.click())")
+    time.sleep(0.8)
     page.click("#playground-explain-box button, #playground-explain-box .label-wrap")
     page.wait_for_selector("#playground-explain .katex")
     time.sleep(0.5)
@@ -177,7 +230,9 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     langs = (args.only,) if args.only else ("en", "zh")
-    with launched_app("--lang", "en", env={"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}) as (url, _, _), \
+    env = {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "GENLAB_PLAYGROUND_PLAYERS": "1",
+           "GENLAB_PLAYGROUND_WAITING": "3"}
+    with launched_app("--lang", "en", env=env, timeout=300) as (url, _, _), \
             sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:

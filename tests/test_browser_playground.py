@@ -1,5 +1,7 @@
 """The 2-D playground in headless Chromium: press Play, see the frame change while it trains,
-press Pause, and see it stop (Debian's /usr/bin/chromium through Playwright)."""
+press Pause, and see it stop; choose "Draw your own", click and drag on the plot, and see the points
+land where clicked, the count grow and the model learn them while it plays (Debian's
+/usr/bin/chromium through Playwright)."""
 
 from __future__ import annotations
 
@@ -75,4 +77,61 @@ def test_play_changes_the_frame_and_pause_stops_it(page):
     assert _src(page) != stopped
     errors = page.locator(".toast-body.error")
     assert errors.count() == 0
+    assert not page.js_errors, page.js_errors
+
+
+def _on_frame(page, x: float, y: float) -> tuple[float, float]:
+    """The page position of the frame picture's pixel (x, y), however large the browser shows it."""
+    box = page.locator(FRAME).bounding_box()
+    size = page.evaluate("s => [document.querySelector(s).naturalWidth, document.querySelector(s).naturalHeight]",
+                         FRAME)
+    return box["x"] + x * box["width"] / size[0], box["y"] + y * box["height"] / size[1]
+
+
+def _data_pixel(x: float, y: float) -> tuple[float, float]:
+    """The frame pixel of data point (x, y) on the left panel (26 px of title; 360 px for 5 units)."""
+    return (x + 2.5) * 72, 26 + (2.5 - y) * 72
+
+
+def _wait_status(page, text: str, timeout: float = 30_000) -> str:
+    page.wait_for_function("([s, t]) => document.querySelector(s).innerText.includes(t)", arg=[STATUS, text],
+                           timeout=timeout)
+    return _status(page)
+
+
+def test_click_and_drag_on_the_plot_draw_the_data(page):
+    page.click("#playground-data input")
+    page.locator("ul[role=listbox] li", has_text="Draw your own").first.click()
+    _wait_status(page, "0 points so far")
+    page.wait_for_selector("#playground-undo", state="visible")
+    canvas = _src(page)
+    # A click at data (1, -0.5): 16 points around exactly there, and a model appears on the frame.
+    page.mouse.click(*_on_frame(page, *_data_pixel(1.0, -0.5)))
+    status = _wait_status(page, "16 points in all")
+    assert "(1.00, -0.50)" in status
+    page.wait_for_function("([s, old]) => document.querySelector(s).src !== old", arg=[FRAME, canvas])
+    # A drag across the panel: a line of points.
+    page.mouse.move(*_on_frame(page, *_data_pixel(-2.0, 1.5)))
+    page.mouse.down()
+    for k in range(1, 21):
+        page.mouse.move(*_on_frame(page, *_data_pixel(-2.0 + 3.0 * k / 20, 1.5)))
+    page.mouse.up()
+    status = _wait_status(page, "line of")
+    total = int(status.split(" points in all")[0].split()[-1])
+    assert total > 16 + 50   # 3 data units, a point every 0.04
+    # Play, and click while it plays: the count in the playing status grows and the frames go on.
+    page.click("#playground-play")
+    _wait_status(page, "▶ step")
+    page.mouse.click(*_on_frame(page, *_data_pixel(-1.0, -1.5)))
+    _wait_status(page, f"✎ {total + 16} points")
+    before = _src(page)
+    page.wait_for_function("([s, old]) => document.querySelector(s).src !== old", arg=[FRAME, before])
+    page.locator("#playground-pause").click(force=True)
+    _wait_status(page, "Paused")
+    # Undo takes the last click back; a click on the charts below adds nothing.
+    page.click("#playground-undo")
+    _wait_status(page, f"{total} points in all")
+    page.mouse.click(*_on_frame(page, 100, 480))
+    _wait_status(page, "square panels")
+    assert page.locator(".toast-body.error").count() == 0
     assert not page.js_errors, page.js_errors

@@ -72,11 +72,19 @@ def test_start_watch_the_loss_plot_stop_and_use_the_model(page):
     assert later_step > first_step and later_marks > first_marks, (first_step, later_step, first_marks, later_marks)
     page.wait_for_selector("#train-preview img")  # the sample grid from fixed seeds
 
-    t0 = time.time()
-    page.click("#train-stop")
-    page.wait_for_function("() => document.querySelector('#train-status').innerText.includes('stopped')",
-                           timeout=5_000)
-    assert time.time() - t0 < 3.0   # Stop < 1 s, plus one tick of the 1 s timer
+    # Timed in the page, from the click to the status saying so (Playwright's own click first waits
+    # for the page to settle, seconds on a busy CPU, which no person waits for).
+    shown = page.evaluate("""() => new Promise(done => {
+        const status = document.querySelector('#train-status');
+        const t0 = performance.now();
+        const seen = new MutationObserver(() => {
+            if (status.innerText.includes('stopped')) { seen.disconnect(); done((performance.now() - t0) / 1000); }
+        });
+        seen.observe(status, {subtree: true, childList: true, characterData: true});
+        document.querySelector('#train-stop').click();
+    })""")
+    print(f"Stop click -> 'stopped' shown: {shown:.3f} s")
+    assert shown < 1.0   # Stop answers once the run has ended
     stopped_at = step_shown(page)
     time.sleep(1.5)
     assert step_shown(page) == stopped_at

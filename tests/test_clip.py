@@ -109,6 +109,48 @@ def test_caption_bank_requirements():
     assert ct.digit_caption(8, "{aw}") == "an eight" and ct.digit_caption(7, "数字{z}") == "数字七"
 
 
+def test_hard_negatives_are_false_in_exactly_one_factor():
+    from engines.data import FACTOR_ZH, FACTORS, load_dataset
+
+    shapes = load_dataset("shapes", "train", n=40)
+    _, _, attrs = ct.caption_bank(None, shapes)
+    have = torch.cat([torch.tensor([[ct.SOURCE_MNIST, 3, -1, -1, -1, -1, -1]]), attrs])  # a digit gets none
+    draws = torch.randint(1 << 20, (len(have), len(ct.HARD_NEGATIVE_FACTORS), 4), generator=torch.Generator().manual_seed(0))
+    texts, reqs = ct.hard_negatives(have, draws)
+    assert len(texts) == len(reqs) == 40 * len(ct.HARD_NEGATIVE_FACTORS)
+    swapped = []
+    for row, (text, req) in enumerate(zip(texts, reqs.tolist())):
+        image = attrs[row // len(ct.HARD_NEGATIVE_FACTORS)].tolist()
+        differ = [ct.ATTRS[k] for k in range(2, 5) if req[k] != image[k]]
+        assert len(differ) == 1 and all(req[k] in (-1, image[k]) for k in (5, 6)), (text, req, image)
+        factor = differ[0]
+        swapped.append(factor)
+        name = FACTORS[factor][req[ct.ATTRS.index(factor)]]
+        assert name in text or FACTOR_ZH[factor][name] in text, (text, name)
+    assert swapped.count("shape") > len(swapped) / 2  # the factor the batch alone never teaches
+    # The loss takes them as extra texts: a batch's loss is finite and the images' accuracy counts them.
+    loss_fn = ct.make_loss(TINY, *ct.caption_bank(None, shapes))
+    model = clip.build(TINY)
+    x = torch.nn.functional.interpolate(shapes.float()[:8], size=16)
+    loss, logs = loss_fn(model, {"x": x, "y": torch.arange(8)}, torch.Generator().manual_seed(1), 0)
+    assert math.isfinite(float(loss.detach())) and 0 <= float(logs["i2t_acc"]) <= 1
+
+
+def test_contrastive_loss_with_extra_negative_texts():
+    gen = torch.Generator().manual_seed(4)
+    img = F.normalize(torch.randn(3, 5, generator=gen, dtype=torch.float64), dim=-1)
+    txt = F.normalize(torch.randn(5, 5, generator=gen, dtype=torch.float64), dim=-1)  # texts 3, 4: extra
+    t = torch.tensor(math.log(10.0), dtype=torch.float64)
+    pos = torch.zeros(5, 3, dtype=torch.bool)
+    pos[4, 1] = True  # extra text 4 happens to be true of image 1; text 3 of none
+    logits = 10 * img @ txt.t()  # (3 images, 5 texts)
+    i2t = [-(torch.log_softmax(logits[0], 0)[0]), -(torch.log_softmax(logits[1], 0)[[1, 4]].mean()),
+           -(torch.log_softmax(logits[2], 0)[2])]
+    t2i = [-(torch.log_softmax(logits[:, j], 0)[j]) for j in range(3)] + [-(torch.log_softmax(logits[:, 4], 0)[1])]
+    want = (sum(i2t) / 3 + sum(t2i) / 4) / 2
+    torch.testing.assert_close(clip.contrastive_loss(img, txt, t, pos), want)
+
+
 # --- a short training run must learn something ------------------------------------------------
 
 
@@ -124,7 +166,8 @@ def trained(tmp_path_factory):
     texts, reqs = [bank[12:] for bank in texts], reqs[:, 12:]
     torch.manual_seed(0)
     model = clip.build(TINY)
-    trainer = Trainer(model, ct.make_loss(TINY, texts, reqs, attrs), shapes.float(),
+    # Hard negatives (long full captions) are tested on their own below; here they would cost seconds.
+    trainer = Trainer(model, ct.make_loss(TINY, texts, reqs, attrs, negatives=False), shapes.float(),
                       TrainConfig(steps=400, batch_size=64, lr=5e-3, warmup_steps=10, lr_min_ratio=0.1, log_every=50),
                       labels=torch.arange(len(shapes)))
     events = list(trainer.run())
@@ -292,6 +335,31 @@ def test_generators_through_the_shipped_models(trained, name, kw):
     assert len(last.scores) >= 3 and all(math.isfinite(s) for s in last.scores)
     choices = clip.generator_choices()
     assert choices[0] == ("pixels", "pixels") and (name, str(folder)) in choices
+
+
+def test_ddpm_candidates_keep_the_best_final_sample(trained, monkeypatch):
+    """Several guided chains in one batch; the run keeps the final sample CLIP scores best, never an
+    x_0 guess from along the way."""
+    b = clip.load_backend(trained)
+    kw = {"prompt": "a red circle in the centre", "generator": str(checkpoint.ASSETS_DIR / "shapes-ddpm"),
+          "steps": 3, "augment": 1, "seed": 2}
+    seen = []
+    real = b.encode_images
+
+    def spy(x):
+        out = real(x)
+        seen.append(out.detach() @ b.encode_texts([kw["prompt"]])[0])
+        return out
+
+    monkeypatch.setattr(b, "encode_images", spy)
+    last = _run(b, candidates=3, **kw)[-1]
+    finals = seen[-1]  # the last call scores the three final samples at once
+    assert finals.shape == (3,) and last.score == pytest.approx(float(finals.max()), abs=1e-5)
+    assert last.done and last.best_score == last.score and np.array_equal(last.best_image, last.image)
+    monkeypatch.undo()
+    with pytest.raises(UserError) as e:
+        _run(b, candidates=0, **kw)
+    assert e.value.key == "value_out_of_range"
 
 
 def test_cli_guide(tmp_path, trained):

@@ -45,8 +45,8 @@ def pixels(path) -> np.ndarray:
 
 
 def generate_args(prompt="a red circle", negative="", backend="genlab", generator="pixels", steps=12,
-                  strength=1.0, seed=0, augment=2, label="none", size=64, per_layer=False):
-    return (prompt, negative, backend, generator, steps, strength, seed, augment, label, size, per_layer)
+                  strength=1.0, seed=0, augment=2, label="none", size=64, per_layer=False, candidates=4):
+    return (prompt, negative, backend, generator, steps, strength, seed, augment, label, size, per_layer, candidates)
 
 
 def test_generate_streams_and_ends_with_a_gallery(client):

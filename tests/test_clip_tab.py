@@ -58,10 +58,10 @@ def api(assets):
 
 
 def generate(api, lang="en", runs=None, uploads=None, prompt="a red circle", negative="", backend="genlab", generator="pixels",
-             steps=6, strength=1.0, seed=0, augment=1, label="none", size=32, per_layer=False):
+             steps=6, strength=1.0, seed=0, augment=1, label="none", size=32, per_layer=False, candidates=4):
     """The generate handler as a generator of its outputs (runs, status, image, best, plot, gallery)."""
     return api("clip_generate")(lang, uploads, runs, prompt, negative, backend, generator, steps, strength, seed, augment,
-                                label, size, per_layer, progress=NoProgress())
+                                label, size, per_layer, candidates, progress=NoProgress())
 
 
 def run_all(api, **kwargs) -> list[tuple]:
@@ -107,11 +107,12 @@ def test_generators_vae_and_class_conditional_diffusion(api):
     assert "Done" in out[1] and VAE in out[1]
     out = run_all(api, generator=DDPM, steps=4, label="2", prompt="数字二")[-1]
     assert "Done" in out[1]
-    label, _, _, captions = api("clip_generator")("en", {}, DDPM, "")
+    label, _, _, candidates, captions = api("clip_generator")("en", {}, DDPM, "")
     assert label["visible"] is True and [v for _, v in label["choices"]] == ["none", "0", "1", "2"]
+    assert candidates["visible"] is True  # several guided samples, the best kept: a DDPM's alone
     assert captions.splitlines()[7] == "the digit 7"  # MNIST captions for an MNIST generator
-    label, size, _, captions = api("clip_generator")("zh", {}, "pixels", "my own caption\nanother")
-    assert label["visible"] is False and size["visible"] is True
+    label, size, _, candidates, captions = api("clip_generator")("zh", {}, "pixels", "my own caption\nanother")
+    assert label["visible"] is False and size["visible"] is True and candidates["visible"] is False
     assert isinstance(captions, type(gr.skip()))  # edited captions are kept
 
 
@@ -145,6 +146,7 @@ def test_bad_input_gets_a_clear_message(api, lang):
         ({"seed": -1}, r"seed|种子"),
         ({"generator": DDPM, "label": "7"}, r"7"),  # the tiny DDPM has 3 classes
         ({"generator": DDPM, "label": "two"}, r"two"),
+        ({"generator": DDPM, "candidates": 99}, r"99"),
     ]
     for kwargs, pattern in cases:
         with pytest.raises(gr.Error) as ei:
@@ -312,3 +314,18 @@ def test_the_lists_follow_the_sessions_models(assets):
     assert "upload:mine" in [v for _, v in backend["choices"]] and backend["value"] == "upload:mine"
     backend, generator = h.refresh_lists("en", {}, "upload:mine", "pixels")
     assert backend["value"] == "genlab" and generator["value"] == "pixels"
+
+
+def test_best_step_of_pixel_and_diffusion_runs():
+    from demo.clip_tab import _best_step
+    from engines import clip
+
+    img = np.zeros((2, 2, 3), np.uint8)
+
+    def frame(step, scores, best, score, done=True):
+        return clip.GuideFrame(step=step, total=3, image=img, score=score, scores=scores, best_image=img,
+                               best_score=best, done=done)
+
+    assert _best_step(frame(3, [0.1, 0.9, 0.3, 0.2], 0.9, 0.2)) == 1  # pixels: scores from step 0
+    assert _best_step(frame(2, [0.1, 0.9], 0.9, 0.9, done=False)) == 2  # diffusion: from step 1 (no step-0 image)
+    assert _best_step(frame(3, [0.1, 0.9, 0.4], 0.4, 0.4)) == 3  # a finished diffusion run keeps its sample

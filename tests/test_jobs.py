@@ -410,3 +410,49 @@ def test_the_step_limit_counts_a_continued_runs_own_steps(manager, tiny_vae_conf
     assert made[1].step == 13 and made[1].config.steps == 13
     assert again.message.key == "job_step_limit"
 
+
+
+def test_other_requests_wait_for_a_micro_batch_not_a_step(manager):
+    # A step of 48 images that takes about 0.5 s (10 ms an image, slept in the loss on the compute
+    # thread), cut into micro-batches of about 50 ms: a request on the compute thread, as a slider's
+    # is, waits for one micro-batch, not a step; Stop in the middle of a step ends it at once.
+    from engines import runtime
+    from engines.train import contiguous_split
+
+    threads = set()
+
+    def loss(m, batch, gen, step):
+        threads.add((threading.current_thread().name.split("_")[0], runtime.COMPUTE_LOCK._is_owned()))
+        time.sleep(0.01 * len(batch["x"]))
+        return m(batch["x"].flatten(1)).square().mean(), {}
+
+    made = []
+
+    def make(stop):
+        torch.manual_seed(0)
+        made.append(Trainer(torch.nn.Linear(4, 1), loss, torch.rand(48, 1, 2, 2),
+                            TrainConfig(steps=10**6, batch_size=48, log_every=1, chunk_seconds=0.05),
+                            stop=stop, device=torch.device("cpu"), split=contiguous_split))
+        return made[-1]
+
+    m = manager()
+    job = m.submit("a", "slow", make)
+    wait_for(lambda: job.events_since(0)[1] >= 1)
+    waits = []
+    for _ in range(12):
+        t0 = time.perf_counter()
+        runtime.call(lambda: None)
+        waits.append(time.perf_counter() - t0)
+        time.sleep(0.02)
+    assert max(waits) < 0.3, waits                     # a whole step would be 0.5 s
+    assert min(made[0].chunk_counts) >= 5
+    before = {k: v.clone() for k, v in made[0].model.state_dict().items()}
+    step = made[0].step
+    t0 = time.perf_counter()
+    m.stop("a")
+    assert job.wait(1.0) and time.perf_counter() - t0 < 0.3 and job.status == "stopped"
+    # Each micro-batch ran on the compute thread holding the lock; the job's own thread never did.
+    assert threads == {("genlab-compute", True)}
+    assert made[0].step in (step, step + 1)
+    if made[0].step == step:  # stopped mid-step: the weights of the last completed step
+        assert all(torch.equal(v, made[0].model.state_dict()[k]) for k, v in before.items())

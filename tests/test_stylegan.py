@@ -143,6 +143,16 @@ def test_fused_and_unfused_modulated_conv_agree(up, demodulate):
 # --- mapping and truncation ----------------------------------------------------------------------
 
 
+def test_discriminator_downsampling_conv_is_conv_then_average_pool():
+    torch.manual_seed(0)
+    conv = nets.EqualConv2d(5, 7, 3, down=True)
+    x = torch.randn(3, 5, 16, 16)
+    expected = nets.lrelu(F.avg_pool2d(F.conv2d(x, conv.weight * conv.weight_gain, conv.bias, padding=1), 2))
+    got = conv(x)
+    assert got.shape == (3, 7, 8, 8)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+
+
 def test_truncation_psi_1_keeps_w_and_psi_0_gives_w_avg():
     G = tiny_gan().G
     w = G.mapping(torch.randn(4, 16))
@@ -358,6 +368,53 @@ def test_short_training_run_moves_the_losses(tmp_path):
     assert images.shape == (4, 16, 16, 1) and labels is None
 
 
+# --- differentiable augmentation -----------------------------------------------------------------
+
+
+def test_translation_shifts_each_image_by_whole_pixels_and_extends_the_border():
+    x = torch.rand(6, 2, 16, 16)
+    y = stylegan.augment(x, "translation", runtime.generator(3))
+    assert y.shape == x.shape
+    shifts = set()
+    for i in range(len(x)):
+        # Some shift (dy, dx) in -2 .. 2 (1/8 of 16) maps the image onto its translate: y[r, c] =
+        # x[clamp(r - dy), clamp(c - dx)], both channels alike.
+        found = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
+                 if torch.equal(y[i], x[i][:, (torch.arange(16) - dy).clamp(0, 15)][:, :, (torch.arange(16) - dx).clamp(0, 15)])]
+        assert len(found) == 1
+        shifts.add(found[0])
+    assert len(shifts) > 1  # each image its own draw
+    assert torch.equal(stylegan.augment(x, "translation", runtime.generator(3)), y)  # seeded
+
+
+def test_cutout_blanks_one_square_per_image():
+    x = torch.ones(64, 1, 16, 16)
+    y = stylegan.augment(x, "cutout", runtime.generator(0))
+    blanked = (y == 0).sum(dim=(1, 2, 3))
+    assert blanked.max() == 64 and blanked.min() > 0  # an 8x8 square, clipped at the edges
+    assert set(y.unique().tolist()) == {0.0, 1.0}
+    for img in y[:, 0]:
+        rows, cols = (img == 0).nonzero(as_tuple=True)
+        assert (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1) == len(rows)  # a rectangle
+
+
+def test_augmentation_is_differentiable_and_reaches_the_losses():
+    x = torch.randn(4, 1, 16, 16, requires_grad=True)
+    stylegan.augment(x, "translation,cutout", runtime.generator(0)).sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    assert torch.equal(stylegan.augment(x, "", None), x)
+    with pytest.raises(ValueError):
+        stylegan.augment(x, "flip", None)
+    # With augmentation D sees other images, so its logits on the same batch change.
+    plain, aug = tiny_config(channels=1), tiny_config(channels=1, augment="translation,cutout")
+    model = tiny_gan(plain)
+    with torch.no_grad():
+        model.D.out.weight.normal_()  # a D whose answer depends on the image
+    batch = {"x": blobs(8)}
+    logs = [stylegan.make_losses(c)[0](model, batch, runtime.generator(1), 1)[1] for c in (plain, aug)]
+    assert logs[0]["real_logit"] != logs[1]["real_logit"]
+
+
 # --- checkpoints ---------------------------------------------------------------------------------
 
 
@@ -385,7 +442,8 @@ def test_checkpoint_round_trip(tmp_path):
 def test_config_validation():
     assert Config.from_dict(dataclasses.asdict(tiny_config())) == tiny_config()
     for bad in ({"image_size": 48}, {"channels": 2}, {"style_mixing_prob": 1.5}, {"r1_gamma": -1},
-                {"mapping_lr_mul": 0}, {"channel_base": 8}, {"r1_every": 0}, {"w_avg_beta": 1.0}):
+                {"mapping_lr_mul": 0}, {"channel_base": 8}, {"r1_every": 0}, {"w_avg_beta": 1.0},
+                {"augment": "flip"}, {"augment": 3}):
         with pytest.raises(ValueError):
             Config.from_dict({**dataclasses.asdict(tiny_config()), **bad})
 

@@ -57,13 +57,36 @@ def test_drawn_points_and_their_errors():
     assert err.value.key == "toy2d_choice"
 
 
-def test_ink_becomes_points_in_data_coordinates():
-    ink = np.zeros((100, 100), np.float32)
-    ink[0, 0] = 1.0      # top-left pixel -> (-EXTENT, +EXTENT)
-    ink[99, 99] = 1.0    # bottom-right -> (+EXTENT, -EXTENT)
-    pts = toy2d.points_from_ink(ink)
-    e = toy2d.EXTENT
-    assert np.allclose(sorted(map(tuple, pts)), [(-e + 0.025, e - 0.025), (e - 0.025, -e + 0.025)], atol=1e-6)
+def test_clicks_and_strokes_become_points():
+    near = toy2d.points_near((1.0, -2.45), 400, 0.1, generator(0))
+    assert near.shape == (400, 2) and np.abs(near).max() <= toy2d.EXTENT   # kept inside the view
+    assert np.allclose(near[:, 0].mean(), 1.0, atol=0.02) and 0.08 < near[:, 0].std() < 0.12
+    assert np.array_equal(near, toy2d.points_near((1.0, -2.45), 400, 0.1, generator(0)))
+    # An L of length 3, sampled densely on one leg and sparsely on the other: points every 0.1 all along.
+    path = [(0, 0), (0.5, 0), (1, 0), (2, 0), (2, 0.25), (2, 1)]
+    line = toy2d.points_along(path, 0.1)
+    assert len(line) == 31 and np.allclose(line[0], (0, 0)) and np.allclose(line[-1], (2, 1))
+    gaps = np.linalg.norm(np.diff(line, axis=0), axis=1)
+    assert np.allclose(gaps[:20], 0.1, atol=1e-5) and np.allclose(gaps[21:], 0.1, atol=1e-5)
+    assert toy2d.points_along([(0.3, 0.4)], 0.1).shape == (1, 2)
+
+
+def test_slots_admit_first_come_first_served_and_turn_away_beyond_the_waiting_list():
+    slots = toy2d.Slots(capacity=2, waiting=2)
+    a, b, c, d = (slots.join() for _ in range(4))
+    assert a.admitted and b.admitted and not c.admitted and not d.admitted
+    assert (c.ahead(), d.ahead()) == (0, 1) and slots.join() is None and slots.counts() == (2, 2)
+    assert not d.wait(0.01)
+    a.leave()
+    assert c.wait(0) and d.ahead() == 0 and not d.wait(0.01)
+    d.leave()   # leaving the waiting list frees its place there
+    e = slots.join()
+    assert not e.admitted and e.ahead() == 0
+    b.leave()
+    b.leave()   # idempotent: one place freed, not two
+    assert e.wait(1.0) and slots.counts() == (2, 0)
+    with pytest.raises(ValueError):
+        toy2d.Slots(capacity=0, waiting=1)
 
 
 # --- distances --------------------------------------------------------------------------------------
@@ -278,3 +301,21 @@ def test_live_settings_apply_without_a_rebuild():
     assert "GP" in logs and pg.step == 3
     assert pg.needs_rebuild(Settings(model="gan", data="ring"))
     assert pg.needs_rebuild(Settings(model="vae"))
+
+
+def test_new_drawn_points_are_taken_live():
+    pts = np.random.default_rng(0).normal(0, 0.1, (40, 2)) + [1, 1]
+    pg = Playground(Settings(model="diffusion", data="drawn", batch=64), pts)
+    pg.train(3)
+    before = {k: v.clone() for k, v in pg.net.state_dict().items()}
+    more = np.concatenate([pts, pts - [2, 2]])
+    assert not pg.needs_rebuild(Settings(model="diffusion", data="drawn", batch=64))
+    assert pg.set_points(more) and not pg.set_points(more)   # the second time nothing changed
+    assert pg.step == 3 and all(torch.equal(v, before[k]) for k, v in pg.net.state_dict().items())
+    assert (pg.real[:, 0] < 0).any() and (pg.real[:, 0] > 0).any()   # the shown data has both clusters now
+    hist = pg.data_hist.copy()
+    with pytest.raises(UserError) as err:
+        pg.set_points(pts[:3])
+    assert err.value.key == "toy2d_too_few_points" and np.array_equal(pg.data_hist, hist)   # nothing changed
+    pg.train(2)
+    assert pg.step == 5

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import threading
 import time
 
@@ -39,8 +38,8 @@ def state_of(model) -> dict[str, torch.Tensor]:
 
 def assert_same_state(a: dict, b: dict) -> None:
     assert a.keys() == b.keys()
-    for k in a:
-        assert torch.equal(a[k], b[k]), k
+    for k, v in a.items():
+        assert torch.equal(v, b[k]), k
 
 
 def test_two_steps_lower_the_loss_on_a_fixed_batch(tiny_vae_config, tiny_images):
@@ -307,3 +306,193 @@ def test_two_phases_step_their_own_weights_and_a_late_nan_rolls_back():
     assert not torch.equal(after["a.weight"], before["a.weight"])
     assert not torch.equal(after["a.weight"], seen["a.weight"])
     assert trainer.step == 2 and [h["step"] for h in trainer.history] == [1, 2]
+
+
+# --- micro-batches, units on the compute thread, stop mid-step, saved state ---------------------
+
+class Noisy(torch.nn.Module):
+    """A model whose loss draws the way the families' losses do: per-image noise (randn, an
+    in-place uniform_, dropout), a draw shared by the batch, and a running mean in a buffer."""
+
+    def __init__(self, dropout: float = 0.3):
+        super().__init__()
+        self.a = torch.nn.Linear(16, 8)
+        self.b = torch.nn.Linear(8, 1)
+        self.drop = torch.nn.Dropout(dropout)
+        self.register_buffer("mean", torch.zeros(8))
+
+    def forward(self, x):
+        return self.drop(torch.tanh(self.a(x)))
+
+
+def noisy_loss(m, batch, gen, step):
+    x = batch["x"].flatten(1)
+    x = x + 0.1 * torch.randn(x.shape, generator=gen)
+    u = torch.empty(len(x), 1).uniform_(0, 1, generator=gen)
+    shared = torch.rand((), generator=gen)                    # one draw for the whole batch
+    h = m(x * u)
+    with torch.no_grad():
+        m.mean.copy_(m.mean.lerp(h.mean(0), 0.1))            # a running mean, like StyleGAN's w_avg
+    out = m.b(h).squeeze(1)
+    loss = (out - shared).square().mean()
+    return loss, {"out": out.detach().mean()}
+
+
+def noisy_trainer(chunk, *, steps=3, batch=12, stop=None, split=None, loss=noisy_loss, seed=0, phases=False,
+                  dropout=0.3):
+    from engines.train import Phase, contiguous_split
+
+    torch.manual_seed(0)
+    model = Noisy(dropout)
+    images = torch.rand(40, 1, 4, 4, generator=torch.Generator().manual_seed(1))
+    if phases:
+        loss = [Phase("A", loss, lambda m: m.a.parameters()), Phase("B", loss, lambda m: m.b.parameters())]
+    config = TrainConfig(steps=steps, batch_size=batch, lr=1e-2, log_every=1, seed=seed, chunk_seconds=chunk)
+    return Trainer(model, loss, images, config, device=torch.device("cpu"), stop=stop,
+                   split=split or contiguous_split)
+
+
+def assert_close_state(a: dict, b: dict, atol=1e-6) -> None:
+    assert a.keys() == b.keys()
+    for k, v in a.items():
+        torch.testing.assert_close(v, b[k], atol=atol, rtol=1e-5, msg=k)
+
+
+def adam_state(trainer) -> dict:
+    tensors, _ = trainer.state_dict()
+    return {k: v for k, v in tensors.items() if k.startswith("opt.")}
+
+
+@pytest.mark.parametrize("phases", [False, True])
+def test_micro_batches_make_the_same_step_as_the_whole_batch(phases):
+    # chunk_seconds ~0: one image per micro-batch. The same random numbers (per image, shared, the
+    # dropout masks), the same running mean, the same gradients: the same weights and Adam moments.
+    runs = []
+    for chunk in (None, 1e-9):
+        torch.manual_seed(7)  # dropout draws from torch's global generator
+        trainer = noisy_trainer(chunk, phases=phases)
+        events = list(trainer.run())
+        assert events[-1].kind == "done"
+        runs.append(trainer)
+    whole, split = runs
+    assert whole.chunk_counts == [1] * len(whole.phases) and split.chunk_counts == [12] * len(split.phases)
+    assert not split._whole
+    assert_close_state(state_of(whole.model), state_of(split.model))
+    assert_close_state(adam_state(whole), adam_state(split))
+    assert not torch.equal(whole.model.mean, torch.zeros(8))
+    np.testing.assert_allclose([h["loss"] for h in whole.history], [h["loss"] for h in split.history], rtol=1e-5)
+
+
+def test_a_draw_that_cannot_be_split_runs_that_phase_whole():
+    def loss(m, batch, gen, step):
+        x = batch["x"].flatten(1)
+        keep = torch.bernoulli(torch.full_like(x, 0.5), generator=gen)  # per image, from a tensor
+        return m.b(m(x * keep)).square().mean(), {}
+
+    whole, split = noisy_trainer(None, loss=loss), noisy_trainer(1e-9, loss=loss)
+    torch.manual_seed(7)
+    list(whole.run())
+    torch.manual_seed(7)
+    list(split.run())
+    assert split._whole == {0} and split.chunk_counts == [1]
+    assert_same_state(state_of(whole.model), state_of(split.model))
+
+
+def test_every_unit_of_work_runs_on_the_compute_thread_holding_the_lock():
+    from engines import runtime
+
+    seen = set()
+
+    def loss(m, batch, gen, step):
+        seen.add((threading.current_thread().name.startswith("genlab-compute"), runtime.COMPUTE_LOCK._is_owned()))
+        return noisy_loss(m, batch, gen, step)
+
+    trainer = noisy_trainer(1e-9, loss=loss)
+    assert [e.kind for e in trainer.run()][-1] == "done"
+    assert seen == {(True, True)}
+    # The stop hooks are gone after the run, and a run driven from the compute thread itself works.
+    assert not any(m._forward_pre_hooks for m in trainer.model.modules())
+    again = noisy_trainer(1e-9, loss=loss)
+    assert runtime.call(lambda: [e.kind for e in again.run()])[-1] == "done"
+
+
+@pytest.mark.parametrize("where", ["between", "forward", "backward"])
+def test_stop_in_the_middle_of_a_step_undoes_it_and_a_resume_goes_on_exactly(where):
+    # Stop during the third step's second phase, after the first phase has stepped: the kept
+    # weights, moments, buffer, batch order and generator are those after two steps, and going
+    # on from there gives what three steps in one go give. (No dropout here: its masks come from
+    # torch's global generator, which a stopped step does not rewind.)
+    stop = threading.Event()
+    calls = {"n": 0}
+
+    def loss(m, batch, gen, step):
+        out = noisy_loss(m, batch, gen, step)
+        if step == 2 and torch.is_grad_enabled() and m.b.weight.requires_grad:  # phase B of step 3
+            calls["n"] += 1
+            if calls["n"] == 3:
+                if where == "between":
+                    stop.set()
+                elif where == "forward":
+                    stop.set()
+                    m(batch["x"].flatten(1))  # the next module's forward sees it
+                else:
+                    out[0].register_hook(lambda g: stop.set())  # set while backward runs
+        return out
+
+    stopped = noisy_trainer(1e-9, steps=10, stop=stop, loss=loss, phases=True, dropout=0.0)
+    events = list(stopped.run())
+    assert events[-1].kind == "stopped" and stopped.step == 2 and calls["n"] == 3
+    two = noisy_trainer(None, steps=2, phases=True, dropout=0.0)
+    list(two.run())
+    assert_close_state(state_of(two.model), state_of(stopped.model))
+    assert_close_state(adam_state(two), adam_state(stopped))
+    assert all(p.grad is None for p in stopped.model.parameters())
+    three = noisy_trainer(None, steps=3, phases=True, dropout=0.0)
+    list(three.run())
+    resumed = noisy_trainer(None, steps=3, phases=True, dropout=0.0)
+    resumed.model.load_state_dict(stopped.model.state_dict())
+    resumed.load_state_dict(*stopped.state_dict())
+    list(resumed.run())
+    assert_close_state(state_of(three.model), state_of(resumed.model))
+
+
+def test_saved_state_continues_exactly(tiny_vae_config, tiny_images, tmp_path):
+    # 3 steps, saved through safetensors and JSON, then 3 more == 6 in one go: bit for bit (whole
+    # steps), with the warm-up, the EMA, Adam's moments, the batch order and the generator.
+    import json
+
+    from safetensors.torch import load_file, save_file
+
+    kw = {"batch_size": 6, "warmup_steps": 4, "ema_decay": 0.9, "log_every": 1}
+    one_go = make_trainer(tiny_vae_config, tiny_images, steps=6, **kw)
+    list(one_go.run())
+    first = make_trainer(tiny_vae_config, tiny_images, steps=3, **kw)
+    list(first.run())
+    tensors, meta = first.state_dict()
+    save_file({**tensors, **{"model." + k: v for k, v in first.model.state_dict().items()}}, tmp_path / "s.safetensors")
+    (tmp_path / "s.json").write_text(json.dumps(meta))
+    loaded = load_file(tmp_path / "s.safetensors")
+    second = make_trainer(tiny_vae_config, tiny_images, steps=6, seed=99, **kw)  # another seed: the state wins
+    second.model.load_state_dict({k[6:]: v for k, v in loaded.items() if k.startswith("model.")})
+    second.load_state_dict({k: v for k, v in loaded.items() if not k.startswith("model.")},
+                           json.loads((tmp_path / "s.json").read_text()))
+    assert second.step == 3 and second.config.warmup_steps == 4
+    events = list(second.run())
+    assert [e.step for e in events if e.kind == "step"] == [4, 5, 6]
+    assert_same_state(state_of(one_go.model), state_of(second.model))
+    assert_same_state(state_of(one_go.ema), state_of(second.ema))
+    assert [h["loss"] for h in one_go.history[3:]] == [h["loss"] for h in second.history]
+
+
+def test_a_state_of_another_model_is_refused(tiny_vae_config, tiny_images):
+    from engines.errors import UserError
+
+    first = make_trainer(tiny_vae_config, tiny_images, steps=1)
+    list(first.run())
+    tensors, meta = first.state_dict()
+    other = noisy_trainer(None)
+    with pytest.raises(UserError) as err:
+        other.load_state_dict(tensors, meta)
+    assert err.value.key == "train_state_mismatch" and "训练状态" in err.value.localized("zh")
+    with pytest.raises(UserError):
+        first.load_state_dict(tensors, {**meta, "version": 99})

@@ -80,11 +80,9 @@ def test_stop_takes_effect_within_a_second_and_keeps_the_weights(tab):
     taken_at = sess.plan.trainer.step
     wait_for(lambda: sess.plan.trainer.step > taken_at + 1)  # a whole step since the copy
     t0 = time.perf_counter()
-    tab.stop(sess, request=req("s"))
-    assert sess.job.wait(1.0), "still running a second after Stop"
-    assert time.perf_counter() - t0 < 1.0
-    status, *_ = tab.tick("en", sess, request=req("s"))
-    assert sess.job.status == "stopped" and "stopped" in status
+    status, *_, timer = tab.stop("en", sess, request=req("s"))  # answers once the run has ended
+    assert time.perf_counter() - t0 < 1.0 and sess.job.finished
+    assert sess.job.status == "stopped" and "stopped" in status and timer.active is False
     assert any(not torch.equal(v, before[k]) for k, v in sess.plan.model.state_dict().items())
     assert sess.job.result is sess.plan.model and sess.plan.step >= 3
     # ... and Resume goes on from there.
@@ -110,7 +108,7 @@ def test_the_queue_answers_at_once_instead_of_hanging():
         with pytest.raises(UserError) as err:   # one run per session
             tab.start("en", first, None, req("a"), *values())
         assert err.value.key == "job_already_running"
-        tab.stop(first, request=req("a"))
+        tab.stop("en", first, request=req("a"))
         assert second.job.wait(WAIT) and second.job.status == "done"
     finally:
         jobs.shutdown(5)
@@ -134,7 +132,7 @@ def test_keeping_a_model_needs_a_finished_run(tab, tmp_path):
     with pytest.raises(UserError) as err:
         tab.download("en", sess, "x", request=req("k"))
     assert err.value.key == "studio_busy_resume"
-    tab.stop(sess, request=req("k"))
+    tab.stop("en", sess, request=req("k"))
     assert sess.job.wait(WAIT)
     path = tab.download("en", sess, "my run!", request=req("k"))["value"]
     assert path.endswith("my-run.zip")

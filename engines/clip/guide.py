@@ -42,14 +42,15 @@ GENERATOR_KINDS = ("pixels", "vae", "stylegan", "ddpm")
 MAX_STEPS = 1000
 MAX_STRENGTH = 100.0
 MAX_AUGMENT = 16
+MAX_CANDIDATES = 16
 PIXEL_SIZES = (16, 256)           # smallest and largest side for "pixels"
 NEGATIVE_WEIGHT = 0.5             # how hard the negative prompt pushes, relative to the prompt
 CROP_SCALE = (0.85, 1.0)          # side of a random crop, as a fraction of the image
 AUG_NOISE = 0.03                  # pixel noise sigma on the augmented copies
 # Adam learning rates at strength 1 (strength scales them), and the pull toward the prior.
-LR = {"pixels": 0.05, "vae": 0.05, "stylegan": 0.02}
+LR = {"pixels": 0.05, "vae": 0.1, "stylegan": 0.04}  # vae, stylegan: twice the first tries, best on the digits
 PRIOR_WEIGHT = {"vae": 0.02, "stylegan": 0.02}
-DDPM_X0_STEP = 0.5                # DDPM: how far one step's CLIP gradient moves the predicted x_0 (at t = T)
+DDPM_X0_STEP = 0.5                # DDPM: how far one step's CLIP guidance moves the predicted x_0 (at t = T)
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class GuideSetting:
     size: int = 64                # output side for "pixels"; a generator's own size otherwise
     label: int | None = None      # optional class for a class-conditional ddpm
     per_layer: bool = False       # stylegan: one w per layer instead of one shared w
+    candidates: int = 1           # ddpm: samples drawn side by side (one batch); keeps the one CLIP scores best
 
 
 @dataclass
@@ -111,8 +113,9 @@ def check_setting(s: GuideSetting) -> GuideSetting:
     augment = _number(s.augment, "augmentations", 0, MAX_AUGMENT, integer=True)
     size = _number(s.size, "size", *PIXEL_SIZES, integer=True)
     label = None if s.label is None or s.label == "" else _number(s.label, "label", 0, 999, integer=True)
+    candidates = _number(s.candidates, "candidates", 1, MAX_CANDIDATES, integer=True)
     return replace(s, prompt=prompt, negative=negative, generator=gen, steps=steps, strength=strength, seed=seed,
-                   augment=augment, size=size, label=label, per_layer=bool(s.per_layer))
+                   augment=augment, size=size, label=label, per_layer=bool(s.per_layer), candidates=candidates)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -348,42 +351,51 @@ def _optimise(backend, s: GuideSetting, pos, neg, loaded, stop, every) -> Iterat
 
 
 def _diffuse(backend, s: GuideSetting, pos, neg, engine, stop, every) -> Iterator[GuideFrame]:
+    """CLIP-guided DDIM over `s.candidates` chains in one batch; frames show the chain CLIP
+    scores best at that step, and a finished run keeps the best-scoring final sample."""
     from ..diffusion.process import to_unit
 
     process, model, c = engine.process, engine.model, engine.config
     steps = min(s.steps, process.T)
+    k = s.candidates
     gen = runtime.generator(s.seed, engine.device)
     aug_gen = runtime.generator(s.seed)
     y = None
     if s.label is not None:
-        y = engine.labels_for(1, s.label).to(engine.device)
+        y = engine.labels_for(k, s.label).to(engine.device)
     guidance = float(engine.card.get("default_guidance", 1.0)) if y is not None else 1.0
-    last_score = [float("nan")]
+    last_scores = [[float("nan")] * k]
     track = _Tracker(steps, every)
 
     def cond_fn(x: torch.Tensor, t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-        x0 = process.predict_x0(x, t, eps)  # differentiable in x, the sampler's eps held fixed
-        img = to_unit(x0)
-        objective, score = _clip_objective(backend, augment_views(img, s.augment, aug_gen), pos, neg)
-        last_score[0] = float(score.detach())
-        grad = torch.autograd.grad(objective, x)[0]
-        # DDIM turns a gradient g into a shift of the predicted x_0 by (1 - abar) / sqrt(abar) g.
-        # Give g unit RMS per pixel and scale it so that a step moves x_0 by
-        # DDPM_X0_STEP x strength x sqrt(1 - abar) (in [-1, 1] units): however steep this CLIP is
-        # here, strongly while x_t is mostly noise (the layout is being decided) and fading to
-        # nothing at the end, so the model itself cleans up what the gradient scratched in.
+        # CLIP judges each chain's predicted x_0 (x_t and the sampler's eps held fixed), never the
+        # noisy x_t. Its gradient, given unit RMS per pixel for each chain, moves that x_0 by
+        # DDPM_X0_STEP x strength x sqrt(1 - abar) (in [-1, 1] units): strongly while x_t is
+        # mostly noise (the layout is being decided), fading to nothing at the end, so the model
+        # itself cleans up what the gradient scratched in. DDIM turns a returned g into a shift
+        # of x_0 by (1 - abar) / sqrt(abar) g, so a shift d is returned as d sqrt(abar) / (1 - abar).
         ab = process.alphas_cumprod[t].to(x.device, x.dtype).view(-1, 1, 1, 1)
-        rms = grad.pow(2).mean().sqrt().clamp_min(1e-12)
-        return grad / rms * DDPM_X0_STEP * s.strength * ab.sqrt() / (1 - ab).sqrt()
+        img = to_unit(process.predict_x0(x, t, eps))  # differentiable in x
+        total, scores = 0.0, []
+        for i in range(len(img)):
+            objective, score = _clip_objective(backend, augment_views(img[i:i + 1], s.augment, aug_gen), pos, neg)
+            total = total + objective
+            scores.append(float(score.detach()))
+        last_scores[0] = scores
+        grad = torch.autograd.grad(total, x)[0]
+        rms = grad.pow(2).mean((1, 2, 3), keepdim=True).sqrt().clamp_min(1e-12)  # per chain
+        shift = grad / rms * DDPM_X0_STEP * s.strength * (1 - ab).sqrt()
+        return shift * ab.sqrt() / (1 - ab)
 
-    shape = (1, c.channels, c.image_size, c.image_size)
+    shape = (k, c.channels, c.image_size, c.image_size)
     image, score, step = None, float("nan"), 0
     with torch.inference_mode(False):
         run = process.ddim(model, shape, gen=gen, steps=steps, eta=0.0, y=y, guidance=guidance, cond_fn=cond_fn)
         for st in run:
             step = st.index + 1
-            image, score = _one(to_unit(st.x0_pred)), last_score[0]
-            if not math.isfinite(score):
+            best = int(np.argmax(last_scores[0]))
+            image, score = _one(to_unit(st.x0_pred[best:best + 1])), last_scores[0][best]
+            if not all(math.isfinite(v) for v in last_scores[0]):
                 yield track.frame(step, image, score, done=True, warning=UserError("clip_guide_nonfinite", step=step))
                 return
             track.add(image, score)
@@ -394,11 +406,14 @@ def _diffuse(backend, s: GuideSetting, pos, neg, engine, stop, every) -> Iterato
                 yield track.frame(step, image, score)
         final = to_unit(st.x_prev)
     with runtime.compute():
-        score = float(backend.encode_images(final) @ pos)
-    image = _one(final)
+        finals = (backend.encode_images(final) @ pos).tolist()
+    best = int(np.argmax(finals))
+    score, image = float(finals[best]), _one(final[best:best + 1])
     track.scores[-1] = score
-    if score >= track.best_score:
-        track.best_score, track.best_image = score, image
+    # A finished run keeps its best sample, whatever the guesses along the way scored: the x_0
+    # predictions before it are not samples, and the one CLIP liked most is often one that the
+    # gradient scratched into.
+    track.best_score, track.best_image = score, image
     yield track.frame(steps, image, score, done=True)
 
 

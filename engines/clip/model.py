@@ -122,24 +122,31 @@ def to_tower_input(x: torch.Tensor, size: int, mean=(0.5, 0.5, 0.5), std=(0.5, 0
 
 def contrastive_loss(image_emb: torch.Tensor, text_emb: torch.Tensor, logit_scale: torch.Tensor,
                      positives: torch.Tensor | None = None) -> torch.Tensor:
-    """Symmetric InfoNCE. image_emb, text_emb: (B, D) L2-normalised, row i of each a pair;
-    logit_scale: log of the inverse temperature (learned), clamped at log(100).
+    """Symmetric InfoNCE. image_emb (B, D), text_emb (T, D) with T >= B, L2-normalised: text i
+    is image i's caption for i < B; texts B.. are extra (hard negatives: "a red square" for a red
+    circle), candidates for every image. logit_scale: log of the inverse temperature (learned),
+    clamped at log(100).
 
-    positives: optional bool (B, B), [i, j] = text i is true of image j (the diagonal always is).
+    positives: optional bool (T, B), [i, j] = text i is true of image j (the diagonal always is).
     Several true pairs share the target mass evenly: in a batch of digits, "the digit 7" is true
     of every 7, and pushing it away from the other sevens would teach the model nonsense. With
-    None it is CLIP's loss: mean of CE(logits, arange) over rows and over columns.
+    None (and T = B) it is CLIP's loss: mean of CE(logits, arange) over rows and over columns.
+    Image -> texts runs over all T texts; text -> images over the texts true of some image.
     """
     scale = logit_scale.clamp(max=torch.log(torch.tensor(MAX_LOGIT_SCALE))).exp()
-    logits = scale * image_emb @ text_emb.t()  # (B images, B texts)
-    b = logits.shape[0]
-    if positives is None:
+    logits = scale * image_emb @ text_emb.t()  # (B images, T texts)
+    b, t = logits.shape
+    if positives is None and t == b:
         target = torch.arange(b, device=logits.device)
         return (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target)) / 2
-    pos = positives.float() + torch.eye(b, device=logits.device)
-    pos = pos.clamp(max=1)
+    pos = torch.zeros(t, b, device=logits.device) if positives is None else positives.float()
+    pos = pos.clone()
+    pos[:b] += torch.eye(b, device=logits.device)
+    pos = pos.clamp(max=1)  # (T, B)
     # Text -> images: text i's targets are the images it is true of (row i); image -> texts: column.
-    t2i = -(pos / pos.sum(1, keepdim=True) * F.log_softmax(logits.t(), dim=1)).sum(1).mean()
+    rows = pos.sum(1) > 0
+    t2i_each = -(pos / pos.sum(1, keepdim=True).clamp_min(1) * F.log_softmax(logits.t(), dim=1)).sum(1)
+    t2i = t2i_each[rows].mean()
     i2t = -(pos.t() / pos.t().sum(1, keepdim=True) * F.log_softmax(logits, dim=1)).sum(1).mean()
     return (i2t + t2i) / 2
 

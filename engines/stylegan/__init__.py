@@ -7,8 +7,8 @@ layer has its own w, any subset of layers can take its style from another image 
 
   networks  `MappingNetwork`, `SynthesisNetwork`, `Generator`, `Discriminator`, `GAN` (.G, .D),
             `modulated_weight` (eq. 1-3), `layers()` / `layer_groups()` (the table below)
-  losses    the logistic losses, lazy R1, style-mixing regularisation, `make_phases` for the
-            shared trainer, `preview_fn`
+  losses    the logistic losses, lazy R1, style-mixing regularisation, differentiable
+            augmentation (`augment`), `make_phases` for the shared trainer, `preview_fn`
   engine    `Engine`: what the UI and the command line use (numpy uint8 out, seeded)
 
 Layers: index into ws, the resolution it acts on, what that w feeds, and its group
@@ -42,6 +42,8 @@ from dataclasses import dataclass
 from ..configs import FamilyConfig
 from .engine import Engine, check_psi, mix_styles
 from .losses import (
+    AUGMENTS,
+    augment,
     d_logistic,
     g_nonsaturating,
     make_losses,
@@ -70,6 +72,7 @@ from .networks import (
 FAMILY = "stylegan"
 
 __all__ = [
+    "AUGMENTS",
     "FAMILY",
     "GAN",
     "Config",
@@ -79,6 +82,7 @@ __all__ = [
     "Layer",
     "MappingNetwork",
     "SynthesisNetwork",
+    "augment",
     "build",
     "channels_at",
     "check_psi",
@@ -117,6 +121,8 @@ class Config(FamilyConfig):
     r1_gamma: float = 1.0             # R1 weight gamma: gamma / 2 * |grad D(x_real)|^2
     r1_every: int = 16                # lazy R1: applied every r1_every D steps, scaled by r1_every
     style_mixing_prob: float = 0.9    # chance a training batch mixes two w's at a random layer
+    augment: str = ""                 # DiffAugment before D, real and fake: "translation", "cutout",
+                                      # both comma-separated, or "" (none)
     w_avg_beta: float = 0.995         # decay of the tracked average w (the truncation centre)
 
     @property
@@ -144,6 +150,9 @@ class Config(FamilyConfig):
             raise ValueError(f"r1_gamma must be a finite number >= 0, not {self.r1_gamma}")
         if not 0 <= self.style_mixing_prob <= 1:
             raise ValueError(f"style_mixing_prob must be in [0, 1], not {self.style_mixing_prob}")
+        if not isinstance(self.augment, str) or any(
+                a.strip() and a.strip() not in AUGMENTS for a in self.augment.split(",")):
+            raise ValueError(f"augment must name augmentations from {AUGMENTS}, comma-separated, not {self.augment!r}")
         if not 0 <= self.w_avg_beta < 1:
             raise ValueError(f"w_avg_beta must be in [0, 1), not {self.w_avg_beta}")
 

@@ -6,6 +6,13 @@ With D's logit l(x) and sigma the logistic function (Goodfellow et al. 2014; Sty
   R1: gamma / 2 * E |grad_x l(x)|^2 on real x (Mescheder et al. 2018), lazily: every
       r1_every D steps, multiplied by r1_every so its average weight is unchanged (StyleGAN2 app. B).
 An untrained D (l = 0) scores 2 ln 2 = 1.386 on the D loss and ln 2 on the G loss.
+
+Differentiable augmentation (Zhao et al. 2020, "Differentiable Augmentation for Data-Efficient
+GAN Training"): with `config.augment` set, every image D sees, real or generated, in the D and
+the G phase alike, is first randomly translated and/or cut out. D then cannot memorise the
+few thousand training images, and since the same transforms hit both sides and are
+differentiable, G still learns the un-augmented distribution. R1 is taken with respect to the
+un-augmented real images.
 """
 
 from __future__ import annotations
@@ -38,6 +45,50 @@ def r1_penalty(real_logits: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     return grad.square().sum(dim=(1, 2, 3))
 
 
+AUGMENTS = ("translation", "cutout")
+
+
+def translate(x: torch.Tensor, gen: torch.Generator | None, ratio: float = 0.125) -> torch.Tensor:
+    """Shift each image (B, C, H, W) by its own random whole-pixel offset, up to ratio * side in
+    each direction; the border pixels extend into the uncovered part (MNIST's black background
+    stays black). Differentiable with respect to x."""
+    B, _, H, W = x.shape
+    sh, sw = max(1, round(H * ratio)), max(1, round(W * ratio))
+    dy = torch.randint(-sh, sh + 1, (B, 1), generator=gen, device=x.device)
+    dx = torch.randint(-sw, sw + 1, (B, 1), generator=gen, device=x.device)
+    rows = (torch.arange(H, device=x.device)[None] - dy).clamp(0, H - 1)  # (B, H): source row
+    cols = (torch.arange(W, device=x.device)[None] - dx).clamp(0, W - 1)  # (B, W)
+    index = (rows[:, :, None] * W + cols[:, None, :]).reshape(B, 1, H * W).expand(-1, x.shape[1], -1)
+    return x.flatten(2).gather(2, index).reshape(x.shape)
+
+
+def cutout(x: torch.Tensor, gen: torch.Generator | None, ratio: float = 0.5) -> torch.Tensor:
+    """Set a random (ratio * side)-square of each image (B, C, H, W) to 0 (mid-grey in [-1, 1]);
+    the square may hang over the edge."""
+    B, _, H, W = x.shape
+    ch, cw = round(H * ratio), round(W * ratio)
+    # Top-left corner: the square's centre is uniform over the image.
+    y0 = torch.randint(0, H + 1, (B, 1, 1), generator=gen, device=x.device) - ch // 2
+    x0 = torch.randint(0, W + 1, (B, 1, 1), generator=gen, device=x.device) - cw // 2
+    ys = torch.arange(H, device=x.device)[None, :, None] - y0
+    xs = torch.arange(W, device=x.device)[None, None, :] - x0
+    inside = (ys >= 0) & (ys < ch) & (xs >= 0) & (xs < cw)  # (B, H, W)
+    return x * (~inside)[:, None].to(x.dtype)
+
+
+def augment(x: torch.Tensor, policy: str, gen: torch.Generator | None) -> torch.Tensor:
+    """DiffAugment: the transforms named in `policy` ("translation,cutout", "" for none), in that
+    order, each with fresh random draws per image from `gen`."""
+    for name in (p.strip() for p in policy.split(",")):
+        if name == "translation":
+            x = translate(x, gen)
+        elif name == "cutout":
+            x = cutout(x, gen)
+        elif name:
+            raise ValueError(f"unknown augmentation {name!r}; known: {', '.join(AUGMENTS)}")
+    return x
+
+
 def mixed_ws(G: Generator, z: torch.Tensor, gen: torch.Generator | None, prob: float, *,
              update_w_avg: bool = False) -> torch.Tensor:
     """Style-mixing regularisation (StyleGAN sec. 3.1): z (B, z_dim) -> ws (B, num_ws, w_dim).
@@ -68,6 +119,11 @@ def make_losses(config):
         x = batch["x"]
         return torch.randn(len(x), G.z_dim, generator=gen, device=x.device)
 
+    policy = config.augment
+
+    def D_of(D, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        return D(augment(x, policy, gen) if policy else x)
+
     def d_loss(model: GAN, batch: dict, gen: torch.Generator, step: int):
         G, D = model.G, model.D
         with torch.no_grad():
@@ -75,7 +131,7 @@ def make_losses(config):
             fake = G.synthesis(ws, noise_mode="random", gen=gen)
         do_r1 = config.r1_gamma > 0 and step % config.r1_every == 0
         real = to_signed(batch["x"]).detach().requires_grad_(do_r1)
-        real_logits, fake_logits = D(real), D(fake)
+        real_logits, fake_logits = D_of(D, real, gen), D_of(D, fake, gen)
         loss = d_logistic(real_logits, fake_logits)
         logs = {"logistic": loss.detach(), "real_logit": real_logits.detach().mean(),
                 "fake_logit": fake_logits.detach().mean()}
@@ -88,7 +144,7 @@ def make_losses(config):
     def g_loss(model: GAN, batch: dict, gen: torch.Generator, step: int):
         G, D = model.G, model.D
         ws = mixed_ws(G, sample_z(G, batch, gen), gen, config.style_mixing_prob, update_w_avg=True)
-        fake_logits = D(G.synthesis(ws, noise_mode="random", gen=gen))
+        fake_logits = D_of(D, G.synthesis(ws, noise_mode="random", gen=gen), gen)
         return g_nonsaturating(fake_logits), {"fake_logit": fake_logits.detach().mean()}
 
     return d_loss, g_loss

@@ -116,9 +116,21 @@ class EqualLinear(nn.Module):
         return lrelu(x) if self.activation else x
 
 
+def fold_downsample(weight: torch.Tensor) -> torch.Tensor:
+    """3x3 kernels (O, I, 3, 3) -> the 4x4 kernels of "this conv, then 2x2 average pooling" as
+    one stride-2 conv: K = (1/4) sum over the four offsets (a, b) in {0, 1}^2 of W placed at
+    (a, b). Computed at the output's resolution, it costs 16/36 of convolving first."""
+    k = weight.new_zeros(*weight.shape[:2], 4, 4)
+    for a in (0, 1):
+        for b in (0, 1):
+            k[:, :, a:a + 3, b:b + 3] += weight
+    return k * 0.25
+
+
 class EqualConv2d(nn.Module):
     """k x k conv with the equalised learning rate, optional 2x average-pool after it, optional
-    leaky ReLU: (B, in, H, W) -> (B, out, H, W), or (B, out, H/2, W/2) with down=True."""
+    leaky ReLU: (B, in, H, W) -> (B, out, H, W), or (B, out, H/2, W/2) with down=True (a 3x3
+    conv and the pool are then one stride-2 4x4 conv, the same function; see fold_downsample)."""
 
     def __init__(self, in_ch: int, out_ch: int, kernel: int, *, bias: bool = True,
                  activation: bool = True, down: bool = False):
@@ -129,9 +141,13 @@ class EqualConv2d(nn.Module):
         self.activation, self.down = activation, down
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.conv2d(x, self.weight * self.weight_gain, self.bias, padding=self.weight.shape[-1] // 2)
-        if self.down:
-            x = F.avg_pool2d(x, 2)
+        k = self.weight.shape[-1]
+        if self.down and k == 3:
+            x = F.conv2d(x, fold_downsample(self.weight * self.weight_gain), self.bias, stride=2, padding=1)
+        else:
+            x = F.conv2d(x, self.weight * self.weight_gain, self.bias, padding=k // 2)
+            if self.down:
+                x = F.avg_pool2d(x, 2)
         return lrelu(x) if self.activation else x
 
 

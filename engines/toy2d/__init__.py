@@ -12,13 +12,15 @@ from .data import (
            EXTENT,
            MIN_DRAWN,
            check_points,
-           points_from_ink,
+           points_along,
+           points_near,
            sample,
 )
 from .metrics import histogram, js_divergence, kl_divergence
 from .models import GAN_LOSSES, gradient_penalty
 from .playground import DEFAULT_LR, METRICS, MODELS, Frame, Playground, Settings
+from .slots import Slots, Ticket
 
 __all__ = ["DEFAULT_LR", "DISTRIBUTIONS", "EXTENT", "GAN_LOSSES", "METRICS", "MIN_DRAWN", "MODELS", "Frame",
-           "Playground", "Settings", "check_points", "gradient_penalty", "histogram", "js_divergence",
-           "kl_divergence", "points_from_ink", "sample"]
+           "Playground", "Settings", "Slots", "Ticket", "check_points", "gradient_penalty", "histogram", "js_divergence",
+           "kl_divergence", "points_along", "points_near", "sample"]

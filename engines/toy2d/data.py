@@ -1,5 +1,5 @@
 """Two-dimensional data sets for the playground: ring, 8 Gaussians, two moons, spiral,
-checkerboard, and points a user draws.
+checkerboard, and points a user draws (clicks and strokes on the playground's plot).
 
 Every set lies inside the square [-EXTENT, EXTENT]^2 that the playground shows. Samples are
 float32 tensors (N, 2) drawn from a seeded torch.Generator, so the same seed gives the same points.
@@ -89,17 +89,21 @@ def sample(name: str, n: int, gen: torch.Generator, points: torch.Tensor | None 
     return _SAMPLERS[name](n, gen)
 
 
-def points_from_ink(ink: np.ndarray, *, max_points: int = 600) -> np.ndarray:
-    """A drawing's ink, (H, W) floats in [0, 1] covering the view, -> points (K, 2) in data
-    coordinates (y up), one per inked pixel, thinned evenly to at most `max_points`."""
-    ink = np.asarray(ink, dtype=np.float32)
-    if ink.ndim != 2 or ink.size == 0:
-        return np.zeros((0, 2), np.float32)
-    rows, cols = np.nonzero(ink > 0.3)
-    h, w = ink.shape
-    x = (cols + 0.5) / w * 2 * EXTENT - EXTENT
-    y = EXTENT - (rows + 0.5) / h * 2 * EXTENT
-    pts = np.stack([x, y], 1).astype(np.float32)
-    if len(pts) > max_points:
-        pts = pts[np.linspace(0, len(pts) - 1, max_points).round().astype(int)]
-    return pts
+def points_near(centre, n: int, spread: float, gen: torch.Generator) -> np.ndarray:
+    """A click: n points (n, 2) from a Gaussian of std `spread` around `centre` (x, y), kept inside the view."""
+    c = torch.as_tensor(np.asarray(centre, np.float32).reshape(2))
+    pts = c + spread * torch.randn(int(n), 2, generator=gen)
+    return pts.clamp(-EXTENT, EXTENT).numpy()
+
+
+def points_along(path, spacing: float) -> np.ndarray:
+    """A stroke: points every `spacing` along the polyline `path` (P, 2), both ends included -> (K, 2).
+    Even spacing, however fast the pointer moved (a browser reports a slow drag densely, a fast one sparsely)."""
+    p = np.asarray(path, np.float64).reshape(-1, 2)
+    if len(p) < 2:
+        return p.astype(np.float32)
+    seg = np.linalg.norm(np.diff(p, axis=0), axis=1)
+    arc = np.concatenate([[0.0], np.cumsum(seg)])
+    at = np.linspace(0.0, arc[-1], max(2, int(np.ceil(arc[-1] / spacing)) + 1))
+    out = np.stack([np.interp(at, arc, p[:, 0]), np.interp(at, arc, p[:, 1])], 1)
+    return np.clip(out, -EXTENT, EXTENT).astype(np.float32)

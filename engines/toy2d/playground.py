@@ -194,7 +194,7 @@ class Playground:
         self.settings = s = settings.checked()
         self.points = toydata.check_points(points) if s.data == "drawn" else None
         self.gen = runtime.generator(s.seed)
-        view_gen = runtime.generator(s.seed + 1 if s.seed < runtime.MAX_SEED else 0)
+        view_gen = self._view_generator()
         # On one thread too: the 20,000 reference points are enough for a parallel region, which would
         # give the calling (web server) thread an OpenMP team of its own.
         with _compute(), torch.random.fork_rng(devices=[]):
@@ -223,14 +223,34 @@ class Playground:
 
     # --- settings --------------------------------------------------------------------------------
 
-    def needs_rebuild(self, settings: Settings, points=None) -> bool:
+    def _view_generator(self) -> torch.Generator:
+        """The generator of the pictures' fixed points: the seed after the training seed."""
+        seed = self.settings.seed
+        return runtime.generator(seed + 1 if seed < runtime.MAX_SEED else 0)
+
+    def needs_rebuild(self, settings: Settings) -> bool:
+        """Whether these settings need a new model (a structural one changed); new drawn points do not
+        (see set_points)."""
         s = settings.checked()
-        if any(getattr(s, k) != getattr(self.settings, k) for k in Settings.STRUCTURAL):
-            return True
-        if s.data == "drawn":
-            new = toydata.check_points(points)
-            return self.points is None or new.shape != self.points.shape or not torch.equal(new, self.points)
-        return False
+        return any(getattr(s, k) != getattr(self.settings, k) for k in Settings.STRUCTURAL)
+
+    def set_points(self, points) -> bool:
+        """New drawn points (K, 2) for a model on drawn data, taken live: the weights, optimisers and
+        history stay, so the model goes on learning from where it is. -> whether the points changed.
+        Too few points raise UserError("toy2d_too_few_points") and change nothing."""
+        if self.settings.data != "drawn":
+            raise UserError("toy2d_choice", what="data set", what_zh="数据分布", value=self.settings.data,
+                            available="drawn")
+        new = toydata.check_points(points)
+        if self.points is not None and new.shape == self.points.shape and torch.equal(new, self.points):
+            return False
+        view_gen = self._view_generator()
+        with _compute():   # a training slice or a frame on another thread sees the old data or the new, whole
+            self.real = toydata.sample("drawn", N_VIEW, view_gen, new)
+            reference = toydata.sample("drawn", N_EVAL_DATA, view_gen, new)
+            self.data_hist = metrics.histogram(reference.numpy())
+            self.points = new
+        return True
 
     def apply(self, settings: Settings) -> None:
         """Take the live settings (lr, loss, batch, d_steps, gp_weight, beta) without a rebuild."""

@@ -1,0 +1,70 @@
+"""demo.common.handler: where handlers run and how their errors read."""
+
+from __future__ import annotations
+
+import threading
+import warnings
+
+import gradio as gr
+import pytest
+
+from demo.common import handler
+from engines.errors import UserError
+
+
+def _thread(lang):
+    return threading.current_thread().name
+
+
+def _stream(lang, n):
+    for _ in range(n):
+        yield threading.current_thread().name
+
+
+def test_handlers_run_on_the_compute_thread_unless_told_not_to():
+    assert handler(_thread)("en").startswith("genlab-compute")
+    assert handler(_thread, compute=False)("en") == threading.current_thread().name
+    assert handler(compute=False)(_thread)("en") == threading.current_thread().name
+
+
+def test_a_streaming_handler_steps_on_the_compute_thread_item_by_item():
+    names = list(handler(_stream)("en", 3))
+    assert len(names) == 3 and all(n.startswith("genlab-compute") for n in names)
+    assert set(handler(_stream, compute=False)("en", 2)) == {threading.current_thread().name}
+
+
+def _fails(lang, kind):
+    if kind == "user":
+        raise UserError("value_out_of_range", what="seed", low=0, high=9, value=12)
+    raise RuntimeError("boom")
+
+
+def _fails_streaming(lang, kind):
+    yield 1
+    _fails(lang, kind)
+
+
+@pytest.mark.parametrize("fn", [_fails, _fails_streaming])
+@pytest.mark.parametrize("compute", [True, False])
+def test_errors_read_in_the_session_language_wherever_it_ran(fn, compute):
+    def run(lang, kind):
+        out = handler(fn, compute=compute)(lang, kind)
+        return list(out) if fn is _fails_streaming else out
+
+    with pytest.raises(gr.Error) as err:
+        run("zh", "user")
+    assert err.value.message == UserError("value_out_of_range", what="seed", low=0, high=9, value=12).localized("zh")
+    with pytest.raises(gr.Error) as err:
+        run("en", "other")
+    assert "boom" not in str(err.value.message)  # a generic message, the details in the log
+
+
+def test_gradio_warnings_still_reach_the_user_from_the_compute_thread():
+    def warns(lang):
+        gr.Warning("careful")
+        return threading.current_thread().name
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        name = handler(warns)("en")
+    assert name.startswith("genlab-compute") and any("careful" in str(w.message) for w in seen)
