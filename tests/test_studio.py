@@ -78,6 +78,19 @@ def test_the_clip_learns_which_caption_is_whose(mnist_dir):
     assert mean_of(trainer.history, "i2t_acc", slice(-5, None)) > 0.15   # chance: about 1 in 10 digits
 
 
+def test_the_clip_still_learns_digits_with_hard_negatives_on(mnist_dir, monkeypatch):
+    # Hard negatives are made for shapes images only; on digits alone they must change nothing.
+    # (When their random draws came from the trainer's generator, this run stayed at chance.)
+    import functools
+
+    from engines.clip import train as ct
+
+    monkeypatch.setattr(ct, "make_loss", functools.partial(ct.make_loss, negatives=True))
+    plan = studio.prepare(tiny("clip", dataset="mnist", steps=80, batch_size=32, n_images=256), data_dir=mnist_dir)
+    trainer, _ = run(plan)
+    assert mean_of(trainer.history, "loss", slice(-5, None)) < np.log(32) - 0.15
+
+
 def test_same_recipe_same_run():
     # To float rounding: on a CPU the micro-batches are sized by measured time, and sums in another
     # grouping round differently (engines.train); the random numbers and batches are the same.
