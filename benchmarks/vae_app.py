@@ -41,8 +41,9 @@ class ProtocolClient:
         self.deps = {d["api_name"]: d for d in config["dependencies"] if d.get("api_name")}
         self.session = uuid.uuid4().hex[:11]
 
-    def call(self, api_name: str, *values):
-        """One event: values fill the dependency's non-state inputs in order; returns its output data."""
+    def _messages(self, api_name: str, values):
+        """Join the queue with one event (values fill the dependency's non-state inputs in order)
+        and yield its messages up to "process_completed"; a failed event raises."""
         dep = self.deps[api_name]
         it = iter(values)
         data = [None if self.kinds[i] == "state" else next(it) for i in dep["inputs"]]
@@ -54,11 +55,17 @@ class ProtocolClient:
                 if not line.startswith("data:"):
                     continue
                 msg = json.loads(line[5:])
+                if msg.get("msg") == "process_completed" and not msg.get("success"):
+                    raise RuntimeError(msg)
+                yield msg
                 if msg.get("msg") == "process_completed":
-                    if not msg.get("success"):
-                        raise RuntimeError(msg)
-                    output = msg["output"]["data"]
-                    break
+                    return
+
+    def call(self, api_name: str, *values):
+        """One event -> its output data."""
+        for msg in self._messages(api_name, values):
+            if msg.get("msg") == "process_completed":
+                output = msg["output"]["data"]
         for item in output:  # the page then loads each returned file, as <img src=...> does
             if isinstance(item, dict) and item.get("url"):
                 self.http.get(item["url"]).raise_for_status()
@@ -68,30 +75,16 @@ class ProtocolClient:
         """One streaming event, as the page sees it -> {"first_s", "done_s", "frames"}: seconds from
         the request to the first streamed output and to the end, and outputs streamed. Every image a
         frame carries is loaded, as the page does."""
-        dep = self.deps[api_name]
-        it = iter(values)
-        data = [None if self.kinds[i] == "state" else next(it) for i in dep["inputs"]]
-        join = {"data": data, "event_data": None, "fn_index": dep["id"], "trigger_id": None,
-                "session_hash": self.session}
         t0 = time.perf_counter()
         first, frames = None, 0
-        self.http.post(f"{self.api}/queue/join", json=join).raise_for_status()
-        with self.http.stream("GET", f"{self.api}/queue/data", params={"session_hash": self.session}) as r:
-            for line in r.iter_lines():
-                if not line.startswith("data:"):
-                    continue
-                msg = json.loads(line[5:])
-                kind = msg.get("msg")
-                if kind in ("process_generating", "process_completed"):
-                    if kind == "process_completed" and not msg.get("success"):
-                        raise RuntimeError(msg)
-                    for url in _urls(msg.get("output", {})):
-                        self.http.get(url).raise_for_status()
-                    if kind == "process_generating":
-                        frames += 1
-                        first = first if first is not None else time.perf_counter() - t0
-                    else:
-                        break
+        for msg in self._messages(api_name, values):
+            kind = msg.get("msg")
+            if kind in ("process_generating", "process_completed"):
+                for url in _urls(msg.get("output", {})):
+                    self.http.get(url).raise_for_status()
+                if kind == "process_generating":
+                    frames += 1
+                    first = first if first is not None else time.perf_counter() - t0
         return {"first_s": first, "done_s": time.perf_counter() - t0, "frames": frames}
 
 
