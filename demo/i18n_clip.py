@@ -79,8 +79,8 @@ CLIP_STRINGS: dict[str, tuple[str, str]] = {
     "clip.label": ("Class (class-conditional diffusion)", "类别（类别条件扩散模型）"),
     "clip.label.none": ("none: CLIP alone", "无：只用 CLIP"),
     "clip.size": ("Image size (raw pixels)", "图像尺寸（原始像素）"),
-    "clip.size.info": ("Side in pixels; GenLab CLIP looks at 32×32, ViT-B-32 at 224×224.",
-                       "边长（像素）；GenLab CLIP 看到的是 32×32，ViT-B-32 是 224×224。"),
+    "clip.size.info": ("Side in pixels; the GenLab CLIP looks at 64×64, ViT-B-32 at 224×224.",
+                       "边长（像素）；GenLab CLIP 看到的是 64×64，ViT-B-32 是 224×224。"),
     "clip.per_layer": ("One w per layer", "每层一个 w"),
     "clip.per_layer.info": ("Steer each synthesis layer's w separately instead of one shared w.",
                             "分别引导合成网络每一层的 w，而不是共用一个 w。"),
@@ -183,15 +183,20 @@ bars. Any list of captions is a new classifier, with no training.
 
 ### Guidance by gradient
 The CLIP score $s(x) = \cos\big(f(x), g(\text{prompt})\big)$ is differentiable in the image $x$, so it can be climbed:
-$x \leftarrow x + \eta\,\nabla_x s(x)$ (with a negative prompt, its score is subtracted). The generator decides what
-is changed:
+$x \leftarrow x + \eta\,\nabla_x s(x)$ (with a negative prompt, its score is subtracted). The GenLab CLIP knows every
+caption of its small world, so it climbs something sharper: the probability of the prompt in a softmax over the
+prompt and all those captions, $\log p(\text{prompt} \mid x)$: CLIP used as a zero-shot classifier. Its gradient
+goes to what still tells the image apart from its closest rivals ("a red *square*" for a red circle) instead of to
+what is already right. The generator decides what is changed:
 
 - **raw pixels**: the image is made of Fourier coefficients, low frequencies first, so a step changes smooth
   shapes rather than single pixels;
 - **VAE**: the latent vector $z$ is changed, and the decoder can only draw images like its training data;
 - **StyleGAN**: the style vector $w$ is changed;
 - **diffusion**: at every sampling step CLIP's gradient on the predicted clean image $\hat x_0$ is added to the
-  update, like classifier guidance with CLIP as the classifier.
+  update, like classifier guidance with CLIP as the classifier. While the image is still mostly noise the gradient
+  is blurred (only the layout is being decided then), and each step is taken twice, with noise added back in
+  between, so the model can repair what the gradient disturbed.
 
 Each step scores several random crops and shifts (**augmentations**) and averages them: the change must raise the
 score of all of them, which favours real structure over pixel patterns.
@@ -217,12 +222,12 @@ $$\mathcal{L} = -\frac{1}{2N}\sum_{i=1}^{N}\Big[\log\frac{e^{s_{ii}/\tau}}{\sum_
 为每个类别写一条描述并嵌入，选出离图像最近的那条；对缩放后的余弦相似度做 softmax 就得到条形图。任何一组描述都是一个新的分类器，无需训练。
 
 ### 用梯度引导
-CLIP 分数 $s(x) = \cos\big(f(x), g(\text{提示词})\big)$ 对图像 $x$ 可微，因此可以沿梯度往上爬：$x \leftarrow x + \eta\,\nabla_x s(x)$（有反向提示词时减去它的分数）。生成器决定改变的对象：
+CLIP 分数 $s(x) = \cos\big(f(x), g(\text{提示词})\big)$ 对图像 $x$ 可微，因此可以沿梯度往上爬：$x \leftarrow x + \eta\,\nabla_x s(x)$（有反向提示词时减去它的分数）。GenLab CLIP 认识它那个小世界里的全部描述，所以它爬的是一个更敏锐的目标：在提示词和所有这些描述上做 softmax，提示词的概率 $\log p(\text{提示词} \mid x)$，即把 CLIP 当作零样本分类器。它的梯度指向图像与最接近的竞争描述之间仍然不同的地方（对红色圆形来说是“红色*正方形*”），而不是已经正确的地方。生成器决定改变的对象：
 
 - **原始像素**：图像由傅里叶系数构成，低频在前，所以每一步改变的是平滑的形状，而不是单个像素；
 - **变分自编码器**：改变潜在向量 $z$，解码器只能画出与训练数据相似的图像；
 - **StyleGAN**：改变风格向量 $w$；
-- **扩散模型**：每个采样步把 CLIP 对预测的原图 $\hat x_0$ 的梯度加到更新中，相当于以 CLIP 为分类器的分类器引导。
+- **扩散模型**：每个采样步把 CLIP 对预测的原图 $\hat x_0$ 的梯度加到更新中，相当于以 CLIP 为分类器的分类器引导。图像大部分还是噪声时，梯度会先被模糊（这时只在决定布局），而且每一步走两次，中间重新加噪，让模型修复梯度带来的扰动。
 
 每一步对图像做几次随机裁剪和平移（**数据增强**）并取平均分：改动必须同时提高所有这些分数，这会偏向真实的结构，而不是像素图案。
 

@@ -215,14 +215,17 @@ def _train_clip(args) -> Path:
     if "shapes" in sources:
         shapes = load_dataset("shapes", "train", n=args.n_train, seed=args.data_seed)
         shapes_test = load_dataset("shapes", "test", n=args.n_test or 1000, seed=args.data_seed)
-    config = clip.Config(vision_width=args.clip_width, text_width=args.clip_width, embed_dim=args.clip_width,
-                         vision_layers=args.clip_layers, text_layers=args.clip_layers, mlp_ratio=args.clip_mlp_ratio,
-                         patch_size=args.clip_patch)
+    resnet = args.clip_vision == "resnet"
+    config = clip.Config(vision=args.clip_vision, text_width=args.clip_width, embed_dim=args.clip_width,
+                         vision_width=args.clip_vision_width or (16 if resnet else args.clip_width),
+                         vision_layers=1 if resnet else args.clip_layers, text_layers=args.clip_layers,
+                         mlp_ratio=args.clip_mlp_ratio, patch_size=args.clip_patch,
+                         image_size=args.clip_image_size or 32)
     torch.manual_seed(args.seed)
     config, model, init_card = _init_from(args, "clip", config, clip.build)
     texts, reqs, attrs = ct.caption_bank(mnist, shapes)
-    images = ct.training_images(mnist, shapes, config.image_size)
-    loss = ct.make_loss(config, texts, reqs, attrs)
+    images = ct.training_images(mnist, shapes, 32)  # the tower resizes (a ResNet may see 64x64)
+    loss = ct.make_loss(config, texts, reqs, attrs, negatives=args.clip_negatives, noise=args.clip_noise)
     train_config = dataclasses.replace(_train_config(args, warmup=200), weight_decay=args.weight_decay)
     trainer = Trainer(model, loss, images.float().div_(255), train_config,
                       labels=torch.arange(len(images)))
@@ -440,9 +443,19 @@ def build_parser() -> argparse.ArgumentParser:
     g = t.add_argument_group("clip")
     g.add_argument("--clip-data", default="mnist,shapes", help="captioned data: mnist, shapes or both (comma-separated)")
     g.add_argument("--clip-width", type=int, default=96, help="width of both towers and of the shared embedding")
-    g.add_argument("--clip-layers", type=int, default=2, help="transformer blocks in each tower")
+    g.add_argument("--clip-layers", type=int, default=2,
+                   help="transformer blocks in each tower (a ResNet image tower has one bottleneck per stage)")
     g.add_argument("--clip-mlp-ratio", type=float, default=2.0, help="transformer MLP width / model width")
     g.add_argument("--clip-patch", type=int, default=4, help="ViT patch side in pixels (the image tower sees 32x32)")
+    g.add_argument("--clip-vision", choices=("vit", "resnet"), default="vit",
+                   help="image tower: a ViT, or open_clip's ModifiedResNet (one bottleneck per stage)")
+    g.add_argument("--clip-vision-width", type=int, default=0,
+                   help="image tower width (default: --clip-width for a ViT, 16 for a ResNet)")
+    g.add_argument("--clip-image-size", type=int, default=0,
+                   help="side the image tower sees (default 32; a ResNet needs a multiple of 32)")
+    g.add_argument("--clip-negatives", action="store_true",
+                   help="add hard-negative captions (false of a shapes image in one factor) to every batch")
+    g.add_argument("--clip-noise", type=float, default=0.08, help="largest pixel-noise sigma on half the images")
     g.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay (clip)")
 
     s = sub.add_parser("sample", help="sample images from a checkpoint")

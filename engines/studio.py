@@ -514,11 +514,13 @@ def _prepare_clip(recipe: Recipe, data, *, data_dir, init) -> Plan:
     """The GenLab CLIP on one captioned data set: each image's bank of true captions (English and
     Chinese), the contrastive loss that knows which captions are true of which images."""
     from .clip import train as ct
+    from .clip.model import freeze_norms
 
     mnist, shapes = (data, None) if recipe.dataset == "mnist" else (None, data)
     texts, reqs, attrs = ct.caption_bank(mnist, shapes)
     config, model, steps_before, continued = _initial_model(recipe, _clip_config(recipe), init)
-    images = ct.training_images(mnist, shapes, config.image_size).float().div_(255)
+    freeze_norms(model)  # a ResNet tower's statistics stay put: a step here may be a gradient cache
+    images = ct.training_images(mnist, shapes, 32).float().div_(255)  # the tower resizes to its own side
     probe, captions = _clip_probe(data, texts)
     return Plan(recipe=recipe, config=config, model=model, loss=ct.make_loss(config, texts, reqs, attrs),
                 images=images, labels=torch.arange(len(images)), data_note=data.split_note,

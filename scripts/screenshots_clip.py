@@ -7,7 +7,8 @@ Playwright, as scripts/screenshots.py does. Writes, at a 1400x1100 viewport:
     clip-generate.png   an example prompt clicked and run on raw pixels (frames, score plot, gallery)
     clip-generator.png  "the digit 7" steered through an MNIST VAE's latent z
     clip-diffusion.png  "the digit 2": CLIP guidance inside the MNIST DDPM's sampler
-    clip-sees.png       What CLIP sees: the last run's best image against MNIST captions
+    clip-shapes.png     "a blue square in the top left": the unconditional shapes DDPM steered
+    clip-sees.png       What CLIP sees: the last run's best image (the shapes one) against shape captions
     clip-offline.png    the pretrained ViT-B-32 chosen offline: its message
     clip-explain.png    the explanation
 and the same in Chinese as zh-clip-*.png (Chinese prompts and captions).
@@ -78,6 +79,10 @@ def shoot(browser, url: str, out: Path, lang: str) -> list[Path]:
     _example(page, 6)
     _run(page, lang, 50)
     snap("diffusion")
+    # 3b. a shape prompt through the unconditional shapes DDPM (4 samples to choose from)
+    _example(page, 5)
+    _run(page, lang, 50)
+    snap("shapes")
     # 4. what CLIP sees in the last run's best image
     page.click("#clip-tab-sees-button")
     page.wait_for_function("t => document.querySelector('#clip-sees-text').innerText.includes(t)", arg=PICKS[lang],

@@ -259,6 +259,67 @@ def _run(backend, **kw):
     return list(clip.guide(backend, clip.GuideSetting(**kw)))
 
 
+class _FixedBackend:
+    """A stand-in CLIP: images embed to fixed unit vectors; a list of contrast embeddings."""
+
+    logit_scale = 10.0
+
+    def __init__(self, image_emb, bank):
+        self.image_emb, self.bank = image_emb, bank
+
+    def encode_images(self, views):
+        return self.image_emb[: len(views)]
+
+    def contrast(self):
+        return self.bank
+
+
+def test_guidance_objective_is_the_prompts_log_probability_among_rivals():
+    import importlib
+
+    guide = importlib.import_module("engines.clip.guide")
+    g = torch.Generator().manual_seed(0)
+    unit = lambda *s: F.normalize(torch.randn(*s, generator=g, dtype=torch.float64), dim=-1)  # noqa: E731
+    img, pos, neg, rivals = unit(3, 8), unit(8), unit(8), unit(5, 8)
+    same = F.normalize(pos + 0.05 * unit(8), dim=-1)  # the prompt in other words: not a rival
+    bank = torch.cat([rivals, same[None]])
+    views = torch.zeros(3, 3, 4, 4)
+    objective, score = guide.Objective(_FixedBackend(img, bank), pos, neg, contrast=True)(views)
+    texts = torch.cat([pos[None], neg[None], rivals])  # `same` left out (cosine > CONTRAST_SAME)
+    assert float(same @ pos) > guide.CONTRAST_SAME > float((rivals @ pos).max())
+    logp = torch.log_softmax(10.0 * img @ texts.t(), dim=-1)
+    want = logp[:, 0].mean() - guide.NEGATIVE_WEIGHT * logp[:, 1].mean()
+    torch.testing.assert_close(objective, want)
+    torch.testing.assert_close(score, img[0] @ pos)
+    # Without a list of rivals (a pretrained CLIP), or contrast off: the plain cosine, minus half the negative's.
+    objective, _ = guide.Objective(_FixedBackend(img, None), pos, neg, contrast=True)(views)
+    torch.testing.assert_close(objective, (img @ pos).mean() - guide.NEGATIVE_WEIGHT * (img @ neg).mean())
+    objective, _ = guide.Objective(_FixedBackend(img, bank), pos, neg)(views)  # contrast off: the cosine too
+    torch.testing.assert_close(objective, (img @ pos).mean() - guide.NEGATIVE_WEIGHT * (img @ neg).mean())
+
+
+def test_gradient_blur_keeps_flat_fields_and_mass():
+    import importlib
+
+    guide = importlib.import_module("engines.clip.guide")
+    flat = torch.full((2, 3, 32, 32), 0.7)
+    torch.testing.assert_close(guide._blur(flat, 2.0), flat)
+    dot = torch.zeros(1, 1, 32, 32)
+    dot[0, 0, 16, 16] = 1.0
+    out = guide._blur(dot, 2.0)
+    assert out.sum().item() == pytest.approx(1.0, abs=1e-5) and 0.02 < out.max().item() < 0.05  # 1 / (2 pi 4)
+    assert torch.equal(guide._blur(dot, 0.1), dot)  # below a third of a pixel: untouched
+
+
+def test_genlab_clip_knows_its_worlds_captions(trained):
+    texts = ct.contrast_captions()
+    assert len(texts) == 10 * 16 + 8 * 8 * 9 * 2 and "a red circle in the top left corner" in texts
+    assert "数字七" in texts and "左上角的红色圆形" in texts
+    assert ct.contrast_captions(shapes=False) == texts[:160]
+    b = clip.load_backend(trained)
+    assert b.contrast().shape == (len(texts), 32) and b.contrast() is b.contrast()
+
+
 def test_guidance_raises_the_score(trained):
     b = clip.load_backend(trained)
     frames = _run(b, prompt="a red circle in the centre", generator="pixels", steps=25, size=16, seed=1)
@@ -397,6 +458,26 @@ def test_cli_train_clip_writes_a_loadable_checkpoint(tmp_path):
     assert set(ckpt.card["metrics"]["zero_shot"]["shapes"]["zh"]) == {"color", "shape", "position"}
     assert ckpt.build()[0].embed_dim == 32
     assert cli.main(["train", "clip", "--clip-data", "cifar", "--steps", "1", "--out", str(tmp_path / "d")]) == 2
+
+
+def test_resnet_image_tower_trains_with_hard_negatives(tmp_path):
+    """--clip-vision resnet: open_clip's ModifiedResNet, here seeing 64x64 upsampled shapes."""
+    from engines import cli
+    from open_clip.modified_resnet import ModifiedResNet
+
+    out = tmp_path / "r"
+    assert cli.main(["train", "clip", "--clip-data", "shapes", "--steps", "3", "--n-train", "40", "--n-test", "10",
+                     "--batch-size", "8", "--clip-width", "32", "--clip-layers", "1", "--clip-vision", "resnet",
+                     "--clip-vision-width", "8", "--clip-image-size", "64", "--clip-negatives", "--log-every", "1",
+                     "--out", str(out)]) == 0
+    config, model = checkpoint.load(out, expect_family="clip").build()
+    assert config.vision == "resnet" and config.image_size == 64 and isinstance(model.visual, ModifiedResNet)
+    b = clip.load_backend(out)
+    x = torch.rand(2, 3, 32, 32)
+    emb = b.encode_images(x)  # any input side is resized to the tower's 64
+    assert emb.shape == (2, 32) and torch.allclose(emb.norm(dim=-1), torch.ones(2))
+    with pytest.raises(ValueError, match="multiple of 32"):
+        clip.Config(vision="resnet", image_size=48).validate()
 
 
 def test_folder_backends_are_cached_a_few_at_a_time(tmp_path):

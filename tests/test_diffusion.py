@@ -331,6 +331,52 @@ def test_ddim_eta0_is_the_exact_map_and_approaches_the_data_as_steps_grow():
     assert gaps[0] > 0.1 * s  # 10 steps are visibly too few: the check can fail
 
 
+def test_ddim_recurrence_against_its_closed_form():
+    # recurrence=k: each step is taken, noised back to t by q(x_t | x_prev), and taken again, k
+    # times. With the exact predictor for N(m, s^2) data every part is affine or adds Gaussian noise,
+    # so the samples are Gaussian with a mean and variance that can be followed step by step.
+    m, s, steps, n = 0.3, 0.5, 10, 4000
+    p = GaussianDiffusion(make_schedule("linear", 1000))
+    model = GaussianEps(p.alphas_cumprod, m, s)
+    seq, ab = p.spaced_timesteps(steps), p.alphas_cumprod.tolist()
+    calls = []
+
+    def zero(x, t):  # recurrence applies to guided sampling; a guide that pulls nowhere
+        calls.append(int(t[0]))
+        return torch.zeros_like(x)
+
+    def closed_form(k):
+        mu, var = 0.0, 1.0
+        for i, t in enumerate(seq):
+            abp = ab[seq[i + 1]] if i + 1 < len(seq) else 1.0
+            a, b = _one_step(ab[t], abp, m, s)
+            for _ in range(k - 1):
+                r = math.sqrt(ab[t] / abp)
+                mu, var = r * (a * mu + b), r * r * a * a * var + 1 - r * r
+            mu, var = a * mu + b, a * a * var
+        return mu, var
+
+    x_T = torch.randn(n, 1, 2, 2, generator=gen(3))
+    for k in (1, 3):
+        calls.clear()
+        with runtime.compute():
+            out = list(p.ddim(model, gen=gen(4), steps=steps, start=(p.T - 1, x_T), cond_fn=zero, recurrence=k))
+        assert len(out) == steps and calls == [t for t in seq for _ in range(k)]
+        x = out[-1].x_prev
+        mu, var = closed_form(k)
+        assert float(x.mean()) == pytest.approx(mu, abs=0.02)
+        assert float(x.var()) == pytest.approx(var, rel=0.05), (k, float(x.var()), var)
+    assert abs(closed_form(3)[1] - closed_form(1)[1]) > 0.15 * closed_form(1)[1]  # k changes the result
+
+
+def _one_step(abt: float, abp: float, m: float, s: float) -> tuple[float, float]:
+    """One DDIM step at eta = 0 with the exact N(m, s^2) predictor: x_prev = a x_t + b."""
+    k = math.sqrt(1 - abt) / (abt * s * s + 1 - abt)
+    x0_a, x0_b = (1 - math.sqrt(1 - abt) * k) / math.sqrt(abt), math.sqrt(1 - abt) * k * m
+    return (math.sqrt(abp) * x0_a + math.sqrt(1 - abp) * k,
+            math.sqrt(abp) * x0_b - math.sqrt(1 - abp) * k * math.sqrt(abt) * m)
+
+
 @pytest.mark.parametrize("method", ["ddpm", "ddim"])
 def test_cond_fn_shifts_samples_along_its_gradient(method):
     p = GaussianDiffusion(make_schedule("linear", 50))

@@ -387,6 +387,33 @@ def test_the_clips_gradient_cache_gives_its_step():
     assert not any("encode_image" in vars(m) for m in (plan.model, split.model))
 
 
+def test_a_resnet_clips_gradient_cache_gives_its_step(tmp_path):
+    # A CLIP with open_clip's ModifiedResNet tower (the shipped one has it), continued in the studio:
+    # its BatchNorm layers keep their running statistics, so the gradient cache is exact here too.
+    import copy
+
+    from engines import clip
+
+    config = clip.Config(vision="resnet", vision_width=8, vision_layers=1, text_width=32, text_layers=1,
+                         embed_dim=32)
+    torch.manual_seed(0)
+    model = clip.build(config)
+    folder = tmp_path / "rn"
+    checkpoint.save(folder, model=model, config=config, family="clip", card={"name": "rn", "steps": 0})
+    plan = studio.prepare(tiny("clip", batch_size=12, n_images=40), init=checkpoint.load(folder))
+    assert plan.config.vision == "resnet" and plan.model.genlab_frozen_norms
+    assert not any(m.training for m in plan.model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    start = copy.deepcopy(plan.model)
+    whole = train_copy(plan, copy.deepcopy(start), None, 2)
+    split = train_copy(plan, copy.deepcopy(start), 1e-9, 2)
+    assert split.chunk_counts[0] >= 12
+    ma, mb = (torch.cat([st["exp_avg"].flatten() for st in t.opts[0].state_dict()["state"].values()])
+              for t in (whole, split))
+    torch.testing.assert_close(ma / ma.abs().max(), mb / ma.abs().max(), atol=1e-4, rtol=1e-4)
+    sd = whole.model.state_dict()
+    assert all(torch.equal(v, sd[k]) for k, v in start.state_dict().items() if "running_" in k)
+
+
 @pytest.mark.parametrize("family", ["vae", "stylegan"])
 def test_a_downloaded_checkpoint_resumes_exactly(tmp_path, family, monkeypatch):
     # N steps, the tab's download (trainer state in the safetensors file and the card), upload,

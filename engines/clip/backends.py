@@ -100,6 +100,18 @@ class Backend:
         """Whether `text` is longer than the text tower reads (it is cut, not refused)."""
         return False
 
+    def contrast_texts(self) -> list[str]:
+        """Captions of everything this CLIP knows, for guidance to steer away from (see
+        engines.clip.guide); none for a pretrained CLIP, whose world has no such list."""
+        return []
+
+    def contrast(self) -> torch.Tensor | None:
+        """`contrast_texts` embedded -> (K, D), computed once; None when there are none."""
+        if not hasattr(self, "_contrast"):
+            texts = self.contrast_texts()
+            self._contrast = self.encode_texts(texts) if texts else None
+        return self._contrast
+
 
 class GenLabBackend(Backend):
     def __init__(self, ckpt, device: torch.device):
@@ -115,6 +127,15 @@ class GenLabBackend(Backend):
 
     def truncated(self, text: str) -> bool:
         return tokenizer.is_truncated(text, self.context_length)
+
+    def contrast_texts(self) -> list[str]:
+        """Every caption of the data sets this CLIP was trained on (its card's dataset, by default
+        both): each shape of each colour at each position in English and Chinese, and each digit
+        in every caption template."""
+        from . import train as ct
+
+        dataset = str(self.card.get("dataset") or "mnist+shapes")
+        return ct.contrast_captions(mnist="mnist" in dataset, shapes="shapes" in dataset)
 
 
 class PretrainedBackend(Backend):

@@ -30,9 +30,10 @@ MAX_LOGIT_SCALE = 100.0  # CLIP clamps exp(t) at 100 (a temperature of 0.01)
 @dataclass(frozen=True)
 class Config(FamilyConfig):
     image_size: int = 32           # side the image tower sees; any input is resized to it
+    vision: str = "vit"            # image tower: "vit" or "resnet" (open_clip's ModifiedResNet)
     patch_size: int = 4            # ViT patch side: (32 / 4)^2 = 64 patch tokens
-    vision_width: int = 96         # ViT channels
-    vision_layers: int = 2         # ViT blocks
+    vision_width: int = 96         # ViT channels; ResNet: base width (stem width, 32x it at the attention pool)
+    vision_layers: int = 2         # ViT blocks; ResNet: bottleneck blocks in each of its 4 stages
     vision_head_width: int = 32    # channels per attention head (heads = width / head_width)
     text_width: int = 96           # text transformer channels
     text_layers: int = 2           # text transformer blocks
@@ -45,9 +46,13 @@ class Config(FamilyConfig):
                                    # token, open_clip's default); mean learns words from bytes faster
 
     def validate(self) -> None:
-        if self.image_size % self.patch_size:
+        if self.vision not in ("vit", "resnet"):
+            raise ValueError("vision must be 'vit' or 'resnet'")
+        if self.vision == "vit" and self.image_size % self.patch_size:
             raise ValueError("image_size must be a multiple of patch_size")
-        if self.vision_width % self.vision_head_width or self.text_width % self.text_heads:
+        if self.vision == "resnet" and (self.image_size % 32 or self.vision_width % 2):
+            raise ValueError("a ResNet image tower needs image_size a multiple of 32 and an even width")
+        if (self.vision == "vit" and self.vision_width % self.vision_head_width) or self.text_width % self.text_heads:
             raise ValueError("widths must divide into heads")
         if not 8 <= self.context_length <= 512:
             raise ValueError("context_length must be 8..512")
@@ -62,9 +67,15 @@ class Config(FamilyConfig):
 def _open_clip_cfgs(config: Config):
     from open_clip.model import CLIPTextCfg, CLIPVisionCfg
 
-    vision = CLIPVisionCfg(layers=config.vision_layers, width=config.vision_width,
-                           head_width=config.vision_head_width, mlp_ratio=config.mlp_ratio,
-                           patch_size=config.patch_size, image_size=config.image_size)
+    if config.vision == "resnet":
+        # A tuple of layers is what makes open_clip build its ModifiedResNet; its attention pool
+        # has width * 32 channels and width / 2 heads of 64.
+        vision = CLIPVisionCfg(layers=(config.vision_layers,) * 4, width=config.vision_width,
+                               image_size=config.image_size)
+    else:
+        vision = CLIPVisionCfg(layers=config.vision_layers, width=config.vision_width,
+                               head_width=config.vision_head_width, mlp_ratio=config.mlp_ratio,
+                               patch_size=config.patch_size, image_size=config.image_size)
     text = CLIPTextCfg(context_length=config.context_length, vocab_size=tokenizer.VOCAB_SIZE,
                        width=config.text_width, heads=config.text_heads, layers=config.text_layers,
                        mlp_ratio=config.mlp_ratio, pad_id=tokenizer.PAD, eos_id=tokenizer.EOT,
@@ -81,6 +92,15 @@ def _genlab_clip_class():
         may be pooled by their mean (`Config.text_pool`)."""
 
         genlab_text_pool = "mean"
+        genlab_frozen_norms = False  # keep BatchNorm layers (a ResNet tower's) in eval mode in training
+
+        def train(self, mode: bool = True):
+            super().train(mode)
+            if mode and self.genlab_frozen_norms:
+                for m in self.modules():
+                    if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                        m.eval()
+            return self
 
         def encode_text(self, text: torch.Tensor, normalize: bool = False) -> torch.Tensor:
             # text: long (K, L) ids with L <= context_length -> (K, D)
@@ -107,6 +127,17 @@ def build(config: Config) -> torch.nn.Module:
                                  init_logit_scale=math.log(1 / config.init_temperature))
     model.genlab_text_pool = config.text_pool
     return model
+
+
+def freeze_norms(model: torch.nn.Module) -> bool:
+    """Keep a CLIP's BatchNorm layers (a ResNet image tower has them) on their running statistics
+    in training too, as fine-tuning usually does -> whether it has any. A step run as a gradient
+    cache (engines.train) embeds the batch in pieces, twice; with batch statistics each piece would
+    be normalised by its own, and the running statistics would move twice a step."""
+    has = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    model.genlab_frozen_norms = has
+    model.train(model.training)
+    return has
 
 
 def to_tower_input(x: torch.Tensor, size: int, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)) -> torch.Tensor:

@@ -238,6 +238,20 @@ def shape_prompt(shape: str, color: str, position: str, lang: str = "en") -> str
     return SHAPE_PROMPT_EN.format(a_color=_a(color), shape=shape, pos=_POSITION_EN[position])
 
 
+def contrast_captions(mnist: bool = True, shapes: bool = True) -> list[str]:
+    """The captions a GenLab CLIP's world has: every digit in every template, every colour x shape x
+    position in the zero-shot prompt form; English and Chinese."""
+    from ..data import COLORS, POSITIONS, SHAPES
+
+    out = []
+    if mnist:
+        out += [digit_caption(d, t) for t in DIGIT_TEMPLATES_EN + DIGIT_TEMPLATES_ZH for d in range(10)]
+    if shapes:
+        out += [shape_prompt(s, c, p, lang) for lang in ("en", "zh") for s in SHAPES for c in COLORS
+                for p in POSITIONS]
+    return list(dict.fromkeys(out))
+
+
 @torch.no_grad()
 def _embed_images(model, config: Config, images: torch.Tensor, batch: int = 500) -> torch.Tensor:
     """uint8 (N, C, H, W) -> (N, D), `batch` images at a time."""

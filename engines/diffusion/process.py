@@ -346,7 +346,7 @@ class GaussianDiffusion:
 
     def ddim(self, model, shape=None, *, gen: torch.Generator, steps: int, eta: float = 0.0, y=None,
              guidance: float = 1.0, cond_fn: CondFn | None = None, clip_x0: bool = False,
-             start: tuple[int, torch.Tensor] | None = None) -> Iterator[Step]:
+             start: tuple[int, torch.Tensor] | None = None, recurrence: int = 1) -> Iterator[Step]:
         """DDIM (Song et al. 2021, eq. 12) over `steps` evenly spaced timesteps, yielding each `Step`:
 
             x_prev = sqrt(abar_prev) x0_pred + sqrt(1 - abar_prev - sigma^2) eps + sigma z,
@@ -356,6 +356,10 @@ class GaussianDiffusion:
         cond_fn(x_t, t) -> grad log p(c | x_t) changes the noise prediction to
         eps - sqrt(1 - abar_t) * grad (Dhariwal & Nichol 2021, Algorithm 2), which works at eta = 0.
         start=(t, x_t) begins at timestep t and goes on through the spaced timesteps below it.
+        recurrence=k (with a cond_fn) takes each guided step k times: after each but the last, x_prev
+        is noised back to t by q(x_t | x_prev) and stepped again, so guidance gets k tries at every
+        noise level and the model repairs in between what the gradient disturbed ("self-recurrence",
+        Bansal et al. 2023, Universal Guidance). Each Step is yielded once, for its last try.
         Inputs are checked here, before the first step.
         """
         seq = self.spaced_timesteps(steps)
@@ -367,32 +371,46 @@ class GaussianDiffusion:
             raise UserError("diffusion_eta", value=eta)
         x, t0, y, s = self._start(model, shape, gen, y, guidance, start)
         ts = seq if start is None else [t0] + [t for t in seq if t < t0]
-        return self._ddim_loop(model, x, ts, gen, eta, y, s, cond_fn, clip_x0)
+        recurrence = int(recurrence) if cond_fn is not None else 1
+        if not 1 <= recurrence <= 16:
+            raise ValueError("recurrence must be 1..16")
+        return self._ddim_loop(model, x, ts, gen, eta, y, s, cond_fn, clip_x0, recurrence)
 
-    def _ddim_loop(self, model, x, ts, gen, eta, y, s, cond_fn, clip_x0) -> Iterator[Step]:
+    def _ddim_loop(self, model, x, ts, gen, eta, y, s, cond_fn, clip_x0, recurrence=1) -> Iterator[Step]:
         abar = self.alphas_cumprod
         for i, t in enumerate(ts):
             t_prev = ts[i + 1] if i + 1 < len(ts) else -1
             ab = float(abar[t])
             ab_prev = float(abar[t_prev]) if t_prev >= 0 else 1.0  # abar before the first forward step
+            for _ in range(recurrence - 1):
+                with runtime.COMPUTE_LOCK:
+                    x_prev = self._ddim_step(model, x, t, ab, ab_prev, gen, eta, y, s, cond_fn, clip_x0)[-1]
+                    with torch.no_grad():  # back to t: q(x_t | x_prev)
+                        a = ab / ab_prev
+                        x = math.sqrt(a) * x_prev + math.sqrt(1 - a) * self._noise(x, gen)
             with runtime.COMPUTE_LOCK:
-                tb = self._batch_t(t, x)
-                with torch.no_grad():
-                    eps = self._eps(model, x, tb, y, s)
-                e = eps
-                if cond_fn is not None:
-                    e = e - math.sqrt(1 - ab) * _cond_grad(cond_fn, x, tb, eps)
-                with torch.no_grad():
-                    x0 = self.predict_x0(x, t, e)
-                    if clip_x0:
-                        x0 = x0.clamp(-1, 1)
-                        e = self.predict_eps(x, t, x0)
-                    sigma = eta * math.sqrt((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev))
-                    x_prev = math.sqrt(ab_prev) * x0 + math.sqrt(max(0.0, 1 - ab_prev - sigma**2)) * e
-                    if sigma > 0:
-                        x_prev = x_prev + sigma * self._noise(x, gen)
+                eps, x0, x_prev = self._ddim_step(model, x, t, ab, ab_prev, gen, eta, y, s, cond_fn, clip_x0)
             yield Step(i, len(ts), t, t_prev, x, eps, x0, x_prev)
             x = x_prev
+
+    def _ddim_step(self, model, x, t, ab, ab_prev, gen, eta, y, s, cond_fn, clip_x0):
+        """One DDIM update from x at t -> (the model's eps, the predicted x_0, x_prev)."""
+        tb = self._batch_t(t, x)
+        with torch.no_grad():
+            eps = self._eps(model, x, tb, y, s)
+        e = eps
+        if cond_fn is not None:
+            e = e - math.sqrt(1 - ab) * _cond_grad(cond_fn, x, tb, eps)
+        with torch.no_grad():
+            x0 = self.predict_x0(x, t, e)
+            if clip_x0:
+                x0 = x0.clamp(-1, 1)
+                e = self.predict_eps(x, t, x0)
+            sigma = eta * math.sqrt((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev))
+            x_prev = math.sqrt(ab_prev) * x0 + math.sqrt(max(0.0, 1 - ab_prev - sigma**2)) * e
+            if sigma > 0:
+                x_prev = x_prev + sigma * self._noise(x, gen)
+        return eps, x0, x_prev
 
     def sample(self, model, shape=None, *, gen: torch.Generator, method: Literal["ddpm", "ddim"] = "ddim",
                steps: int | None = None, eta: float = 0.0, y=None, guidance: float = 1.0,
