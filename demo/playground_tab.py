@@ -356,11 +356,15 @@ class PlaygroundHandlers:
             return gr.skip(), gr.skip()
         return self._picture(sess, lang), self._idle_status(sess, lang)
 
+    def _read(self, sess: Session, values) -> toy2d.Settings:
+        """The widget values (controls, then view): the view is set on the session; -> the settings."""
+        self._set_view(sess, *values[-4:])
+        return settings_from(*values[:10])
+
     def _prepare(self, sess: Session, values) -> bool:
         """Step / Play / a stroke: the view and the model for these widget values (controls, then view).
         -> False when there is nothing to train yet (drawn data with too few points)."""
-        self._set_view(sess, *values[-4:])
-        settings = settings_from(*values[:10])
+        settings = self._read(sess, values)
         with _POINTS:
             return self._ensure(sess, settings)
 
@@ -399,8 +403,7 @@ class PlaygroundHandlers:
         sess = self._session(session)
         lang = sess.lang or lang
         positions = stroke_positions(stroke)
-        self._set_view(sess, *values[-4:])
-        settings = settings_from(*values[:10])
+        settings = self._read(sess, values)
         if settings.data != "drawn":
             return sess, gr.skip(), t("pg.status.choose_drawn", lang)
         panel, path = plots.data_at(settings.model, positions)
@@ -429,8 +432,7 @@ class PlaygroundHandlers:
         """Take back the last click or stroke."""
         sess = self._session(session)
         lang = sess.lang or lang
-        self._set_view(sess, *values[-4:])
-        settings = settings_from(*values[:10])
+        settings = self._read(sess, values)
         with _POINTS:
             if not sess.strokes:
                 what = t("pg.status.nothing_to_undo", lang)
@@ -443,8 +445,7 @@ class PlaygroundHandlers:
         """Remove every drawn point; the next points start a fresh model."""
         sess = self._session(session)
         lang = sess.lang or lang
-        self._set_view(sess, *values[-4:])
-        settings = settings_from(*values[:10])
+        settings = self._read(sess, values)
         with _POINTS:
             sess.strokes.clear()
             sess.pg = None

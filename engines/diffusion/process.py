@@ -376,7 +376,7 @@ class GaussianDiffusion:
             raise ValueError("recurrence must be 1..16")
         return self._ddim_loop(model, x, ts, gen, eta, y, s, cond_fn, clip_x0, recurrence)
 
-    def _ddim_loop(self, model, x, ts, gen, eta, y, s, cond_fn, clip_x0, recurrence=1) -> Iterator[Step]:
+    def _ddim_loop(self, model, x, ts, gen, eta, y, s, cond_fn, clip_x0, recurrence) -> Iterator[Step]:
         abar = self.alphas_cumprod
         for i, t in enumerate(ts):
             t_prev = ts[i + 1] if i + 1 < len(ts) else -1
