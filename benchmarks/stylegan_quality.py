@@ -110,8 +110,8 @@ def _distribution_distances(pred: dict[str, np.ndarray], true: dict[str, np.ndar
     return out
 
 
-def faces_report(n: int, n_pairs: int, reg) -> dict:
-    engine = stylegan.Engine.load(FACES_MODEL, device=torch.device("cpu"))
+def faces_report(n: int, n_pairs: int, reg, model=FACES_MODEL) -> dict:
+    engine = stylegan.Engine.load(model, device=torch.device("cpu"))
     test = load_dataset("faces", "test", n=n, seed=0, size=engine.config.image_size)
     true = attribute_targets(test.attrs)
     pred_real = reg.predict(test.images.permute(0, 2, 3, 1).numpy())
@@ -120,7 +120,7 @@ def faces_report(n: int, n_pairs: int, reg) -> dict:
     samples = _distribution_distances(pred_fake, true)
     floor = _distribution_distances(pred_real, true)
     out = {
-        "model": str(FACES_MODEL.relative_to(ROOT)), "n_samples": n, "psi": 1.0, "generate_seconds": round(secs, 1),
+        "model": _shown(model), "n_samples": n, "psi": 1.0, "generate_seconds": round(secs, 1),
         "regressor": str(fa.DEFAULT_DIR.relative_to(ROOT)),
         "regressor_heldout": reg.card.get("metrics"),
         "true_distribution": f"{test.split_note}: the data set's own attribute labels",
@@ -182,7 +182,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--quick", action="store_true", help="1,000 / 500 / 64")
     p.add_argument("--mnist-model", default=str(MNIST_MODEL), help="the MNIST StyleGAN to measure")
+    p.add_argument("--faces-model", default=str(FACES_MODEL), help="the faces StyleGAN to measure")
     p.add_argument("--mnist-only", action="store_true", help="skip (b) and (c), the faces model")
+    p.add_argument("--faces-only", action="store_true", help="skip (a), the MNIST model")
     p.add_argument("--no-fd", action="store_true", help="skip the Frechet distances (faster)")
     args = p.parse_args(argv)
     if args.quick:
@@ -191,9 +193,10 @@ def main(argv: list[str] | None = None) -> dict:
     t0 = time.perf_counter()
     out = {"benchmark": "stylegan_quality", "hardware": runtime.hardware_summary(torch.device("cpu")),
            "threads": args.threads}
-    out["mnist"] = mnist_report(args.n_mnist, args.mnist_model, fd=not args.no_fd)
+    out["mnist"] = ({"skipped": "--faces-only"} if args.faces_only else
+                    mnist_report(args.n_mnist, args.mnist_model, fd=not args.no_fd))
     reg = None if args.mnist_only else fa.load_default()
-    out["faces"] = faces_report(args.n_faces, args.n_pairs, reg) if reg is not None else {
+    out["faces"] = faces_report(args.n_faces, args.n_pairs, reg, args.faces_model) if reg is not None else {
         "skipped": "--mnist-only" if args.mnist_only else "no regressor in assets/faces-attributes"}
     out["seconds"] = round(time.perf_counter() - t0, 1)
     emit(out)

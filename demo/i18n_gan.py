@@ -27,12 +27,6 @@ GAN_STRINGS: dict[str, tuple[str, str]] = {
     "gan.sub.layers": ("What each layer controls", "每层控制什么"),
     "gan.sub.explain": ("How it works", "原理"),
     "gan.quality": ("⚠️ **About this model:** {note}", "⚠️ **关于该模型：**{note}"),
-    "gan.quality.mnist-stylegan": (
-        "an early, weak model (3 minutes on a GPU, then 35 minutes on a busy CPU): about half the samples "
-        "are clear digits, and 2s and 3s are rare. The faces model shows the ideas much better.",
-        "这是一个早期的、较弱的模型（先在 GPU 上训练 3 分钟，再在繁忙的 CPU 上训练 35 分钟）："
-        "约一半样本是清晰的数字，2 和 3 很少出现。人脸模型更能展示这些概念。",
-    ),
     "gan.card.size": ("Images", "图像"),
     "gan.card.latent": ("z and w", "z 与 w"),
     "gan.card.layers": ("Layers (w's)", "层数（w 的个数）"),

@@ -225,7 +225,8 @@ def _train_clip(args) -> Path:
     config, model, init_card = _init_from(args, "clip", config, clip.build)
     texts, reqs, attrs = ct.caption_bank(mnist, shapes)
     images = ct.training_images(mnist, shapes, 32)  # the tower resizes (a ResNet may see 64x64)
-    loss = ct.make_loss(config, texts, reqs, attrs, negatives=args.clip_negatives, noise=args.clip_noise)
+    loss = ct.make_loss(config, texts, reqs, attrs, negatives=args.clip_negatives, noise=args.clip_noise,
+                        blur=args.clip_blur)
     train_config = dataclasses.replace(_train_config(args, warmup=200), weight_decay=args.weight_decay)
     trainer = Trainer(model, loss, images.float().div_(255), train_config,
                       labels=torch.arange(len(images)))
@@ -456,6 +457,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--clip-negatives", action="store_true",
                    help="add hard-negative captions (false of a shapes image in one factor) to every batch")
     g.add_argument("--clip-noise", type=float, default=0.08, help="largest pixel-noise sigma on half the images")
+    g.add_argument("--clip-blur", type=float, default=0.0,
+                   help="largest Gaussian-blur sigma (pixels at 32x32) on half the images (0: off)")
     g.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay (clip)")
 
     s = sub.add_parser("sample", help="sample images from a checkpoint")

@@ -311,6 +311,31 @@ def test_gradient_blur_keeps_flat_fields_and_mass():
     assert torch.equal(guide._blur(dot, 0.1), dot)  # below a third of a pixel: untouched
 
 
+def test_training_blur_is_a_gaussian_per_image():
+    x = torch.rand(3, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    sigma = torch.tensor([0.0, 1.0, 2.0])
+    out = ct.blur_each(x, sigma, 2.0)
+    torch.testing.assert_close(out[0], x[0])  # sigma 0: untouched
+    # sigma 2 reaches 3 sigma either way, as the guide's fixed blur does: the same numbers
+    torch.testing.assert_close(out[2:], guide_blur(x[2:], 2.0), atol=1e-5, rtol=0)
+    flat = torch.full((2, 1, 32, 32), 0.3)
+    torch.testing.assert_close(ct.blur_each(flat, torch.tensor([0.7, 1.9]), 2.0), flat)
+    # a dot away from the edges spreads into the 2-D Gaussian of its sigma: variance sigma^2 per axis
+    dot = torch.zeros(1, 1, 32, 32)
+    dot[0, 0, 16, 16] = 1.0
+    spread = ct.blur_each(dot, torch.tensor([1.0]), 2.0)[0, 0]
+    rows = spread.sum(1)
+    offsets = torch.arange(32.0) - 16
+    assert rows.sum().item() == pytest.approx(1.0, abs=1e-5)
+    assert (rows * offsets**2).sum().item() == pytest.approx(1.0, abs=0.01)
+
+
+def guide_blur(x, sigma):
+    import importlib
+
+    return importlib.import_module("engines.clip.guide")._blur(x, sigma)
+
+
 def test_genlab_clip_knows_its_worlds_captions(trained):
     texts = ct.contrast_captions()
     assert len(texts) == 10 * 16 + 8 * 8 * 9 * 2 and "a red circle in the top left corner" in texts

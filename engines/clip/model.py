@@ -16,6 +16,7 @@ text, averaged.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -164,7 +165,7 @@ def contrastive_loss(image_emb: torch.Tensor, text_emb: torch.Tensor, logit_scal
     None (and T = B) it is CLIP's loss: mean of CE(logits, arange) over rows and over columns.
     Image -> texts runs over all T texts; text -> images over the texts true of some image.
     """
-    scale = logit_scale.clamp(max=torch.log(torch.tensor(MAX_LOGIT_SCALE))).exp()
+    scale = logit_scale.clamp(max=math.log(MAX_LOGIT_SCALE)).exp()
     logits = scale * image_emb @ text_emb.t()  # (B images, T texts)
     b, t = logits.shape
     if positives is None and t == b:

@@ -8,7 +8,10 @@ of: "the digit 7" is true of every 7, "a red circle" of every red circle whereve
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 
 from . import tokenizer
 from .model import Config, contrastive_loss, encode_images, encode_texts, to_tower_input
@@ -151,7 +154,7 @@ def hard_negatives(have: torch.Tensor, draws: torch.Tensor) -> tuple[list[str], 
 
 
 def make_loss(config: Config, texts: list[list[str]], reqs: torch.Tensor, attrs: torch.Tensor, *,
-              noise: float = 0.08, negatives: bool = False):
+              noise: float = 0.08, negatives: bool = False, blur: float = 0.0):
     """The trainer's loss: batch["y"] indexes the caption bank; one caption per image per step,
     plus (negatives=True) `HARD_NEGATIVE_FACTORS` hard-negative captions per shapes image.
     Off by default. When its random draws came from `gen` (after the caption pick, before the
@@ -162,6 +165,9 @@ def make_loss(config: Config, texts: list[list[str]], reqs: torch.Tensor, attrs:
 
     noise: half the images get Gaussian pixel noise of a random sigma up to this, so the image
     tower does not hang on exact pixel values (which also makes its gradient a better guide).
+    blur: half the images are blurred by a Gaussian of a random sigma up to this (pixels at
+    32x32), so the tower also reads the blurry predicted clean image x0 of a diffusion model's
+    early steps, which is what CLIP guidance of the DDPM shows it. 0: off.
     No crops or flips: they would change what "in the top left corner" means.
     """
     v = len(texts[0])
@@ -190,6 +196,9 @@ def make_loss(config: Config, texts: list[list[str]], reqs: torch.Tensor, attrs:
                 req = torch.cat([req, neg_req])
         req, have = req.to(dev), have.to(dev)
         positives = ((req[:, None] == -1) | (req[:, None] == have[None])).all(-1)  # [text i, image j]
+        if blur:
+            sigma = torch.rand(b, generator=gen, device=dev) * blur
+            x = blur_each(x, sigma * (torch.rand(b, generator=gen, device=dev) < 0.5), blur)
         if noise:
             sigma = torch.rand(b, 1, 1, 1, generator=gen, device=dev) * noise
             sigma = sigma * (torch.rand(b, 1, 1, 1, generator=gen, device=dev) < 0.5)
@@ -203,6 +212,17 @@ def make_loss(config: Config, texts: list[list[str]], reqs: torch.Tensor, attrs:
         return loss, {"i2t_acc": hit, "temperature": (-model.logit_scale.detach()).exp()}
 
     return loss_fn
+
+
+def blur_each(x: torch.Tensor, sigma: torch.Tensor, max_sigma: float) -> torch.Tensor:
+    """Blur each image of x (B, C, H, W) by its own Gaussian, sigma (B,) in pixels (0: unchanged),
+    separably, reflecting at the edges. Kernels reach 3 * max_sigma pixels (at most side / 2 - 1)."""
+    r = max(1, min(math.ceil(3 * max_sigma), x.shape[-1] // 2 - 1, x.shape[-2] // 2 - 1))
+    d = torch.arange(-r, r + 1, device=x.device, dtype=x.dtype)
+    w = torch.exp(-0.5 * (d[None] / sigma.to(x.dtype).clamp_min(1e-3)[:, None]) ** 2)  # (B, 2r + 1)
+    w = (w / w.sum(1, keepdim=True))[:, None, None, None, :]
+    x = (F.pad(x, (r, r, 0, 0), mode="reflect").unfold(3, 2 * r + 1, 1) * w).sum(-1)  # along W
+    return (F.pad(x, (0, 0, r, r), mode="reflect").unfold(2, 2 * r + 1, 1) * w).sum(-1)  # along H
 
 
 def encode_bucketed(model, text: torch.Tensor, buckets: int = 2) -> torch.Tensor:
