@@ -45,8 +45,9 @@ def _generate(engine, n: int, seed: int, psi: float = 1.0) -> tuple[np.ndarray, 
     return np.concatenate(out), time.perf_counter() - t0
 
 
-def mnist_report(n: int, model=MNIST_MODEL, *, fd: bool = True) -> dict:
-    """(a) for the StyleGAN in folder `model`; fd=False skips the Frechet distances."""
+def mnist_report(n: int, model=MNIST_MODEL, *, fd: bool = True, device: torch.device | None = None) -> dict:
+    """(a) for the StyleGAN in folder `model`; fd=False skips the Frechet distances. The samples
+    are generated on `device` (default the CPU); the classifier reads them on the CPU."""
     from benchmarks.classifier import (
         CONFIDENT,
         classify,
@@ -54,7 +55,7 @@ def mnist_report(n: int, model=MNIST_MODEL, *, fd: bool = True) -> dict:
         real_vs_real_floor,
     )
 
-    engine = stylegan.Engine.load(model, device=torch.device("cpu"))
+    engine = stylegan.Engine.load(model, device=device or torch.device("cpu"))
     images, secs = _generate(engine, n, seed=0)
     x28 = resize_batch(torch.from_numpy(images).permute(0, 3, 1, 2), 28)  # (n, 1, 28, 28) uint8
     pred, prob = classify(x28)

@@ -2,10 +2,9 @@
 
     python3 scripts/gpu/sg_eval.py --n 5000 DIR [DIR ...]    # one JSON line per checkpoint
 
-The same measures as benchmarks/stylegan_quality.py (a), without the Frechet distance: samples of
-seeds 0 .. n-1 at psi 1, resized 32 -> 28, read by the benchmark classifier; the fraction
-confidently classified and the class histogram's total variation from uniform. Generates on the
-GPU when there is one.
+benchmarks/stylegan_quality.py (a) without the Frechet distance: samples of seeds 0 .. n-1 at
+psi 1, read by the benchmark classifier; the fraction confidently classified and the class
+histogram's total variation from uniform. Generates on the GPU when there is one.
 """
 
 from __future__ import annotations
@@ -15,26 +14,13 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from benchmarks.classifier import CONFIDENT, classify
-from engines import stylegan
-from engines.data.imageset import resize_batch
+from benchmarks.stylegan_quality import mnist_report
 
-
-def score(path: str, n: int, device: torch.device) -> dict:
-    engine = stylegan.Engine.load(path, device=device)
-    images = np.concatenate([engine.generate(range(s, min(s + 250, n)), 1.0) for s in range(0, n, 250)])
-    x28 = resize_batch(torch.from_numpy(images).permute(0, 3, 1, 2), 28)
-    pred, prob = classify(x28)
-    hist = np.bincount(pred, minlength=10)
-    return {"model": path, "steps": engine.card.get("steps"), "n": n,
-            "confident_fraction": round(float((prob >= CONFIDENT).mean()), 4),
-            "total_variation_vs_uniform": round(float(0.5 * np.abs(hist / n - 0.1).sum()), 4),
-            "class_histogram": hist.tolist()}
+KEEP = ("n", "confident_fraction", "total_variation_vs_uniform", "class_histogram")
 
 
 def main() -> None:
@@ -45,7 +31,9 @@ def main() -> None:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     for m in args.models:
         try:
-            print(json.dumps(score(m, args.n, device)), flush=True)
+            report = mnist_report(args.n, m, fd=False, device=device)
+            steps = json.loads((Path(m) / "card.json").read_text()).get("steps")
+            print(json.dumps({"model": m, "steps": steps, **{k: report[k] for k in KEEP}}), flush=True)
         except Exception as e:  # noqa: BLE001 (a half-written snapshot must not stop the others)
             print(json.dumps({"model": m, "error": repr(e)}), flush=True)
 
