@@ -438,7 +438,7 @@ def _diffuse(backend, s: GuideSetting, objective_of: Objective, engine, stop, ev
         # 69%; both, 75%.
         # DDIM turns a returned g into a shift of x_0 by (1 - abar) / sqrt(abar) g, so a shift d
         # is returned as d sqrt(abar) / (1 - abar).
-        ab = process.alphas_cumprod[t.cpu()].to(x.device, x.dtype).view(-1, 1, 1, 1)  # the table is on the CPU
+        ab = process.abar(t, x)  # (B, 1, 1, 1)
         img = to_unit(process.predict_x0(x, t, eps))  # differentiable in x
         total, scores = 0.0, []
         for i in range(len(img)):

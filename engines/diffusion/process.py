@@ -187,6 +187,11 @@ class GaussianDiffusion:
         v = arr[self._check_t(t)].to(device=x.device, dtype=x.dtype)
         return v.reshape(v.shape + (1,) * (x.ndim - v.ndim)) if v.ndim else v.reshape((1,) * x.ndim)
 
+    def abar(self, t, x: torch.Tensor) -> torch.Tensor:
+        """abar_t for an int or (B,) timesteps (on any device), as x's dtype and device, shaped to
+        broadcast against x."""
+        return self._at(self.alphas_cumprod, t, x)
+
     def _batch_t(self, t, x: torch.Tensor) -> torch.Tensor:
         """An int or (B,) timesteps -> long (B,) on x's device, what the network takes."""
         t = self._check_t(t)
