@@ -37,7 +37,7 @@ from engines.clip.train import shape_prompt
 SUITE_COLORS = ("red", "green", "blue", "yellow")
 SUITE_SHAPES = ("circle", "square", "triangle", "star")
 SUITE_POSITIONS = ("top left", "centre", "bottom right")
-DDPM_CANDIDATES = 4  # as demo/clip_tab.py's default for a DDPM
+DDPM_CANDIDATES = 8  # as demo/clip_tab.py's default for a DDPM
 
 
 def _runs(backend, settings: list[clip.GuideSetting]) -> tuple[np.ndarray, np.ndarray, list[float], float]:
@@ -140,6 +140,8 @@ def main(argv=None) -> dict:
                    help="DDPM chains per prompt, the best CLIP score kept (the tab's default)")
     p.add_argument("--pixels", action="store_true", help="also steer raw pixels for the shapes suite")
     p.add_argument("--only", choices=("shapes", "digits"), default=None)
+    p.add_argument("--lang", choices=("en", "zh"), default=None,
+                   help="only the runs in this language (two processes, one per language, use both cores)")
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
@@ -150,14 +152,15 @@ def main(argv=None) -> dict:
     if args.only in (None, "shapes"):
         runs = [("shapes-ddpm", "en"), ("shapes-ddpm", "zh"), ("shapes-vae-z16", "en")]
         runs += [("pixels", "en")] if args.pixels else []
-        for g, lang in runs:
+        for g, lang in [r for r in runs if args.lang in (None, r[1])]:
             folder = g if g == "pixels" else str(assets / g)
             steps = min(args.steps, 50) if g.endswith("ddpm") else args.steps
             out["shapes"].append(shapes_suite(backend, folder, steps, args.strength, lang, args.candidates))
         best = max(r["guided"]["all_three"] for r in out["shapes"])
         out["targets"]["shapes: all three attributes >= 0.80 (best generator/language)"] = best >= 0.8
     if args.only in (None, "digits"):
-        for g, lang in (("mnist-vae-z16", "en"), ("mnist-vae-z16", "zh"), ("mnist-stylegan", "en")):
+        runs = (("mnist-vae-z16", "en"), ("mnist-vae-z16", "zh"), ("mnist-stylegan", "en"))
+        for g, lang in [r for r in runs if args.lang in (None, r[1])]:
             out["digits"].append(digit_suite(backend, str(assets / g), args.steps, args.strength, args.seeds, lang))
         best = max(r["guided"]["asked_digit"] for r in out["digits"])
         out["targets"]["digits: classified as asked >= 0.90 (best generator/language)"] = best >= 0.9

@@ -196,7 +196,8 @@ what is already right. The generator decides what is changed:
 - **diffusion**: at every sampling step CLIP's gradient on the predicted clean image $\hat x_0$ is added to the
   update, like classifier guidance with CLIP as the classifier. While the image is still mostly noise the gradient
   is blurred (only the layout is being decided then), and each step is taken three times, with noise added back in
-  between, so the model can repair what the gradient disturbed.
+  between, so the model can repair what the gradient disturbed. The GenLab CLIP was also trained on this diffusion
+  model's blurry $\hat x_0$ guesses under their images' captions (a "noise-aware" CLIP), so it can read them.
 
 Each step scores several random crops and shifts (**augmentations**) and averages them: the change must raise the
 score of all of them, which favours real structure over pixel patterns.
@@ -227,7 +228,7 @@ CLIP 分数 $s(x) = \cos\big(f(x), g(\text{提示词})\big)$ 对图像 $x$ 可�
 - **原始像素**：图像由傅里叶系数构成，低频在前，所以每一步改变的是平滑的形状，而不是单个像素；
 - **变分自编码器**：改变潜在向量 $z$，解码器只能画出与训练数据相似的图像；
 - **StyleGAN**：改变风格向量 $w$；
-- **扩散模型**：每个采样步把 CLIP 对预测的原图 $\hat x_0$ 的梯度加到更新中，相当于以 CLIP 为分类器的分类器引导。图像大部分还是噪声时，梯度会先被模糊（这时只在决定布局），而且每一步走三次，中间重新加噪，让模型修复梯度带来的扰动。
+- **扩散模型**：每个采样步把 CLIP 对预测的原图 $\hat x_0$ 的梯度加到更新中，相当于以 CLIP 为分类器的分类器引导。图像大部分还是噪声时，梯度会先被模糊（这时只在决定布局），而且每一步走三次，中间重新加噪，让模型修复梯度带来的扰动。GenLab CLIP 训练时也看过这个扩散模型给出的模糊的 $\hat x_0$（配上原图的描述），即“噪声感知”（noise-aware）的 CLIP，所以能读懂它们。
 
 每一步对图像做几次随机裁剪和平移（**数据增强**）并取平均分：改动必须同时提高所有这些分数，这会偏向真实的结构，而不是像素图案。
 
@@ -249,7 +250,7 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
         ("the digit 7", "mnist-vae-z16"),
         ("a handwritten three", "mnist-stylegan"),
         ("a large green triangle", "shapes-vae-z16"),
-        ("a blue square in the top left", "shapes-ddpm"),
+        ("a blue square in the top left corner", "shapes-ddpm"),
         ("the digit 2", "mnist-ddpm"),
     ],
     "zh": [

@@ -225,8 +225,15 @@ def _train_clip(args) -> Path:
     config, model, init_card = _init_from(args, "clip", config, clip.build)
     texts, reqs, attrs = ct.caption_bank(mnist, shapes)
     images = ct.training_images(mnist, shapes, 32)  # the tower resizes (a ResNet may see 64x64)
+    x0_from = None
+    if args.clip_x0_ddpm:
+        from .clip.guide import load_generator
+
+        family, x0_from = load_generator(args.clip_x0_ddpm)
+        if family != "ddpm":
+            raise SystemExit(f"--clip-x0-ddpm needs a ddpm checkpoint folder, got a {family}")
     loss = ct.make_loss(config, texts, reqs, attrs, negatives=args.clip_negatives, noise=args.clip_noise,
-                        blur=args.clip_blur)
+                        blur=args.clip_blur, x0_from=x0_from)
     train_config = dataclasses.replace(_train_config(args, warmup=200), weight_decay=args.weight_decay)
     trainer = Trainer(model, loss, images.float().div_(255), train_config,
                       labels=torch.arange(len(images)))
@@ -459,6 +466,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--clip-noise", type=float, default=0.08, help="largest pixel-noise sigma on half the images")
     g.add_argument("--clip-blur", type=float, default=0.0,
                    help="largest Gaussian-blur sigma (pixels at 32x32) on half the images (0: off)")
+    g.add_argument("--clip-x0-ddpm", default="",
+                   help="a shapes DDPM folder: half the shapes images become its predicted x0 from a noised copy")
     g.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay (clip)")
 
     s = sub.add_parser("sample", help="sample images from a checkpoint")

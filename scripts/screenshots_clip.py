@@ -7,7 +7,7 @@ Playwright, as scripts/screenshots.py does. Writes, at a 1400x1100 viewport:
     clip-generate.png   an example prompt clicked and run on raw pixels (frames, score plot, gallery)
     clip-generator.png  "the digit 7" steered through an MNIST VAE's latent z
     clip-diffusion.png  "the digit 2": CLIP guidance inside the MNIST DDPM's sampler
-    clip-shapes.png     "a blue square in the top left": the unconditional shapes DDPM steered
+    clip-shapes.png     "a blue square in the top left corner": the unconditional shapes DDPM steered
     clip-sees.png       What CLIP sees: the last run's best image (the shapes one) against shape captions
     clip-offline.png    the pretrained ViT-B-32 chosen offline: its message
     clip-explain.png    the explanation

@@ -298,6 +298,32 @@ def test_guidance_objective_is_the_prompts_log_probability_among_rivals():
     torch.testing.assert_close(objective, (img @ pos).mean() - guide.NEGATIVE_WEIGHT * (img @ neg).mean())
 
 
+def test_views_of_several_images_are_grouped_per_image():
+    """augment_views of a batch lays out each image then its crops; the objective of a group is
+    that image's own mean, the same as scoring it alone (one CLIP call for all DDPM chains)."""
+    import importlib
+
+    guide = importlib.import_module("engines.clip.guide")
+    x = torch.rand(3, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    views = guide.augment_views(x, 2, torch.Generator().manual_seed(0))
+    assert views.shape == (9, 3, 8, 8)
+    for b in range(3):
+        torch.testing.assert_close(views[3 * b], x[b])  # each group opens with the image itself
+        assert not torch.equal(views[3 * b + 1], views[3 * b + 2])
+
+    g = torch.Generator().manual_seed(0)
+    unit = lambda *s: F.normalize(torch.randn(*s, generator=g, dtype=torch.float64), dim=-1)  # noqa: E731
+    emb, pos, bank = unit(6, 8), unit(8), unit(4, 8)
+    obj = guide.Objective(_FixedBackend(emb, bank), pos, None, contrast=True)
+    each, cos = obj.per_image(torch.zeros(6, 3, 4, 4), 2)
+    assert each.shape == cos.shape == (2,)
+    for b in range(2):
+        alone = guide.Objective(_FixedBackend(emb[3 * b:3 * b + 3], bank), pos, None, contrast=True)
+        o, c = alone(torch.zeros(3, 3, 4, 4))
+        torch.testing.assert_close(each[b], o)
+        torch.testing.assert_close(cos[b], c)
+
+
 def test_gradient_blur_keeps_flat_fields_and_mass():
     import importlib
 
@@ -328,6 +354,28 @@ def test_training_blur_is_a_gaussian_per_image():
     offsets = torch.arange(32.0) - 16
     assert rows.sum().item() == pytest.approx(1.0, abs=1e-5)
     assert (rows * offsets**2).sum().item() == pytest.approx(1.0, abs=0.01)
+
+
+def test_ddpm_x0_views_replace_only_shapes_images_with_the_models_guess():
+    """make_loss(x0_from=): a shapes image becomes the DDPM's predicted x0 from a noised copy,
+    x0 = (x_t - sqrt(1 - abar) eps) / sqrt(abar). With a model that predicts eps = 0 the guess is
+    x_t / sqrt(abar): at t = 0 the image plus noise of sigma sqrt(beta_1 / abar_1); MNIST images
+    (not eligible) are never touched."""
+    from types import SimpleNamespace
+
+    from engines.diffusion.process import GaussianDiffusion, make_schedule
+
+    process = GaussianDiffusion(make_schedule("linear", 100))
+    engine = SimpleNamespace(process=process, model=lambda x, t, y: torch.zeros_like(x), device=torch.device("cpu"))
+    x = 0.25 + 0.5 * torch.rand(4, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    eligible = torch.tensor([True, True, False, False])
+    near = ct._x0_views(engine, x, eligible, torch.Generator().manual_seed(1), 1.0, 0.005)  # t = 0
+    sigma = math.sqrt(float(process.betas[0]) / float(process.alphas_cumprod[0])) / 2  # in [0, 1] units
+    assert torch.equal(near[2:], x[2:])
+    assert 0.5 * sigma < float((near[:2] - x[:2]).std()) < 1.5 * sigma
+    far = ct._x0_views(engine, x, eligible, torch.Generator().manual_seed(1), 1.0, 1.0)
+    assert float((far[:2] - x[:2]).abs().mean()) > 0.1 and torch.equal(far[2:], x[2:])
+    assert torch.equal(ct._x0_views(engine, x, eligible, torch.Generator().manual_seed(1), 0.0, 1.0), x)
 
 
 def guide_blur(x, sigma):

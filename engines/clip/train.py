@@ -154,7 +154,8 @@ def hard_negatives(have: torch.Tensor, draws: torch.Tensor) -> tuple[list[str], 
 
 
 def make_loss(config: Config, texts: list[list[str]], reqs: torch.Tensor, attrs: torch.Tensor, *,
-              noise: float = 0.08, negatives: bool = False, blur: float = 0.0):
+              noise: float = 0.08, negatives: bool = False, blur: float = 0.0, x0_from=None,
+              x0_share: float = 0.5, x0_tmax: float = 0.7):
     """The trainer's loss: batch["y"] indexes the caption bank; one caption per image per step,
     plus (negatives=True) `HARD_NEGATIVE_FACTORS` hard-negative captions per shapes image.
     Off by default. When its random draws came from `gen` (after the caption pick, before the
@@ -168,6 +169,12 @@ def make_loss(config: Config, texts: list[list[str]], reqs: torch.Tensor, attrs:
     blur: half the images are blurred by a Gaussian of a random sigma up to this (pixels at
     32x32), so the tower also reads the blurry predicted clean image x0 of a diffusion model's
     early steps, which is what CLIP guidance of the DDPM shows it. 0: off.
+    x0_from: a diffusion engine for `shapes` (the one guidance steers), or None. Then x0_share
+    of the shapes images are replaced by what that model predicts them to be from a noised copy:
+    x_t = q(x_t | x), t uniform below x0_tmax T, and x0 = (x_t - sqrt(1 - abar) eps) / sqrt(abar)
+    with the model's eps, under the image's own captions. This is exactly the kind of image
+    CLIP guidance of that DDPM shows the tower (a "noise-aware" CLIP, as GLIDE trained one on
+    noised images), so it learns to read the shape in them, not only in clean renders.
     No crops or flips: they would change what "in the top left corner" means.
     """
     v = len(texts[0])
@@ -196,6 +203,8 @@ def make_loss(config: Config, texts: list[list[str]], reqs: torch.Tensor, attrs:
                 req = torch.cat([req, neg_req])
         req, have = req.to(dev), have.to(dev)
         positives = ((req[:, None] == -1) | (req[:, None] == have[None])).all(-1)  # [text i, image j]
+        if x0_from is not None:
+            x = _x0_views(x0_from, x, have[:, 0].to(dev) == SOURCE_SHAPES, gen, x0_share, x0_tmax)
         if blur:
             sigma = torch.rand(b, generator=gen, device=dev) * blur
             x = blur_each(x, sigma * (torch.rand(b, generator=gen, device=dev) < 0.5), blur)
@@ -212,6 +221,28 @@ def make_loss(config: Config, texts: list[list[str]], reqs: torch.Tensor, attrs:
         return loss, {"i2t_acc": hit, "temperature": (-model.logit_scale.detach()).exp()}
 
     return loss_fn
+
+
+@torch.no_grad()
+def _x0_views(engine, x: torch.Tensor, eligible: torch.Tensor, gen: torch.Generator, share: float,
+              tmax: float) -> torch.Tensor:
+    """x (B, 3, H, W) in [0, 1] -> the same with a random `share` of the `eligible` images replaced
+    by the engine's predicted x_0 from a noised copy at a random t < tmax T (see make_loss)."""
+    from ..diffusion.process import to_unit
+
+    dev = x.device
+    pick = eligible & (torch.rand(len(x), generator=gen, device=dev) < share)
+    if not bool(pick.any()):
+        return x
+    process, model = engine.process, engine.model
+    x0 = x[pick].to(engine.device) * 2 - 1
+    t = (torch.rand(len(x0), generator=gen, device=dev) * tmax * process.T).long().to(engine.device)
+    noise = torch.randn(x0.shape, generator=gen, device=dev).to(engine.device)
+    xt = process.q_sample(x0, t, noise)
+    pred = process.predict_x0(xt, t, model(xt, t, None)).clamp(-1, 1)
+    x = x.clone()
+    x[pick] = to_unit(pred).to(dev, x.dtype)
+    return x
 
 
 def blur_each(x: torch.Tensor, sigma: torch.Tensor, max_sigma: float) -> torch.Tensor:
