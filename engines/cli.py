@@ -231,7 +231,7 @@ def _train_clip(args) -> Path:
 
         family, x0_from = load_generator(args.clip_x0_ddpm)
         if family != "ddpm":
-            raise SystemExit(f"--clip-x0-ddpm needs a ddpm checkpoint folder, got a {family}")
+            raise UserError("checkpoint_wrong_family", family=family, expected="ddpm")
     loss = ct.make_loss(config, texts, reqs, attrs, negatives=args.clip_negatives, noise=args.clip_noise,
                         blur=args.clip_blur, x0_from=x0_from)
     train_config = dataclasses.replace(_train_config(args, warmup=200), weight_decay=args.weight_decay)

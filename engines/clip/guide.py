@@ -59,6 +59,8 @@ DDPM_X0_STEP = 1.5                # DDPM: how far one step's CLIP guidance moves
 DDPM_GRAD_BLUR = 2.0              # DDPM: Gaussian blur of CLIP's gradient, in pixels of a 32x32 image, at t = T
 DDPM_RECURRENCE = 3               # DDPM: each guided step taken this many times (noised back in between)
 DDPM_FADE = 0.5                   # DDPM: the step fades as (1 - abar_t) ** DDPM_FADE toward the end
+# (session-6 CLIP, 8 chains, 48 English prompts, seeds 5i: 0.25 / 0.5 / 0.75 gave 33 / 73 / 77% all right;
+# 0.25 scratches rings into every shape; 0.5 against 0.75 is within this suite's noise)
 
 
 @dataclass(frozen=True)

@@ -239,7 +239,7 @@ def _x0_views(engine, x: torch.Tensor, eligible: torch.Tensor, gen: torch.Genera
     t = (torch.rand(len(x0), generator=gen, device=dev) * tmax * process.T).long().to(engine.device)
     noise = torch.randn(x0.shape, generator=gen, device=dev).to(engine.device)
     xt = process.q_sample(x0, t, noise)
-    pred = process.predict_x0(xt, t, model(xt, t, None)).clamp(-1, 1)
+    pred = process.predict_x0(xt, t, process.eps(model, xt, t)).clamp(-1, 1)
     x = x.clone()
     x[pick] = to_unit(pred).to(dev, x.dtype)
     return x
