@@ -3,7 +3,8 @@
     python -m benchmarks.clip_speed [--out benchmarks/results/clip-speed-cpu-DATE.json]
 
 Target on the 2-core CPU: 100 guidance steps with the GenLab CLIP <= 10 s (measured for pixels at
-64x64 and for the MNIST and shapes VAEs' z, 4 augmented crops per step, the tab's defaults); the
+64x64, and for the MNIST and shapes VAEs' z and the MNIST StyleGAN's w with 4 images side by side and
+with one; 4 augmented crops per step, the tab's defaults); the
 DDPMs run 50 DDIM steps (the shapes DDPM with 8 candidates side by side, the tab's default, and with 4).
 ViT-B-32: seconds per guidance step on this CPU. Its weights cannot be downloaded here, so the
 model is built with random weights: the same architecture and arithmetic, hence the same time,
@@ -47,13 +48,13 @@ def main(argv=None) -> dict:
     out = {"benchmark": "clip_speed", "hardware": runtime.hardware_summary(dev),
            "note": "measured while other jobs shared the 2-core CPU (busy CPU): times are upper bounds", "runs": {}}
     genlab = clip.load_backend("genlab", dev)
+    k = clip.DEFAULT_CANDIDATES["vae"]
     runs = {"genlab/pixels-64": clip.GuideSetting(prompt=PROMPT, steps=100, size=64, seed=0),
-            "genlab/shapes-vae-z16": clip.GuideSetting(prompt=PROMPT, steps=100, seed=0,
-                                                       generator=str(ROOT / "assets" / "shapes-vae-z16")),
-            "genlab/mnist-vae-z16": clip.GuideSetting(prompt="the digit 7", steps=100, seed=0,
-                                                      generator=str(ROOT / "assets" / "mnist-vae-z16")),
-            "genlab/mnist-stylegan": clip.GuideSetting(prompt="the digit 7", steps=100, seed=0,
-                                                       generator=str(ROOT / "assets" / "mnist-stylegan")),
+            # the VAEs and the StyleGAN with the tab's default of k images side by side, and with one
+            **{f"genlab/{name} ({n} candidates)": clip.GuideSetting(
+                prompt=prompt, steps=100, seed=0, candidates=n, generator=str(ROOT / "assets" / name))
+               for name, prompt in (("shapes-vae-z16", PROMPT), ("mnist-vae-z16", "the digit 7"),
+                                    ("mnist-stylegan", "the digit 7")) for n in (k, 1)},
             "genlab/mnist-ddpm (DDIM 50)": clip.GuideSetting(prompt="the digit 7", steps=50, seed=0,
                                                              generator=str(ROOT / "assets" / "mnist-ddpm")),
             # the shapes suite's set-up and the tab's default for a DDPM: 8 guided samples in one batch

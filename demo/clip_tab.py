@@ -54,7 +54,8 @@ DEFAULT_STEPS = 100
 DEFAULT_STRENGTH = 1.0
 DEFAULT_AUGMENT = 4
 DEFAULT_SIZE = 64           # side of a raw-pixel image (a generator has its own)
-DEFAULT_CANDIDATES = 8      # a DDPM draws this many samples side by side and keeps the one CLIP scores best
+CANDIDATES = clip.DEFAULT_CANDIDATES  # images steered side by side, the best kept: each generator's default
+DEFAULT_CANDIDATES = CANDIDATES["ddpm"]
 MAX_PROMPT_CHARS = 300      # longer prompts are refused; CLIP reads only its first tokens anyway
 MIN_CAPTIONS, MAX_CAPTIONS, MAX_CAPTION_CHARS = 2, 16, 120
 STREAM_EVERY_S = 0.25       # at most ~4 streamed frames a second (two images and a plot each)
@@ -309,7 +310,7 @@ class ClipHandlers:
                               generator=g.spec, steps=steps, strength=strength, seed=_number(seed), augment=augment,
                               label=label, size=size if g.family == "pixels" else DEFAULT_SIZE,
                               per_layer=bool(per_layer) and g.family == "stylegan",
-                              candidates=_number(candidates) if g.family == "ddpm" else 1)
+                              candidates=_number(candidates))
         return clip.check_setting(s)
 
     @staticmethod
@@ -318,6 +319,8 @@ class ClipHandlers:
                  generator=g.label(lang) if g is not None else setting.generator)
         if setting.negative:
             text += " · " + t("clip.setting.negative", lang, negative=_short(setting.negative, 40))
+        if setting.candidates > 1:
+            text += " · " + t("clip.setting.candidates", lang, k=setting.candidates)
         return text
 
     def generate(self, lang, uploads, runs, prompt, negative, backend, generator, steps, strength, seed, augment, label,
@@ -467,7 +470,7 @@ class ClipHandlers:
         label = gr.update(choices=self.label_choices(g, lang), value="none", visible=g.num_classes is not None)
         new_captions = self.default_captions(lang, g.name, uploads) if self._is_default(captions) else gr.skip()
         return (label, gr.update(visible=g.family == "pixels"), gr.update(visible=g.family == "stylegan"),
-                gr.update(visible=g.family == "ddpm"), new_captions)
+                gr.update(value=CANDIDATES.get(g.family, 1)), new_captions)
 
     def example(self, lang, index):
         """An example prompt clicked: the prompt and the generator that fits it."""
@@ -630,10 +633,11 @@ def build(ctx: AppContext) -> None:
                         per_layer = reg(gr.Checkbox(False, label=reg.text("clip.per_layer"),
                                                     info=reg.text("clip.per_layer.info"), elem_id="clip-per-layer",
                                                     visible=False), label="clip.per_layer", info="clip.per_layer.info")
-                        candidates = reg(gr.Slider(1, MAX_CANDIDATES, value=DEFAULT_CANDIDATES, step=1,
+                        first_k = CANDIDATES.get(h.generators[default_gen].family, 1)
+                        candidates = reg(gr.Slider(1, MAX_CANDIDATES, value=first_k, step=1,
                                                    label=reg.text("clip.candidates"),
-                                                   info=reg.text("clip.candidates.info"), elem_id="clip-candidates",
-                                                   visible=False), label="clip.candidates", info="clip.candidates.info")
+                                                   info=reg.text("clip.candidates.info"), elem_id="clip-candidates"),
+                                         label="clip.candidates", info="clip.candidates.info")
                         steps = reg(gr.Slider(1, MAX_STEPS, value=DEFAULT_STEPS, step=1, label=reg.text("clip.steps"),
                                               info=reg.text("clip.steps.info"), elem_id="clip-steps"),
                                     label="clip.steps", info="clip.steps.info")

@@ -86,8 +86,10 @@ CLIP_STRINGS: dict[str, tuple[str, str]] = {
                             "分别引导合成网络每一层的 w，而不是共用一个 w。"),
     "clip.candidates": ("Samples to choose from", "候选样本数"),
     "clip.candidates.info": (
-        "Diffusion only: this many guided samples are drawn side by side and the one CLIP scores best is kept.",
-        "仅用于扩散模型：并排生成这么多个受引导的样本，保留 CLIP 打分最高的一个。"),
+        ("This many images are steered side by side from different starts, and the one CLIP ranks best is "
+         "kept. More finds a better image and takes longer; each generator has its own default."),
+        ("从不同的起点并排引导这么多张图像，保留 CLIP 排名最高的一张。越多越容易找到好图，也越慢；"
+         "每个生成器有自己的默认值。")),
     "clip.generate": ("Generate", "生成"),
     "clip.stop": ("Stop", "停止"),
     "clip.progress": ("CLIP guidance", "CLIP 引导"),
@@ -123,6 +125,7 @@ CLIP_STRINGS: dict[str, tuple[str, str]] = {
     "clip.setting": ("“{prompt}” · {generator} · {backend} · seed {seed}",
                      "“{prompt}” · {generator} · {backend} · 随机种子 {seed}"),
     "clip.setting.negative": ("not “{negative}”", "反向：“{negative}”"),
+    "clip.setting.candidates": ("the best of {k} side by side", "{k} 张并排，取最佳"),
     "clip.image": ("Current image", "当前图像"),
     "clip.best": ("Best so far", "目前最佳"),
     "clip.plot": ("CLIP score over the steps", "CLIP 分数随步数的变化"),

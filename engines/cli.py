@@ -223,7 +223,9 @@ def _train_clip(args) -> Path:
                          image_size=args.clip_image_size or 32)
     torch.manual_seed(args.seed)
     config, model, init_card = _init_from(args, "clip", config, clip.build)
-    texts, reqs, attrs = ct.caption_bank(mnist, shapes)
+    if not 0 <= args.clip_reword <= 1:
+        raise UserError("value_out_of_range", what="--clip-reword", low=0, high=1, value=args.clip_reword)
+    texts, reqs, attrs = ct.caption_bank(mnist, shapes, reword=args.clip_reword, seed=args.data_seed)
     images = ct.training_images(mnist, shapes, 32)  # the tower resizes (a ResNet may see 64x64)
     x0_from = None
     if args.clip_x0_ddpm:
@@ -233,7 +235,7 @@ def _train_clip(args) -> Path:
         if family != "ddpm":
             raise UserError("checkpoint_wrong_family", family=family, expected="ddpm")
     loss = ct.make_loss(config, texts, reqs, attrs, negatives=args.clip_negatives, noise=args.clip_noise,
-                        blur=args.clip_blur, x0_from=x0_from)
+                        reword=args.clip_reword, blur=args.clip_blur, x0_from=x0_from)
     train_config = dataclasses.replace(_train_config(args, warmup=200), weight_decay=args.weight_decay)
     trainer = Trainer(model, loss, images.float().div_(255), train_config,
                       labels=torch.arange(len(images)))
@@ -352,11 +354,19 @@ def _guide(args) -> dict:
     backend = clip.load_backend(args.clip)
     seed = runtime.check_seed(args.seed)
     runtime.check_seed(seed + args.n - 1)
+    candidates = args.candidates
+    if candidates is None:  # the generator's default, as in the tab (a missing folder: check_setting says so)
+        from .clip.guide import load_generator
+
+        folder = Path(args.generator).expanduser()
+        family = load_generator(str(folder))[0] if args.generator != "pixels" and folder.is_dir() else "pixels"
+        candidates = clip.DEFAULT_CANDIDATES[family]
     images, scores, started = [], [], time.perf_counter()
     for i in range(args.n):
         setting = clip.GuideSetting(prompt=args.prompt, negative=args.negative or "", generator=args.generator,
                                     steps=args.steps, strength=args.strength, seed=seed + i, augment=args.augment,
-                                    size=args.size, label=args.label, per_layer=args.per_layer)
+                                    size=args.size, label=args.label, per_layer=args.per_layer,
+                                    candidates=candidates)
         frame = clip.run_to_end(backend, setting)
         if frame.warning is not None:
             print(f"warning: {frame.warning}", file=sys.stderr)
@@ -466,6 +476,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--clip-noise", type=float, default=0.08, help="largest pixel-noise sigma on half the images")
     g.add_argument("--clip-blur", type=float, default=0.0,
                    help="largest Gaussian-blur sigma (pixels at 32x32) on half the images (0: off)")
+    g.add_argument("--clip-reword", type=float, default=0.5,
+                   help="share of shapes captions that say the position another way ('in the top left', '左上方')")
     g.add_argument("--clip-x0-ddpm", default="",
                    help="a shapes DDPM folder: half the shapes images become its predicted x0 from a noised copy")
     g.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay (clip)")
@@ -499,6 +511,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--size", type=int, default=64, help="image side for --generator pixels")
     g.add_argument("--label", type=int, default=None, help="class for a class-conditional ddpm")
     g.add_argument("--per-layer", action="store_true", help="stylegan: steer one w per layer")
+    g.add_argument("--candidates", type=int, default=None,
+                   help="images steered side by side per run, the one CLIP ranks best kept "
+                        "(default: the generator's, as in the tab: pixels 1, vae / stylegan 4, ddpm 8)")
     g.add_argument("--out", required=True, help=".png (a grid when --n > 1) or .npz (raw uint8 images and scores)")
 
     c = sub.add_parser("compact", help="store a checkpoint's weights as float16 (re-measures VAE metrics)")

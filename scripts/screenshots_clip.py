@@ -79,7 +79,7 @@ def shoot(browser, url: str, out: Path, lang: str) -> list[Path]:
     _example(page, 6)
     _run(page, lang, 50)
     snap("diffusion")
-    # 3b. a shape prompt through the unconditional shapes DDPM (4 samples to choose from)
+    # 3b. a shape prompt through the unconditional shapes DDPM (8 samples to choose from, its default)
     _example(page, 5)
     _run(page, lang, 50)
     snap("shapes")

@@ -3,6 +3,8 @@ run that must learn to rank captions, the backends (offline pretrained path incl
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import math
 import threading
 import time
@@ -97,7 +99,7 @@ def test_caption_bank_requirements():
     from engines.data import load_dataset
 
     shapes = load_dataset("shapes", "train", n=3)
-    texts, reqs, attrs = ct.caption_bank(None, shapes)
+    texts, reqs, attrs = ct.caption_bank(None, shapes, reword=0)
     assert len(texts) == 3 and all(len(b) == ct.CAPTION_VARIANTS for b in texts)
     assert reqs.shape == (3, ct.CAPTION_VARIANTS, len(ct.ATTRS)) and attrs.shape == (3, len(ct.ATTRS))
     a = shapes.attrs[0]
@@ -107,6 +109,43 @@ def test_caption_bank_requirements():
     short = texts[0].index(f"{'an' if a['color'][0] in 'aeiou' else 'a'} {a['color']} {a['shape']}")
     assert int(reqs[0, short, ct.ATTRS.index("position")]) == -1
     assert ct.digit_caption(8, "{aw}") == "an eight" and ct.digit_caption(7, "数字{z}") == "数字七"
+
+
+def test_positions_said_other_ways():
+    """reword=1: every caption naming the position says it another way than the data set does,
+    and asserts the same factors; reword=0 keeps the data set's wording."""
+    from engines.data import FACTOR_ZH, POSITIONS, load_dataset
+    from engines.data.shapes import _POSITION_EN
+
+    for p in POSITIONS:  # wording 0 is the data set's own
+        assert ct.POSITION_WORDINGS["en"][p][0] == _POSITION_EN[p] and ct.POSITION_WORDINGS["zh"][p][0] == FACTOR_ZH["position"][p]
+        for lang in ("en", "zh"):
+            words = ct.POSITION_WORDINGS[lang][p]
+            assert len(set(words)) == len(words)
+            others = [w for q in POSITIONS if q != p for w in ct.POSITION_WORDINGS[lang][q]]
+            assert not set(words) & set(others), (p, lang)  # no wording names two positions
+    shapes = load_dataset("shapes", "train", n=30)
+    plain, reqs0, attrs0 = ct.caption_bank(None, shapes, reword=0)
+    said, reqs1, attrs1 = ct.caption_bank(None, shapes, reword=1)
+    assert torch.equal(reqs0, reqs1) and torch.equal(attrs0, attrs1)
+    pos_col = ct.ATTRS.index("position")
+    used = set()
+    for a, bank0, bank1, req in zip(shapes.attrs, plain, said, reqs0):
+        for t0, t1, r in zip(bank0, bank1, req.tolist()):
+            if r[pos_col] == -1:
+                assert t1 == t0
+                continue
+            lang = "en" if t0.isascii() else "zh"
+            words = ct.POSITION_WORDINGS[lang][a["position"]]
+            assert words[0] in t0 and t1 != t0, (t0, t1)
+            new = [w for w in words[1:] if t0.replace(words[0], w, 1) == t1]
+            assert len(new) == 1, (t0, t1)
+            used.add(new[0])
+    assert len(used) > 20  # many wordings, not one
+    assert ct.reword_position("a red circle in the top left corner", "top left", "en", 0) == "a red circle in the top left"
+    # Drawn from the seed: the same bank again, another with another seed.
+    assert ct.caption_bank(None, shapes, reword=0.5, seed=1)[0] == ct.caption_bank(None, shapes, reword=0.5, seed=1)[0]
+    assert ct.caption_bank(None, shapes, reword=0.5, seed=1)[0] != ct.caption_bank(None, shapes, reword=0.5, seed=2)[0]
 
 
 def test_hard_negatives_are_false_in_exactly_one_factor():
@@ -126,8 +165,17 @@ def test_hard_negatives_are_false_in_exactly_one_factor():
         factor = differ[0]
         swapped.append(factor)
         name = FACTORS[factor][req[ct.ATTRS.index(factor)]]
-        assert name in text or FACTOR_ZH[factor][name] in text, (text, name)
+        names = ct.POSITION_WORDINGS["en"][name] + ct.POSITION_WORDINGS["zh"][name] if factor == "position" \
+            else (name, FACTOR_ZH[factor][name])
+        assert any(n in text for n in names), (text, name)
     assert swapped.count("shape") > len(swapped) / 2  # the factor the batch alone never teaches
+    # Their positions are said other ways too (about half of them), as the true captions' are.
+    plain, plain_reqs = ct.hard_negatives(have, draws, reword=0)
+    said, said_reqs = ct.hard_negatives(have, draws, reword=1)
+    assert torch.equal(plain_reqs, reqs) and torch.equal(said_reqs, reqs)
+    assert all(a != b for a, b in zip(plain, said))
+    kept = sum(a == b for a, b in zip(plain, texts))
+    assert 0.25 * len(texts) < kept < 0.75 * len(texts), kept
     # The loss takes them as extra texts: a batch's loss is finite and the images' accuracy counts them.
     loss_fn = ct.make_loss(TINY, *ct.caption_bank(None, shapes))
     model = clip.build(TINY)
@@ -439,6 +487,16 @@ def test_stop_mid_run_keeps_the_best(trained):
     last = frames[-1]
     assert last.done and last.stopped and last.step <= 4 and len(frames) <= 6
     assert last.best_score == pytest.approx(max(last.scores))
+    # Several images side by side: stopped, the run still ends on one of the kept images, ranked.
+    stop.clear()
+    frames = []
+    for f in clip.guide(b, clip.GuideSetting(prompt="a green star", steps=500, size=16, candidates=3), stop=stop):
+        frames.append(f)
+        if f.step == 3:
+            stop.set()
+    last = frames[-1]
+    assert last.done and last.stopped and last.step <= 4 and np.array_equal(last.image, last.best_image)
+    assert math.isfinite(last.best_score) and last.best_score <= max(f.score for f in frames[:-1]) + 1e-6
 
 
 def test_nan_score_ends_with_a_message(trained, monkeypatch):
@@ -496,6 +554,47 @@ def test_ddpm_candidates_keep_the_best_final_sample(trained, monkeypatch):
     assert e.value.key == "value_out_of_range"
 
 
+@pytest.mark.parametrize("name,kw", [("pixels", {"size": 16}), ("mnist-vae-z16", {}),
+                                     ("mnist-stylegan", {"per_layer": True})])
+def test_latent_candidates_climb_as_each_would_alone(trained, monkeypatch, name, kw):
+    """k images steered side by side in one batch: the first follows exactly the path it takes
+    alone (the same seed draws it first; Adam and the prior act per image), and each frame shows
+    the one with the best cosine. Each image's best state is kept; the run ends on the one whose
+    prompt log-probability among the CLIP's captions is highest."""
+    guide_module = importlib.import_module("engines.clip.guide")
+    b = clip.load_backend(trained)
+    gen = name if name == "pixels" else str(checkpoint.ASSETS_DIR / name)
+    prompt = "the digit 4"
+    pos = b.encode_texts([prompt])[0]
+    seen, embs = [], []
+    real = b.encode_images
+
+    def spy(x):
+        out = real(x)
+        seen.append((out.detach() @ pos).tolist())
+        embs.append(out.detach())
+        return out
+
+    monkeypatch.setattr(b, "encode_images", spy)
+    setting = {"prompt": prompt, "generator": gen, "steps": 6, "augment": 0, "seed": 3, **kw}
+    _run(b, **setting)
+    assert len(seen) == 7  # one image: no ranking at the end
+    cosines_alone, seen[:], embs[:] = [c[0] for c in seen], [], []
+    side = _run(b, candidates=3, **setting)
+    assert all(len(c) == 3 for c in seen) and len(seen) == 8  # 7 steps, then the kept three ranked
+    steps, ranked = seen[:7], embs[7]
+    np.testing.assert_allclose([c[0] for c in steps], cosines_alone, atol=2e-4)
+    assert [f.score for f in side[:-1]] == pytest.approx([max(c) for c in steps[:-1]], abs=1e-5)
+    assert len(set(np.round(steps[0], 4))) == 3  # three different starting images
+    tops = np.max(steps, axis=0)  # each image's best cosine
+    np.testing.assert_allclose(seen[7], tops, atol=2e-4)  # ... is the state it kept
+    logp = guide_module.Objective(b, pos, None, contrast=True)._each(ranked)
+    j = int(logp.argmax())
+    assert side[-1].done and side[-1].score == pytest.approx(tops[j], abs=1e-5) == side[-1].best_score
+    assert np.array_equal(side[-1].image, side[-1].best_image)
+    assert side[-1].scores[-1] == pytest.approx(tops[j], abs=1e-5)
+
+
 def test_cli_guide(tmp_path, trained):
     from engines import cli
 
@@ -504,6 +603,14 @@ def test_cli_guide(tmp_path, trained):
                      "--n", "2", "--out", str(out)]) == 0
     data = np.load(out)
     assert data["images"].shape == (2, 16, 16, 3) and data["scores"].shape == (2,)
+    # A VAE: the generator's default of 4 images side by side, as in the tab.
+    vae = str(checkpoint.ASSETS_DIR / "mnist-vae-z16")
+    assert cli.main(["guide", "--prompt", "the digit 3", "--clip", str(trained), "--generator", vae, "--steps", "2",
+                     "--augment", "1", "--out", str(out)]) == 0
+    setting = clip.GuideSetting(prompt="the digit 3", generator=vae, steps=2, augment=1, candidates=4)
+    np.testing.assert_array_equal(np.load(out)["images"][0], clip.run_to_end(clip.load_backend(trained), setting).best_image)
+    one = clip.run_to_end(clip.load_backend(trained), dataclasses.replace(setting, candidates=1)).best_image
+    assert not np.array_equal(np.load(out)["images"][0], one)  # (this seed's run keeps another than the first)
     assert cli.main(["guide", "--prompt", " ", "--clip", str(trained), "--out", str(tmp_path / "x.png")]) == 2
     assert cli.main(["guide", "--prompt", "x", "--clip", str(trained), "--out", str(tmp_path / "x.jpg")]) == 2
 

@@ -104,15 +104,16 @@ def test_generate_streams_frames_then_a_gallery(api):
 
 def test_generators_vae_and_class_conditional_diffusion(api):
     out = run_all(api, generator=VAE, steps=3, prompt="the digit 7")[-1]
-    assert "Done" in out[1] and VAE in out[1]
+    assert "Done" in out[1] and VAE in out[1] and "the best of 4 side by side" in out[1]
     out = run_all(api, generator=DDPM, steps=4, label="2", prompt="数字二")[-1]
     assert "Done" in out[1]
     label, _, _, candidates, captions = api("clip_generator")("en", {}, DDPM, "")
     assert label["visible"] is True and [v for _, v in label["choices"]] == ["none", "0", "1", "2"]
-    assert candidates["visible"] is True  # several guided samples, the best kept: a DDPM's alone
+    assert candidates["value"] == 8  # several guided samples side by side, the best kept; each family its own
+    assert api("clip_generator")("en", {}, VAE, "")[3]["value"] == 4
     assert captions.splitlines()[7] == "the digit 7"  # MNIST captions for an MNIST generator
     label, size, _, candidates, captions = api("clip_generator")("zh", {}, "pixels", "my own caption\nanother")
-    assert label["visible"] is False and size["visible"] is True and candidates["visible"] is False
+    assert label["visible"] is False and size["visible"] is True and candidates["value"] == 1
     assert isinstance(captions, type(gr.skip()))  # edited captions are kept
 
 

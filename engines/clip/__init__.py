@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from .backends import BACKEND_CHOICES, DEFAULT_PRETRAINED, Backend, load_backend
 from .guide import (
+           DEFAULT_CANDIDATES,
            GENERATOR_KINDS,
            GuideFrame,
            GuideSetting,
@@ -29,6 +30,6 @@ from .model import Config, build, contrastive_loss
 
 FAMILY = "clip"
 
-__all__ = ["BACKEND_CHOICES", "DEFAULT_PRETRAINED", "FAMILY", "GENERATOR_KINDS", "Backend", "Config", "GuideFrame",
+__all__ = ["BACKEND_CHOICES", "DEFAULT_CANDIDATES", "DEFAULT_PRETRAINED", "FAMILY", "GENERATOR_KINDS", "Backend", "Config", "GuideFrame",
            "GuideSetting", "build", "check_setting", "contrastive_loss", "generator_choices", "guide", "load_backend",
            "run_to_end"]

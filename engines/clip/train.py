@@ -37,6 +37,56 @@ def digit_caption(digit: int, template: str) -> str:
     return template.format(w=w, aw=aw, n=digit, z=DIGIT_WORDS_ZH[digit])
 
 
+# Other ways to say each position, after the data set's own wording (engines.data.shapes): a CLIP
+# that only ever read "in the top left corner" did not know "in the top left" (guiding the shapes
+# DDPM with "a blue square in the top left" drew no square in 6 seeds out of 6; with "... corner",
+# 3 of 4). `caption_bank(reword=)` and `hard_negatives` say a caption's position one of these ways.
+def _corner_en(v: str, h: str) -> tuple[str, ...]:
+    u = {"top": "upper", "bottom": "lower"}[v]
+    return (f"in the {v} {h} corner", f"in the {v} {h}", f"at the {v} {h}", f"{v} {h}", f"in the {u} {h} corner",
+            f"at the {u} {h}", f"{v} {h} corner")
+
+
+def _side_en(side: str) -> tuple[str, ...]:
+    if side in ("top", "bottom"):
+        return (f"at the {side}", f"at the {side} centre", f"on the {side}", side, f"at the {side} center",
+                f"in the {side} middle", f"{side} centre")
+    return (f"on the {side}", f"at the {side}", side, f"on the {side} side", f"in the middle {side}",
+            f"at the {side} edge", f"{side} side")
+
+
+POSITION_WORDINGS = {
+    "en": {"top left": _corner_en("top", "left"), "top": _side_en("top"), "top right": _corner_en("top", "right"),
+           "left": _side_en("left"),
+           "centre": ("in the centre", "in the center", "in the middle", "centre", "center", "middle",
+                      "at the centre"),
+           "right": _side_en("right"), "bottom left": _corner_en("bottom", "left"), "bottom": _side_en("bottom"),
+           "bottom right": _corner_en("bottom", "right")},
+    "zh": {"top left": ("左上角", "左上方", "左上", "左上部", "左上边"),
+           "top": ("上方", "上面", "上边", "顶部", "正上方", "上部"),
+           "top right": ("右上角", "右上方", "右上", "右上部", "右上边"),
+           "left": ("左侧", "左边", "左面", "左方", "左部"),
+           "centre": ("中央", "中间", "正中", "中心", "正中间"),
+           "right": ("右侧", "右边", "右面", "右方", "右部"),
+           "bottom left": ("左下角", "左下方", "左下", "左下部", "左下边"),
+           "bottom": ("下方", "下面", "下边", "底部", "正下方", "下部"),
+           "bottom right": ("右下角", "右下方", "右下", "右下部", "右下边")},
+}
+REWORD = 0.5  # the share of shapes captions that say their position another way
+
+
+def reword_position(text: str, position: str, lang: str, r: int) -> str:
+    """`text` with its position said in wording 1 + r % (n - 1) of POSITION_WORDINGS (never the
+    data set's own, wording 0)."""
+    words = POSITION_WORDINGS[lang][position]
+    assert words[0] in text, (text, words[0])
+    return text.replace(words[0], words[1 + r % (len(words) - 1)], 1)
+
+
+def _lang_of(text: str) -> str:
+    return "en" if text.isascii() else "zh"
+
+
 def _shape_partials(attrs: dict) -> list[tuple[str, tuple[str, ...]]]:
     """Short captions naming two of shape / colour / position: (text, factors it asserts)."""
     from ..data import FACTOR_ZH
@@ -51,7 +101,9 @@ def _shape_partials(attrs: dict) -> list[tuple[str, tuple[str, ...]]]:
     ]
 
 
-def _shape_bank(attrs: dict) -> list[tuple[str, dict]]:
+def _shape_bank(attrs: dict, rng=None, reword: float = 0.0) -> list[tuple[str, list[str]]]:
+    """An image's 18 true captions: (text, the factors it asserts). With `rng` (numpy), each
+    caption that names the position says it another way (`reword_position`) with chance `reword`."""
     from ..data import shape_caption
     from ..data.shapes import _CAPTIONS_EN
 
@@ -65,6 +117,9 @@ def _shape_bank(attrs: dict) -> list[tuple[str, dict]]:
         caption = shape_caption(attrs, t)
         out += [(caption["en"], asserted), (caption["zh"], asserted)]
     out += [(text, list(factors)) for text, factors in _shape_partials(attrs)]
+    if rng is not None and reword > 0:
+        out = [(reword_position(text, attrs["position"], _lang_of(text), int(rng.integers(1 << 20)))
+                if "position" in asserted and rng.random() < reword else text, asserted) for text, asserted in out]
     return out
 
 
@@ -74,10 +129,15 @@ def image_attrs(source: int, attrs: dict | None = None, digit: int = -1) -> list
     return [SOURCE_SHAPES, -1] + [attrs[f"{f}_id"] for f in ATTRS[2:]]
 
 
-def caption_bank(mnist=None, shapes=None) -> tuple[list[list[str]], torch.Tensor, torch.Tensor]:
+def caption_bank(mnist=None, shapes=None, *, reword: float = REWORD,
+                 seed: int = 0) -> tuple[list[list[str]], torch.Tensor, torch.Tensor]:
     """-> (captions (N lists of CAPTION_VARIANTS texts), requirements long (N, V, 7), attrs long (N, 7)).
 
-    Images are ordered MNIST first, then shapes."""
+    Images are ordered MNIST first, then shapes. A shapes caption says its position another way
+    than the data set does (`POSITION_WORDINGS`) with chance `reword`, drawn from `seed`."""
+    import numpy as np
+
+    rng = np.random.default_rng([seed, 7])
     texts, reqs, attrs = [], [], []
     if mnist is not None:
         for digit in mnist.labels.tolist():
@@ -89,7 +149,7 @@ def caption_bank(mnist=None, shapes=None) -> tuple[list[list[str]], torch.Tensor
             attrs.append(req)
     if shapes is not None:
         for a in shapes.attrs:
-            bank = _shape_bank(a)
+            bank = _shape_bank(a, rng, reword)
             assert len(bank) == CAPTION_VARIANTS
             full = image_attrs(SOURCE_SHAPES, a)
             texts.append([t for t, _ in bank])
@@ -126,8 +186,9 @@ def _template_asserts() -> list[list[str]]:
             for t in _CAPTIONS_EN]
 
 
-def hard_negatives(have: torch.Tensor, draws: torch.Tensor) -> tuple[list[str], torch.Tensor]:
-    """Captions false of shapes images in one factor each.
+def hard_negatives(have: torch.Tensor, draws: torch.Tensor, reword: float = REWORD) -> tuple[list[str], torch.Tensor]:
+    """Captions false of shapes images in one factor each, their position said another way with
+    chance `reword` (as the true captions are, so the wording never tells a false one).
 
     have: long (B, 7) image attributes (`ATTRS`); draws: long (B, len(HARD_NEGATIVE_FACTORS), 4)
     non-negative random integers. -> (texts, requirements long (K, 7)); MNIST rows give none."""
@@ -148,13 +209,17 @@ def hard_negatives(have: torch.Tensor, draws: torch.Tensor) -> tuple[list[str], 
             ids[k] = value
             attrs = {f: FACTORS[f][ids[2 + i]] for i, f in enumerate(names)}
             template = r_template % len(asserts)
-            texts.append(shape_caption(attrs, template)["en" if r_lang % 2 == 0 else "zh"])
+            lang = "en" if r_lang % 2 == 0 else "zh"
+            text = shape_caption(attrs, template)[lang]
+            if (r_lang >> 1) % 1000 < reword * 1000:
+                text = reword_position(text, attrs["position"], lang, r_lang >> 11)
+            texts.append(text)
             reqs.append([SOURCE_SHAPES, -1] + [ids[2 + i] if f in asserts[template] else -1 for i, f in enumerate(names)])
     return texts, torch.tensor(reqs, dtype=torch.long).view(-1, len(ATTRS))
 
 
 def make_loss(config: Config, texts: list[list[str]], reqs: torch.Tensor, attrs: torch.Tensor, *,
-              noise: float = 0.08, negatives: bool = False, blur: float = 0.0, x0_from=None,
+              noise: float = 0.08, negatives: bool = False, reword: float = REWORD, blur: float = 0.0, x0_from=None,
               x0_share: float = 0.5, x0_tmax: float = 0.7):
     """The trainer's loss: batch["y"] indexes the caption bank; one caption per image per step,
     plus (negatives=True) `HARD_NEGATIVE_FACTORS` hard-negative captions per shapes image.
@@ -196,7 +261,7 @@ def make_loss(config: Config, texts: list[list[str]], reqs: torch.Tensor, attrs:
             # did not learn (see the docstring).
             side = torch.Generator().manual_seed(step * 1_000_003 + int(cpu_idx.sum()))
             draws = torch.randint(1 << 20, (b, len(HARD_NEGATIVE_FACTORS), 4), generator=side)
-            neg_texts, neg_req = hard_negatives(have, draws)
+            neg_texts, neg_req = hard_negatives(have, draws, reword)
             if neg_texts:
                 text = torch.cat([text, tokenizer.tokenize(neg_texts, config.context_length,
                                                            pad_to=config.context_length)])
@@ -325,9 +390,11 @@ def zero_shot_digits(model, config: Config, mnist, lang: str) -> float:
 
 
 @torch.no_grad()
-def zero_shot_shapes(model, config: Config, shapes, lang: str) -> dict[str, float]:
+def zero_shot_shapes(model, config: Config, shapes, lang: str, reworded: bool = False) -> dict[str, float]:
     """Colour, shape and position, each a k-way choice among prompts that keep the other two
-    factors at their true values ("a red circle in the top left corner" vs "a blue circle ...")."""
+    factors at their true values ("a red circle in the top left corner" vs "a blue circle ...").
+    reworded: every prompt for image i says the position in wording i of the others
+    (`reword_position`: "a red circle in the top left", "a red circle upper left", ...)."""
     from ..data import COLORS, POSITIONS, SHAPES
 
     img = _embed_images(model, config, shapes.images)
@@ -345,8 +412,10 @@ def zero_shot_shapes(model, config: Config, shapes, lang: str) -> dict[str, floa
     for factor, options in choices.items():
         hits = 0
         for i, a in enumerate(shapes.attrs):
-            prompts = [shape_prompt(**{"shape": a["shape"], "color": a["color"], "position": a["position"],
-                                       factor: o}, lang=lang) for o in options]
+            asked = [{"shape": a["shape"], "color": a["color"], "position": a["position"], factor: o} for o in options]
+            prompts = [shape_prompt(**q, lang=lang) for q in asked]
+            if reworded:
+                prompts = [reword_position(t, q["position"], lang, i) for t, q in zip(prompts, asked)]
             hits += int(options[int((emb(prompts) @ img[i]).argmax())] == a[factor])
         result[factor] = hits / len(shapes.attrs)
     return result
@@ -360,6 +429,9 @@ def zero_shot(model, config: Config, mnist=None, shapes=None) -> dict:
     if shapes is not None:
         out["shapes"] = {lang: {k: round(v, 4) for k, v in zero_shot_shapes(model, config, shapes, lang).items()}
                          for lang in ("en", "zh")}
+        out["shapes_reworded"] = {lang: {k: round(v, 4) for k, v in
+                                         zero_shot_shapes(model, config, shapes, lang, reworded=True).items()}
+                                  for lang in ("en", "zh")}
     return out
 
 
@@ -369,8 +441,11 @@ TOKENIZER_NOTE = ("UTF-8 bytes: ids 1-256 = byte + 1, 257 start, 258 end (pooled
 CAPTIONS_NOTE = ("each step draws one of 18 true captions per image. Digits: 8 English templates ('a handwritten "
                  "seven', 'the digit 7', ...) and 8 Chinese ('数字七', '手写的 7', ...). Shapes: the data set's 6 "
                  "caption templates in English and Chinese plus 6 short ones naming two of shape, colour, position "
-                 "('a red circle', '左上角的圆形'). A caption counts as matching every image in the batch it is true of")
+                 "('a red circle', '左上角的圆形'); half of those naming the position say it another way ('in the top left', "
+                 "'upper left', '左上方'), and so do half the hard negatives. A caption counts as matching every image in "
+                 "the batch it is true of")
 ZERO_SHOT_NOTE = ("zero-shot accuracy on held-out images. Digits: 10-way, each class the mean embedding of its "
                   "language's 8 templates. Shapes: colour (8-way), shape (8-way) and position (9-way), each a choice "
                   "among prompts 'a red circle in the top left corner' / '左上角的红色圆形' that keep the other two "
-                  "factors true; chance is 0.125 / 0.125 / 0.111")
+                  "factors true; chance is 0.125 / 0.125 / 0.111. shapes_reworded: the same with the position said "
+                  "another way, a different one image by image ('in the top left', 'upper left', '左上方', ...)")
