@@ -156,7 +156,7 @@ def main(argv=None) -> dict:
     p.add_argument("--candidates", type=int, default=DDPM_CANDIDATES,
                    help="DDPM chains per prompt, the best CLIP score kept (the tab's default)")
     p.add_argument("--latent-candidates", type=int, default=LATENT_CANDIDATES,
-                   help="VAE / StyleGAN / pixel images steered side by side per prompt (the tab's default)")
+                   help="VAE / StyleGAN images steered side by side per prompt (the tab's default; pixels: 1)")
     p.add_argument("--wordings", default="canonical,varied",
                    help="shapes-ddpm prompt wordings, comma-separated: canonical ('... in the top left corner'), "
                         "varied (the position said other ways: 'in the top left', 'upper left', '左上方')")

@@ -48,13 +48,13 @@ def main(argv=None) -> dict:
     out = {"benchmark": "clip_speed", "hardware": runtime.hardware_summary(dev),
            "note": "measured while other jobs shared the 2-core CPU (busy CPU): times are upper bounds", "runs": {}}
     genlab = clip.load_backend("genlab", dev)
-    k = clip.DEFAULT_CANDIDATES["vae"]
+    latent_k = clip.DEFAULT_CANDIDATES["vae"]
     runs = {"genlab/pixels-64": clip.GuideSetting(prompt=PROMPT, steps=100, size=64, seed=0),
-            # the VAEs and the StyleGAN with the tab's default of k images side by side, and with one
+            # the VAEs and the StyleGAN with the tab's default of several images side by side, and with one
             **{f"genlab/{name} ({n} candidates)": clip.GuideSetting(
                 prompt=prompt, steps=100, seed=0, candidates=n, generator=str(ROOT / "assets" / name))
                for name, prompt in (("shapes-vae-z16", PROMPT), ("mnist-vae-z16", "the digit 7"),
-                                    ("mnist-stylegan", "the digit 7")) for n in (k, 1)},
+                                    ("mnist-stylegan", "the digit 7")) for n in (latent_k, 1)},
             "genlab/mnist-ddpm (DDIM 50)": clip.GuideSetting(prompt="the digit 7", steps=50, seed=0,
                                                              generator=str(ROOT / "assets" / "mnist-ddpm")),
             # the shapes suite's set-up and the tab's default for a DDPM: 8 guided samples in one batch

@@ -55,7 +55,6 @@ DEFAULT_STRENGTH = 1.0
 DEFAULT_AUGMENT = 4
 DEFAULT_SIZE = 64           # side of a raw-pixel image (a generator has its own)
 CANDIDATES = clip.DEFAULT_CANDIDATES  # images steered side by side, the best kept: each generator's default
-DEFAULT_CANDIDATES = CANDIDATES["ddpm"]
 MAX_PROMPT_CHARS = 300      # longer prompts are refused; CLIP reads only its first tokens anyway
 MIN_CAPTIONS, MAX_CAPTIONS, MAX_CAPTION_CHARS = 2, 16, 120
 STREAM_EVERY_S = 0.25       # at most ~4 streamed frames a second (two images and a plot each)
@@ -300,8 +299,9 @@ class ClipHandlers:
     # --- generation ------------------------------------------------------------------------------
 
     def setting(self, prompt, negative, generator, steps, strength, seed, augment, label, size=DEFAULT_SIZE,
-                per_layer=False, uploads=None, candidates=DEFAULT_CANDIDATES):
-        """Widget values -> a checked engines.clip.GuideSetting (check_setting checks the numbers)."""
+                per_layer=False, uploads=None, candidates=None):
+        """Widget values -> a checked engines.clip.GuideSetting (check_setting checks the numbers;
+        no candidates: the generator's default)."""
         g = self.generator(generator, uploads)
         label = None if label in (None, "", "none") or g.num_classes is None else _whole(_number(label))
         if label is not None and (not isinstance(label, int) or not 0 <= label < g.num_classes):
@@ -310,7 +310,7 @@ class ClipHandlers:
                               generator=g.spec, steps=steps, strength=strength, seed=_number(seed), augment=augment,
                               label=label, size=size if g.family == "pixels" else DEFAULT_SIZE,
                               per_layer=bool(per_layer) and g.family == "stylegan",
-                              candidates=_number(candidates))
+                              candidates=CANDIDATES[g.family] if candidates is None else _number(candidates))
         return clip.check_setting(s)
 
     @staticmethod
@@ -324,7 +324,7 @@ class ClipHandlers:
         return text
 
     def generate(self, lang, uploads, runs, prompt, negative, backend, generator, steps, strength, seed, augment, label,
-                 size=DEFAULT_SIZE, per_layer=False, candidates=DEFAULT_CANDIDATES,
+                 size=DEFAULT_SIZE, per_layer=False, candidates=None,
                  progress=gr.Progress()):  # noqa: B008 (Gradio's progress bar)
         """Stream the image, the best image so far and the CLIP score plot; then the snapshots."""
         setting = self.setting(prompt, negative, generator, steps, strength, seed, augment, label, size, per_layer,
@@ -470,7 +470,7 @@ class ClipHandlers:
         label = gr.update(choices=self.label_choices(g, lang), value="none", visible=g.num_classes is not None)
         new_captions = self.default_captions(lang, g.name, uploads) if self._is_default(captions) else gr.skip()
         return (label, gr.update(visible=g.family == "pixels"), gr.update(visible=g.family == "stylegan"),
-                gr.update(value=CANDIDATES.get(g.family, 1)), new_captions)
+                gr.update(value=CANDIDATES[g.family]), new_captions)
 
     def example(self, lang, index):
         """An example prompt clicked: the prompt and the generator that fits it."""
@@ -633,7 +633,7 @@ def build(ctx: AppContext) -> None:
                         per_layer = reg(gr.Checkbox(False, label=reg.text("clip.per_layer"),
                                                     info=reg.text("clip.per_layer.info"), elem_id="clip-per-layer",
                                                     visible=False), label="clip.per_layer", info="clip.per_layer.info")
-                        first_k = CANDIDATES.get(h.generators[default_gen].family, 1)
+                        first_k = CANDIDATES[h.generators[default_gen].family]
                         candidates = reg(gr.Slider(1, MAX_CANDIDATES, value=first_k, step=1,
                                                    label=reg.text("clip.candidates"),
                                                    info=reg.text("clip.candidates.info"), elem_id="clip-candidates"),

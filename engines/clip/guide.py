@@ -164,7 +164,7 @@ class PixelImage(torch.nn.Module):
 
 # k images side by side climb as each would alone: image i's start is the seed's i-th draw (the
 # first is the image a run of one draws), the penalty is a sum of per-image terms, and Adam's
-# steps are per element.
+# steps are per element (only the random crops of augment > 0 differ from a run of one's).
 class VAELatent(torch.nn.Module):
     kind = "vae"
 
@@ -325,14 +325,13 @@ def guide(backend: Backend, setting: GuideSetting, *, stop: threading.Event | No
     stop = stop or threading.Event()
     pos = backend.encode_texts([s.prompt])[0]  # (D,)
     neg = backend.encode_texts([s.negative])[0] if s.negative else None
+    contrast = Objective(backend, pos, neg, contrast=True)  # the DDPM climbs it; the others rank with it
     if s.generator == "pixels":
-        return _optimise(backend, s, Objective(backend, pos, neg), None, stop, every,
-                         Objective(backend, pos, neg, contrast=True))
+        return _optimise(backend, s, Objective(backend, pos, neg), None, stop, every, contrast)
     family, engine = load_generator(s.generator)
     if family == "ddpm":
-        return _diffuse(backend, s, Objective(backend, pos, neg, contrast=True), engine, stop, every)
-    return _optimise(backend, s, Objective(backend, pos, neg), (family, engine), stop, every,
-                     Objective(backend, pos, neg, contrast=True))
+        return _diffuse(backend, s, contrast, engine, stop, every)
+    return _optimise(backend, s, Objective(backend, pos, neg), (family, engine), stop, every, contrast)
 
 
 class Objective:
@@ -390,11 +389,10 @@ class Objective:
 
 
 def _optimise(backend, s: GuideSetting, objective_of: Objective, loaded, stop, every,
-              ranker: Objective | None = None) -> Iterator[GuideFrame]:
+              ranker: Objective) -> Iterator[GuideFrame]:
     """Adam on a generator's free variables (pixels, z or w) for `s.candidates` images side by
     side, in one batch; frames show the one with the highest score at that step. Each image's
-    best-scoring state is kept, and a finished run keeps the one `ranker` (default: the objective
-    climbed) values most.
+    best-scoring state is kept, and a finished run of several keeps the one `ranker` values most.
 
     Why a ranker: the cosine is the better thing to climb through a VAE or StyleGAN (see
     `Objective`) but a poor judge of which of several results is right. "The digit N", 4 images
@@ -420,7 +418,7 @@ def _optimise(backend, s: GuideSetting, objective_of: Objective, loaded, stop, e
     def finish(step: int, stopped: bool) -> GuideFrame:
         if k > 1:
             with runtime.compute():
-                values, _ = (ranker or objective_of).rank(kept)
+                values, _ = ranker.rank(kept)
             best = int(np.argmax(values))
             track.best_score, track.best_image = tops[best], _one(kept[best:best + 1])
             track.scores[-1] = tops[best]
@@ -438,10 +436,11 @@ def _optimise(backend, s: GuideSetting, objective_of: Objective, loaded, stop, e
             objective, scores = objective_of.per_image(views, k)  # (k,), (k,)
             loss = -objective.sum() + target.penalty()
             values = scores.detach().tolist()
-            best = int(np.argmax(values)) if all(math.isfinite(v) for v in values) else 0
+            finite = all(math.isfinite(v) for v in values)
+            best = int(np.argmax(values)) if finite else 0
             score = values[best]
             image = _one(x[best:best + 1])
-            if not (all(math.isfinite(v) for v in values) and math.isfinite(float(loss.detach()))):
+            if not (finite and math.isfinite(float(loss.detach()))):
                 yield track.frame(step, image, float("nan"), done=True,
                                   warning=UserError("clip_guide_nonfinite", step=step))
                 return

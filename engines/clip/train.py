@@ -101,9 +101,9 @@ def _shape_partials(attrs: dict) -> list[tuple[str, tuple[str, ...]]]:
     ]
 
 
-def _shape_bank(attrs: dict, rng=None, reword: float = 0.0) -> list[tuple[str, list[str]]]:
-    """An image's 18 true captions: (text, the factors it asserts). With `rng` (numpy), each
-    caption that names the position says it another way (`reword_position`) with chance `reword`."""
+def _shape_bank(attrs: dict, rng, reword: float) -> list[tuple[str, list[str]]]:
+    """An image's 18 true captions: (text, the factors it asserts). Each caption that names the
+    position says it another way (`reword_position`) with chance `reword`, drawn from `rng` (numpy)."""
     from ..data import shape_caption
     from ..data.shapes import _CAPTIONS_EN
 
@@ -117,7 +117,7 @@ def _shape_bank(attrs: dict, rng=None, reword: float = 0.0) -> list[tuple[str, l
         caption = shape_caption(attrs, t)
         out += [(caption["en"], asserted), (caption["zh"], asserted)]
     out += [(text, list(factors)) for text, factors in _shape_partials(attrs)]
-    if rng is not None and reword > 0:
+    if reword > 0:
         out = [(reword_position(text, attrs["position"], _lang_of(text), int(rng.integers(1 << 20)))
                 if "position" in asserted and rng.random() < reword else text, asserted) for text, asserted in out]
     return out
@@ -390,14 +390,17 @@ def zero_shot_digits(model, config: Config, mnist, lang: str) -> float:
 
 
 @torch.no_grad()
-def zero_shot_shapes(model, config: Config, shapes, lang: str, reworded: bool = False) -> dict[str, float]:
+def zero_shot_shapes(model, config: Config, shapes, lang: str, reworded: bool = False, *,
+                     img: torch.Tensor | None = None) -> dict[str, float]:
     """Colour, shape and position, each a k-way choice among prompts that keep the other two
     factors at their true values ("a red circle in the top left corner" vs "a blue circle ...").
     reworded: every prompt for image i says the position in wording i of the others
-    (`reword_position`: "a red circle in the top left", "a red circle upper left", ...)."""
+    (`reword_position`: "a red circle in the top left", "a red circle upper left", ...).
+    img: the images' embeddings (N, D) when the caller has them already."""
     from ..data import COLORS, POSITIONS, SHAPES
 
-    img = _embed_images(model, config, shapes.images)
+    if img is None:
+        img = _embed_images(model, config, shapes.images)
     choices = {"color": tuple(COLORS), "shape": SHAPES, "position": POSITIONS}
     cache: dict[str, torch.Tensor] = {}
 
@@ -421,17 +424,18 @@ def zero_shot_shapes(model, config: Config, shapes, lang: str, reworded: bool = 
     return result
 
 
+@torch.no_grad()
 def zero_shot(model, config: Config, mnist=None, shapes=None) -> dict:
     model.eval()
     out = {}
     if mnist is not None:
         out["digits"] = {lang: round(zero_shot_digits(model, config, mnist, lang), 4) for lang in ("en", "zh")}
     if shapes is not None:
-        out["shapes"] = {lang: {k: round(v, 4) for k, v in zero_shot_shapes(model, config, shapes, lang).items()}
-                         for lang in ("en", "zh")}
-        out["shapes_reworded"] = {lang: {k: round(v, 4) for k, v in
-                                         zero_shot_shapes(model, config, shapes, lang, reworded=True).items()}
-                                  for lang in ("en", "zh")}
+        img = _embed_images(model, config, shapes.images)  # (N, D), once for both languages and wordings
+        for key, reworded in (("shapes", False), ("shapes_reworded", True)):
+            out[key] = {lang: {k: round(v, 4) for k, v in
+                               zero_shot_shapes(model, config, shapes, lang, reworded, img=img).items()}
+                        for lang in ("en", "zh")}
     return out
 
 
