@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -51,8 +52,9 @@ def _runs(backend, settings: list[clip.GuideSetting]) -> tuple[np.ndarray, np.nd
     t0 = time.perf_counter()
     for s in settings:
         frames = list(clip.guide(backend, s, every=s.steps))
-        if frames[0].step == 0:
-            starts.append(frames[0].image)
+        if frames[0].step == 0:  # the first start alone (the frame shows the best of several by CLIP's cosine)
+            first = frames[0] if s.candidates == 1 else next(clip.guide(backend, replace(s, candidates=1, steps=1)))
+            starts.append(first.image)
         else:  # DDPM: no step-0 image; the same seed's unguided DDIM sample (same x_T) is the baseline
             _, engine = load_generator(s.generator)
             starts.append(engine.sample(1, s.seed, sampler="ddim", steps=s.steps)[0][0])
