@@ -20,7 +20,6 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.clip_quality import DDPM_CANDIDATES
 from benchmarks.common import ROOT, emit
 from engines import clip, runtime
 from engines.clip.backends import load_pretrained
@@ -60,7 +59,7 @@ def main(argv=None) -> dict:
             # the shapes suite's set-up and the tab's default for a DDPM: 8 guided samples in one batch
             **{f"genlab/shapes-ddpm (DDIM 50, {k} candidates)": clip.GuideSetting(
                 prompt=PROMPT, steps=50, seed=0, candidates=k, generator=str(ROOT / "assets" / "shapes-ddpm"))
-               for k in (DDPM_CANDIDATES, 4)}}
+               for k in (clip.DEFAULT_CANDIDATES["ddpm"], 4)}}
     clip.run_to_end(genlab, clip.GuideSetting(prompt=PROMPT, steps=3))  # warm-up
     for name, setting in runs.items():
         out["runs"][name] = _time_guide(genlab, setting)

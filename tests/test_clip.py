@@ -332,7 +332,7 @@ def test_guidance_objective_is_the_prompts_log_probability_among_rivals():
     same = F.normalize(pos + 0.05 * unit(8), dim=-1)  # the prompt in other words: not a rival
     bank = torch.cat([rivals, same[None]])
     views = torch.zeros(3, 3, 4, 4)
-    objective, score = guide.Objective(_FixedBackend(img, bank), pos, neg, contrast=True)(views)
+    objective, score = (v[0] for v in guide.Objective(_FixedBackend(img, bank), pos, neg, contrast=True).per_image(views, 1))
     texts = torch.cat([pos[None], neg[None], rivals])  # `same` left out (cosine > CONTRAST_SAME)
     assert float(same @ pos) > guide.CONTRAST_SAME > float((rivals @ pos).max())
     logp = torch.log_softmax(10.0 * img @ texts.t(), dim=-1)
@@ -340,9 +340,9 @@ def test_guidance_objective_is_the_prompts_log_probability_among_rivals():
     torch.testing.assert_close(objective, want)
     torch.testing.assert_close(score, img[0] @ pos)
     # Without a list of rivals (a pretrained CLIP), or contrast off: the plain cosine, minus half the negative's.
-    objective, _ = guide.Objective(_FixedBackend(img, None), pos, neg, contrast=True)(views)
+    objective = guide.Objective(_FixedBackend(img, None), pos, neg, contrast=True).per_image(views, 1)[0][0]
     torch.testing.assert_close(objective, (img @ pos).mean() - guide.NEGATIVE_WEIGHT * (img @ neg).mean())
-    objective, _ = guide.Objective(_FixedBackend(img, bank), pos, neg)(views)  # contrast off: the cosine too
+    objective = guide.Objective(_FixedBackend(img, bank), pos, neg).per_image(views, 1)[0][0]  # contrast off: the cosine too
     torch.testing.assert_close(objective, (img @ pos).mean() - guide.NEGATIVE_WEIGHT * (img @ neg).mean())
 
 
@@ -367,9 +367,9 @@ def test_views_of_several_images_are_grouped_per_image():
     assert each.shape == cos.shape == (2,)
     for b in range(2):
         alone = guide.Objective(_FixedBackend(emb[3 * b:3 * b + 3], bank), pos, None, contrast=True)
-        o, c = alone(torch.zeros(3, 3, 4, 4))
-        torch.testing.assert_close(each[b], o)
-        torch.testing.assert_close(cos[b], c)
+        o, c = alone.per_image(torch.zeros(3, 3, 4, 4), 1)
+        torch.testing.assert_close(each[b], o[0])
+        torch.testing.assert_close(cos[b], c[0])
 
 
 def test_gradient_blur_keeps_flat_fields_and_mass():

@@ -361,11 +361,6 @@ class Objective:
             self.texts = torch.cat(head + [bank])  # (T, D): prompt, negative?, rivals
             self.scale = backend.logit_scale
 
-    def __call__(self, views: torch.Tensor):
-        """views (V, C, H, W) in [0, 1] -> (objective to maximise (scalar), cosine of view 0 to the prompt)."""
-        objective, cosine = self.per_image(views, 1)
-        return objective[0], cosine[0]
-
     def per_image(self, views: torch.Tensor, images: int):
         """views (V, C, H, W) of `images` images, V / images views each (as augment_views lays
         them out), embedded in one batch -> (each image's objective, the mean over its views;
