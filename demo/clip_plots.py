@@ -1,22 +1,21 @@
 """Pictures for the CLIP tab, rendered server-side to uint8 RGB arrays: the zero-shot similarity bars.
 
-matplotlib's object API (no pyplot) under one lock; the CJK font and the canvas helpers are the
-diffusion plots'. (The score curve of a run is a gr.LinePlot drawn in the browser, which is cheap
+matplotlib's object API (no pyplot) under one lock; fonts come from demo.fonts, the canvas helper from
+the diffusion plots. (The score curve of a run is a gr.LinePlot drawn in the browser, which is cheap
 enough to stream.)
 """
 
 from __future__ import annotations
 
-import re
 import threading
 
 import numpy as np
 
 from . import i18n_clip  # noqa: F401  (adds the CLIP strings this module draws)
-from .diffusion_plots import _cjk_font, _font, _label, _render
+from .diffusion_plots import _label, _render
+from .fonts import configure
 
 _LOCK = threading.Lock()
-CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
 BAR, TOP = "#90a4ae", "#2e7d32"
 
 
@@ -24,6 +23,7 @@ def similarity_bars(captions: list[str], probs: np.ndarray, cosine: np.ndarray, 
     """One horizontal bar per caption: its softmax probability, the cosine written beside it."""
     from matplotlib.figure import Figure
 
+    configure()  # a Chinese caption draws in the CJK face even in the English UI
     probs = np.asarray(probs, dtype=np.float64).reshape(-1)
     cosine = np.asarray(cosine, dtype=np.float64).reshape(-1)
     k = len(captions)
@@ -43,16 +43,14 @@ def similarity_bars(captions: list[str], probs: np.ndarray, cosine: np.ndarray, 
                 ax.text(probs[i] + 0.01, i, text, va="center", fontsize=8.5, color="#37474f")
         ax.set_yticks(ys)
         ax.set_yticklabels([])
-        for i, text in enumerate(shown):  # each caption in the font it needs (Chinese captions in an English UI)
-            ax.text(-0.02, i, text, ha="right", va="center", transform=ax.get_yaxis_transform(),
-                    **_font(_cjk_font() if CJK.search(text) else None, 10),
+        for i, text in enumerate(shown):
+            ax.text(-0.02, i, text, ha="right", va="center", transform=ax.get_yaxis_transform(), fontsize=10,
                     fontweight="bold" if i == top else "normal")
         ax.set_ylim(k - 0.5, -0.5)
         ax.set_xlim(0, 1.3)
         ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0])
         ax.set_xticklabels(["0", "25%", "50%", "75%", "100%"], fontsize=8)
-        xlabel, font = _label("clip.sees.bars.x", lang)
-        ax.set_xlabel(xlabel, **_font(font, 8.5))
+        ax.set_xlabel(_label("clip.sees.bars.x", lang), fontsize=8.5)
         ax.spines["bottom"].set_bounds(0, 1)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)

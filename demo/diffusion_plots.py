@@ -8,10 +8,8 @@ matplotlib's object API (no pyplot) under one lock, as in vae_plots.
 
 from __future__ import annotations
 
-import functools
 import math
 import os
-import subprocess
 import tempfile
 import threading
 import time
@@ -23,49 +21,17 @@ from PIL import Image, ImageDraw
 
 from engines.train import image_grid
 
+from .fonts import mixed_text, pil_font, plot_lang
 from .i18n import t as tr
 from .vae_plots import _render
 
 _LOCK = threading.Lock()
 COLOURS = {"linear": "#1565c0", "cosine": "#e65100"}
-CJK_FONT_PATHS = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-                  "/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc")
 
 
-@functools.lru_cache(maxsize=1)
-def _cjk_font():
-    """FontProperties of a CJK font for Chinese plot labels, or None (labels then stay English)."""
-    from matplotlib.font_manager import FontProperties
-
-    paths = list(CJK_FONT_PATHS)
-    try:
-        out = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True, timeout=5,
-                             check=False).stdout
-        paths += [line.split(":")[0].strip() for line in out.splitlines() if line.strip()]
-    except (OSError, subprocess.SubprocessError):
-        pass
-    for path in paths:
-        if os.path.isfile(path):
-            return FontProperties(fname=path)
-    return None
-
-
-def _font(font, size: float) -> dict:
-    """Keyword arguments that set a text's font (a CJK one when given) and size."""
-    from matplotlib.font_manager import FontProperties
-
-    fp = font.copy() if font is not None else FontProperties()
-    fp.set_size(size)
-    return {"fontproperties": fp}
-
-
-def _label(key: str, lang: str):
-    """(text, fontproperties) for a plot label: Chinese only where a CJK font exists."""
-    if lang == "zh":
-        font = _cjk_font()
-        if font is not None:
-            return tr(key, "zh"), font
-    return tr(key, "en"), None
+def _label(key: str, lang: str) -> str:
+    """A plot label in the plot's language (English where no CJK font exists: fonts.plot_lang)."""
+    return mixed_text(tr(key, plot_lang(lang)))
 
 
 # --- schedules ------------------------------------------------------------------------------------
@@ -90,6 +56,7 @@ _SCHEDULES_LOCK = threading.Lock()
 
 def schedule_picture(schedules: dict, model_schedule: str, lang: str) -> SchedulePicture:
     """beta_t, abar_t and SNR_t of both schedules over t = 1..T, the model's own in a heavier line."""
+    lang = plot_lang(lang)
     T = len(schedules["linear"]["beta"])
     key = (T, model_schedule, lang)
     with _SCHEDULES_LOCK:
@@ -111,7 +78,7 @@ def _draw_schedules(schedules: dict, model_schedule: str, lang: str) -> Schedule
     with _LOCK:
         fig = Figure(figsize=(9.6, 2.75), dpi=100)
         axes = [fig.add_axes((0.06 + i * 0.33, 0.16, 0.265, 0.72)) for i in range(3)]
-        handles, texts, font = [], [], None
+        handles, texts = [], []
         for ax, (name, title, scale) in zip(axes, PANELS):
             for sched in ("linear", "cosine"):
                 values = schedules[sched][name]
@@ -119,9 +86,9 @@ def _draw_schedules(schedules: dict, model_schedule: str, lang: str) -> Schedule
                 ln, = ax.plot(ts, np.clip(values, 1e-9, None) if scale == "log" else values, color=COLOURS[sched],
                               lw=2.2 if own else 1.4, ls="-" if own else "--")
                 if name == "abar":
-                    text, font = _label(f"diffusion.plot.{sched}", lang)
+                    text = _label(f"diffusion.plot.{sched}", lang)
                     if own:
-                        text += " " + _label("diffusion.plot.this_model", lang)[0]
+                        text += " " + _label("diffusion.plot.this_model", lang)
                     handles.append(ln)
                     texts.append(text)
             ax.set_yscale(scale)
@@ -136,7 +103,7 @@ def _draw_schedules(schedules: dict, model_schedule: str, lang: str) -> Schedule
             ax.grid(True, lw=0.4, alpha=0.4)
             for side in ("top", "right"):
                 ax.spines[side].set_visible(False)
-        axes[1].legend(handles, texts, loc="upper right", frameon=False, prop=_font(font, 8)["fontproperties"])
+        axes[1].legend(handles, texts, loc="upper right", frameon=False, fontsize=8)
         picture = _render(fig)
         h = picture.shape[0]
         x_of_t, top, bottom, curves = [], [], [], {}
@@ -190,6 +157,7 @@ def histogram(values: np.ndarray, t: int, lang: str, start: np.ndarray | None = 
     with x_0's histogram (`start`, the same scale) as an outline to drift away from."""
     from matplotlib.figure import Figure
 
+    lang = plot_lang(lang)
     values = np.asarray(values, dtype=np.float64).reshape(-1)
     clipped = np.clip(values, -HIST_RANGE + 1e-6, HIST_RANGE - 1e-6)
     density, edges = np.histogram(clipped, bins=HIST_BINS, density=True)
@@ -205,13 +173,12 @@ def histogram(values: np.ndarray, t: int, lang: str, start: np.ndarray | None = 
         ax.plot(_GAUSS_X, _GAUSS_Y, color="#212121", lw=1.6, label=r"$\mathcal{N}(0, 1)$")
         ax.set_xlim(-HIST_RANGE, HIST_RANGE)
         ax.set_ylim(0, max(0.6, min(float(density.max(initial=0)) * 1.08, 4.0)))
-        text, font = _label("diffusion.plot.pixel", lang)
-        ax.set_xlabel(text, labelpad=1, **_font(font, 8))
+        ax.set_xlabel(_label("diffusion.plot.pixel", lang), labelpad=1, fontsize=8)
         ax.tick_params(labelsize=7)
         handles = ax.get_legend_handles_labels()[0]
         ax.legend(handles=handles[1:] + handles[:1], fontsize=8, frameon=False, loc="upper right")  # x_t last
-        title, font = _label("diffusion.plot.hist_title", lang)
-        ax.set_title(title.format(t=t, mean=values.mean(), std=values.std()), **_font(font, 9))
+        title = _label("diffusion.plot.hist_title", lang)
+        ax.set_title(title.format(t=t, mean=values.mean(), std=values.std()), fontsize=9)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
         return _render(fig)
@@ -260,22 +227,9 @@ def labelled_strip(columns: list[tuple[str, np.ndarray]], rows: list[str] | None
     return np.asarray(im)
 
 
-@functools.lru_cache(maxsize=4)
-def _pil_font(size: int, cjk: bool = False):
-    from PIL import ImageFont
-
-    candidates = list(CJK_FONT_PATHS) if cjk else []
-    candidates += ["/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"]
-    try:
-        import matplotlib
-
-        candidates.append(os.path.join(matplotlib.get_data_path(), "fonts", "ttf", "DejaVuSans.ttf"))
-    except ImportError:
-        pass
-    for path in candidates:
-        if os.path.isfile(path):
-            return ImageFont.truetype(path, size)
-    return ImageFont.load_default(size)
+def _pil_font(size: int):
+    """The Latin-only captions of the strips and animations (x_t, t = ..., predicted x_0)."""
+    return pil_font(size, cjk=False)
 
 
 # --- export ---------------------------------------------------------------------------------------

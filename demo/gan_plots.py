@@ -12,7 +12,8 @@ import threading
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .diffusion_plots import _cjk_font, _font, _pil_font, _render
+from .diffusion_plots import _pil_font, _render
+from .fonts import configure
 
 _LOCK = threading.Lock()
 CELL = 128           # display pixels per image in the mixing grid
@@ -119,14 +120,14 @@ def std_heatmap(std: np.ndarray, title: str, lang: str, side: int = 4) -> np.nda
     The colour scale starts at 1 grey level so that a model without noise shows black, not speckle."""
     from matplotlib.figure import Figure
 
-    font = _cjk_font() if lang == "zh" else None
+    configure()
     with _LOCK:
         fig = Figure(figsize=(3.4, 2.9), dpi=100)
         ax = fig.add_axes([0.04, 0.04, 0.72, 0.82])
         im = ax.imshow(std, cmap="inferno", vmin=0, vmax=max(1.0, float(np.max(std))), interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_title(title, **_font(font, 9.5))
+        ax.set_title(title, fontsize=9.5)
         cax = fig.add_axes([0.8, 0.08, 0.05, 0.74])
         cb = fig.colorbar(im, cax=cax)
         cb.ax.tick_params(labelsize=8)
@@ -140,7 +141,7 @@ def effects_chart(effect: np.ndarray, per_layer: np.ndarray, group_labels, layer
     import matplotlib
     from matplotlib.figure import Figure
 
-    font = _cjk_font() if lang == "zh" else None
+    configure()
     n_g, n_a = effect.shape
     n_l = per_layer.shape[0]
     rows = n_g + n_l
@@ -156,8 +157,8 @@ def effects_chart(effect: np.ndarray, per_layer: np.ndarray, group_labels, layer
             cmap = matplotlib.colormaps["viridis"].with_extremes(bad="#e0e0e0")
             im = ax.imshow(np.ma.masked_invalid(data), cmap=cmap, vmin=0, vmax=1, aspect="auto")
             ax.set_yticks(range(len(labels)))
-            ax.set_yticklabels(labels, **_font(font, 9))
-            ax.set_title(title, loc="left", **_font(font, 10.5))
+            ax.set_yticklabels(labels, fontsize=9)
+            ax.set_title(title, loc="left", fontsize=10.5)
             for (r, c), v in np.ndenumerate(data):
                 if not np.isfinite(v):
                     continue
@@ -166,7 +167,7 @@ def effects_chart(effect: np.ndarray, per_layer: np.ndarray, group_labels, layer
             ax.set_xticks(range(n_a))
             ax.tick_params(length=0)
         axes[0].set_xticklabels([])
-        axes[1].set_xticklabels(attr_labels, rotation=35, ha="right", **_font(font, 9))
+        axes[1].set_xticklabels(attr_labels, rotation=35, ha="right", fontsize=9)
         cax = fig.add_subplot(gs[:, 1])
         cb = fig.colorbar(im, cax=cax)
         cb.ax.tick_params(labelsize=8)

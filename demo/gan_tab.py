@@ -34,6 +34,7 @@ from .common import (
     model_row,
     warn,
 )
+from .fonts import plot_lang
 from .i18n import LATEX_DELIMITERS, STRINGS, t
 
 FAMILY = "stylegan"
@@ -293,7 +294,7 @@ class GanHandlers:
         draws = np.stack([eng.synthesize(w, noise_mode="random", noise_seed=k, noise_strength=s)[0]
                           for k in range(NOISE_DRAWS)]).astype(np.float32) / 255.0  # (K, H, W, C)
         std = draws.std(axis=0).mean(axis=-1) * 255.0  # grey levels
-        picture = gan_plots.std_heatmap(std, t("gan.noise.std", lang, k=NOISE_DRAWS), lang)
+        picture = gan_plots.std_heatmap(std, t("gan.noise.std", plot_lang(lang), k=NOISE_DRAWS), plot_lang(lang))
         if float(std.max()) < 1.0:
             return picture, "ℹ️ " + t("gan.noise.tiny", lang, max=float(std.max()))
         return picture, ""
@@ -335,15 +336,17 @@ class GanHandlers:
             return None, "⚠️ " + t("gan.layers.missing", lang)
         result = attributes.layer_effects(eng, regressor, n=EFFECTS_N, seed=0)
         names = list(result["attributes"])
-        labels = [_attr_label(attributes, n, lang) for n in names]
+        pl = plot_lang(lang)  # the chart's labels: English where no CJK font can draw Chinese
+        labels = [_attr_label(attributes, n, pl) for n in names]
         groups = [t("gan.group." + g, lang) if g in GROUPS else str(g) for g in result["groups"]]
         per_layer = result.get("per_layer")
         if per_layer is None:
             per_layer = np.full((0, len(names)), np.nan)
         layer_labels = [_layer_label(i, r) for i, r in enumerate(eng.layer_resolutions[:len(per_layer)])]
         chart = gan_plots.effects_chart(np.asarray(result["effect"], np.float64), np.asarray(per_layer, np.float64),
-                                        groups, layer_labels, labels,
-                                        (t("gan.layers.groups", lang), t("gan.layers.single", lang)), lang)
+                                        [t("gan.group." + g, pl) if g in GROUPS else str(g) for g in result["groups"]],
+                                        layer_labels, labels,
+                                        (t("gan.layers.groups", pl), t("gan.layers.single", pl)), pl)
         effect = np.nan_to_num(np.asarray(result["effect"], np.float64), nan=-1.0)
         truth = result.get("attribute_groups") or [None] * len(names)
         rows = [t("gan.layers.table", lang), "|---|---|---|"]

@@ -12,11 +12,12 @@ import functools
 import math
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from engines.toy2d import EXTENT, MIN_DRAWN
 
 from . import i18n_playground  # noqa: F401 (registers the strings)
+from .fonts import pil_font, plot_lang
 from .i18n import t
 
 PANEL = 360            # pixels per square panel
@@ -40,22 +41,10 @@ HEAT_MID = np.array((250, 250, 250), np.float32)
 HEAT_HIGH = np.array((160, 220, 170), np.float32)  # D says "real"
 CURVES = [(21, 101, 192), (230, 81, 0), (46, 160, 67), (142, 68, 173), (120, 120, 120)]
 
-FONT_PATHS = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-              "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
-
-
-@functools.lru_cache(maxsize=8)
 def font(size: int):
-    """A TrueType font with Chinese glyphs where the machine has one (else DejaVu, else Pillow's own)."""
-    for path in FONT_PATHS:
-        try:
-            return ImageFont.truetype(path, size)
-        except OSError:
-            continue
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:
-        return ImageFont.load_default()
+    """Pillow has no per-glyph fallback: the CJK face (it has Latin letters too) draws all text where
+    the machine has one, else DejaVu Sans; without it the frame's labels are English (render's plot_lang)."""
+    return pil_font(size)
 
 
 # --- coordinates ---------------------------------------------------------------------------------
@@ -379,6 +368,7 @@ def render_canvas(points, model: str, lang: str = "en") -> np.ndarray:
     """The frame of a model on drawn data that has too few points to learn yet: the data panels
     (where a click adds points) with the points so far, in the same places as a model's frame, so a
     click lands at the same data coordinates before and after the model appears."""
+    lang = plot_lang(lang)
     pts = np.zeros((0, 2)) if points is None else np.asarray(points, np.float32).reshape(-1, 2)
     out = Image.new("RGB", (WIDTH, HEIGHT), (255, 255, 255))
     draw = ImageDraw.Draw(out)
@@ -412,6 +402,7 @@ PANELS = {"gan": gan_panels, "diffusion": diffusion_panels, "vae": vae_panels}
 def render(frame, lang: str = "en", metric: str = "js", show=("heat", "real", "fake", "arrows", "trajectories")
            ) -> np.ndarray:
     """A Frame -> one uint8 (HEIGHT, WIDTH, 3) picture: two titled panels above the charts."""
+    lang = plot_lang(lang)
     show = set(show or ())
     left, right = PANELS[frame.model](frame, lang, show)
     out = Image.new("RGB", (WIDTH, HEIGHT), (255, 255, 255))

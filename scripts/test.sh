@@ -22,6 +22,20 @@ if [ ! -x /usr/bin/chromium ]; then
     fi
 fi
 
+# Chinese plot labels need a CJK font (Noto Sans CJK SC; packages.txt installs it on a Space).
+# Without one the plots fall back to English and tests/test_fonts.py skips its Chinese checks.
+if ! ls /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc >/dev/null 2>&1 \
+        && ! { command -v fc-list >/dev/null && [ -n "$(fc-list :lang=zh family 2>/dev/null)" ]; }; then
+    if [ "$(id -u)" = "0" ]; then
+        echo "== installing fonts-noto-cjk (apt)"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends fonts-noto-cjk >/dev/null
+    else
+        echo "== note: no CJK font and this is not root; Chinese plot tests will skip" >&2
+    fi
+fi
+
 export HF_HUB_OFFLINE=1
 if [ -z "${GENLAB_DATA_DIR:-}" ] && [ -d ../shared/data ]; then
     GENLAB_DATA_DIR="$(cd ../shared/data && pwd)"
