@@ -12,6 +12,7 @@ from torch.distributions import Bernoulli, Independent, Normal
 
 from engines import checkpoint, runtime, vae
 from engines.errors import UserError
+from tests.close import assert_images_close
 
 
 # --- the loss: closed forms ------------------------------------------------------------------
@@ -230,8 +231,8 @@ def test_engine_interpolate_decodes_the_path(engine):
     for mode, fn in (("linear", vae.lerp), ("spherical", vae.slerp)):
         frames = engine.interpolate(za, zb, ts, mode=mode)
         assert np.array_equal(frames, engine.decode(fn(za, zb, np.array(ts))))
-        assert np.array_equal(frames[0], engine.decode(za)[0])
-        assert np.array_equal(frames[-1], engine.decode(zb)[0])
+        assert_images_close(frames[0], engine.decode(za)[0])  # a batch of 3 against 1: rounding only
+        assert_images_close(frames[-1], engine.decode(zb)[0])
 
 
 def test_engine_encode_and_reconstruct(engine):
@@ -272,7 +273,7 @@ def test_engine_manifold_on_a_2d_model(engine):
     for r in range(3):
         for c in range(3):
             tile = grid[r * 8:(r + 1) * 8, c * 8:(c + 1) * 8]
-            assert np.array_equal(tile, engine.decode(coords[r, c])[0])
+            assert_images_close(tile, engine.decode(coords[r, c])[0])  # a batch of 9 against 1
 
 
 def test_engine_manifold_needs_a_2d_model(tmp_path, tiny_vae_config, make_checkpoint):
