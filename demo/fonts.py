@@ -22,9 +22,12 @@ from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
-# Faces that draw Simplified Chinese, best first (an SC face gives mainland glyph shapes).
+# Faces that draw Simplified Chinese, best first (an SC face gives mainland glyph shapes): Debian's,
+# then a teacher's laptop's (macOS, Windows), then faces of other regions that still cover Chinese.
 CJK_FAMILIES = ("Noto Sans CJK SC", "Source Han Sans SC", "Noto Sans SC", "WenQuanYi Micro Hei",
-                "WenQuanYi Zen Hei", "Noto Sans CJK JP", "Source Han Sans", "Noto Sans CJK TC")
+                "WenQuanYi Zen Hei", "PingFang SC", "Hiragino Sans GB", "Heiti SC", "STHeiti",
+                "Microsoft YaHei", "SimHei", "Noto Sans CJK JP", "Source Han Sans", "Noto Sans CJK TC",
+                "Arial Unicode MS")
 # Where Debian puts them, when fontconfig's fc-list is not there to ask.
 CJK_GLOBS = ("/usr/share/fonts/opentype/noto/NotoSansCJK*.ttc", "/usr/share/fonts/truetype/noto/NotoSansCJK*.ttc",
              "/usr/share/fonts/truetype/wqy/wqy-*.ttc", "/usr/share/fonts/opentype/source-han-sans/*.ttc")

@@ -22,6 +22,7 @@ from demo import clip_plots, diffusion_plots, fonts, gan_plots, i18n_gan, playgr
 
 ROOT = Path(__file__).resolve().parents[1]
 CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]")
+CJK_NAME = re.compile(r"CJK|WenQuanYi|Han Sans|PingFang|YaHei|SimHei|Hiragino|Heiti")
 MISSING = re.compile(r"Glyph \d+ .*missing from font|does not have a glyph|substituting with a dummy symbol")
 needs_cjk = pytest.mark.skipif(fonts.cjk_font() is None, reason="no CJK font here (./scripts/test.sh installs "
                                                                    "fonts-noto-cjk)")
@@ -78,6 +79,23 @@ def test_the_face_covers_every_chinese_character_genlab_writes():
     face = ft2font.FT2Font(font.path, face_index=font.index)
     missing = [c for c in text if not face.get_char_index(ord(c))]
     assert not missing, f"{font.family} lacks {''.join(missing)}"
+
+
+@needs_cjk
+def test_a_font_installed_after_matplotlibs_cached_list_is_still_found(monkeypatch):
+    """matplotlib caches its font list on disk; a font apt installed later is not in it (this very
+    machine's cache predated fonts-noto-cjk). The finder adds the files itself."""
+    from matplotlib import font_manager
+
+    manager = font_manager.fontManager
+    monkeypatch.setattr(manager, "ttflist", [e for e in manager.ttflist if not CJK_NAME.search(e.name)])
+    fonts.cjk_font.cache_clear()
+    try:
+        found = fonts.cjk_font()
+        assert found is not None and found == fonts._lookup(manager)
+        assert any(e.name == found.family for e in manager.ttflist)
+    finally:
+        fonts.cjk_font.cache_clear()
 
 
 @needs_cjk
