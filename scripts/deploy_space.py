@@ -1,7 +1,7 @@
 """Put GenLab on a Hugging Face Space in one command.
 
     python scripts/deploy_space.py --repo OWNER/NAME [--private] [--dry-run]
-                                   [--hardware cpu|zerogpu] [--include-docs]
+                                   [--hardware cpu|zerogpu] [--include-docs] [--export DIR]
 
 Uploads only what the Space runs (app.py, demo/, engines/, assets/, requirements.txt,
 packages.txt, README.md with its front matter) through huggingface_hub's HTTP upload API, which
@@ -255,6 +255,16 @@ def report(p: Plan, out=None) -> None:
 # Upload
 # --------------------------------------------------------------------------------------------
 
+def export(p: Plan, folder: Path) -> None:
+    """Write the plan's files (README and requirements as the Space gets them) into a new folder."""
+    folder = Path(folder)
+    if folder.exists() and any(folder.iterdir()):
+        raise SystemExit(f"{folder} is not empty")
+    for rel, data in p.files.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(data)
+
+
 def offline_reason() -> str | None:
     for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
         if os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on"):
@@ -292,6 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--hardware", choices=sorted(HARDWARE), default="cpu",
                         help="cpu: CPU Basic (needs a paid plan since July 2026); zerogpu: free ZeroGPU")
     parser.add_argument("--include-docs", action="store_true", help="also upload docs/ (the README's pictures)")
+    parser.add_argument("--export", type=Path, metavar="DIR",
+                        help="write the files the Space would get into DIR (a new folder); upload nothing")
     parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
     return parser
 
@@ -306,6 +318,10 @@ def main(argv=None) -> int:
     if p.problems:
         print(f"{len(p.problems)} check(s) failed: nothing uploaded", file=sys.stderr)
         return 1
+    if args.export is not None:
+        export(p, args.export)
+        print(f"exported {len(p.files)} files to {args.export}")
+        return 0
     if args.dry_run:
         print(f"dry run: would upload to https://huggingface.co/spaces/{args.repo}")
         return 0

@@ -261,9 +261,8 @@ def test_the_uploaded_file_set_alone_starts_and_serves(tmp_path):
     p = deploy.plan(ROOT)
     assert not p.problems
     space = tmp_path / "space"
-    for rel, data in p.files.items():
-        (space / rel).parent.mkdir(parents=True, exist_ok=True)
-        (space / rel).write_bytes(data)
+    deploy.export(p, space)
+    assert sorted(str(f.relative_to(space).as_posix()) for f in space.rglob("*") if f.is_file()) == sorted(p.files)
     assert not (space / "tests").exists() and not (space / "docs").exists()
     env = {"PYTHONDONTWRITEBYTECODE": "1"}
     with launched_app(root=space, env=env, timeout=120) as (url, proc, seconds):
