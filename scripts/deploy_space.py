@@ -272,12 +272,15 @@ def offline_reason() -> str | None:
     return None
 
 
-def upload(p: Plan, repo: str, *, private: bool) -> str:
-    """Create the Space if needed and upload the plan's files in one commit -> the Space's URL."""
-    from huggingface_hub import CommitOperationAdd, HfApi
-    from huggingface_hub.errors import HfHubHTTPError
+KEEP_REMOTE = {".gitattributes"}  # the Hub writes this one when it creates the Space
 
-    api = HfApi()
+
+def upload(p: Plan, repo: str, *, private: bool, api=None) -> str:
+    """Create the Space if needed and make it hold exactly the plan's files, in one commit
+    (files an earlier deploy left that the plan no longer has are deleted) -> the Space's URL."""
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
+
+    api = api or HfApi()
     try:
         api.whoami()
     except Exception as err:  # no token, a bad one, or no network: say which before anything else
@@ -286,11 +289,13 @@ def upload(p: Plan, repo: str, *, private: bool) -> str:
     try:
         url = api.create_repo(repo, repo_type="space", space_sdk="gradio", private=private, exist_ok=True,
                               space_hardware=HARDWARE[p.hardware])
-    except HfHubHTTPError as err:
-        raise SystemExit(f"could not create the Space {repo}: {err}") from None
+        remote = set(api.list_repo_files(repo, repo_type="space"))
+    except Exception as err:
+        raise SystemExit(f"could not create or read the Space {repo}: {err}") from None
     ops = [CommitOperationAdd(path_in_repo=rel, path_or_fileobj=data) for rel, data in p.files.items()]
+    ops += [CommitOperationDelete(path_in_repo=rel) for rel in sorted(remote - set(p.files) - KEEP_REMOTE)]
     api.create_commit(repo, operations=ops, repo_type="space",
-                      commit_message=f"Deploy GenLab ({len(ops)} files, {p.hardware})")
+                      commit_message=f"Deploy GenLab ({len(p.files)} files, {p.hardware})")
     return str(url)
 
 

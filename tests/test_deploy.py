@@ -273,3 +273,50 @@ def test_the_uploaded_file_set_alone_starts_and_serves(tmp_path):
             config = r.read().decode("utf-8", errors="replace")
         assert "mnist-vae" in config  # the shipped checkpoints were found in the copy
     assert proc.returncode is not None
+
+
+class FakeApi:
+    """HfApi as upload() uses it, recording the calls."""
+
+    def __init__(self, remote=()):
+        self.remote, self.calls = list(remote), []
+
+    def whoami(self):
+        return {"name": "someone"}
+
+    def create_repo(self, repo, **kwargs):
+        self.calls.append(("create_repo", repo, kwargs))
+        return f"https://huggingface.co/spaces/{repo}"
+
+    def list_repo_files(self, repo, **kwargs):
+        return self.remote
+
+    def create_commit(self, repo, *, operations, **kwargs):
+        self.calls.append(("create_commit", repo, operations, kwargs))
+
+
+def test_the_upload_creates_a_gradio_space_and_commits_exactly_the_plan(tmp_path):
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+
+    p = deploy.plan(make_root(tmp_path), hardware="zerogpu")
+    api = FakeApi(remote=[".gitattributes", "README.md", "engines/old_module.py"])
+    url = deploy.upload(p, "someone/genlab", private=True, api=api)
+    assert url.endswith("/spaces/someone/genlab")
+    (_, repo, kwargs), (_, _, ops, commit) = api.calls
+    assert kwargs["repo_type"] == "space" and kwargs["space_sdk"] == "gradio" and kwargs["private"] is True
+    assert kwargs["space_hardware"] == "zero-a10g" and kwargs["exist_ok"] is True
+    assert commit["repo_type"] == "space"
+    added = {op.path_in_repo: op for op in ops if isinstance(op, CommitOperationAdd)}
+    assert sorted(added) == sorted(p.files)
+    assert [op.path_in_repo for op in ops if isinstance(op, CommitOperationDelete)] == ["engines/old_module.py"]
+
+
+def test_without_a_login_the_upload_stops_before_creating_anything(tmp_path):
+    class NoLogin(FakeApi):
+        def whoami(self):
+            raise OSError("no token")
+
+    api = NoLogin()
+    with pytest.raises(SystemExit, match="hf auth login"):
+        deploy.upload(deploy.plan(make_root(tmp_path)), "someone/genlab", private=False, api=api)
+    assert api.calls == []
