@@ -52,6 +52,7 @@ def test_the_upload_holds_what_the_space_runs_and_nothing_else():
         assert not rel.startswith(("tests/", "benchmarks/", "docs/", "scripts/", ".ci/", ".git")), rel
         assert "__pycache__" not in rel and not rel.endswith(".pyc"), rel
     assert "DEVELOPERS.md" not in files and "requirements-dev.txt" not in files
+    assert ("packages.txt" in files) == (ROOT / "packages.txt").is_file()  # apt packages (a CJK font), when there
 
 
 def test_docs_travel_only_when_asked():

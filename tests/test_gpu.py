@@ -69,7 +69,8 @@ def zero(monkeypatch):
     fake = FakeSpaces()
     monkeypatch.setitem(sys.modules, "spaces", fake)
     monkeypatch.setenv("SPACES_ZERO_GPU", "true")
-    monkeypatch.delenv("GENLAB_DEVICE", raising=False)
+    monkeypatch.setenv("GENLAB_DEVICE", "unset")  # so that what setup() sets is undone after the test
+    monkeypatch.delenv("GENLAB_DEVICE")
     monkeypatch.setattr(gpu, "_entry", None)
     return fake
 
