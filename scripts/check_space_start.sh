@@ -18,7 +18,9 @@ t0=$(date +%s)
 python scripts/deploy_space.py --repo check/genlab --hardware "$HARDWARE" --export "$WORK/space" | tail -1
 "$PYTHON" -m venv "$WORK/venv"
 echo "== venv from $("$WORK/venv/bin/python" --version), installing the Space's requirements.txt"
-"$WORK/venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$WORK/space/requirements.txt"
+# (pip's notes about local index folders it skips are left out of the log)
+"$WORK/venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$WORK/space/requirements.txt" 2>&1 \
+    | { grep -v "^WARNING: Location .* is ignored" || true; }
 t1=$(date +%s)
 echo "== installed in $((t1 - t0)) s"
 
