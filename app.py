@@ -23,6 +23,7 @@ os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 import gradio as gr  # noqa: E402
 
 from demo import clip_tab, common, diffusion_tab, gan_tab, i18n, playground_tab, train_tab, vae_tab  # noqa: E402
+from engines import gpu  # noqa: E402
 
 CSS_PATH = Path(__file__).resolve().parent / "demo" / "style.css"
 COMPUTE_CONCURRENCY = 2  # model events running at once (the engine's lock serialises compute anyway)
@@ -101,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
+    gpu.setup()  # on a ZeroGPU Space: interactive work on the CPU, handlers not wrapped in GPU calls
     demo = build_app(assets_dir=args.assets_dir, data_dir=args.data_dir, lang=args.lang)
     demo.launch(server_name=args.host, server_port=args.port, **launch_kwargs())
 
