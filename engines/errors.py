@@ -489,9 +489,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "clip_work": {
         "en": "{candidates} images x {views} views x {steps} steps is too much work for one CLIP guidance run "
-              "with this CLIP (at most {max_work:,}). Use fewer images, views or steps.",
-        "zh": "{candidates} 张图像 x {views} 个视图 x {steps} 步，对这个 CLIP 的一次引导来说计算量太大"
-              "（最多 {max_work:,}）。请减少图像数、视图数或步数。",
+              "with this CLIP: {step_work:,} view-pixels a step (at most {max_step:,}) and {work:,} in all "
+              "(at most {max_work:,}). Use fewer images, augmentations or steps, or a smaller size.",
+        "zh": "{candidates} 张图像 x {views} 个视图 x {steps} 步，对这个 CLIP 的一次引导来说计算量太大："
+              "每步 {step_work:,} 视图·像素（最多 {max_step:,}），总共 {work:,}（最多 {max_work:,}）。"
+              "请减少图像数、增强次数或步数，或缩小尺寸。",
     },
     "export_too_big": {
         "en": "An animation of {frames} frames of {width}x{height} pixels is too large to export "

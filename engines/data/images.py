@@ -40,6 +40,17 @@ def _short(exc: BaseException) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
+MAX_ANIMATION_PIXELS = 100_000_000  # frames x width x height of one exported GIF / MP4
+
+
+def check_animation(frames: int, width: int, height: int, max_pixels: int = MAX_ANIMATION_PIXELS) -> None:
+    """UserError export_too_big unless an animation of `frames` frames of width x height pixels
+    stays within `max_pixels` in all (what encoding it costs in time and memory). The exports
+    (the diffusion tab's run, the VAE's interpolation) call this before building their frames."""
+    if frames < 1 or width < 1 or height < 1 or frames * width * height > max_pixels:
+        raise UserError("export_too_big", frames=frames, width=width, height=height, max_mpx=max_pixels / 1e6)
+
+
 def _mpx(max_pixels: int) -> str:
     return f"{max_pixels / 1e6:g}"
 
