@@ -506,9 +506,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "{ago} 秒前下载{what}失败（{reason}）；GenLab 在 {minutes} 分钟内不会再次尝试。",
     },
     "studio_state_value": {
-        "en": "The uploaded training state sets {what} to {value}, outside {low} to {high}; it cannot be continued. "
+        "en": "The uploaded training state sets {what_en} to {value}, outside {low} to {high}; it cannot be continued. "
               "Upload the checkpoint without its training state to start a new run from its weights.",
-        "zh": "上传的训练状态将 {what} 设为 {value}，超出 {low} 到 {high} 的范围，无法继续训练。"
+        "zh": "上传的训练状态将{what_zh}设为 {value}，超出 {low} 到 {high} 的范围，无法继续训练。"
               "请上传不带训练状态的检查点，从其权重开始新的训练。",
     },
 }
