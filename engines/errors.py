@@ -505,6 +505,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Downloading {what} failed {ago} s ago ({reason}); GenLab will not try again for {minutes} minutes.",
         "zh": "{ago} 秒前下载{what}失败（{reason}）；GenLab 在 {minutes} 分钟内不会再次尝试。",
     },
+    "download_in_progress": {
+        "en": "{what} is being downloaded ({elapsed} s so far); try again in a minute. Nothing else waits for it.",
+        "zh": "正在下载{what}（已用 {elapsed} 秒）；请一分钟后再试。其他操作不受影响。",
+    },
     "studio_state_value": {
         "en": "The uploaded training state sets {what_en} to {value}, outside {low} to {high}; it cannot be continued. "
               "Upload the checkpoint without its training state to start a new run from its weights.",
