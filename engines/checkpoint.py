@@ -400,17 +400,25 @@ def _unzip_checkpoint(path: Path, dest: Path, wanted: set[str]) -> None:
             if base.lower().endswith(ARCHIVE_SUFFIXES):
                 raise UserError("archive_unsafe", name=path.name,
                                 reason=f"it holds another archive ('{m.filename}'); zip the checkpoint folder itself")
-        for m in members:
+        chosen = [m for m in members if m.filename.rsplit("/", 1)[-1] in wanted and "__MACOSX" not in m.filename]
+        for m in chosen:  # every member is checked before any is written
             base = m.filename.rsplit("/", 1)[-1]
-            if base not in wanted or "__MACOSX" in m.filename:
-                continue
             if base != WEIGHTS and m.file_size > MAX_JSON_BYTES:
                 raise UserError("checkpoint_json_too_big", file=base, size_kb=m.file_size // 1024,
                                 max_kb=MAX_JSON_BYTES // 1024)
             if m.file_size > 2**20 and m.file_size > MAX_COMPRESSION_RATIO * max(m.compress_size, 1):
                 raise UserError("archive_unsafe", name=path.name,
                                 reason=f"'{base}' compresses {m.file_size // max(m.compress_size, 1)}:1, which looks like a zip bomb")
-            _copy_member(archive, m, dest / base, path.name)
+        written = []
+        try:
+            for m in chosen:
+                out = dest / m.filename.rsplit("/", 1)[-1]
+                written.append(out)
+                _copy_member(archive, m, out, path.name)
+        except UserError:
+            for out in written:
+                out.unlink(missing_ok=True)
+            raise
 
 
 def _copy_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, out: Path, zip_name: str) -> None:

@@ -68,12 +68,13 @@ def fetch(key: str, fn: Callable[[], Any], *, what: str, wait_s: float = 120.0) 
             job.done.set()
         if job is not None and job.error is not None and now - job.finished >= REMEMBER_S:
             job = None  # an old failure: try again
-        if job is None:
+        started_here = job is None
+        if started_here:
             job = _JOBS[key] = _start(key, fn)
         elif job.error is not None:
             raise UserError("download_failed_recently", what=what, ago=round(now - job.finished),
                             minutes=round(REMEMBER_S / 60), reason=job.error)
-        fresh = job.finished is None
+        fresh = started_here or job.finished is None  # this call saw it run: its failure is news
     if not job.done.wait(0 if runtime.on_compute_thread() else wait_s):
         raise UserError("download_in_progress", what=what, elapsed=round(time.monotonic() - job.started))
     if job.error is not None:
