@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import io
 import os
 import struct
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from ..errors import UserError
 from .imageset import ImageSet
-from .images import ARCHIVE_SUFFIXES, IMAGE_SUFFIXES, _short, decode_image, to_model_input
+from .images import ARCHIVE_SUFFIXES, FORMATS, IMAGE_SUFFIXES, _short, decode_image, to_model_input
 
 
 # ------------------------------------------------------------------------------------------------
@@ -163,6 +166,19 @@ def _folder_entries(root: Path, *, max_files: int, max_bytes: int, skipped: list
             skipped.append((name, f"could not be read ({exc.strerror or _short(exc)})"))
 
 
+def _header_pixels(data: bytes, max_pixels: int) -> int:
+    """Width x height from an image's header (0 for what will be skipped anyway: unreadable or over
+    the per-image limit); nothing is decoded."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data), formats=FORMATS) as im:
+                pixels = im.size[0] * im.size[1]
+    except Exception:  # noqa: BLE001 -- a bad image is judged (and explained) when it is decoded
+        return 0
+    return pixels if pixels <= max_pixels else 0
+
+
 _SHORT_REASON = {
     "image_unreadable": lambda p: f"unreadable image ({p['reason']})",
     "image_too_large": lambda p: f"{p['width']}x{p['height']} pixels is over the {p['max_mpx']} megapixel limit",
@@ -199,6 +215,23 @@ def load_folder(
         entries = iter([(root.name, root.read_bytes())])
     else:
         raise UserError("folder_missing", path=str(path))
+
+    if root.is_dir() or zipfile.is_zipfile(root):
+        # First the sizes from every image's header (nothing decoded): a set over the pixel budget
+        # is refused in the time it takes to read it, not after decoding 250 MP of it.
+        again = (_folder_entries(root, max_files=max_files, max_bytes=max_bytes, skipped=[]) if root.is_dir()
+                 else _zip_entries(root, max_files=max_files, max_bytes=max_bytes, skipped=[]))
+        total, count = 0, 0
+        try:
+            for _, data in again:
+                total += _header_pixels(data, max_pixels)
+                count += 1
+                if total > max_total_pixels:
+                    raise UserError("images_total_pixels", count=count, max_mpx=max_total_pixels / 1e6)
+                if count == max_files:
+                    break
+        finally:
+            again.close()
 
     images, decoded = [], 0
     try:
