@@ -26,6 +26,11 @@ CASES = {
     "safetensors header claiming 1 TB": ("make_header_bomb_folder(d)", "checkpoint.load(p)"),
     "zip declaring 10M entries (ZIP64)": ("make_many_entries_zip(d)", "checkpoint.load(p)"),
     "checkpoint zip with a 64 MB zeros weights bomb": ("make_weights_bomb_zip(d)", "checkpoint.load(p)"),
+    "checkpoint zip bomb: 2 GB of zeros": ("make_gigabyte_bomb_zip(d)", "checkpoint.load(p)"),
+    "nested zip": ("make_nested_zip(d, TINY)", "checkpoint.load(p)"),
+    "path-traversal zip (accepted: nothing written outside)": ("make_traversal_zip(d, TINY)", "checkpoint.load(p)"),
+    "damaged member": ("make_corrupt_member_zip(d, TINY)", "checkpoint.load(p)"),
+    "pickle (.pt) named upload": ("d / 'model.pt'", "p.write_bytes(b'x'); checkpoint.load(p)"),
     "image zip: 40 PNGs of 1000x1000 (40 MP) vs 250 MP budget, accepted": (
         "make_many_images_zip(d, 40, 1000)", "load_folder(p, size=32)"),
     "image zip: 300 PNGs of 1000x1000 (300 MP)": ("make_many_images_zip(d, 300, 1000)", "load_folder(p, size=32)"),
@@ -45,6 +50,7 @@ from engines.diffusion import Engine
 from engines.errors import UserError
 from test_hostile_engine import *
 d = Path({tmp!r})
+TINY = Path({root!r}) / "assets" / "mnist-vae-z2"
 p = {build}
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t = time.perf_counter()

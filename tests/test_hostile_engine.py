@@ -106,6 +106,29 @@ def make_weights_bomb_zip(folder: Path, mb: int = 64) -> Path:
                                               "card.json": json.dumps(CARD).encode()})
 
 
+def make_gigabyte_bomb_zip(folder: Path, gb: int = 2) -> Path:
+    """A checkpoint zip whose model.safetensors unpacks to `gb` GB of zeros (~2 MB compressed)."""
+    path = folder / "gigabyte-bomb.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("config.json", json.dumps(VAE_CONFIG))
+        zf.writestr("card.json", json.dumps(CARD))
+        with zf.open("model.safetensors", "w", force_zip64=True) as f:
+            block = bytes(2**24)
+            for _ in range(gb * 64):
+                f.write(block)
+    return path
+
+
+def make_nested_zip(folder: Path, tiny: Path) -> Path:
+    inner = _zip(folder / "inner.zip", {n: (tiny / n).read_bytes() for n in ("config.json", "model.safetensors", "card.json")})
+    return _zip(folder / "nested.zip", {"inner.zip": inner.read_bytes()})
+
+
+def make_traversal_zip(folder: Path, tiny: Path) -> Path:
+    return _zip(folder / "traversal.zip", {f"../../evil/{n}": (tiny / n).read_bytes()
+                                           for n in ("config.json", "model.safetensors", "card.json")})
+
+
 def make_corrupt_member_zip(folder: Path, tiny: Path) -> Path:
     """A checkpoint zip whose config.json's compressed bytes were damaged in transit."""
     path = _zip(folder / "corrupt.zip", {n: (tiny / n).read_bytes() for n in ("config.json", "model.safetensors", "card.json")})
