@@ -483,9 +483,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "diffusion_work": {
         "en": "{n} images of {size}x{size} pixels with {steps} sampling steps is too much work for one request "
-              "(at most {max_work:,} image-pixel-steps, e.g. {example}). Use fewer images or fewer steps.",
+              "(at most {max_work:,} image-pixel-steps, such as {most} images x {most_steps} steps). Use fewer images or "
+              "fewer steps.",
         "zh": "{n} 张 {size}x{size} 像素的图像、{steps} 个采样步数，对一次请求来说计算量太大（最多 {max_work:,} "
-              "图像·像素·步，例如 {example}）。请减少图像数或采样步数。",
+              "图像·像素·步，例如 {most} 张图像 x {most_steps} 步）。请减少图像数或采样步数。",
     },
     "clip_work": {
         "en": "{candidates} images x {views} views x {steps} steps is too much work for one CLIP guidance run "

@@ -93,7 +93,8 @@ class Engine:
         y = self.labels_for(int(n), label)
         if guidance is None:
             guidance = float(self.card.get("default_guidance", 1.0)) if y is not None else 1.0
-        self.check_work(int(n), c.timesteps if sampler == "ddpm" else steps, guided=y is not None and guidance != 1.0)
+        self.check_work(int(n), c.timesteps if sampler == "ddpm" or steps is None else steps,
+                        guided=y is not None and guidance != 1.0)
         gen = runtime.generator(seed, self.device)
         # The samplers take the compute lock per step, so other requests interleave with a long run.
         with torch.inference_mode():
@@ -187,10 +188,10 @@ class Engine:
         side = self.config.image_size
         per_step = n * side * side * (2 if guided else 1)
         if per_step > MAX_STEP_PIXELS or per_step * steps > MAX_WORK:
-            most = max(1, MAX_STEP_PIXELS // (side * side * (2 if guided else 1)))
-            example = f"{most} images x {max(1, MAX_WORK // (most * side * side * (2 if guided else 1)))} steps" \
-                if most * side * side * (2 if guided else 1) <= MAX_WORK else "fewer images"
-            raise UserError("diffusion_work", n=n, size=side, steps=steps, max_work=MAX_WORK, example=example)
+            per_image = side * side * (2 if guided else 1)
+            most = max(1, MAX_STEP_PIXELS // per_image)
+            raise UserError("diffusion_work", n=n, size=side, steps=steps, max_work=MAX_WORK, most=most,
+                            most_steps=max(1, MAX_WORK // (most * per_image)))
 
     def check_setting(self, setting: Setting) -> Setting:
         """A setting with every value checked and the guidance resolved (None -> the card's default
