@@ -14,8 +14,12 @@ import importlib
 import json
 import math
 import os
+import re
 import shutil
+import struct
 import tempfile
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +36,12 @@ AUX_PREFIX = "aux/"
 PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".bin")
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar")
 MAX_UPLOAD_BYTES = 512 * 2**20
+MAX_JSON_BYTES = 256 * 2**10        # config.json / card.json: the shipped ones are under 8 KB
+MAX_HEADER_BYTES = 8 * 2**20        # a safetensors header (JSON: a name, dtype, shape per tensor)
+MAX_TENSORS = 20_000                # tensors in one file (a ResNet CLIP with its trainer state: ~700)
+MAX_PARAMS = 50_000_000             # the largest shipped model has 3.4M parameters
+MAX_AUX_ELEMENTS = 4_000_000        # aux data beside the weights and trainer state (shipped: 0.2M)
+MAX_COMPRESSION_RATIO = 200         # a checkpoint member compressing more than this (and big) is a bomb
 
 # Family name -> module that implements it. Each module offers `Config.from_dict(dict)` and
 # `build(config) -> nn.Module`. Families are imported only when a checkpoint needs them.
@@ -54,12 +64,15 @@ class Checkpoint:
         return self.card.get("name") or self.path.name
 
     def build(self, device: torch.device | str = "cpu"):
-        """(config, model) with the weights loaded, in eval mode, on `device`."""
+        """(config, model) with the weights loaded, in eval mode, on `device`.
+
+        The model is first built on the meta device (no memory) and its every tensor compared with
+        the weights; only a model that fits them is allocated, so a config cannot ask for more
+        memory than its weights file already holds."""
         module = family_module(self.family)
-        try:
-            config = module.Config.from_dict(self.config)
-        except (TypeError, ValueError) as exc:
-            raise UserError("checkpoint_bad_config", family=self.family, reason=str(exc)) from None
+        config = _config(module, self.family, self.config)
+        expected = expected_state(module, config)
+        _check_shapes(expected, {k: (tuple(v.shape), v.dtype) for k, v in self.state.items()})
         model = module.build(config)
         try:
             model.load_state_dict(self.state, strict=True)
@@ -75,11 +88,168 @@ def family_module(family: str):
     return importlib.import_module(FAMILY_MODULES[family])
 
 
+def _config(module, family: str, config: dict):
+    try:
+        return module.Config.from_dict(config)
+    except (TypeError, ValueError) as exc:
+        raise UserError("checkpoint_bad_config", family=family, reason=str(exc)[:300]) from None
+
+
+def expected_state(module, config) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
+    """{name: (shape, dtype)} of the state dict `module.build(config)` would have, found on the meta
+    device (nothing allocated); UserError checkpoint_too_big over MAX_PARAMS parameters."""
+    with torch.device("meta"):
+        model = module.build(config)
+    count = sum(p.numel() for p in model.parameters())
+    if count > MAX_PARAMS:
+        raise UserError("checkpoint_too_big", params=count, max_params=MAX_PARAMS)
+    return {k: (tuple(v.shape), v.dtype) for k, v in model.state_dict().items()}
+
+
+def _check_shapes(expected: dict, found: dict) -> None:
+    """Every tensor the model has, of its shape, none it lacks; floating-point weights may be stored
+    in any float dtype (the shipped ones are float16), integer buffers in their own."""
+    missing, unexpected = sorted(set(expected) - set(found)), sorted(set(found) - set(expected))
+    if missing or unexpected:
+        parts = ([f"missing {', '.join(missing[:5])}" + (" ..." if len(missing) > 5 else "")] if missing else []) + \
+                ([f"unexpected {', '.join(unexpected[:5])}" + (" ..." if len(unexpected) > 5 else "")] if unexpected else [])
+        raise UserError("checkpoint_shape_mismatch", reason="; ".join(parts)[:400])
+    for name, (shape, dtype) in expected.items():
+        got_shape, got_dtype = found[name]
+        if tuple(got_shape) != tuple(shape):
+            raise UserError("checkpoint_shape_mismatch",
+                            reason=f"{name} is {list(got_shape)} in the weights, {list(shape)} in the model")
+        if dtype.is_floating_point != got_dtype.is_floating_point or (
+                not dtype.is_floating_point and dtype != got_dtype):
+            raise UserError("checkpoint_shape_mismatch",
+                            reason=f"{name} is {str(got_dtype).removeprefix('torch.')} in the weights, "
+                                   f"{str(dtype).removeprefix('torch.')} in the model")
+
+
+_DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+           "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
+           "BOOL": torch.bool}
+
+
+def read_header(path: Path) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
+    """{name: (shape, dtype)} from a safetensors file's header alone (8-byte length, then JSON),
+    its length bounded before it is read and every tensor's extent checked against the file."""
+    def corrupt(reason: str):
+        return UserError("checkpoint_corrupt", file=WEIGHTS, reason=reason)
+
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            raise corrupt("the file is too short to be safetensors")
+        (n,) = struct.unpack("<Q", head)
+        if n > MAX_HEADER_BYTES or n > size - 8:
+            raise corrupt(f"its header claims {n:,} bytes (the limit is {MAX_HEADER_BYTES:,} and the file has {size:,})")
+        try:
+            header = json.loads(f.read(n).decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise corrupt(f"its header is not JSON ({str(exc)[:80]})") from None
+    if not isinstance(header, dict):
+        raise corrupt("its header is not a JSON object")
+    header.pop("__metadata__", None)
+    if len(header) > MAX_TENSORS:
+        raise corrupt(f"it holds {len(header):,} tensors; the limit is {MAX_TENSORS:,}")
+    out, data = {}, size - 8 - n
+    for name, info in header.items():
+        try:
+            dtype = _DTYPES[info["dtype"]]
+            shape = tuple(int(d) for d in info["shape"])
+            start, end = (int(o) for o in info["data_offsets"])
+        except (KeyError, TypeError, ValueError):
+            raise corrupt(f"tensor '{str(name)[:60]}' has an unknown dtype or a bad shape") from None
+        if len(shape) > 8 or min(shape, default=0) < 0 or not 0 <= start <= end <= data:
+            raise corrupt(f"tensor '{str(name)[:60]}' has a bad shape or lies outside the file")
+        if math.prod(shape) * dtype.itemsize != end - start:
+            raise corrupt(f"tensor '{str(name)[:60]}' has {end - start} bytes for shape {list(shape)}")
+        out[name] = (shape, dtype)
+    return out
+
+
+# Aux data each family's tabs read: name -> (dtype kind, shape rule). A rule is a function of the
+# config giving the expected shape, None standing for any length up to AUX_MAX_ROWS.
+AUX_MAX_ROWS = 10_000
+_VAE_AUX = {
+    "examples": ("uint8", lambda c: (None, c.channels, c.image_size, c.image_size)),
+    "example_labels": ("int", lambda c: (None,)),
+    "encoded_mu": ("float", lambda c: (None, c.latent_dim)),
+    "encoded_labels": ("int", lambda c: (None,)),
+    "pca_components": ("float", lambda c: (None, c.latent_dim)),
+    "pca_mean": ("float", lambda c: (c.latent_dim,)),
+    "pca_std": ("float", lambda c: (None,)),
+}
+_DDPM_AUX = {k: _VAE_AUX[k] for k in ("examples", "example_labels")}
+AUX_SCHEMA = {"vae": _VAE_AUX, "ddpm": _DDPM_AUX, "stylegan": {}, "clip": {}, "faceattr": {}}
+TRAINER_AUX = re.compile(r"(opt\.\d{1,2}\.\d{1,5}\.(exp_avg|exp_avg_sq|step)|ema\..+|generator|order)")
+
+
+def _kind(dtype: torch.dtype) -> str:
+    return "uint8" if dtype == torch.uint8 else "float" if dtype.is_floating_point else "int"
+
+
+def check_aux(family: str, config, aux: dict, params: int) -> None:
+    """Aux tensors against their family's schema: known names, dtype, shape and a total size.
+    A trainer state (`trainer/*`, engines.studio) may hold Adam's moments and an EMA: a few times
+    the weights."""
+    schema = AUX_SCHEMA.get(family, {})
+    total, trainer = 0, 0
+    for name, (shape, dtype) in aux.items():
+        n = math.prod(shape)
+        if name.startswith("trainer/"):
+            if not TRAINER_AUX.fullmatch(name[len("trainer/"):]):
+                raise UserError("checkpoint_bad_aux", name=name[:80], reason="not a trainer state tensor")
+            trainer += n
+            continue
+        if name not in schema:
+            raise UserError("checkpoint_bad_aux", name=name[:80],
+                            reason=f"a {family} checkpoint carries only {', '.join(schema) or 'no aux data'}")
+        kind, rule = schema[name]
+        want = rule(config)
+        if _kind(dtype) != kind:
+            raise UserError("checkpoint_bad_aux", name=name, reason=f"{_kind(dtype)} values where {kind} ones belong")
+        if len(shape) != len(want) or any(w is not None and s != w for s, w in zip(shape, want)) or (
+                shape and shape[0] > AUX_MAX_ROWS):
+            shown = ["N" if w is None else w for w in want]
+            raise UserError("checkpoint_bad_aux", name=name,
+                            reason=f"shape {list(shape)} where {shown} belongs (N at most {AUX_MAX_ROWS:,})")
+        total += n
+    if total > MAX_AUX_ELEMENTS or trainer > 4 * params + 1_000_000:
+        raise UserError("checkpoint_bad_aux", name="aux/*",
+                        reason=f"{total + trainer:,} values, more than a model of {params:,} parameters carries")
+
+
+# Card fields the tabs read, and the type each must have (others are kept as they are).
+CARD_TYPES = {
+    "name": str, "family": str, "date": str, "dataset": str, "hardware": str, "command": str, "stopped": str,
+    "storage_dtype": str, "metrics_note": str, "steps": int, "batch_size": int, "seed": int, "lr": (int, float),
+    "wall_time_s": (int, float), "default_guidance": (int, float), "ema_decay": (int, float),
+    "metrics": dict, "split": dict, "studio": dict, "trainer": dict, "continued_from": dict, "heldout_curve": list,
+}
+
+
+def _check_card(card: dict) -> None:
+    for key, want in CARD_TYPES.items():
+        value = card.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, want) or (
+                isinstance(value, float) and not math.isfinite(value)):
+            names = want.__name__ if isinstance(want, type) else "number"
+            raise UserError("checkpoint_bad_card", field=key, expected=names, got=type(value).__name__)
+
+
 def _read_json(path: Path) -> dict:
+    size = path.stat().st_size
+    if size > MAX_JSON_BYTES:
+        raise UserError("checkpoint_json_too_big", file=path.name, size_kb=size // 1024, max_kb=MAX_JSON_BYTES // 1024)
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError("checkpoint_bad_json", file=path.name, reason=str(exc)) from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise UserError("checkpoint_bad_json", file=path.name, reason=str(exc)[:200]) from None
     if not isinstance(value, dict):
         raise UserError("checkpoint_bad_json", file=path.name, reason="expected a JSON object")
     return value
@@ -99,10 +269,23 @@ def load(path: str | os.PathLike, *, expect_family: str | None = None) -> Checkp
             raise UserError("checkpoint_missing_file", path=str(path), file=name)
     config, card = _read_json(path / CONFIG), _read_json(path / CARD)
     family = card.get("family") or config.get("family")
+    if not isinstance(family, str):
+        raise UserError("checkpoint_unknown_family", family=str(family)[:40], known=", ".join(FAMILY_MODULES))
     if family in FAMILIES and expect_family is not None and family != expect_family:
         raise UserError("checkpoint_wrong_family", family=family, expected=expect_family)
     if family not in FAMILIES or family not in FAMILY_MODULES:
-        raise UserError("checkpoint_unknown_family", family=family, known=", ".join(FAMILY_MODULES))
+        raise UserError("checkpoint_unknown_family", family=family[:40], known=", ".join(FAMILY_MODULES))
+    _check_card(card)
+    # Everything is checked from the config and the safetensors header before a tensor is read:
+    # the model's shapes (on the meta device), every weight's shape and dtype, the aux schema.
+    module = family_module(family)
+    family_config = _config(module, family, {k: v for k, v in config.items() if k != "family"})
+    expected = expected_state(module, family_config)
+    header = read_header(path / WEIGHTS)
+    _check_shapes(expected, {k: v for k, v in header.items() if not k.startswith(AUX_PREFIX)})
+    params = sum(math.prod(shape) for shape, _ in expected.values())
+    check_aux(family, family_config, {k[len(AUX_PREFIX):]: v for k, v in header.items() if k.startswith(AUX_PREFIX)},
+              params)
     try:
         tensors = load_file(str(path / WEIGHTS), device="cpu")
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
@@ -217,11 +400,45 @@ def _unzip_checkpoint(path: Path, dest: Path, wanted: set[str]) -> None:
             if base.lower().endswith(ARCHIVE_SUFFIXES):
                 raise UserError("archive_unsafe", name=path.name,
                                 reason=f"it holds another archive ('{m.filename}'); zip the checkpoint folder itself")
-        for m in members:
+        chosen = [m for m in members if m.filename.rsplit("/", 1)[-1] in wanted and "__MACOSX" not in m.filename]
+        for m in chosen:  # every member is checked before any is written
             base = m.filename.rsplit("/", 1)[-1]
-            if base in wanted and "__MACOSX" not in m.filename:
-                with archive.open(m) as src, open(dest / base, "wb") as dst:
-                    shutil.copyfileobj(src, dst, length=2**20)
+            if base != WEIGHTS and m.file_size > MAX_JSON_BYTES:
+                raise UserError("checkpoint_json_too_big", file=base, size_kb=m.file_size // 1024,
+                                max_kb=MAX_JSON_BYTES // 1024)
+            if m.file_size > 2**20 and m.file_size > MAX_COMPRESSION_RATIO * max(m.compress_size, 1):
+                raise UserError("archive_unsafe", name=path.name,
+                                reason=f"'{base}' compresses {m.file_size // max(m.compress_size, 1)}:1, which looks like a zip bomb")
+        written = []
+        try:
+            for m in chosen:
+                out = dest / m.filename.rsplit("/", 1)[-1]
+                written.append(out)
+                _copy_member(archive, m, out, path.name)
+        except UserError:
+            for out in written:
+                out.unlink(missing_ok=True)
+            raise
+
+
+def _copy_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, out: Path, zip_name: str) -> None:
+    """One member into `out`, never more bytes than the directory declared; a damaged member (bad
+    CRC, bad deflate data, an unsupported method or a password) is the archive's fault."""
+    left = member.file_size
+    try:
+        with archive.open(member) as src, open(out, "wb") as dst:
+            while True:
+                chunk = src.read(min(2**20, left + 1))
+                if not chunk:
+                    break
+                left -= len(chunk)
+                if left < 0:
+                    raise zipfile.BadZipFile("more data than the directory declares")
+                dst.write(chunk)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError, OSError) as exc:
+        reason = " ".join(str(exc).split())[:120] or type(exc).__name__
+        raise UserError("archive_unsafe", name=zip_name,
+                        reason=f"'{member.filename[:80]}' could not be unpacked ({reason})") from None
 
 
 def list_assets(family: str | None = None, root: Path = ASSETS_DIR) -> dict[str, Path]:

@@ -458,6 +458,64 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "{model} 在第 {step} 步发散：“{what}”变为 {value}。训练已暂停，并恢复了最后一次正常的权重（第 {good} 步）。"
               "请降低学习率（当前为 {lr:g}）后再点击“播放”。",
     },
+    # --- hostile input (engine side: checkpoints, archives, images, work budgets, downloads) ---
+    "checkpoint_too_big": {
+        "en": "config.json describes a model of {params:,} parameters; GenLab loads at most {max_params:,}.",
+        "zh": "config.json 描述的模型有 {params:,} 个参数；GenLab 最多加载 {max_params:,} 个。",
+    },
+    "checkpoint_json_too_big": {
+        "en": "'{file}' in the checkpoint is {size_kb:,} KB; GenLab reads at most {max_kb:,} KB of it.",
+        "zh": "检查点中的“{file}”大小为 {size_kb:,} KB；GenLab 最多读取 {max_kb:,} KB。",
+    },
+    "checkpoint_bad_card": {
+        "en": "card.json's field '{field}' must be a {expected}, not a {got}.",
+        "zh": "card.json 的字段“{field}”必须是 {expected} 类型，而不是 {got}。",
+    },
+    "checkpoint_bad_aux": {
+        "en": "The checkpoint's extra data '{name}' was refused: {reason}.",
+        "zh": "检查点中的附加数据“{name}”被拒绝：{reason}。",
+    },
+    "images_total_pixels": {
+        "en": "The images add up to more than {max_mpx:g} megapixels after {count} of them; GenLab decodes at most "
+              "that much per data set. Use fewer or smaller images (a few hundred pixels a side is plenty).",
+        "zh": "读到第 {count} 张时，图像总量已超过 {max_mpx:g} 百万像素；每个数据集 GenLab 最多解码这么多。"
+              "请使用更少或更小的图像（每边几百像素就足够了）。",
+    },
+    "diffusion_work": {
+        "en": "{n} images of {size}x{size} pixels with {steps} sampling steps is too much work for one request "
+              "(at most {max_work:,} image-pixel-steps, such as {most} images x {most_steps} steps). Use fewer images or "
+              "fewer steps.",
+        "zh": "{n} 张 {size}x{size} 像素的图像、{steps} 个采样步数，对一次请求来说计算量太大（最多 {max_work:,} "
+              "图像·像素·步，例如 {most} 张图像 x {most_steps} 步）。请减少图像数或采样步数。",
+    },
+    "clip_work": {
+        "en": "{candidates} images x {views} views x {steps} steps is too much work for one CLIP guidance run "
+              "with this CLIP: {step_work:,} view-pixels a step (at most {max_step:,}) and {work:,} in all "
+              "(at most {max_work:,}). Use fewer images, augmentations or steps, or a smaller size.",
+        "zh": "{candidates} 张图像 x {views} 个视图 x {steps} 步，对这个 CLIP 的一次引导来说计算量太大："
+              "每步 {step_work:,} 视图·像素（最多 {max_step:,}），总共 {work:,}（最多 {max_work:,}）。"
+              "请减少图像数、增强次数或步数，或缩小尺寸。",
+    },
+    "export_too_big": {
+        "en": "An animation of {frames} frames of {width}x{height} pixels is too large to export "
+              "(at most {max_mpx:g} megapixels in all). Use fewer frames or a smaller size.",
+        "zh": "{frames} 帧、每帧 {width}x{height} 像素的动画太大，无法导出（总共最多 {max_mpx:g} 百万像素）。"
+              "请减少帧数或缩小尺寸。",
+    },
+    "download_failed_recently": {
+        "en": "Downloading {what} failed {ago} s ago ({reason}); GenLab will not try again for {minutes} minutes.",
+        "zh": "{ago} 秒前下载{what}失败（{reason}）；GenLab 在 {minutes} 分钟内不会再次尝试。",
+    },
+    "download_in_progress": {
+        "en": "{what} is being downloaded ({elapsed} s so far); try again in a minute. Nothing else waits for it.",
+        "zh": "正在下载{what}（已用 {elapsed} 秒）；请一分钟后再试。其他操作不受影响。",
+    },
+    "studio_state_value": {
+        "en": "The uploaded training state sets {what_en} to {value}, outside {low} to {high}; it cannot be continued. "
+              "Upload the checkpoint without its training state to start a new run from its weights.",
+        "zh": "上传的训练状态将{what_zh}设为 {value}，超出 {low} 到 {high} 的范围，无法继续训练。"
+              "请上传不带训练状态的检查点，从其权重开始新的训练。",
+    },
 }
 
 

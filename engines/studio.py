@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -256,7 +257,7 @@ def _clip_probe(data, texts: list[list[str]], n: int = 8) -> tuple[torch.Tensor,
             break
     if data.labels is not None and data.name == "mnist":
         picked.sort(key=lambda i: int(data.labels[i]))
-    return data.float()[picked], [texts[i][0] for i in picked]
+    return data.images[picked].float().div_(255.0), [texts[i][0] for i in picked]
 
 
 def clip_preview(config, images: torch.Tensor, captions: list[str], cell: int = 32):
@@ -378,7 +379,8 @@ class Plan:
     config: object                         # the family's frozen Config
     model: torch.nn.Module
     loss: object                           # a loss function or a list of Phases
-    images: torch.Tensor                   # float (N, C, H, W) in [0, 1]
+    images: torch.Tensor                   # uint8 (N, C, H, W); the trainer makes each batch float in [0, 1]
+                                           # (60k 64x64 RGB images: 0.7 GB as uint8, 2.9 GB as float32)
     labels: torch.Tensor | None
     data_note: str                         # which images, for the model card
     make_preview: Callable[[threading.Event | None], Callable]
@@ -434,6 +436,7 @@ class Plan:
                               cached=CACHED.get(self.family, ()))
             if state is not None:
                 trainer.load_state_dict(*state)
+                check_optimisers(trainer)
             trainer.step = start
             if prev is not None:
                 trainer.history = prev.history
@@ -466,7 +469,7 @@ def prepare(recipe: Recipe, *, data_dir=None, zip_path=None, init=None) -> Plan:
     config = _retuned(recipe, config, model)
     loss, make_preview = _loss_and_preview(recipe, config)
     labels = data.labels if recipe.family == "ddpm" and config.num_classes is not None else None
-    return Plan(recipe=recipe, config=config, model=model, loss=loss, images=data.float(), labels=labels,
+    return Plan(recipe=recipe, config=config, model=model, loss=loss, images=data.images, labels=labels,
                 data_note=data.split_note, make_preview=make_preview, data_dir=data_dir,
                 continued_from=continued, steps_before=steps_before, trainer_state=saved_state(init))
 
@@ -498,7 +501,89 @@ def saved_state(ckpt) -> tuple[dict, dict] | None:
     if meta.get("step") != int(ckpt.card.get("steps") or 0):
         raise UserError("train_state_mismatch", reason=f"state of step {meta.get('step')} with weights of step "
                                                        f"{ckpt.card.get('steps')}")
+    check_state(tensors, meta)
     return tensors, meta
+
+
+# What an uploaded trainer state may set: hyperparameter -> (low, high, English, Chinese). The
+# learning rate is the recipe's own bound; a state cannot ask for more than a person could set.
+STATE_BOUNDS: dict[str, tuple[float, float, str, str]] = {
+    "lr": (0.0, BOUNDS["lr"][1], "the learning rate", "学习率"),
+    "betas": (0.0, 0.9999, "Adam's betas", "Adam 的 beta 参数"),
+    "eps": (1e-12, 1e-2, "Adam's epsilon", "Adam 的 epsilon"),
+    "weight_decay": (0.0, 1.0, "the weight decay", "权重衰减"),
+    "step": (0, BOUNDS["steps"][1] * 10, "the step", "步数"),
+    "warmup_steps": (0, BOUNDS["steps"][1], "the warm-up steps", "预热步数"),
+}
+
+
+def _bounded(name: str, value) -> None:
+    low, high, en, zh = STATE_BOUNDS[name]
+    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value) and low <= value <= high
+    if not ok:
+        raise UserError("studio_state_value", what_en=en, what_zh=zh, value=str(value)[:40], low=_fmt(low), high=_fmt(high))
+
+
+def check_state(tensors: dict, meta: dict) -> None:
+    """A trainer state from a file (an uploaded checkpoint's `trainer/*` and card `trainer`), checked
+    before the Trainer sees it: its structure, and every hyperparameter within the bounds a recipe
+    has (`STATE_BOUNDS`), so an upload cannot train with a learning rate of 1e9, betas of 1 or more,
+    or Adam maximising the loss. UserError studio_state_value / train_state_mismatch."""
+    def bad(reason: str):
+        return UserError("train_state_mismatch", reason=reason)
+
+    _bounded("step", meta.get("step"))
+    _bounded("warmup_steps", meta.get("warmup_steps") or 0)
+    phases = meta.get("phases")
+    if not isinstance(phases, list) or not 1 <= len(phases) <= 4:
+        raise bad("its optimisers are not a list of 1 to 4 phases")
+    for info in phases:
+        groups = info.get("param_groups") if isinstance(info, dict) else None
+        if not isinstance(groups, list) or not 1 <= len(groups) <= 16:
+            raise bad("a phase's parameter groups are not a list of 1 to 16")
+        for g in groups:
+            if not isinstance(g, dict) or not isinstance(g.get("params"), list) or len(g["params"]) > 100_000 \
+                    or not all(isinstance(p, int) and not isinstance(p, bool) for p in g["params"]):
+                raise bad("a parameter group is not a list of parameter numbers")
+            for h in ("lr", "eps", "weight_decay"):
+                if g.get(h) is not None:
+                    _bounded(h, g[h])
+            betas = g.get("betas")
+            if betas is not None:
+                if not isinstance(betas, list) or len(betas) != 2:
+                    raise bad("Adam's betas are not a pair")
+                for b in betas:
+                    _bounded("betas", b)
+            if g.get("maximize") or g.get("amsgrad") not in (None, False):
+                raise bad("an optimiser that maximises the loss or uses AMSGrad")
+    scalars = meta.get("scalars") or {}
+    if not isinstance(scalars, dict) or len(scalars) > 100_000:
+        raise bad("its scalars are not a table")
+    for key, value in scalars.items():
+        if not (isinstance(key, str) and re.fullmatch(r"\d{1,2}\.\d{1,5}\.[a-z_]{1,20}", key)) or isinstance(value, bool) \
+                or not isinstance(value, (int, float)) or not math.isfinite(value) or abs(value) > 1e12:
+            raise bad(f"a bad optimiser scalar {str(key)[:40]}")
+    for key, value in tensors.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise bad(f"'{key}' holds NaN or infinite values")
+    gen, order = tensors.get("generator"), tensors.get("order")
+    if gen is not None and (gen.dtype != torch.uint8 or gen.dim() != 1 or gen.numel() > 100_000):
+        raise bad("its random generator state is not a byte string")
+    if order is not None and (order.is_floating_point() or order.dim() != 1):
+        raise bad("its batch order is not a list of image numbers")
+
+
+def check_optimisers(trainer: Trainer) -> None:
+    """After a state was loaded: every optimiser's hyperparameters still within STATE_BOUNDS."""
+    for opt in trainer.opts:
+        for g in opt.param_groups:
+            _bounded("lr", float(g["lr"]) if not torch.is_tensor(g["lr"]) else float(g["lr"].item()))
+            for b in g.get("betas", ()):
+                _bounded("betas", float(b))
+            _bounded("eps", float(g.get("eps", 1e-8)))
+            _bounded("weight_decay", float(g.get("weight_decay", 0.0)))
+            if g.get("maximize"):
+                raise UserError("train_state_mismatch", reason="an optimiser that maximises the loss")
 
 
 def _retuned(recipe: Recipe, config, model):
@@ -520,7 +605,7 @@ def _prepare_clip(recipe: Recipe, data, *, data_dir, init) -> Plan:
     texts, reqs, attrs = ct.caption_bank(mnist, shapes)
     config, model, steps_before, continued = _initial_model(recipe, _clip_config(recipe), init)
     freeze_norms(model)  # a ResNet tower's statistics stay put: a step here may be a gradient cache
-    images = ct.training_images(mnist, shapes, 32).float().div_(255)  # the tower resizes to its own side
+    images = ct.training_images(mnist, shapes, 32)  # uint8; the tower resizes to its own side
     probe, captions = _clip_probe(data, texts)
     return Plan(recipe=recipe, config=config, model=model, loss=ct.make_loss(config, texts, reqs, attrs),
                 images=images, labels=torch.arange(len(images)), data_note=data.split_note,
@@ -623,7 +708,7 @@ def _held_out(plan: Plan):
             return data.float()[:HELD_OUT_N], data.labels[:HELD_OUT_N] if data.labels is not None else None
         except UserError:
             pass
-    return plan.images[:HELD_OUT_N], plan.labels[:HELD_OUT_N] if plan.labels is not None else None
+    return plan.images[:HELD_OUT_N].float().div_(255.0), plan.labels[:HELD_OUT_N] if plan.labels is not None else None
 
 
 def _aux(plan: Plan, model: torch.nn.Module) -> dict:

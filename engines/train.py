@@ -340,7 +340,8 @@ class Trainer:
             perm = torch.randperm(len(self.images), generator=self._gen, device=self.device)
             self._order = torch.cat([self._order, perm])
         idx, self._order = self._order[:b], self._order[b:]
-        batch = {"x": self.images[idx]}
+        x = self.images[idx]
+        batch = {"x": x.float().div_(255.0) if x.dtype == torch.uint8 else x}  # uint8 data: [0, 1] per batch
         if self.labels is not None:
             batch["y"] = self.labels[idx]
         return batch

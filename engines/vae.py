@@ -23,12 +23,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import runtime
-from .configs import FamilyConfig
+from .configs import FamilyConfig, check_range
 from .errors import UserError
 from .train import image_grid, to_uint8
 
 FAMILY = "vae"
 LOG_2PI = math.log(2 * math.pi)
+
+
+MAX_IMAGE_SIZE = 128  # pixels a side: the shipped VAEs are 28 and 32, the studio's largest 64
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,13 @@ class Config(FamilyConfig):
     def validate(self) -> None:
         if self.channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, not {self.channels}")
+        # Upper bounds far above anything trained here (28 / 32 / 64 px, widths <= 128, hidden 512):
+        # a config.json must not be able to ask for a model of hundreds of gigabytes.
+        check_range("image_size", self.image_size, 8, MAX_IMAGE_SIZE)
+        check_range("number of widths", len(self.widths), 1, 6)
+        for w in self.widths:
+            check_range("widths", w, 1, 1024)
+        check_range("hidden", self.hidden, 1, 8192)
         if not 1 <= self.latent_dim <= 1024:
             raise ValueError(f"latent_dim must be in 1..1024, not {self.latent_dim}")
         if not self.widths or self.image_size % 2 ** len(self.widths):

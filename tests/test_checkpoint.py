@@ -186,17 +186,20 @@ def test_wrong_family_is_refused(tiny_checkpoint):
     assert "ddpm" in str(err) and "vae" in str(err)
 
 
-def test_shape_mismatch_is_refused_at_build(tiny_checkpoint):
-    _edit_json(tiny_checkpoint / "config.json", latent_dim=3)  # the weights are for latent 2
+def test_shape_mismatch_is_refused_at_load_and_build(tiny_checkpoint):
     ckpt = checkpoint.load(tiny_checkpoint)
+    _edit_json(tiny_checkpoint / "config.json", latent_dim=3)  # the weights are for latent 2
+    # Found from the safetensors header, before any tensor is read or any model allocated.
+    refused("checkpoint_shape_mismatch", checkpoint.load, tiny_checkpoint)
+    ckpt.config["latent_dim"] = 3  # a Checkpoint made by hand is checked again at build
     refused("checkpoint_shape_mismatch", ckpt.build)
 
 
-def test_bad_config_is_refused_at_build(tiny_checkpoint):
+def test_bad_config_is_refused_at_load(tiny_checkpoint):
     _edit_json(tiny_checkpoint / "config.json", widths=[4, 4, 4, 4])
-    refused("checkpoint_bad_config", checkpoint.load(tiny_checkpoint).build)
+    refused("checkpoint_bad_config", checkpoint.load, tiny_checkpoint)
     _edit_json(tiny_checkpoint / "config.json", widths=[4], extra_key=1)
-    refused("checkpoint_bad_config", checkpoint.load(tiny_checkpoint).build)
+    refused("checkpoint_bad_config", checkpoint.load, tiny_checkpoint)
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])

@@ -352,7 +352,7 @@ def test_stylegan_micro_batches_keep_the_discriminators_groups():
     plan = studio.prepare(tiny("stylegan", batch_size=24))
     D = plan.model.D.eval()
     split = studio.split_for("stylegan", plan.model)
-    x = plan.images[:24] * 2 - 1
+    x = plan.images[:24].float() / 255 * 2 - 1  # the plan keeps uint8 images
     with torch.no_grad():
         whole = D(x)
         start, seen = 0, []

@@ -298,6 +298,22 @@ def _check_reachable(cfg: dict, model: str) -> None:
         raise UserError("clip_pretrained_offline", model=model)
 
 
+DOWNLOAD_WAIT_S = 120.0  # how long a request off the compute thread waits for the weights
+
+
+def _download(open_clip, arch: str, tag: str) -> str:
+    """The weights' local path, downloaded in a thread of its own (engines.downloads): never on the
+    compute thread or under its lock, and a failure answered from memory for 10 minutes."""
+    from .. import downloads
+
+    cfg = open_clip.get_pretrained_cfg(arch, tag)
+    try:
+        return downloads.fetch(f"clip:{arch}:{tag}", lambda: open_clip.download_pretrained(cfg),
+                               what=f"CLIP {arch} ({tag})", wait_s=DOWNLOAD_WAIT_S)
+    except downloads.DownloadFailed as exc:
+        raise UserError("clip_pretrained_failed", model=f"{arch} ({tag})", reason=str(exc)) from None
+
+
 def load_pretrained(arch: str, tag: str, device: torch.device, *, weights: bool = True) -> PretrainedBackend:
     """An open_clip model. weights=False builds the architecture with random weights (speed tests).
 
@@ -321,11 +337,12 @@ def load_pretrained(arch: str, tag: str, device: torch.device, *, weights: bool 
         pretrained = _cached_weights(cfg)
         if pretrained is None:
             _check_reachable(cfg, f"{arch} ({tag})")
+    quick_gelu = bool(weights and (open_clip.get_pretrained_cfg(arch, tag) or {}).get("quick_gelu"))
     if weights and pretrained is None:
-        pretrained = tag  # online and not cached: open_clip downloads it
+        pretrained = _download(open_clip, arch, tag)  # online and not cached: fetched off the compute thread
     try:
-        with runtime.COMPUTE_LOCK:
-            model = open_clip.create_model(arch, pretrained=pretrained, device=device)
+        with runtime.COMPUTE_LOCK:  # a local file by now: nothing under the lock waits on the network
+            model = open_clip.create_model(arch, pretrained=pretrained, device=device, force_quick_gelu=quick_gelu)
     except UserError:
         raise
     except Exception as exc:  # noqa: BLE001 -- a failed download, a damaged cache file: say which and why

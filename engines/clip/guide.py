@@ -61,6 +61,14 @@ PRIOR_WEIGHT = {"vae": 0.02, "stylegan": 0.02}
 CONTRAST_SAME = 0.9               # contrast captions closer than this to the prompt are not its rivals
 DDPM_X0_STEP = 1.5                # DDPM: how far one step's CLIP guidance moves the predicted x_0 (at t = T)
 DDPM_GRAD_BLUR = 2.0              # DDPM: Gaussian blur of CLIP's gradient, in pixels of a 32x32 image, at t = T
+# Work budgets in view-pixels: every step sends candidates x (1 + augment) views of an image through
+# CLIP and back, each costing about max(image side, the tower's side)^2 (a DDPM step does it
+# DDPM_RECURRENCE times). One step is one unit on the compute thread. The GenLab CLIP sees 64x64;
+# a pretrained ViT 224x224 through a network ~100x bigger, so its budget is far lower: about 8 views
+# a step and 100 such steps. On the 2-core CPU (busy with other jobs) 8 candidates x 5 views at 64
+# px took 0.68 s a step with the GenLab CLIP.
+MAX_STEP_WORK = {"genlab": 512 * 1024, "pretrained": 8 * 224 * 224}
+MAX_RUN_STEPS_AT_MAX = {"genlab": 200, "pretrained": 100}  # whole run: this many steps at the step budget
 DDPM_RECURRENCE = 3               # DDPM: each guided step taken this many times (noised back in between)
 DDPM_FADE = 0.5                   # DDPM: the step fades as (1 - abar_t) ** DDPM_FADE toward the end
 # (session-6 CLIP, 8 chains, 48 English prompts, seeds 5i: 0.25 / 0.5 / 0.75 gave 33 / 73 / 77% all right;
@@ -322,6 +330,8 @@ def guide(backend: Backend, setting: GuideSetting, *, stop: threading.Event | No
     """Steer an image toward `setting.prompt`; yields a frame every `every` steps and always a
     last one with done=True (also when `stop` is set, within a step, keeping the best image)."""
     s = check_setting(setting)
+    if s.generator == "pixels":
+        check_work(backend, s, s.size)  # before the prompt is embedded
     stop = stop or threading.Event()
     pos = backend.encode_texts([s.prompt])[0]  # (D,)
     neg = backend.encode_texts([s.negative])[0] if s.negative else None
@@ -329,9 +339,23 @@ def guide(backend: Backend, setting: GuideSetting, *, stop: threading.Event | No
     if s.generator == "pixels":
         return _optimise(backend, s, Objective(backend, pos, neg), None, stop, every, contrast)
     family, engine = load_generator(s.generator)
+    check_work(backend, s, engine.config.image_size, ddpm=family == "ddpm")
     if family == "ddpm":
         return _diffuse(backend, s, contrast, engine, stop, every)
     return _optimise(backend, s, Objective(backend, pos, neg), (family, engine), stop, every, contrast)
+
+
+def check_work(backend: Backend, s: GuideSetting, side: int, *, ddpm: bool = False) -> None:
+    """UserError clip_work unless a run of setting `s` (checked) on images of `side` pixels fits the
+    backend's budgets: MAX_STEP_WORK per step and MAX_RUN_STEPS_AT_MAX such steps in all."""
+    kind = "genlab" if backend.kind == "genlab" else "pretrained"
+    views = s.candidates * (1 + s.augment)
+    per_step = views * max(side, backend.image_size) ** 2 * (DDPM_RECURRENCE if ddpm else 1)
+    steps = s.steps
+    most = MAX_STEP_WORK[kind] * MAX_RUN_STEPS_AT_MAX[kind]
+    if per_step > MAX_STEP_WORK[kind] or per_step * steps > most:
+        raise UserError("clip_work", candidates=s.candidates, views=1 + s.augment, steps=steps,
+                        work=per_step * steps, max_work=most, step_work=per_step, max_step=MAX_STEP_WORK[kind])
 
 
 class Objective:

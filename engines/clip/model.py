@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..configs import FamilyConfig
+from ..configs import FamilyConfig, check_range
 from . import tokenizer
 
 MAX_LOGIT_SCALE = 100.0  # CLIP clamps exp(t) at 100 (a temperature of 0.01)
@@ -49,6 +49,17 @@ class Config(FamilyConfig):
     def validate(self) -> None:
         if self.vision not in ("vit", "resnet"):
             raise ValueError("vision must be 'vit' or 'resnet'")
+        # Upper bounds far above what ships (64 px, widths <= 128, 4 layers, context 88).
+        check_range("image_size", self.image_size, 8, 256)
+        check_range("patch_size", self.patch_size, 1, 64)
+        if self.vision == "vit":
+            check_range("patches per side", self.image_size // self.patch_size, 1, 32)
+        check_range("vision_head_width", self.vision_head_width, 1, 1024)
+        check_range("text_heads", self.text_heads, 1, 64)
+        for name, high in (("vision_width", 1024), ("text_width", 1024), ("embed_dim", 1024),
+                           ("vision_layers", 24), ("text_layers", 24)):
+            check_range(name, getattr(self, name), 1, high)
+        check_range("mlp_ratio", self.mlp_ratio, 0.25, 8.0)
         if self.vision == "vit" and self.image_size % self.patch_size:
             raise ValueError("image_size must be a multiple of patch_size")
         if self.vision == "resnet" and (self.image_size % 32 or self.vision_width % 2):

@@ -26,9 +26,9 @@ from ..errors import UserError
 from ..runtime import check_seed
 from .faces import (FACE_ATTRIBUTES, FACE_DEFAULTS, FACE_GROUPS_ZH, FACE_VALUE_ZH, FACES_DEFAULT_N, attribute_targets,
                     face_caption, load_faces, render_face)
-from .folder import MAX_COMPRESSION_RATIO, load_folder, open_zip
-from .images import (ARCHIVE_SUFFIXES, IMAGE_SUFFIXES, MNIST_BOX, MNIST_CANVAS, centre_like_mnist, decode_image, sketch_to_digit,
-                     to_model_input)
+from .folder import MAX_COMPRESSION_RATIO, MAX_TOTAL_PIXELS, load_folder, open_zip, zip_directory
+from .images import (ARCHIVE_SUFFIXES, IMAGE_SUFFIXES, MNIST_BOX, MNIST_CANVAS, centre_like_mnist, check_animation, decode_image, set_pil_limits,
+                     sketch_to_digit, to_model_input)
 from .imageset import SPLITS, ImageSet, _check_count, _check_split, resize_batch
 from .mnist import MNIST_FILES, MNIST_TRAIN_FRACTION, _load_mnist, load_mnist_arrays, mnist_available
 from .shapes import (BACKGROUNDS, COLORS, FACTOR_ZH, FACTORS, POSITIONS, SHAPES, SHAPES_DEFAULT_N, SIZES,
@@ -42,8 +42,8 @@ __all__ = [
     "FACE_ATTRIBUTES", "FACE_DEFAULTS", "FACE_GROUPS_ZH", "FACE_VALUE_ZH", "FACES_DEFAULT_N",
     "attribute_targets", "face_caption", "load_faces", "render_face",
     "IMAGE_SUFFIXES", "ARCHIVE_SUFFIXES", "MNIST_BOX", "MNIST_CANVAS",
-    "decode_image", "to_model_input", "centre_like_mnist", "sketch_to_digit",
-    "MAX_COMPRESSION_RATIO", "load_folder", "open_zip",
+    "check_animation", "decode_image", "set_pil_limits", "to_model_input", "centre_like_mnist", "sketch_to_digit",
+    "MAX_COMPRESSION_RATIO", "MAX_TOTAL_PIXELS", "load_folder", "open_zip", "zip_directory",
 ]
 
 DATASETS: dict[str, dict] = {

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import io
 import os
+import struct
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from ..errors import UserError
 from .imageset import ImageSet
-from .images import ARCHIVE_SUFFIXES, IMAGE_SUFFIXES, _short, decode_image, to_model_input
+from .images import ARCHIVE_SUFFIXES, FORMATS, IMAGE_SUFFIXES, _short, decode_image, to_model_input
 
 
 # ------------------------------------------------------------------------------------------------
@@ -20,6 +24,7 @@ from .images import ARCHIVE_SUFFIXES, IMAGE_SUFFIXES, _short, decode_image, to_m
 # ------------------------------------------------------------------------------------------------
 
 MAX_COMPRESSION_RATIO = 200  # real images barely compress; far above this is a zip bomb
+MAX_TOTAL_PIXELS = 250_000_000  # decoded pixels in one data set (about 6 s of decoding on the 2-core CPU)
 
 
 def _skip_reason_by_name(name: str) -> str | None:
@@ -35,9 +40,57 @@ def _skip_reason_by_name(name: str) -> str | None:
     return None
 
 
+CENTRAL_ENTRY_BYTES = 1024  # a central-directory record with a name of up to ~1 KB (the fixed part is 46)
+
+
+def zip_directory(path: Path) -> tuple[int, int]:
+    """(entries, central directory bytes) read from a zip's end-of-central-directory record (and its
+    ZIP64 form), at the file's end, without parsing the directory: what `zipfile` would go on to
+    read, told in at most 64 KB of I/O. BadZipFile when there is no such record."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        tail_len = min(size, 22 + 65535)  # the record is 22 bytes plus a comment of up to 64 KB
+        f.seek(size - tail_len)
+        tail = f.read(tail_len)
+        at = tail.rfind(b"PK\x05\x06")
+        if at < 0 or len(tail) - at < 22:
+            raise zipfile.BadZipFile("no end-of-central-directory record")
+        entries, cd_size = struct.unpack("<HI", tail[at + 10: at + 16])  # total entries, directory bytes
+        if entries == 0xFFFF or cd_size == 0xFFFFFFFF:  # ZIP64: a locator right before the record
+            loc = size - tail_len + at - 20
+            if loc < 0:
+                raise zipfile.BadZipFile("a ZIP64 record without its locator")
+            f.seek(loc)
+            locator = f.read(20)
+            if locator[:4] != b"PK\x06\x07":
+                raise zipfile.BadZipFile("a ZIP64 record without its locator")
+            (offset,) = struct.unpack("<Q", locator[8:16])
+            if offset > size - 56:
+                raise zipfile.BadZipFile("the ZIP64 record lies outside the file")
+            f.seek(offset)
+            record = f.read(56)
+            if record[:4] != b"PK\x06\x06":
+                raise zipfile.BadZipFile("a bad ZIP64 end-of-central-directory record")
+            entries, cd_size = struct.unpack("<QQ", record[32:48])
+    return entries, cd_size
+
+
 def open_zip(path: Path, *, max_entries: int, max_bytes: int) -> zipfile.ZipFile:
     """Open a user's zip, refusing (archive_unsafe) an unreadable one, one with more than
-    `max_entries` entries, or one whose declared contents exceed `max_bytes`. Reads headers only."""
+    `max_entries` entries, or one whose declared contents exceed `max_bytes`. Reads headers only;
+    the entry count and directory size come from the end of the file first, so a zip of millions
+    of entries is refused before `zipfile` parses any."""
+    path = Path(path)
+    try:
+        entries, cd_size = zip_directory(path)
+    except (zipfile.BadZipFile, OSError, struct.error) as exc:
+        raise UserError("archive_unsafe", name=path.name, reason=f"not a readable zip ({_short(exc)})") from None
+    if entries > max_entries:
+        raise UserError("archive_unsafe", name=path.name,
+                        reason=f"it holds {entries:,} entries; the limit is {max_entries:,}")
+    if cd_size > max_entries * CENTRAL_ENTRY_BYTES or cd_size > path.stat().st_size:
+        raise UserError("archive_unsafe", name=path.name,
+                        reason=f"its directory is {cd_size:,} bytes, far more than {max_entries:,} entries need")
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -113,6 +166,19 @@ def _folder_entries(root: Path, *, max_files: int, max_bytes: int, skipped: list
             skipped.append((name, f"could not be read ({exc.strerror or _short(exc)})"))
 
 
+def _header_pixels(data: bytes, max_pixels: int) -> int:
+    """Width x height from an image's header (0 for what will be skipped anyway: unreadable or over
+    the per-image limit); nothing is decoded."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data), formats=FORMATS) as im:
+                pixels = im.size[0] * im.size[1]
+    except Exception:  # noqa: BLE001 -- a bad image is judged (and explained) when it is decoded
+        return 0
+    return pixels if pixels <= max_pixels else 0
+
+
 _SHORT_REASON = {
     "image_unreadable": lambda p: f"unreadable image ({p['reason']})",
     "image_too_large": lambda p: f"{p['width']}x{p['height']} pixels is over the {p['max_mpx']} megapixel limit",
@@ -128,13 +194,16 @@ def load_folder(
     max_files: int = 5000,  # stop after this many images
     max_bytes: int = 200 * 2**20,  # refuse archives (or stop folders) beyond this many bytes unpacked
     max_pixels: int = 40_000_000,  # skip images with more pixels than this (checked from the header)
+    max_total_pixels: int = MAX_TOTAL_PIXELS,  # refuse a set whose images add up to more pixels
 ) -> tuple[ImageSet, list[tuple[str, str]]]:
     """A folder, a .zip or one image file -> (ImageSet, [(file, why it was skipped), ...]).
 
     Zips are read in memory, never extracted. Refused outright (UserError archive_unsafe): a zip
     with more than 10 * max_files entries or more than max_bytes declared. Skipped with a reason:
     folders, hidden files, nested archives, non-images, bomb-like entries, unreadable, oversized
-    or tiny images, and everything after the first max_files images.
+    or tiny images, and everything after the first max_files images. Refused (images_total_pixels):
+    images adding up to more than max_total_pixels decoded pixels, so a set of many large photos
+    costs a bounded time however it is packed.
     """
     root = Path(path)
     skipped: list[tuple[str, str]] = []
@@ -147,7 +216,24 @@ def load_folder(
     else:
         raise UserError("folder_missing", path=str(path))
 
-    images = []
+    if root.is_dir() or zipfile.is_zipfile(root):
+        # First the sizes from every image's header (nothing decoded): a set over the pixel budget
+        # is refused in the time it takes to read it, not after decoding 250 MP of it.
+        again = (_folder_entries(root, max_files=max_files, max_bytes=max_bytes, skipped=[]) if root.is_dir()
+                 else _zip_entries(root, max_files=max_files, max_bytes=max_bytes, skipped=[]))
+        total, count = 0, 0
+        try:
+            for _, data in again:
+                total += _header_pixels(data, max_pixels)
+                count += 1
+                if total > max_total_pixels:
+                    raise UserError("images_total_pixels", count=count, max_mpx=max_total_pixels / 1e6)
+                if count == max_files:
+                    break
+        finally:
+            again.close()
+
+    images, decoded = [], 0
     try:
         for name, data in entries:
             if len(images) == max_files:
@@ -158,6 +244,9 @@ def load_folder(
             except UserError as err:
                 skipped.append((name, _SHORT_REASON[err.key](err.params)))
                 continue
+            decoded += rgb.shape[0] * rgb.shape[1]
+            if decoded > max_total_pixels:
+                raise UserError("images_total_pixels", count=len(images) + 1, max_mpx=max_total_pixels / 1e6)
             images.append(to_model_input(rgb, size=size, channels=channels))  # (size, size, channels)
     finally:
         if hasattr(entries, "close"):

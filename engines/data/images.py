@@ -19,13 +19,36 @@ from ..errors import UserError
 # Decoding user images
 # ------------------------------------------------------------------------------------------------
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar")
+# The formats Pillow may use for a user's image (what the messages promise); every other plugin
+# (TIFF, PSD, EPS, ICNS, ...) stays unused, whatever a file's first bytes claim.
+FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP")
+MAX_PIXELS = 40_000_000  # pixels in one image, checked from its header before decoding
+
+
+def set_pil_limits(max_pixels: int = MAX_PIXELS) -> None:
+    """Pillow's own decompression-bomb limit for every image this process decodes, the ones Gradio
+    decodes before GenLab sees them (a sketch, an uploaded picture) included: Pillow warns above
+    `max_pixels` and refuses above twice that. The app calls this once at start; GenLab's own
+    decoding checks the (lower or equal) `max_pixels` of `decode_image` from the header."""
+    Image.MAX_IMAGE_PIXELS = int(max_pixels)
 
 
 def _short(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     return text if len(text) <= 120 else text[:117] + "..."
+
+
+MAX_ANIMATION_PIXELS = 100_000_000  # frames x width x height of one exported GIF / MP4
+
+
+def check_animation(frames: int, width: int, height: int, max_pixels: int = MAX_ANIMATION_PIXELS) -> None:
+    """UserError export_too_big unless an animation of `frames` frames of width x height pixels
+    stays within `max_pixels` in all (what encoding it costs in time and memory). The exports
+    (the diffusion tab's run, the VAE's interpolation) call this before building their frames."""
+    if frames < 1 or width < 1 or height < 1 or frames * width * height > max_pixels:
+        raise UserError("export_too_big", frames=frames, width=width, height=height, max_mpx=max_pixels / 1e6)
 
 
 def _mpx(max_pixels: int) -> str:
@@ -46,7 +69,7 @@ def _header_size(fp) -> tuple[int, int] | None:
     Image.init()
     fp.seek(0)
     prefix = fp.read(16)
-    for factory, accept in Image.OPEN.values():
+    for factory, accept in (Image.OPEN[f] for f in FORMATS if f in Image.OPEN):
         try:
             if accept is None or accept(prefix) is True:
                 fp.seek(0)
@@ -61,7 +84,7 @@ def _open_checked(fp, name: str, max_pixels: int) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # we apply our own, lower limit
-            im = Image.open(fp)
+            im = Image.open(fp, formats=FORMATS)
     except Image.DecompressionBombError:
         size = _header_size(fp) or ("?", "?")
         raise UserError("image_too_large", width=size[0], height=size[1], max_mpx=_mpx(max_pixels)) from None
@@ -138,7 +161,7 @@ def _hwc_to_rgb(arr: np.ndarray) -> np.ndarray:
 def decode_image(
     src,
     *,
-    max_pixels: int = 40_000_000,  # refuse images with more pixels (checked from the header)
+    max_pixels: int = MAX_PIXELS,  # refuse images with more pixels (checked from the header)
     min_side: int = 8,  # refuse images narrower or shorter than this, in pixels
     name: str | None = None,  # what to call `src` in messages (default: the file name)
 ) -> np.ndarray:
@@ -150,6 +173,8 @@ def decode_image(
     if src is None:
         raise UserError("image_missing")
     if isinstance(src, np.ndarray):
+        if src.ndim in (2, 3) and 0 in src.shape[:2]:
+            raise UserError("image_too_small", width=src.shape[1], height=src.shape[0], min_side=min_side)
         if src.ndim >= 2:
             _check_pixels(src.shape[1], src.shape[0], max_pixels)
         rgb = _hwc_to_rgb(_array_to_uint8(src, name or "array"))

@@ -28,6 +28,7 @@ IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC = 2051, 2049  # 0x0803: uint8, 3 dims; 0x0801
 MNIST_TRAIN_FRACTION = 0.8  # 10,000 test digits -> 8,000 train + 2,000 held out
 # The host torchvision downloads MNIST from first; reaching it is our "are we online" test.
 MNIST_MIRROR = ("ossci-datasets.s3.amazonaws.com", 443)
+DOWNLOAD_WAIT_S = 120.0  # how long a caller off the compute thread waits for the download (11 MB)
 
 
 def _env_flag(name: str) -> bool:
@@ -127,13 +128,19 @@ def _download_mnist() -> bool:
         return False
     if not _host_reachable(*MNIST_MIRROR, timeout=1.5):
         return False
-    try:
+    from .. import downloads
+
+    def download():
         from torchvision.datasets import MNIST  # lazy: only needed for this one download
 
         MNIST(root=str(_cache_dir()), train=False, download=True)
-    except Exception:  # network errors, checksum failures, a missing torchvision: all "not downloaded"
+        return True
+
+    # In a thread of its own, never on the compute thread; a failure is remembered for 10 minutes.
+    try:
+        return downloads.fetch("mnist", download, what="MNIST", wait_s=DOWNLOAD_WAIT_S)
+    except downloads.DownloadFailed:  # network errors, checksum failures, a missing torchvision
         return False
-    return True
 
 
 def mnist_available(data_dir=None) -> bool:

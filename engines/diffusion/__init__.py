@@ -23,13 +23,18 @@ from typing import Literal
 import torch
 
 from .. import runtime
-from ..configs import FamilyConfig
+from ..configs import FamilyConfig, check_range
 from .process import (CondFn, GaussianDiffusion, Step, check_guidance, make_loss, make_schedule, to_images,
                       to_signed, to_unit)
 from .unet import UNet, timestep_embedding
 from .engine import Engine
 
 FAMILY = "ddpm"
+# Upper bounds of a config, far above what ships (28 / 32 px, width 32, 1000 steps) yet small enough
+# that no config.json asks for a model or a sampling step beyond what the app can afford.
+MAX_IMAGE_SIZE = 128        # pixels a side
+MAX_ATTENTION_SIDE = 32     # self-attention over side^2 tokens costs side^4
+MAX_TIMESTEPS = 2000
 
 __all__ = ["FAMILY", "Config", "Engine", "build", "heldout_loss", "make_process", "UNet", "GaussianDiffusion", "Step", "CondFn",
            "make_schedule", "make_loss", "check_guidance", "to_signed", "to_unit", "to_images",
@@ -61,6 +66,20 @@ class Config(FamilyConfig):
     def validate(self) -> None:
         if self.channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, not {self.channels}")
+        check_range("image_size", self.image_size, 1, MAX_IMAGE_SIZE)
+        check_range("width", self.width, 1, 512)
+        check_range("number of levels (channel_mult)", len(self.channel_mult), 1, 6)
+        for m in self.channel_mult:
+            check_range("channel_mult", m, 1, 8)
+        check_range("blocks_per_level", self.blocks_per_level, 1, 8)
+        check_range("number of attention_resolutions", len(self.attention_resolutions), 0, 6)
+        for side in self.attention_resolutions:
+            check_range("attention_resolutions", side, 1, MAX_ATTENTION_SIDE)
+        check_range("norm_groups", self.norm_groups, 1, 128)
+        check_range("attention_heads", self.attention_heads, 1, 32)
+        if self.num_classes is not None:
+            check_range("num_classes", self.num_classes, 1, 1000)
+        check_range("timesteps", self.timesteps, 2, MAX_TIMESTEPS)
         if not self.channel_mult or min(self.channel_mult) < 1:
             raise ValueError(f"channel_mult must be a non-empty list of positive ints, not {self.channel_mult}")
         if self.patch_size not in (1, 2, 4):
@@ -84,8 +103,6 @@ class Config(FamilyConfig):
             raise ValueError(f"num_classes must be None or a positive int, not {self.num_classes!r}")
         if not (0.0 <= self.dropout < 1.0 and math.isfinite(self.dropout)):
             raise ValueError(f"dropout must be in [0, 1), not {self.dropout}")
-        if not 2 <= self.timesteps <= 10000:
-            raise ValueError(f"timesteps must be in 2..10000, not {self.timesteps}")
         if self.schedule not in ("linear", "cosine"):
             raise ValueError(f"schedule must be 'linear' or 'cosine', not {self.schedule!r}")
 

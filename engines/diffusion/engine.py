@@ -29,6 +29,12 @@ MAX_RUN_BATCH = 64               # images in one step-by-step run (the UI keeps 
 TRAJECTORY_BYTES = 16 * 2**20    # memory one kept run may take: its pictures, plus a quarter for branch states
 MAX_FRAMES = 250                 # steps kept as pictures; longer runs keep every k-th step
 MAX_POINTS = 64                  # steps kept as exact states to branch from
+# Work budgets, in pixels through the UNet (a classifier-free guided image counts twice). One
+# sampler step is one unit on the compute thread: 64 guided 28x28 digits or 64 32x32 shapes
+# (the tab's largest run) fit, and no config.json's image size can make a step longer. A whole
+# request is at most that many pixels for 1000 steps (DDPM-1000 of the tab's largest run).
+MAX_STEP_PIXELS = 2 * 64 * 32 * 32
+MAX_WORK = MAX_STEP_PIXELS * 1000
 
 
 class Engine:
@@ -87,6 +93,8 @@ class Engine:
         y = self.labels_for(int(n), label)
         if guidance is None:
             guidance = float(self.card.get("default_guidance", 1.0)) if y is not None else 1.0
+        self.check_work(int(n), c.timesteps if sampler == "ddpm" or steps is None else steps,
+                        guided=y is not None and guidance != 1.0)
         gen = runtime.generator(seed, self.device)
         # The samplers take the compute lock per step, so other requests interleave with a long run.
         with torch.inference_mode():
@@ -167,6 +175,24 @@ class Engine:
             "snr": abar / (1 - abar) if abar < 1 else float("inf"),
         }
 
+    def check_work(self, n: int, steps, *, guided: bool) -> None:
+        """UserError diffusion_work unless n images at this model's size for `steps` sampler steps
+        fit the budgets: MAX_STEP_PIXELS per step (one unit on the compute thread) and MAX_WORK in
+        all. Steps that are not a positive whole number are left to the sampler's own check."""
+        try:
+            steps = int(steps) if steps is not None and float(steps) == int(steps) else None
+        except (TypeError, ValueError, OverflowError):
+            steps = None
+        if steps is None or steps < 1:
+            return
+        side = self.config.image_size
+        per_step = n * side * side * (2 if guided else 1)
+        if per_step > MAX_STEP_PIXELS or per_step * steps > MAX_WORK:
+            per_image = side * side * (2 if guided else 1)
+            most = max(1, MAX_STEP_PIXELS // per_image)
+            raise UserError("diffusion_work", n=n, size=side, steps=steps, max_work=MAX_WORK, most=most,
+                            most_steps=max(1, MAX_WORK // (most * per_image)))
+
     def check_setting(self, setting: Setting) -> Setting:
         """A setting with every value checked and the guidance resolved (None -> the card's default
         for labelled runs, else 1), or a UserError naming what is wrong."""
@@ -200,6 +226,7 @@ class Engine:
         """
         n = check_batch(n)
         setting = self.check_setting(setting)
+        self.check_work(n, setting.steps, guided=setting.label is not None and setting.guidance != 1.0)
         c = self.config
         y = self.labels_for(n, setting.label)
         gen = runtime.generator(seed, self.device)
@@ -227,6 +254,10 @@ class Engine:
             raise UserError("diffusion_branch_step", value=step, high=traj.count - 1)
         setting = self.check_setting(setting)
         n = traj.n
+        # The replay up to `step` and the new setting's steps after it, as one request.
+        old_guided = traj.setting.label is not None and traj.setting.guidance != 1.0
+        new_guided = setting.label is not None and setting.guidance != 1.0
+        self.check_work(n, step + setting.steps, guided=old_guided or new_guided)
         y = self.labels_for(n, setting.label)
         start = max(i for i in traj.points if i <= step)
         x_np, state = traj.points[start]

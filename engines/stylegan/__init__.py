@@ -39,7 +39,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..configs import FamilyConfig
+from ..configs import FamilyConfig, check_range
 from .engine import Engine, check_psi, mix_styles
 from .losses import (
     AUGMENTS,
@@ -142,6 +142,11 @@ class Config(FamilyConfig):
         for name in ("z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max", "mbstd_group", "r1_every"):
             if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
                 raise ValueError(f"{name} must be a positive int, not {getattr(self, name)!r}")
+        # Upper bounds far above what ships (128 / 128 / 4 / 2048 / 128), so a config.json cannot
+        # ask for a model of many gigabytes.
+        for name, high in (("z_dim", 1024), ("w_dim", 1024), ("mapping_layers", 16), ("channel_base", 65536),
+                           ("channel_max", 1024), ("mbstd_group", 64), ("r1_every", 1000)):
+            check_range(name, getattr(self, name), 1, high)
         if min(self.widths().values()) < 1:
             raise ValueError(f"channel_base {self.channel_base} leaves no channels at {self.image_size}x{self.image_size}")
         if not (0 < self.mapping_lr_mul <= 1):

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import runtime
-from ..configs import FamilyConfig
+from ..configs import FamilyConfig, check_range
 from ..data.faces import FACE_ATTRIBUTES, FACE_GROUPS_ZH, attribute_targets
 from .engine import MAX_BATCH, mix_styles
 
@@ -89,6 +89,9 @@ class Config(FamilyConfig):
             raise ValueError(f"{len(self.widths)} stride-2 stages are too many for {self.image_size}x{self.image_size}")
         if not (isinstance(self.hidden, int) and self.hidden >= 1):
             raise ValueError(f"hidden must be a positive int, not {self.hidden!r}")
+        for w in self.widths:
+            check_range("widths", w, 1, 1024)
+        check_range("hidden", self.hidden, 1, 8192)
         if not (self.regression_weight >= 0 and math.isfinite(self.regression_weight)):
             raise ValueError(f"regression_weight must be a finite number >= 0, not {self.regression_weight}")
 
