@@ -25,7 +25,10 @@ import gradio as gr  # noqa: E402
 from demo import clip_tab, common, diffusion_tab, gan_tab, i18n, playground_tab, train_tab, vae_tab  # noqa: E402
 
 CSS_PATH = Path(__file__).resolve().parent / "demo" / "style.css"
-COMPUTE_CONCURRENCY = 2  # model events running at once (the engine's lock serialises compute anyway)
+# Events of one handler in flight at once, for the handlers that name no group (the Train tab's,
+# the language switch); the model events' groups are in demo/common.py.
+DEFAULT_CONCURRENCY = 8
+QUEUE_MAX = 100  # events waiting in Gradio's queue (GENLAB_QUEUE_MAX); beyond it the page says "busy"
 
 # A new family's tab is one import above and one line here.
 TABS = (vae_tab.build, gan_tab.build, diffusion_tab.build, clip_tab.build, train_tab.build, playground_tab.build)
@@ -74,8 +77,22 @@ def build_app(*, assets_dir: str | os.PathLike | None = None, data_dir: str | os
             # Runs in the browser: an English browser leaves the radio as it is, so nothing more runs.
             demo.load(None, None, switch, js="""() => (navigator.languages || [navigator.language])
                 .some(l => (l || '').toLowerCase().startsWith('zh')) ? 'zh' : 'en'""")
-    demo.queue(default_concurrency_limit=COMPUTE_CONCURRENCY)
+    demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=queue_max())
     return demo
+
+
+def queue_max() -> int:
+    """How many events may wait in Gradio's queue: $GENLAB_QUEUE_MAX, else QUEUE_MAX. A full queue
+    answers the next event at once (HTTP 503; the page shows "This application is currently busy")
+    instead of letting it wait behind more than a class's worth of work."""
+    raw = os.environ.get("GENLAB_QUEUE_MAX", "").strip()
+    try:
+        value = int(raw) if raw else QUEUE_MAX
+    except ValueError:
+        raise ValueError(f"GENLAB_QUEUE_MAX={raw!r} is not a whole number") from None
+    if value < 1:
+        raise ValueError(f"GENLAB_QUEUE_MAX={raw!r} must be at least 1")
+    return value
 
 
 def launch_kwargs() -> dict:

@@ -458,6 +458,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "{model} 在第 {step} 步发散：“{what}”变为 {value}。训练已暂停，并恢复了最后一次正常的权重（第 {good} 步）。"
               "请降低学习率（当前为 {lr:g}）后再点击“播放”。",
     },
+    # --- scheduling (a class on one app) ---
+    "long_run_busy": {
+        "en": "You already have a long run going in this session. Wait for it to finish, or press Stop, then start the next one.",
+        "zh": "你在本会话中已有一个正在进行的长时间生成任务。请等它结束，或点击“停止”，再开始下一个。",
+    },
 }
 
 
