@@ -98,8 +98,8 @@ def hardware_summary(dev: torch.device | None = None) -> str:
 # That thread takes tasks in two lanes. Interactive tasks (a slider, a click: the default) go
 # ahead of background ones (training units, the steps of a long sampling run, previews), so an
 # interactive task waits for at most the one unit in progress. Background tasks take turns by
-# owner (a training job, a run): each owner's next task after every other owner's, so five
-# trainers and two long runs share the thread evenly. Interactive traffic cannot starve them: once
+# owner (a training job, a run), the one that has had the least of the thread first, so five
+# trainers and two long runs share its time evenly whatever the length of their units. Interactive traffic cannot starve them: once
 # background work has made no progress for BACKGROUND_WAIT_S, one background task goes first.
 #
 # A background task that steps something nested (a long run's handler stepping its sampler
@@ -168,8 +168,9 @@ class _Scheduler:
         self.cond = threading.Condition()
         self.interactive: collections.deque[_Task] = collections.deque()
         self.background: dict[object, collections.deque[_Task]] = {}  # owner -> its tasks, in arrival order
-        self.served: dict[object, int] = {}  # owner -> the turn it last had
-        self.turns = 0
+        self.used: dict[object, float] = {}  # owner -> seconds of the thread it has had
+        self.vtime = 0.0  # the share of the owner picked last
+        self.inline_s = 0.0  # s of interactive work run inside the background task in progress
         self.progress = time.monotonic()   # when background work last moved (or began to wait)
         self.current: _Task | None = None  # the task the compute thread is running
         self.counts = {INTERACTIVE: 0, BACKGROUND: 0, "inline": 0}
@@ -193,19 +194,21 @@ class _Scheduler:
         if self.interactive and not self._starved():
             return self.interactive.popleft()
         if self.background:
-            # The owner served least recently goes next (one never served first, then in order of
-            # arrival): a job whose thread re-queues its next unit a moment after the last one
-            # ended still gets its turn before an owner that queues many units at once.
-            owner = min(self.background, key=lambda o: self.served.get(o, -1))
+            # Fair by time: the owner that has had the least of the thread goes next, so a run of
+            # 40 ms sampler steps keeps pace with a trainer of 0.25 s micro-batches. A new owner
+            # starts level with the least served one waiting (no credit for the time it was away).
+            floor = min((self.used[o] for o in self.background if o in self.used), default=self.vtime)
+            for o in self.background:
+                self.used.setdefault(o, floor)
+            owner = min(self.background, key=self.used.__getitem__)
             tasks = self.background[owner]
             task = tasks.popleft()
             if not tasks:
                 del self.background[owner]
-            self.turns += 1
-            self.served[owner] = self.turns
-            if len(self.served) > 1024:  # forget owners long gone
-                for old in [o for o in self.served if o not in self.background][:512]:
-                    del self.served[old]
+            self.vtime = self.used[owner]
+            if len(self.used) > 1024:  # forget owners long gone
+                for old in [o for o in self.used if o not in self.background][:512]:
+                    del self.used[old]
             self.progress = time.monotonic()
             return task
         return self.interactive.popleft()
@@ -217,12 +220,15 @@ class _Scheduler:
                     self.cond.wait()
                 task = self._next_locked()
                 self.current = task
+            t0, self.inline_s = time.monotonic(), 0.0
             task.run()
             with self.cond:
                 self.current = None
                 self.counts[task.priority] += 1
                 if task.priority == BACKGROUND:
                     self.progress = time.monotonic()
+                    if task.owner in self.used:
+                        self.used[task.owner] += self.progress - t0 - self.inline_s
 
     def yield_to_interactive(self) -> None:
         """On the compute thread, inside a background task: run the interactive tasks waiting now
@@ -238,8 +244,10 @@ class _Scheduler:
                 self.current = task
             # A clean autograd state, as on an idle compute thread: the background task may be
             # inside inference_mode or no_grad.
+            t0 = time.monotonic()
             with torch.inference_mode(False), torch.enable_grad():
                 task.run()
+            self.inline_s += time.monotonic() - t0
             with self.cond:
                 self.counts[INTERACTIVE] += 1
                 self.counts["inline"] += 1

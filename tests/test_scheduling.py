@@ -106,6 +106,21 @@ def test_background_owners_take_turns_however_many_tasks_each_queues(streams):
     assert 0.35 <= share <= 0.65, (share, units)
 
 
+def test_background_owners_share_the_threads_time_not_turns(streams):
+    stop, threads = streams
+    units: list = []
+    # A trainer of 0.1 s units beside a run of 0.02 s steps: turn by turn the run would get a
+    # sixth of the time; time-fair, about half, i.e. about five steps per trainer unit.
+    threads.append(_background_stream("trainer", stop, units, 0.1))
+    threads.append(_background_stream("run", stop, units, 0.02))
+    time.sleep(2.0)
+    stop.set()
+    for th in threads:
+        th.join(10)
+    trainer, run = units.count("trainer"), units.count("run")
+    assert trainer >= 4 and run >= 3 * trainer, (trainer, run)
+
+
 def test_interactive_flood_does_not_starve_background(streams, monkeypatch):
     stop, threads = streams
     monkeypatch.setattr(runtime._scheduler(), "wait_s", 0.3)
