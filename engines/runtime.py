@@ -108,6 +108,7 @@ def hardware_summary(dev: torch.device | None = None) -> str:
 # every single sampler step.
 
 INTERACTIVE, BACKGROUND = "interactive", "background"
+LINGER_S = 0.005  # s the thread waits for the least served background owner's next task
 BACKGROUND_WAIT_S = 1.0  # s: interactive tasks go first until background work has waited this long
 
 _LANE: contextvars.ContextVar[tuple[str, object] | None] = contextvars.ContextVar("genlab_lane", default=None)
@@ -229,6 +230,17 @@ class _Scheduler:
                     self.progress = time.monotonic()
                     if task.owner in self.used:
                         self.used[task.owner] += self.progress - t0 - self.inline_s
+                        self._linger_locked(task.owner)
+
+    def _linger_locked(self, owner) -> None:
+        """An owner that steps one task at a time re-queues its next a moment after the last one
+        ended, and would always find another owner's task ahead: when it is still the least
+        served, wait up to LINGER_S for it (not while interactive work waits)."""
+        mine = self.used[owner]
+        if self.interactive or owner in self.background or any(
+                self.used.get(o, mine) < mine for o in self.background):
+            return
+        self.cond.wait_for(lambda: self.interactive or owner in self.background, LINGER_S)
 
     def yield_to_interactive(self) -> None:
         """On the compute thread, inside a background task: run the interactive tasks waiting now

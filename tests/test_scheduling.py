@@ -110,7 +110,7 @@ def test_background_owners_share_the_threads_time_not_turns(streams):
     stop, threads = streams
     units: list = []
     # A trainer of 0.1 s units beside a run of 0.02 s steps: turn by turn the run would get a
-    # sixth of the time; time-fair, about half, i.e. about five steps per trainer unit.
+    # sixth of the time; time-fair, about half (five steps per trainer unit on a quiet CPU).
     threads.append(_background_stream("trainer", stop, units, 0.1))
     threads.append(_background_stream("run", stop, units, 0.02))
     time.sleep(2.0)
@@ -118,7 +118,7 @@ def test_background_owners_share_the_threads_time_not_turns(streams):
     for th in threads:
         th.join(10)
     trainer, run = units.count("trainer"), units.count("run")
-    assert trainer >= 4 and run >= 3 * trainer, (trainer, run)
+    assert trainer >= 4 and run >= 2 * trainer, (trainer, run)  # turn by turn: run == trainer
 
 
 def test_interactive_flood_does_not_starve_background(streams, monkeypatch):
