@@ -313,6 +313,13 @@ class Job:
         return "done", None
 
 
+def _warm_imports() -> None:
+    """Import here, on the job's thread, what a trainer's first optimiser imports (torch._dynamo:
+    1-2 s on a quiet 2-core CPU, 6 s on a busy one) so that it does not hold the compute thread,
+    where every other session's slider would wait for it."""
+    import torch._dynamo  # noqa: F401
+
+
 def _start_step(trainer: TrainerLike) -> int:
     """The step a trainer starts from: above 0 when it continues an earlier run."""
     step = getattr(trainer, "step", 0)
@@ -473,6 +480,7 @@ class JobManager:
         try:
             # Its units run in the compute thread's background lane: after any waiting slider or
             # click, taking turns with the other jobs and long runs.
+            _warm_imports()
             with runtime.background(owner=("job", job.id)):
                 outcome = job._execute(self.limits)
         finally:

@@ -181,3 +181,82 @@ def test_training_jobs_run_their_units_in_the_background_lane():
     assert job.wait(20) and job.status == "done"
     assert len(seen) == 3 and all(p == runtime.BACKGROUND for p, _ in seen)
     assert len({owner for _, owner in seen}) == 1
+
+
+# --- the launched app: Gradio's queue ------------------------------------------------------------
+
+class _Page:
+    """One browser session speaking Gradio's queue protocol (join, then the event stream)."""
+
+    def __init__(self, url: str):
+        import uuid
+
+        import httpx
+
+        self.http = httpx.Client(timeout=60)
+        config = self.http.get(url + "config").json()
+        self.api = url.rstrip("/") + config.get("api_prefix", "/gradio_api")
+        self.kinds = {c["id"]: c["type"] for c in config["components"]}
+        self.deps = {d["api_name"]: d for d in config["dependencies"] if d.get("api_name")}
+        self.session = uuid.uuid4().hex[:11]
+
+    def join(self, api_name: str, *values):
+        """-> the HTTP response of joining the queue with one event."""
+        dep = self.deps[api_name]
+        it = iter(values)
+        data = [None if self.kinds[i] == "state" else next(it) for i in dep["inputs"]]
+        return self.http.post(f"{self.api}/queue/join", json={
+            "data": data, "event_data": None, "fn_index": dep["id"], "trigger_id": None,
+            "session_hash": self.session})
+
+    def until(self, want):
+        """Read the session's event stream until `want(msg)` -> that message."""
+        import json
+
+        with self.http.stream("GET", f"{self.api}/queue/data", params={"session_hash": self.session}) as r:
+            for line in r.iter_lines():
+                if line.startswith("data:"):
+                    msg = json.loads(line[5:])
+                    if want(msg):
+                        return msg
+        raise AssertionError("the stream ended first")
+
+
+LONG_DDPM = ("mnist-ddpm", 1, 0, "ddpm", 1000, 0.0, "all", 0.0)  # a DDPM-1000 of one image: ~10 s or more
+SHORT_DDPM = ("mnist-ddpm", 1, 0, "ddim", 5, 0.0, "all", 0.0)
+
+
+def test_a_full_queue_answers_busy_at_once():
+    from tests.launch import launched_app
+
+    env = {"GENLAB_QUEUE_MAX": "1", "GENLAB_LONG_RUNS": "1"}
+    with launched_app("--lang", "en", timeout=180, env=env) as (url, _, _):
+        first, second, third = _Page(url), _Page(url), _Page(url)
+        assert first.join("diffusion_generate", *LONG_DDPM).status_code == 200
+        first.until(lambda m: m.get("msg") in ("process_starts", "process_generating"))
+        # The long group's one place is taken: the next long run waits in the queue, which is
+        # then full, and any further event is refused at once rather than left hanging.
+        assert second.join("diffusion_generate", *SHORT_DDPM).status_code == 200
+        t0 = time.perf_counter()
+        refused = third.join("vae_slider", "mnist-vae-z16", *([0.0] * 16))
+        assert time.perf_counter() - t0 < 5
+        assert refused.status_code == 503  # the page shows Gradio's "currently busy" message for it
+        assert "Queue is full" in refused.text
+
+
+def test_a_second_long_run_in_one_session_is_refused_with_a_clear_message():
+    from tests.launch import launched_app
+
+    with launched_app("--lang", "en", timeout=180, env={"GENLAB_LONG_RUNS": "3"}) as (url, _, _):
+        page, other = _Page(url), _Page(url)
+        assert page.join("diffusion_generate", *LONG_DDPM).status_code == 200
+        page.until(lambda m: m.get("msg") == "process_generating")
+        second = page.join("clip_generate", "a red circle", "", "genlab", "pixels", 5, 1.0, 0, 1, "none", 32,
+                           False, 1).json()["event_id"]
+        done = page.until(lambda m: m.get("msg") == "process_completed" and m.get("event_id") == second)
+        assert not done["success"]
+        assert "already have a long run going" in done["output"]["error"]
+        # Another session's run is not affected.
+        assert other.join("diffusion_generate", *SHORT_DDPM).status_code == 200
+        ok = other.until(lambda m: m.get("msg") == "process_completed")
+        assert ok["success"], ok
