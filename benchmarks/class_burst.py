@@ -86,11 +86,20 @@ class Page:
                         raise Failed(f"{api_name}: {str(msg.get('output'))[:300]}")
                     output = msg["output"]["data"]
                     for url in _urls(output):
-                        (await self.http.get(url)).raise_for_status()
+                        await self.fetch(url)
                     return output
                 if kind in ("unexpected_error", "queue_full"):
                     raise Failed(f"{api_name}: {msg}")
         raise Failed(f"{api_name}: the stream ended without a result")
+
+
+    async def fetch(self, url: str) -> None:
+        """GET a file as an <img> does; like a browser, once more when the server had just closed
+        the kept-alive connection (uvicorn closes one idle for 5 s)."""
+        try:
+            (await self.http.get(url)).raise_for_status()
+        except httpx.RemoteProtocolError:
+            (await self.http.get(url)).raise_for_status()
 
 
 def _urls(value):
