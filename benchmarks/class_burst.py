@@ -179,8 +179,8 @@ def _ips(stats: str) -> float | None:
         return None
 
 
-async def trainer_session(page: Page, i: int, runs: list, errors: list) -> None:
-    settings = list(TRAIN_RUNS[i % len(TRAIN_RUNS)])
+async def trainer_session(page: Page, i: int, families: list, runs: list, errors: list) -> None:
+    settings = list(next(r for r in TRAIN_RUNS if r[0] == families[i % len(families)]))
     settings[11] = i  # seed
     if not data_dir():
         settings[1] = "shapes"
@@ -247,7 +247,7 @@ async def burst(url: str, args) -> dict:
         app = await app_info(http, url)
         # Warm-up: one event per model, so the burst measures serving, not first model loads.
         warm = Page(http, app)
-        for kind in SLIDER_KINDS:
+        for kind in args.kinds:
             make, (low, _) = await slider_values(warm, kind)
             await warm.event(kind, *make(low, 0))
         errors: list = []
@@ -257,7 +257,7 @@ async def burst(url: str, args) -> dict:
         tasks = []
         t0 = time.perf_counter()
         for i in range(args.trainers):
-            tasks.append(asyncio.create_task(trainer_session(Page(http, app), i, trainer_runs, errors)))
+            tasks.append(asyncio.create_task(trainer_session(Page(http, app), i, args.families, trainer_runs, errors)))
         long_pages = {}
         for which in args.long:
             long_pages[which] = Page(http, app)
@@ -265,7 +265,8 @@ async def burst(url: str, args) -> dict:
                                                       args.ddpm_batch, args.clip_steps)))
         await asyncio.sleep(args.lead)  # the trainers and long runs get going first
         _say(f"sliders start at {time.perf_counter() - t0:.1f} s")
-        sliders = [asyncio.create_task(slider_session(Page(http, app), i, SLIDER_KINDS[i % 3], args.moves, args.rate,
+        sliders = [asyncio.create_task(slider_session(Page(http, app), i, args.kinds[i % len(args.kinds)], args.moves,
+                                                      args.rate,
                                                       random.Random(rng.random()), lat, errors))
                    for i in range(args.sliders)]
         await asyncio.gather(*sliders)
@@ -297,6 +298,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--moves", type=int, default=20)
     parser.add_argument("--rate", type=float, default=3.0, help="slider moves a second per session")
     parser.add_argument("--trainers", type=int, default=5)
+    parser.add_argument("--kinds", default=",".join(SLIDER_KINDS), help="slider kinds, taken in turn by the sessions")
+    parser.add_argument("--families", default="vae,ddpm", help="trainers' model families, taken in turn")
     parser.add_argument("--long", default="ddpm,clip", help="long runs: ddpm, clip (comma-separated; '' for none)")
     parser.add_argument("--ddpm-batch", type=int, default=1, help="images in the DDPM-1000 run")
     parser.add_argument("--clip-steps", type=int, default=60)
@@ -305,6 +308,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--note", default="", help="what else was running on the machine")
     args = parser.parse_args(argv)
     args.long = [w for w in args.long.split(",") if w]
+    args.kinds = [k for k in args.kinds.split(",") if k]
+    args.families = [f for f in args.families.split(",") if f]
     if args.quick:
         args.sliders, args.moves, args.trainers, args.clip_steps, args.long, args.lead = 6, 8, 1, 10, ["clip"], 4.0
         args.settle = 5.0
@@ -335,7 +340,7 @@ def main(argv=None) -> dict:
         "load_average_1_5_15": {"before": [round(x, 2) for x in load_before],
                                 "after": [round(x, 2) for x in os.getloadavg()]},
         "sessions": {"sliders": args.sliders, "moves_each": args.moves, "moves_per_s": args.rate,
-                     "slider_kinds": list(SLIDER_KINDS), "trainers": args.trainers, "long_runs": args.long,
+                     "slider_kinds": args.kinds, "trainers": args.trainers, "trainer_families": args.families, "long_runs": args.long,
                      "ddpm_batch": args.ddpm_batch, "clip_steps": args.clip_steps, "lead_s": args.lead},
         "errors": result["errors"],
         "slider_move_to_picture_ms": summarise(lat["move"]),
