@@ -99,8 +99,9 @@ def hardware_summary(dev: torch.device | None = None) -> str:
 # ahead of background ones (training units, the steps of a long sampling run, previews), so an
 # interactive task waits for at most the one unit in progress. Background tasks take turns by
 # owner (a training job, a run), the one that has had the least of the thread first, so five
-# trainers and two long runs share its time evenly whatever the length of their units. Interactive traffic cannot starve them: once
-# background work has made no progress for BACKGROUND_WAIT_S, one background task goes first.
+# trainers and two long runs share its time evenly whatever the length of their units.
+# Interactive traffic cannot starve them: once background work has made no progress for
+# BACKGROUND_WAIT_S, one background task goes first.
 #
 # A background task that steps something nested (a long run's handler stepping its sampler
 # through `stepped` or `call` on the compute thread) lets waiting interactive tasks run first at
