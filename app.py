@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import threading
+import time
 from pathlib import Path
 
 # OpenMP threads spin a long while when they wait for work (GNU OpenMP: 300,000 turns), which on
@@ -26,7 +28,10 @@ from demo import clip_tab, common, diffusion_tab, gan_tab, i18n, playground_tab,
 from engines import gpu  # noqa: E402
 
 CSS_PATH = Path(__file__).resolve().parent / "demo" / "style.css"
-COMPUTE_CONCURRENCY = 2  # model events running at once (the engine's lock serialises compute anyway)
+# Events of one handler in flight at once, for the handlers that name no group (the Train tab's,
+# the language switch); the model events' groups are in demo/common.py.
+DEFAULT_CONCURRENCY = 8
+QUEUE_MAX = 100  # events waiting in Gradio's queue (GENLAB_QUEUE_MAX); beyond it the page says "busy"
 
 # A new family's tab is one import above and one line here.
 TABS = (vae_tab.build, gan_tab.build, diffusion_tab.build, clip_tab.build, train_tab.build, playground_tab.build)
@@ -75,8 +80,22 @@ def build_app(*, assets_dir: str | os.PathLike | None = None, data_dir: str | os
             # Runs in the browser: an English browser leaves the radio as it is, so nothing more runs.
             demo.load(None, None, switch, js="""() => (navigator.languages || [navigator.language])
                 .some(l => (l || '').toLowerCase().startsWith('zh')) ? 'zh' : 'en'""")
-    demo.queue(default_concurrency_limit=COMPUTE_CONCURRENCY)
+    demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=queue_max())
     return demo
+
+
+def queue_max() -> int:
+    """How many events may wait in Gradio's queue: $GENLAB_QUEUE_MAX, else QUEUE_MAX. A full queue
+    answers the next event at once (HTTP 503; the page shows "This application is currently busy")
+    instead of letting it wait behind more than a class's worth of work."""
+    raw = os.environ.get("GENLAB_QUEUE_MAX", "").strip()
+    try:
+        value = int(raw) if raw else QUEUE_MAX
+    except ValueError:
+        raise ValueError(f"GENLAB_QUEUE_MAX={raw!r} is not a whole number") from None
+    if value < 1:
+        raise ValueError(f"GENLAB_QUEUE_MAX={raw!r} must be at least 1")
+    return value
 
 
 def launch_kwargs() -> dict:
@@ -100,10 +119,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def warm_imports() -> None:
+    """Import, off the compute thread, the modules the first training run (torch._dynamo, through
+    the optimiser) and the first CLIP generation (open_clip) would otherwise import on it: 1-2 s
+    each on a quiet 2-core CPU, 6 s on a busy one, while every session's slider waits. Run by
+    main() in a daemon thread once the server is up (about 250 MB more resident memory)."""
+    import importlib
+
+    time.sleep(2.0)  # let the server start first
+    for name in ("torch._dynamo", "open_clip"):
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - a missing optional package is imported (and reported) where it is used
+            pass
+
+
 def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
     gpu.setup()  # on a ZeroGPU Space: interactive work on the CPU, handlers not wrapped in GPU calls
     demo = build_app(assets_dir=args.assets_dir, data_dir=args.data_dir, lang=args.lang)
+    threading.Thread(target=warm_imports, name="genlab-warm-imports", daemon=True).start()
     demo.launch(server_name=args.host, server_port=args.port, **launch_kwargs())
 
 

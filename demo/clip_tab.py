@@ -36,6 +36,7 @@ from . import clip_plots as plots
 from . import i18n_clip
 from .common import (
     COMPUTE,
+    LONG,
     PRIVATE,
     QUIET,
     AppContext,
@@ -744,7 +745,7 @@ def build(ctx: AppContext) -> None:
                   candidates]
     gen_outputs = [runs, status, image, best, plot, gallery]
     run = gr.on([gen_btn.click, prompt.submit], handler(h.generate), gen_inputs, gen_outputs,
-                api_name="clip_generate", show_progress="full", show_progress_on=[plot], preprocess=False, **COMPUTE)
+                api_name="clip_generate", show_progress="full", show_progress_on=[plot], preprocess=False, **LONG)
     run.success(handler(h.sees_after_run), sees_inputs, sees_outputs, **QUIET, **PRIVATE)
     stop_btn.click(h.stop, runs, None, api_name="clip_stop", queue=False, show_progress="hidden")
 

@@ -8,9 +8,11 @@ dict {name: folder} that no other session can see, whose folders are deleted whe
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import inspect
 import logging
+import os
 import shutil
 import tempfile
 import threading
@@ -28,10 +30,21 @@ from .i18n import Registry, t
 
 log = logging.getLogger("genlab.demo")
 
-# Every event that runs a model shares this concurrency group; the engine also serialises
-# compute with its own lock, so this only bounds how many requests wait inside Python.
+# Gradio's queue, sized for a class of ~30 on one app (see DEVELOPERS.md, "Scheduling"). Every
+# interactive model event shares the group GPU. The engine runs all compute on its one thread
+# anyway, interactive tasks ahead of long work, so this limit only decides how many events may
+# be in flight at once (their pre- and post-processing, PNG encoding included, overlaps the
+# compute of others): high enough that sliders of 30 sessions never queue behind one another
+# in Gradio's own queue, and, with the LONG group and the other tabs' groups, under Gradio's
+# 40 worker threads.
 GPU = "gpu"
-COMPUTE = {"concurrency_id": GPU}
+INTERACTIVE_CONCURRENCY = 16
+COMPUTE = {"concurrency_id": GPU, "concurrency_limit": INTERACTIVE_CONCURRENCY}
+# Long runs (DDPM / CLIP generation, branches, forks) have their own group, so runs waiting for a
+# turn never hold the slots sliders need. GENLAB_LONG_RUNS (default 2) run at once, app-wide;
+# more wait in Gradio's queue and the page shows their place in it. One per session at a time.
+LONG_ID = "long"
+LONG = {"concurrency_id": LONG_ID, "concurrency_limit": max(1, int(os.environ.get("GENLAB_LONG_RUNS", "2") or 2))}
 # Event options the family tabs share: model events without a spinner, sliders that skip to the
 # newest value, and events kept out of the public API.
 QUIET = {"show_progress": "hidden", **COMPUTE}
@@ -268,7 +281,7 @@ def add_trained(uploads: dict | None, family: str, name: str, write) -> tuple[st
 # --- handlers ------------------------------------------------------------------------------------
 
 
-def handler(fn=None, *, compute: bool = True):
+def handler(fn=None, *, compute: bool = True, priority: str | None = None, long: bool | None = None):
     """Wrap an event handler whose first argument is the session language.
 
     UserError -> gr.Error in that language; any other exception is logged and shown as a
@@ -280,9 +293,18 @@ def handler(fn=None, *, compute: bool = True):
     torch is measurably slower once several threads have run it. `compute=False` keeps a handler
     on the server's thread: one that sleeps or waits for other work (a frame-rate cap, a training
     job) must, or it would hold up every other session.
+
+    priority: the compute thread's lane (engines.runtime): "interactive" goes ahead of
+    "background". Default: a streaming handler (a long run) is background, each run taking turns
+    with the other runs and training jobs; any other handler is interactive. A streaming handler
+    with compute=False still sends the model work it asks for (runtime.call) in its lane.
+
+    long: one such run per session at a time; a second one while the first streams is refused
+    with "long_run_busy" (the first keeps going: its Stop button ends it). Default: streaming
+    handlers that run on the compute thread (DDPM / CLIP generation, branch, fork).
     """
     if fn is None:
-        return functools.partial(handler, compute=compute)
+        return functools.partial(handler, compute=compute, priority=priority, long=long)
 
     def translate(lang, exc):
         if isinstance(exc, gr.Error):
@@ -293,24 +315,85 @@ def handler(fn=None, *, compute: bool = True):
         return gr.Error(t("error.unexpected", lang), title=t("error.title", lang), print_exception=False)
 
     if inspect.isgeneratorfunction(fn):
+        lane = priority or runtime.BACKGROUND
+        one_per_session = compute if long is None else long
+
         @functools.wraps(fn)
         def streamed(lang, *args, **kwargs):
+            session = _session_hash() if one_per_session else None
             try:
-                items = fn(lang, *args, **kwargs)
-                yield from runtime.stepped(items) if compute else items
+                with _long_run(session):
+                    items = fn(lang, *args, **kwargs)
+                    if compute:
+                        yield from runtime.stepped(items, priority=lane)
+                    else:
+                        yield from _in_lane(items, lane)
             except Exception as exc:  # GeneratorExit (a cancelled event) is not an Exception
                 raise translate(lang, exc) from None
 
         return streamed
 
+    lane = priority or runtime.INTERACTIVE
+
     @functools.wraps(fn)
     def wrapped(lang, *args, **kwargs):
         try:
-            return runtime.call(fn, lang, *args, **kwargs) if compute else fn(lang, *args, **kwargs)
+            if not compute:
+                return fn(lang, *args, **kwargs)
+            if lane == runtime.BACKGROUND:
+                with runtime.background():
+                    return runtime.call(fn, lang, *args, **kwargs)
+            return runtime.call(fn, lang, *args, **kwargs)
         except Exception as exc:
             raise translate(lang, exc) from None
 
     return wrapped
+
+
+_LONG_RUNS: set[str] = set()  # sessions with a long run streaming now
+_LONG_RUNS_LOCK = threading.Lock()
+
+
+def _session_hash() -> str | None:
+    """The browser session of the event being handled (Gradio keeps its request in a context
+    variable while a handler runs); None outside an event, e.g. a handler called in a test."""
+    from gradio.context import LocalContext
+
+    request = LocalContext.request.get(None)
+    return getattr(request, "session_hash", None) if request is not None else None
+
+
+@contextlib.contextmanager
+def _long_run(session: str | None):
+    """Hold the session's one long-run place while the run streams; UserError if it is taken."""
+    if session is None:
+        yield
+        return
+    with _LONG_RUNS_LOCK:
+        if session in _LONG_RUNS:
+            raise UserError("long_run_busy")
+        _LONG_RUNS.add(session)
+    try:
+        yield
+    finally:
+        with _LONG_RUNS_LOCK:
+            _LONG_RUNS.discard(session)
+
+
+def _in_lane(items, lane: str):
+    """Iterate `items` here, each resumption's runtime.call work in `lane` (one owner per run:
+    context variables set inside a generator do not survive to its next resumption)."""
+    owner = object()
+    try:
+        while True:
+            with runtime.background(owner) if lane == runtime.BACKGROUND else runtime.interactive():
+                try:
+                    item = next(items)
+                except StopIteration:
+                    return
+            yield item
+    finally:
+        items.close()
 
 
 # --- display -------------------------------------------------------------------------------------

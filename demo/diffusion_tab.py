@@ -23,8 +23,8 @@ from engines.errors import UserError
 
 from . import diffusion_plots as plots
 from .common import (
-    COMPUTE,
     LIVE,
+    LONG,
     PRIVATE,
     QUIET,
     AppContext,
@@ -775,13 +775,13 @@ def build(ctx: AppContext) -> None:
     # 0 or 100000 steps or a guidance of 1e9 sent through the API get its message in the session's
     # language instead of Gradio's English bounds check.
     RAW = {"preprocess": False}
-    stream = {"show_progress": "full", "show_progress_on": [scrub], **COMPUTE, **RAW}
+    stream = {"show_progress": "full", "show_progress_on": [scrub], **LONG, **RAW}
     gen_btn.click(handler(h.generate), [*LUR, model, batch, seed, sampler, steps, eta, label, guidance],
                             run_outputs, api_name="diffusion_generate", **stream)
     branch_inputs = [*LUR, model, scrub, b_sampler, b_steps, b_eta, b_label, b_guidance]
     branch_outputs = [runs, branch_status, br_start, br_orig, br_result]
     branch_btn.click(handler(h.branch), branch_inputs, branch_outputs, api_name="diffusion_branch",
-                                  show_progress="full", show_progress_on=[br_result], **COMPUTE, **RAW)
+                                  show_progress="full", show_progress_on=[br_result], **LONG, **RAW)
     stop_btn.click(h.stop, runs, None, api_name="diffusion_stop", queue=False, show_progress="hidden")
     branch_stop.click(h.stop_branch, runs, None, api_name="diffusion_branch_stop", queue=False, show_progress="hidden")
     gr.on([scrub.input, scrub.release], handler(h.scrub), [*LR, scrub], [img_xt, img_eps, img_x0, caption],
@@ -796,7 +796,7 @@ def build(ctx: AppContext) -> None:
     preset.input(handler(h.fork_preset), [*LU, model, preset], fork_controls, **QUIET, **PRIVATE)
     fork_outputs = [runs, fork_pct, *fork_out, fork_compare]
     fork_btn.click(handler(h.fork), [*LUR, model, f_batch, f_seed, f_label, *fork_controls], fork_outputs,
-                   api_name="diffusion_fork", show_progress="full", show_progress_on=[fork_pct], **COMPUTE, **RAW)
+                   api_name="diffusion_fork", show_progress="full", show_progress_on=[fork_pct], **LONG, **RAW)
     fork_stop.click(h.stop_fork, runs, None, api_name="diffusion_fork_stop", queue=False, show_progress="hidden")
     gr.on([fork_pct.input, fork_pct.release], handler(h.fork_scrub), [*LR, fork_pct], [*fork_out, fork_compare],
           api_name="diffusion_fork_scrub", **INSTANT)

@@ -516,6 +516,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "上传的训练状态将{what_zh}设为 {value}，超出 {low} 到 {high} 的范围，无法继续训练。"
               "请上传不带训练状态的检查点，从其权重开始新的训练。",
     },
+    # --- scheduling (a class on one app) ---
+    "long_run_busy": {
+        "en": "You already have a long run going in this session. Wait for it to finish, or press Stop, then start the next one.",
+        "zh": "你在本会话中已有一个正在进行的长时间生成任务。请等它结束，或点击“停止”，再开始下一个。",
+    },
 }
 
 

@@ -19,9 +19,10 @@ trainer the job stops it from outside when a limit is passed.
 
 A job's thread never touches the model: an `engines.train.Trainer` runs each unit of its work (a
 micro-batch, an optimiser step, a preview) on the engine's compute thread (`runtime.call`), taking
-the compute lock there, so other sessions' requests queue up between those units on the same
-thread. The job thread only waits, records events and enforces limits; it never holds the compute
-lock (it would deadlock against a unit waiting for it).
+the compute lock there, in the thread's background lane (`runtime.background`): other sessions'
+interactive requests go ahead of its units, and the jobs and long runs take turns. The job thread
+only waits, records events and enforces limits; it never holds the compute lock (it would
+deadlock against a unit waiting for it).
 """
 
 from __future__ import annotations
@@ -312,6 +313,13 @@ class Job:
         return "done", None
 
 
+def _warm_imports() -> None:
+    """Import here, on the job's thread, what a trainer's first optimiser imports (torch._dynamo:
+    1-2 s on a quiet 2-core CPU, 6 s on a busy one) so that it does not hold the compute thread,
+    where every other session's slider would wait for it."""
+    import torch._dynamo  # noqa: F401
+
+
 def _start_step(trainer: TrainerLike) -> int:
     """The step a trainer starts from: above 0 when it continues an earlier run."""
     step = getattr(trainer, "step", 0)
@@ -470,7 +478,11 @@ class JobManager:
     def _thread_main(self, job: Job) -> None:
         outcome = ("failed", UserError("job_failed", name=job.name, reason="interrupted"), None)
         try:
-            outcome = job._execute(self.limits)
+            # Its units run in the compute thread's background lane: after any waiting slider or
+            # click, taking turns with the other jobs and long runs.
+            _warm_imports()
+            with runtime.background(owner=("job", job.id)):
+                outcome = job._execute(self.limits)
         finally:
             # Free the slot before anyone waiting on the job hears that it finished.
             with self._lock:

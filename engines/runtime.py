@@ -6,6 +6,7 @@ Nothing here touches CUDA at import time, so a ZeroGPU Space can wrap GPU functi
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import contextlib
 import contextvars
@@ -92,36 +93,226 @@ def hardware_summary(dev: torch.device | None = None) -> str:
 # thread is free. Torch's CPU kernels start an OpenMP thread team per calling thread, and once
 # several threads have teams every parallel region gets slower: on the quiet 2-core dev CPU,
 # DDIM-50 of 16 MNIST images takes 1.1 s when one thread has ever run torch and 2.0 s on any
-# thread once a second one has. So long runs step on one dedicated thread.
+# thread once a second one has. So all model work runs on one dedicated thread.
+#
+# That thread takes tasks in two lanes. Interactive tasks (a slider, a click: the default) go
+# ahead of background ones (training units, the steps of a long sampling run, previews), so an
+# interactive task waits for at most the one unit in progress. Background tasks take turns by
+# owner (a training job, a run), the one that has had the least of the thread first, so five
+# trainers and two long runs share its time evenly whatever the length of their units.
+# Interactive traffic cannot starve them: once background work has made no progress for
+# BACKGROUND_WAIT_S, one background task goes first.
+#
+# A background task that steps something nested (a long run's handler stepping its sampler
+# through `stepped` or `call` on the compute thread) lets waiting interactive tasks run first at
+# each nested call: that is how a run that hands over a frame every 0.15 s still gives way after
+# every single sampler step.
 
-_EXECUTOR: concurrent.futures.ThreadPoolExecutor | None = None
-_EXECUTOR_LOCK = threading.Lock()
+INTERACTIVE, BACKGROUND = "interactive", "background"
+LINGER_S = 0.005  # s the thread waits for the least served background owner's next task
+BACKGROUND_WAIT_S = 1.0  # s: interactive tasks go first until background work has waited this long
+
+_LANE: contextvars.ContextVar[tuple[str, object] | None] = contextvars.ContextVar("genlab_lane", default=None)
+_THREAD_NAME = "genlab-compute"
 
 
-def _executor() -> concurrent.futures.ThreadPoolExecutor:
-    global _EXECUTOR
-    with _EXECUTOR_LOCK:
-        if _EXECUTOR is None:
-            _EXECUTOR = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="genlab-compute")
-        return _EXECUTOR
+@contextlib.contextmanager
+def background(owner: object = None):
+    """Mark this thread's (and context's) compute work as background, taking turns with other
+    owners' work; `owner` names whose work it is (a job, a run; default: this thread)."""
+    token = _LANE.set((BACKGROUND, owner if owner is not None else threading.get_ident()))
+    try:
+        yield
+    finally:
+        _LANE.reset(token)
+
+
+@contextlib.contextmanager
+def interactive():
+    """Mark this context's compute work as interactive again (inside a `background` block)."""
+    token = _LANE.set((INTERACTIVE, None))
+    try:
+        yield
+    finally:
+        _LANE.reset(token)
+
+
+def lane() -> tuple[str, object]:
+    """(priority, owner) that a `call` from here would get."""
+    return _LANE.get() or (INTERACTIVE, None)
+
+
+class _Task:
+    __slots__ = ("fn", "args", "kwargs", "context", "future", "priority", "owner")
+
+    def __init__(self, fn, args, kwargs, priority, owner):
+        self.fn, self.args, self.kwargs = fn, args, kwargs
+        self.context = contextvars.copy_context()
+        self.future: concurrent.futures.Future = concurrent.futures.Future()
+        self.priority, self.owner = priority, owner
+
+    def run(self) -> None:
+        if not self.future.set_running_or_notify_cancel():
+            return
+        try:
+            result = self.context.run(self.fn, *self.args, **self.kwargs)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, who re-raises it
+            self.future.set_exception(exc)
+        else:
+            self.future.set_result(result)
+
+
+class _Scheduler:
+    """The compute thread and its two lanes (see above). One per process."""
+
+    def __init__(self, wait_s: float = BACKGROUND_WAIT_S):
+        self.wait_s = wait_s
+        self.cond = threading.Condition()
+        self.interactive: collections.deque[_Task] = collections.deque()
+        self.background: dict[object, collections.deque[_Task]] = {}  # owner -> its tasks, in arrival order
+        self.used: dict[object, float] = {}  # owner -> seconds of the thread it has had
+        self.vtime = 0.0  # the share of the owner picked last
+        self.inline_s = 0.0  # s of interactive work run inside the background task in progress
+        self.progress = time.monotonic()   # when background work last moved (or began to wait)
+        self.current: _Task | None = None  # the task the compute thread is running
+        self.counts = {INTERACTIVE: 0, BACKGROUND: 0, "inline": 0}
+        self.thread = threading.Thread(target=self._main, name=_THREAD_NAME, daemon=True)
+        self.thread.start()
+
+    def submit(self, task: _Task) -> None:
+        with self.cond:
+            if task.priority == BACKGROUND:
+                if not self.background and (self.current is None or self.current.priority != BACKGROUND):
+                    self.progress = time.monotonic()
+                self.background.setdefault(task.owner, collections.deque()).append(task)
+            else:
+                self.interactive.append(task)
+            self.cond.notify()
+
+    def _starved(self) -> bool:
+        return bool(self.background) and time.monotonic() - self.progress >= self.wait_s
+
+    def _next_locked(self) -> _Task:
+        if self.interactive and not self._starved():
+            return self.interactive.popleft()
+        if self.background:
+            # Fair by time: the owner that has had the least of the thread goes next, so a run of
+            # 40 ms sampler steps keeps pace with a trainer of 0.25 s micro-batches. A new owner
+            # starts level with the least served one waiting (no credit for the time it was away).
+            floor = min((self.used[o] for o in self.background if o in self.used), default=self.vtime)
+            for o in self.background:
+                self.used.setdefault(o, floor)
+            owner = min(self.background, key=self.used.__getitem__)
+            tasks = self.background[owner]
+            task = tasks.popleft()
+            if not tasks:
+                del self.background[owner]
+            self.vtime = self.used[owner]
+            if len(self.used) > 1024:  # forget owners long gone
+                for old in [o for o in self.used if o not in self.background][:512]:
+                    del self.used[old]
+            self.progress = time.monotonic()
+            return task
+        return self.interactive.popleft()
+
+    def _main(self) -> None:
+        while True:
+            with self.cond:
+                while not self.interactive and not self.background:
+                    self.cond.wait()
+                task = self._next_locked()
+                self.current = task
+            t0, self.inline_s = time.monotonic(), 0.0
+            task.run()
+            with self.cond:
+                self.current = None
+                self.counts[task.priority] += 1
+                if task.priority == BACKGROUND:
+                    self.progress = time.monotonic()
+                    if task.owner in self.used:
+                        self.used[task.owner] += self.progress - t0 - self.inline_s
+                        self._linger_locked(task.owner)
+
+    def _linger_locked(self, owner) -> None:
+        """An owner that steps one task at a time re-queues its next a moment after the last one
+        ended, and would always find another owner's task ahead: when it is still the least
+        served, wait up to LINGER_S for it (not while interactive work waits)."""
+        mine = self.used[owner]
+        if self.interactive or owner in self.background or any(
+                self.used.get(o, mine) < mine for o in self.background):
+            return
+        self.cond.wait_for(lambda: self.interactive or owner in self.background, LINGER_S)
+
+    def yield_to_interactive(self) -> None:
+        """On the compute thread, inside a background task: run the interactive tasks waiting now
+        (within the background share), then carry on with the background task."""
+        outer = self.current
+        while True:
+            with self.cond:
+                if not self.interactive or self._starved():
+                    self.progress = time.monotonic()
+                    self.current = outer
+                    return
+                task = self.interactive.popleft()
+                self.current = task
+            # A clean autograd state, as on an idle compute thread: the background task may be
+            # inside inference_mode or no_grad.
+            t0 = time.monotonic()
+            with torch.inference_mode(False), torch.enable_grad():
+                task.run()
+            self.inline_s += time.monotonic() - t0
+            with self.cond:
+                self.counts[INTERACTIVE] += 1
+                self.counts["inline"] += 1
+
+
+_SCHEDULER: _Scheduler | None = None
+_SCHEDULER_LOCK = threading.Lock()
+
+
+def _scheduler() -> _Scheduler:
+    global _SCHEDULER
+    with _SCHEDULER_LOCK:
+        if _SCHEDULER is None:
+            _SCHEDULER = _Scheduler()
+        return _SCHEDULER
 
 
 def on_compute_thread() -> bool:
-    return threading.current_thread().name.startswith("genlab-compute")
+    return threading.current_thread().name.startswith(_THREAD_NAME)
 
 
 def call(fn: Callable[..., T], /, *args, **kwargs) -> T:
     """Run fn on the compute thread and wait for it (directly when already on it). fn sees the
-    caller's context variables (a web framework's request context, progress bars, warnings)."""
+    caller's context variables (a web framework's request context, progress bars, warnings).
+    Interactive unless the caller is inside `background(owner)`."""
     if on_compute_thread():
+        sched = _scheduler()
+        current = sched.current
+        if current is not None and current.priority == BACKGROUND:
+            sched.yield_to_interactive()
         return fn(*args, **kwargs)
-    return _executor().submit(contextvars.copy_context().run, fn, *args, **kwargs).result()
+    priority, owner = lane()
+    task = _Task(fn, args, kwargs, priority, owner)
+    _scheduler().submit(task)
+    return task.future.result()
+
+
+def stats() -> dict:
+    """Tasks run so far per lane ("inline": interactive tasks run inside a background one's
+    nested call) and tasks waiting now: for benchmarks and monitoring."""
+    sched = _scheduler()
+    with sched.cond:
+        return {**sched.counts, "waiting_interactive": len(sched.interactive),
+                "waiting_background": sum(len(q) for q in sched.background.values()),
+                "background_owners": len(sched.background)}
 
 
 _END = object()
 
 
-def stepped(iterator: Iterator[T], every: float = 0.0, stop: Callable[[], bool] | None = None) -> Iterator[T]:
+def stepped(iterator: Iterator[T], every: float = 0.0, stop: Callable[[], bool] | None = None, *,
+            priority: str | None = None, owner: object = None) -> Iterator[T]:
     """Step `iterator` on the compute thread, each step when the reader asks for the next item, so
     showing a frame and computing the next never overlap (letting the steps run ahead while the
     server sends a frame was measured 1.3x slower on a quiet 2-core CPU and 2.5x on a busy one).
@@ -129,14 +320,31 @@ def stepped(iterator: Iterator[T], every: float = 0.0, stop: Callable[[], bool] 
     over at most every `every` s (the gap at least as long as the reader took with the previous
     one), the first and the last always; `stop()` is asked before every step. Closing this
     generator closes `iterator` on the compute thread.
+
+    priority: BACKGROUND steps in the background lane as `owner` (default: this run), INTERACTIVE
+    in the interactive one; None (default) takes the caller's lane (see `background`).
     """
+    if priority == BACKGROUND:
+        key = owner if owner is not None else object()
+        lane_cm = lambda: background(key)  # noqa: E731
+    elif priority == INTERACTIVE:
+        lane_cm = interactive
+    elif priority is None:
+        lane_cm = contextlib.nullcontext
+    else:
+        raise ValueError(f"priority must be {INTERACTIVE!r}, {BACKGROUND!r} or None, not {priority!r}")
+
+    def step(fn, *args):
+        with lane_cm():
+            return call(fn, *args)
+
     try:
         next_at, item, pending = 0.0, _END, False
         while not (stop is not None and stop()):
-            step = call(next, iterator, _END)
-            if step is _END:
+            got = step(next, iterator, _END)
+            if got is _END:
                 break
-            item, pending = step, True
+            item, pending = got, True
             handed = time.perf_counter()
             if handed >= next_at:
                 pending = False
@@ -148,4 +356,4 @@ def stepped(iterator: Iterator[T], every: float = 0.0, stop: Callable[[], bool] 
     finally:
         close = getattr(iterator, "close", None)
         if close is not None:
-            call(close)
+            step(close)

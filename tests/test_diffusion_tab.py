@@ -91,7 +91,8 @@ def test_the_tab_has_its_documented_events_and_inputs(api):
         "diffusion-fwd-seed", "diffusion-fwd-t", "diffusion-fwd-schedule"]
     # Stop answers at once (no queue); the scrubber does not queue behind model work.
     assert api.fns["diffusion_stop"].queue is False and api.fns["diffusion_scrub"].queue is False
-    assert api.fns["diffusion_generate"].concurrency_id == "gpu"
+    assert api.fns["diffusion_generate"].concurrency_id == "long"  # long runs have their own group (common.LONG)
+    assert api.fns["diffusion_forward"].concurrency_id == "gpu"
 
 
 def test_the_default_model_and_its_controls(api, demo):

@@ -1,0 +1,262 @@
+"""The compute thread's two lanes (engines.runtime) and the app's queue limits.
+
+Interactive work (a slider) goes ahead of queued background work (training units, the steps of
+long runs); background owners take turns; interactive traffic cannot starve background work; a
+full queue answers "busy"; a session runs one long run at a time. Timings use real sleeps of
+0.2 s units with generous bounds, so a busy CPU does not make them flaky: each bound sits between
+what the scheduler promises and what a first-come-first-served thread would give.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import torch
+
+from engines import runtime
+
+UNIT_S = 0.2
+
+
+def _background_stream(owner, stop: threading.Event, units: list, unit_s: float = UNIT_S):
+    """A thread that keeps one background task of `unit_s` queued or running until `stop`."""
+    def work():
+        time.sleep(unit_s)
+        units.append(owner)
+
+    def loop():
+        with runtime.background(owner):
+            while not stop.is_set():
+                runtime.call(work)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.fixture
+def streams():
+    stop, threads = threading.Event(), []
+    yield stop, threads
+    stop.set()
+    for th in threads:
+        th.join(10)
+
+
+def test_interactive_call_waits_for_at_most_the_unit_in_progress(streams):
+    stop, threads = streams
+    units: list = []
+    # Four trainers' units queued at once: first come, first served would put a slider behind
+    # all of them (about 4 x 0.2 s); the interactive lane waits only for the one running.
+    threads += [_background_stream(f"job{k}", stop, units) for k in range(4)]
+    time.sleep(0.5)
+    waits = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        assert runtime.call(lambda: threading.current_thread().name).startswith("genlab-compute")
+        waits.append(time.perf_counter() - t0)
+        time.sleep(0.13)
+    assert max(waits) < UNIT_S + 0.25, waits
+    assert len(units) >= 3  # and the background kept going meanwhile
+
+
+def test_nested_steps_of_a_background_task_give_way_to_interactive_calls():
+    # A long run's handler is one background task that steps its sampler through nested calls
+    # (runtime.stepped on the compute thread): each nested call lets waiting interactive work in.
+    steps = []
+
+    def long_run():
+        for _ in range(20):
+            runtime.call(time.sleep, 0.1)
+            steps.append(time.perf_counter())
+        return len(steps)
+
+    def run_in_background():
+        with runtime.background("run"):
+            runtime.call(long_run)
+
+    th = threading.Thread(target=run_in_background)
+    th.start()
+    time.sleep(0.35)
+    t0 = time.perf_counter()
+    grad = runtime.call(lambda: (torch.is_grad_enabled(), torch.is_inference_mode_enabled()))
+    waited = time.perf_counter() - t0
+    th.join(10)
+    assert waited < 0.45, waited  # without the nested yield: the rest of the 2 s run
+    assert len(steps) == 20
+    assert grad == (True, False)  # the interactive task saw a clean autograd state
+
+
+def test_background_owners_take_turns_however_many_tasks_each_queues(streams):
+    stop, threads = streams
+    units: list = []
+    # Owner "many" queues four tasks at a time (four threads), owner "one" a single task: first
+    # come, first served would give "many" four turns in five; round-robin gives it one in two.
+    threads += [_background_stream("many", stop, units, 0.05) for _ in range(4)]
+    threads.append(_background_stream("one", stop, units, 0.05))
+    time.sleep(2.0)
+    stop.set()
+    for th in threads:
+        th.join(10)
+    window = units[5:]
+    share = window.count("one") / len(window)
+    assert len(window) >= 15, units
+    assert 0.35 <= share <= 0.65, (share, units)
+
+
+def test_background_owners_share_the_threads_time_not_turns(streams):
+    stop, threads = streams
+    units: list = []
+    # A trainer of 0.1 s units beside a run of 0.02 s steps: turn by turn the run would get a
+    # sixth of the time; time-fair, about half (five steps per trainer unit on a quiet CPU).
+    threads.append(_background_stream("trainer", stop, units, 0.1))
+    threads.append(_background_stream("run", stop, units, 0.02))
+    time.sleep(2.0)
+    stop.set()
+    for th in threads:
+        th.join(10)
+    trainer, run = units.count("trainer"), units.count("run")
+    assert trainer >= 4 and run >= 2 * trainer, (trainer, run)  # turn by turn: run == trainer
+
+
+def test_interactive_flood_does_not_starve_background(streams, monkeypatch):
+    stop, threads = streams
+    monkeypatch.setattr(runtime._scheduler(), "wait_s", 0.3)
+    flood_done = []
+
+    def flood():
+        while not stop.is_set():
+            runtime.call(time.sleep, 0.05)
+            flood_done.append(1)
+
+    # Three interactive callers keep the interactive lane busy without a gap.
+    threads += [threading.Thread(target=flood, daemon=True) for _ in range(3)]
+    for th in threads:
+        th.start()
+    time.sleep(0.2)
+    units: list = []
+    threads.append(_background_stream("trainer", stop, units, 0.05))
+    time.sleep(2.5)
+    stop.set()
+    for th in threads:
+        th.join(10)
+    # One background unit about every 0.3 s (the wait) + 0.05 s: ~7 in 2.5 s; starved, none.
+    assert len(units) >= 3, (len(units), len(flood_done))
+    assert len(flood_done) > 5 * len(units)  # and interactive work still got most of the thread
+
+
+def test_lanes_are_context_local_and_checked():
+    assert runtime.lane() == (runtime.INTERACTIVE, None)
+    with runtime.background("job-7"):
+        assert runtime.lane() == (runtime.BACKGROUND, "job-7")
+        assert runtime.call(runtime.lane) == (runtime.BACKGROUND, "job-7")  # the task sees its lane
+        with runtime.interactive():
+            assert runtime.lane()[0] == runtime.INTERACTIVE
+    assert runtime.lane() == (runtime.INTERACTIVE, None)
+    with pytest.raises(ValueError):
+        list(runtime.stepped(iter([1]), priority="urgent"))
+    assert list(runtime.stepped(iter([1, 2]), priority=runtime.BACKGROUND)) == [1, 2]
+
+
+def test_training_jobs_run_their_units_in_the_background_lane():
+    from engines.jobs import JobManager
+    from engines.train import TrainEvent
+
+    seen = []
+
+    class Lanes:
+        def run(self):
+            for step in range(3):
+                seen.append(runtime.call(runtime.lane))
+                yield TrainEvent("step", step + 1)
+            yield TrainEvent("done", 3)
+
+        def final_model(self):
+            return torch.nn.Linear(1, 1)
+
+    jobs = JobManager(max_running=1, max_queued=1, max_seconds=30, max_steps=100)
+    job = jobs.submit("session-a", "lanes", lambda stop: Lanes())
+    assert job.wait(20) and job.status == "done"
+    assert len(seen) == 3 and all(p == runtime.BACKGROUND for p, _ in seen)
+    assert len({owner for _, owner in seen}) == 1
+
+
+# --- the launched app: Gradio's queue ------------------------------------------------------------
+
+class _Page:
+    """One browser session speaking Gradio's queue protocol (join, then the event stream)."""
+
+    def __init__(self, url: str):
+        import uuid
+
+        import httpx
+
+        self.http = httpx.Client(timeout=60)
+        config = self.http.get(url + "config").json()
+        self.api = url.rstrip("/") + config.get("api_prefix", "/gradio_api")
+        self.kinds = {c["id"]: c["type"] for c in config["components"]}
+        self.deps = {d["api_name"]: d for d in config["dependencies"] if d.get("api_name")}
+        self.session = uuid.uuid4().hex[:11]
+
+    def join(self, api_name: str, *values):
+        """-> the HTTP response of joining the queue with one event."""
+        dep = self.deps[api_name]
+        it = iter(values)
+        data = [None if self.kinds[i] == "state" else next(it) for i in dep["inputs"]]
+        return self.http.post(f"{self.api}/queue/join", json={
+            "data": data, "event_data": None, "fn_index": dep["id"], "trigger_id": None,
+            "session_hash": self.session})
+
+    def until(self, want):
+        """Read the session's event stream until `want(msg)` -> that message."""
+        import json
+
+        with self.http.stream("GET", f"{self.api}/queue/data", params={"session_hash": self.session}) as r:
+            for line in r.iter_lines():
+                if line.startswith("data:"):
+                    msg = json.loads(line[5:])
+                    if want(msg):
+                        return msg
+        raise AssertionError("the stream ended first")
+
+
+LONG_DDPM = ("mnist-ddpm", 1, 0, "ddpm", 1000, 0.0, "all", 0.0)  # a DDPM-1000 of one image: ~10 s or more
+SHORT_DDPM = ("mnist-ddpm", 1, 0, "ddim", 5, 0.0, "all", 0.0)
+
+
+def test_a_full_queue_answers_busy_at_once():
+    from tests.launch import launched_app
+
+    env = {"GENLAB_QUEUE_MAX": "1", "GENLAB_LONG_RUNS": "1"}
+    with launched_app("--lang", "en", timeout=180, env=env) as (url, _, _):
+        first, second, third = _Page(url), _Page(url), _Page(url)
+        assert first.join("diffusion_generate", *LONG_DDPM).status_code == 200
+        first.until(lambda m: m.get("msg") in ("process_starts", "process_generating"))
+        # The long group's one place is taken: the next long run waits in the queue, which is
+        # then full, and any further event is refused at once rather than left hanging.
+        assert second.join("diffusion_generate", *SHORT_DDPM).status_code == 200
+        t0 = time.perf_counter()
+        refused = third.join("vae_slider", "mnist-vae-z16", *([0.0] * 16))
+        assert time.perf_counter() - t0 < 5
+        assert refused.status_code == 503  # the page shows Gradio's "currently busy" message for it
+        assert "Queue is full" in refused.text
+
+
+def test_a_second_long_run_in_one_session_is_refused_with_a_clear_message():
+    from tests.launch import launched_app
+
+    with launched_app("--lang", "en", timeout=180, env={"GENLAB_LONG_RUNS": "3"}) as (url, _, _):
+        page, other = _Page(url), _Page(url)
+        assert page.join("diffusion_generate", *LONG_DDPM).status_code == 200
+        page.until(lambda m: m.get("msg") == "process_generating")
+        second = page.join("clip_generate", "a red circle", "", "genlab", "pixels", 5, 1.0, 0, 1, "none", 32,
+                           False, 1).json()["event_id"]
+        done = page.until(lambda m: m.get("msg") == "process_completed" and m.get("event_id") == second)
+        assert not done["success"]
+        assert "already have a long run going" in done["output"]["error"]
+        # Another session's run is not affected.
+        assert other.join("diffusion_generate", *SHORT_DDPM).status_code == 200
+        ok = other.until(lambda m: m.get("msg") == "process_completed")
+        assert ok["success"], ok
