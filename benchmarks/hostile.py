@@ -313,11 +313,9 @@ def run_case(url: str, pid: int, case: Case) -> dict:
 
 
 def temp_files(root: Path) -> list[str]:
+    """Every file under the app's temporary folder (folders may stay: the tabs' export folders
+    are made once per process)."""
     return sorted(str(p) for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
-
-
-def genlab_dirs(tmp: Path) -> list[str]:
-    return sorted(str(p) for p in tmp.glob("genlab-*"))
 
 
 def soak_session(url: str, body: bytes, *, api_only: bool, steps: int = 3) -> dict:
@@ -355,7 +353,7 @@ def soak_session(url: str, body: bytes, *, api_only: bool, steps: int = 3) -> di
         client.close()
 
 
-def soak(url: str, pid: int, sessions: int, gradio_tmp: Path, settle_s: float) -> dict:
+def soak(url: str, pid: int, sessions: int, app_tmp: Path, settle_s: float) -> dict:
     from tests.launch import rss_bytes
 
     body = checkpoint_zip(ROOT / "assets" / "mnist-vae-z2")
@@ -363,7 +361,6 @@ def soak(url: str, pid: int, sessions: int, gradio_tmp: Path, settle_s: float) -
         soak_session(url, body, api_only=True)
     time.sleep(settle_s)
     baseline = rss_bytes(pid) / 2**20
-    tmp = Path(tempfile.gettempdir())
     t0, results, peak = time.perf_counter(), [], baseline
     for i in range(sessions):
         results.append(soak_session(url, body, api_only=i % 2 == 0))
@@ -372,7 +369,7 @@ def soak(url: str, pid: int, sessions: int, gradio_tmp: Path, settle_s: float) -
     deadline = time.perf_counter() + settle_s * 3
     while time.perf_counter() < deadline:  # the sweeper frees sessions older than their TTL
         time.sleep(1)
-        if not temp_files(gradio_tmp) and not genlab_dirs(tmp):
+        if not temp_files(app_tmp):
             break
     time.sleep(settle_s)
     end = rss_bytes(pid) / 2**20
@@ -381,13 +378,14 @@ def soak(url: str, pid: int, sessions: int, gradio_tmp: Path, settle_s: float) -
             "per_session_s": round(wall / max(1, sessions), 2), "failed": len(failed), "failures": failed[:5],
             "rss_baseline_mb": round(baseline), "rss_peak_mb": round(peak), "rss_end_mb": round(end),
             "rss_end_vs_baseline": round(end / baseline, 3),
-            "gradio_temp_files_left": temp_files(gradio_tmp)[:10], "genlab_temp_dirs_left": genlab_dirs(tmp)[:10]}
+            "temp_files_left": temp_files(app_tmp)[:10], "temp_dir": str(app_tmp)}
 
 
-def soak_env(gradio_tmp: Path, ttl_s: float = 4.0) -> dict:
-    """The app's settings for a soak: a short session lifetime and its own Gradio cache folder."""
-    return {"GRADIO_TEMP_DIR": str(gradio_tmp), "GENLAB_SESSION_TTL_S": str(ttl_s), "GENLAB_SWEEP_S": "1",
-            "GENLAB_JOB_STEPS": "50", "GENLAB_DATA_DIR": data_dir() or ""}
+def soak_env(tmp: Path, ttl_s: float = 4.0) -> dict:
+    """The app's settings for a soak: a short session lifetime, and its own temporary folder (TMPDIR,
+    with Gradio's cache inside), so that what it leaves is told apart from other processes' files."""
+    return {"TMPDIR": str(tmp), "GRADIO_TEMP_DIR": str(tmp / "gradio"), "GENLAB_SESSION_TTL_S": str(ttl_s),
+            "GENLAB_SWEEP_S": "1", "GENLAB_JOB_STEPS": "50", "GENLAB_DATA_DIR": data_dir() or ""}
 
 
 def main(argv=None) -> None:
@@ -401,10 +399,10 @@ def main(argv=None) -> None:
     from engines import runtime
     from tests.launch import launched_app, rss_bytes
 
-    gradio_tmp = Path(tempfile.mkdtemp(prefix="hostile-gradio-"))
+    app_tmp = Path(tempfile.mkdtemp(prefix="hostile-app-"))
     out = {"benchmark": "hostile", "hardware": runtime.hardware_summary(), "note": args.note,
            "targets": {"refuse_within_s": REFUSE_WITHIN_S, "rss_bound_mb": RSS_BOUND_MB}}
-    with launched_app(env=soak_env(gradio_tmp)) as (url, proc, started):
+    with launched_app(env=soak_env(app_tmp)) as (url, proc, started):
         out["start_s"] = round(started, 1)
         out["rss_start_mb"] = round(rss_bytes(proc.pid) / 2**20)
         rows = [run_case(url, proc.pid, c) for c in cases() if c.quick or not args.quick]
@@ -415,7 +413,7 @@ def main(argv=None) -> None:
         out["meets_targets"] = (out["all_refused"] and out["slowest_refusal_s"] <= REFUSE_WITHIN_S
                                 and out["peak_rss_mb"] <= RSS_BOUND_MB and all(r["still_serving"] for r in rows))
         if args.soak:
-            out["soak"] = soak(url, proc.pid, args.sessions, gradio_tmp, settle_s=6.0)
+            out["soak"] = soak(url, proc.pid, args.sessions, app_tmp, settle_s=6.0)
     emit(out)
 
 

@@ -494,8 +494,37 @@ def sweep_sessions(demo: gr.Blocks, now: float | None = None) -> int:
     return freed
 
 
+def gradio_cache_dir() -> Path:
+    import os
+
+    return Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
+
+
+def sweep_upload_leftovers(now: float | None = None) -> int:
+    """Remove Gradio's upload staging files (tmp* at the top of its cache folder) older than
+    SESSION_TTL_S: an upload refused for its size leaves its empty staging file behind (Gradio
+    6.31 closes it but never deletes it). Gradio's cached files themselves live in hashed
+    sub-folders, which `delete_cache` empties. -> files removed."""
+    import time
+
+    now = time.time() if now is None else now
+    removed = 0
+    try:
+        entries = list(gradio_cache_dir().glob("tmp*"))
+    except OSError:
+        return 0
+    for path in entries:
+        try:
+            if path.is_file() and not path.is_symlink() and now - path.stat().st_mtime > SESSION_TTL_S:
+                path.unlink()
+                removed += 1
+        except OSError:
+            continue
+    return removed
+
+
 def start_sweeper(demo: gr.Blocks) -> threading.Thread:
-    """A daemon thread that calls sweep_sessions every SWEEP_S seconds."""
+    """A daemon thread that calls sweep_sessions (and sweep_upload_leftovers) every SWEEP_S seconds."""
     import time
 
     def loop():
@@ -503,6 +532,7 @@ def start_sweeper(demo: gr.Blocks) -> threading.Thread:
             time.sleep(SWEEP_S)
             try:
                 sweep_sessions(demo)
+                sweep_upload_leftovers()
             except Exception:
                 log.exception("session sweeper")
 

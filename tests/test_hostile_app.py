@@ -40,10 +40,10 @@ def _home_top() -> set[str]:
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    gradio_tmp = tmp_path_factory.mktemp("gradio-cache")
+    app_tmp = tmp_path_factory.mktemp("app-tmp")
     before = (_tree(ROOT), _home_top())
-    with launched_app(env={**hostile.soak_env(gradio_tmp, ttl_s=3600)}) as (url, proc, _):
-        yield {"url": url, "pid": proc.pid, "before": before, "gradio_tmp": gradio_tmp}
+    with launched_app(env=hostile.soak_env(app_tmp, ttl_s=3600)) as (url, proc, _):
+        yield {"url": url, "pid": proc.pid, "before": before, "app_tmp": app_tmp}
 
 
 @pytest.mark.parametrize("name", [n for n, c in CASES.items() if not c.needs])
@@ -138,5 +138,5 @@ def test_nothing_written_outside_the_apps_temp_folders(app):
     assert not new_repo, new_repo[:10]
     assert not new_home, new_home[:10]
     escaped = "genlab-escaped.txt"
-    for where in (ROOT, ROOT.parent, Path(tempfile.gettempdir()), app["gradio_tmp"], Path.home()):
+    for where in (ROOT, ROOT.parent, Path(tempfile.gettempdir()), app["app_tmp"], Path.home()):
         assert not (where / escaped).exists()
