@@ -79,7 +79,10 @@ class SmallCache:
 
 
 class EngineCache:
-    """Loaded engines by checkpoint folder, least recently used evicted first; thread-safe."""
+    """Loaded engines by checkpoint folder, least recently used evicted first; thread-safe.
+
+    Only session models (uploaded or trained here) are evicted, at most `maxsize` of them kept:
+    the shipped models, a fixed handful every session uses, stay pinned."""
 
     def __init__(self, maxsize: int = 8):
         self.maxsize = maxsize
@@ -96,8 +99,9 @@ class EngineCache:
         with self._lock:
             self._items[key] = engine
             self._items.move_to_end(key)
-            while len(self._items) > self.maxsize:
-                self._items.popitem(last=False)
+            session_keys = [k for k in self._items if _is_session_dir(k[1])]
+            for old in session_keys[:max(0, len(session_keys) - self.maxsize)]:
+                del self._items[old]
         return engine
 
     def forget(self, path: str | Path) -> None:
@@ -167,6 +171,11 @@ class Models:
 _UPLOAD_DIRS: set[str] = set()  # every folder this process unpacked, removed at exit at the latest
 _TRAINED_DIRS: set[str] = set()  # ... of those, the ones the training tab wrote
 _UPLOAD_LOCK = threading.Lock()
+
+
+def _is_session_dir(folder: str) -> bool:
+    """Whether a checkpoint folder is a session's (unpacked upload or trained here), by its name."""
+    return Path(folder).name.startswith(("genlab-upload-", "genlab-trained-"))
 
 
 def is_trained(folder) -> bool:

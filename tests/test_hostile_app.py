@@ -140,3 +140,139 @@ def test_nothing_written_outside_the_apps_temp_folders(app):
     escaped = "genlab-escaped.txt"
     for where in (ROOT, ROOT.parent, Path(tempfile.gettempdir()), app["app_tmp"], Path.home()):
         assert not (where / escaped).exists()
+
+
+# --- in-process: the checks themselves ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value, key", [
+    (float("nan"), "input_not_finite"), (float("inf"), "input_not_finite"), (1e308, "input_out_of_range"),
+    (-0.01, "input_out_of_range"), ("3", "input_not_number"), ([1], "input_not_number"), (True, "input_not_number"),
+    (None, "input_not_number"),
+])
+def test_slider_values_a_widget_could_not_send_are_refused(value, key):
+    import gradio as gr
+
+    from demo import guard
+    from engines.errors import UserError
+
+    slider = gr.Slider(0, 10, step=1, label="Steps")
+    with pytest.raises(UserError) as info:
+        guard.check_value(slider, value)
+    assert info.value.key == key
+    guard.check_value(slider, 10)
+    guard.check_value(slider, 0.5)
+
+
+def test_choices_text_and_checkboxes_are_checked():
+    import gradio as gr
+
+    from demo import guard
+    from engines.errors import UserError
+
+    def refused(block, value) -> str:
+        with pytest.raises(UserError) as info:
+            guard.check_value(block, value)
+        return info.value.key
+
+    radio = gr.Radio(["ddpm", "ddim"], label="Sampler")
+    guard.check_value(radio, "ddim")
+    assert refused(radio, "rm") == "input_not_choice"
+    assert refused(radio, ["ddim"]) == "input_not_choice"
+    custom = gr.Dropdown(["a", "b"], allow_custom_value=True, label="Class")
+    guard.check_value(custom, "anything short")
+    assert refused(custom, "x" * 201) == "input_too_long"
+    assert refused(gr.Checkbox(label="Fast"), "yes") == "input_not_bool"
+    assert refused(gr.CheckboxGroup(["x", "y"], label="Show"), ["x", "z"]) == "input_not_choice"
+    assert refused(gr.Textbox(label="Prompt"), "a" * (guard.TEXT_MAX + 1)) == "input_too_long"
+    guard.check_value(gr.Textbox(label="Captions", lines=8), "a" * (guard.TEXT_MAX + 1))
+    assert refused(gr.Textbox(label="Prompt"), 5) == "input_not_text"
+    assert refused(gr.Number(label="Learning rate"), 1e300) == "input_out_of_range"  # no bounds of its own
+    guard.check_value(gr.Number(label="Seed"), None)
+
+
+def test_message_uses_the_sessions_language_or_both():
+    from demo import guard
+    from engines.errors import UserError
+
+    err = UserError("input_not_finite", label="t", value="nan")
+    assert "finite" in str(guard.message(err, "en")) and "有限" not in str(guard.message(err, "en"))
+    assert "有限" in str(guard.message(err, "zh"))
+    both = str(guard.message(err, None))
+    assert "finite" in both and "有限" in both
+
+
+def test_upload_room_and_memory_budget(monkeypatch):
+    from demo import common
+    from engines.errors import UserError
+
+    full = {"vae": {f"m{i}": f"/nowhere/{i}" for i in range(common.MAX_UPLOADS)}}
+    with pytest.raises(UserError) as info:
+        common.check_upload_room(full, "vae")
+    assert info.value.key == "uploads_full"
+    common.check_upload_room(full, "ddpm")  # other families have their own room
+    monkeypatch.setattr(common, "MAX_RSS_MB", 1)
+    with pytest.raises(UserError) as info:
+        common.check_upload_room({}, "vae")
+    assert info.value.key == "app_full" and "try again in a minute" in str(info.value).lower()
+
+
+def test_sweeper_frees_idle_sessions_and_calls_their_delete_callbacks(monkeypatch):
+    import datetime
+    from types import SimpleNamespace
+
+    from demo import common
+
+    freed = []
+    fresh = datetime.datetime.now()
+    stale = fresh - datetime.timedelta(seconds=common.SESSION_TTL_S + 5)
+
+    class Holder:
+        lock = __import__("threading").Lock()
+        session_data = {"old": SimpleNamespace(is_closed=False), "new": SimpleNamespace(is_closed=False)}
+        time_last_used = {"old": stale, "new": fresh}
+
+        def delete_state(self, sid):
+            freed.append(sid)
+
+    demo = SimpleNamespace(state_holder=Holder())
+    assert common.sweep_sessions(demo) == 1
+    assert freed == ["old"] and list(demo.state_holder.session_data) == ["new"]
+
+
+def test_launch_settings_bound_uploads_and_bodies():
+    import app
+
+    kwargs = app.launch_kwargs()
+    assert kwargs["max_file_size"] == 50 * 2**20
+    assert kwargs["enable_monitoring"] is False
+    (middleware,) = kwargs["app_kwargs"]["middleware"]
+    assert middleware.kwargs["max_bytes"] == app.MAX_REQUEST_MB * 2**20
+
+
+@pytest.mark.parametrize("host, seen", [(None, "False")])  # a host's "True" stays: os.environ.setdefault
+def test_analytics_are_off_unless_the_host_turns_them_on(host, seen):
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "GRADIO_ANALYTICS_ENABLED"}
+    if host is not None:
+        env["GRADIO_ANALYTICS_ENABLED"] = host
+    code = "import app, gradio.analytics as a; print(a.analytics_enabled())"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip().splitlines()[-1] == str(seen == "True"), out.stderr[-2000:]
+
+
+def test_engine_cache_evicts_only_session_models(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    from demo import common
+
+    monkeypatch.setattr(common, "_engine_class", lambda family: SimpleNamespace(load=lambda path: object()))
+    cache = common.EngineCache(maxsize=2)
+    shipped = [tmp_path / f"shipped-{i}" for i in range(3)]
+    uploads = [tmp_path / f"genlab-upload-{i}" for i in range(4)]
+    for path in [*shipped, *uploads]:
+        cache.get("vae", path)
+    kept = {Path(k[1]).name for k in cache._items}
+    assert kept == {"shipped-0", "shipped-1", "shipped-2", "genlab-upload-2", "genlab-upload-3"}
