@@ -65,7 +65,7 @@ def check_value(block, value) -> None:
         lo = -NUMBER_MAX if lo is None else lo
         hi = NUMBER_MAX if hi is None else hi
         if not lo <= value <= hi:
-            raise UserError("input_out_of_range", label=name, value=_shown(value), lo=lo, hi=hi)
+            raise UserError("input_out_of_range", label=name, value=_shown(value), lo=f"{lo:g}", hi=f"{hi:g}")
     elif isinstance(block, gr.Checkbox):
         if not isinstance(value, bool):
             raise UserError("input_not_bool", label=name, value=_shown(value))
