@@ -255,8 +255,10 @@ def cases() -> list[Case]:
         Case("inf_steps", lambda u: call(u, "diffusion_generate", gen_with(4, INF)), "finite", ("input_not_finite",)),
         Case("huge_steps", lambda u: call(u, "diffusion_generate", gen_with(4, 1e308)), "between",
              ("input_out_of_range",)),
-        Case("negative_batch", lambda u: call(u, "diffusion_generate", gen_with(1, -5)), "between",
-             ("input_out_of_range",)),
+        Case("negative_batch", lambda u: call(u, "gan_interpolate", ["faces-stylegan", 1, 2, 0.5, -5, 0.7]),
+             "between", ("input_out_of_range",)),
+        # diffusion_generate takes raw values (preprocess=False): its range is the engine's, per model.
+        Case("zero_ddim_steps", lambda u: call(u, "diffusion_generate", gen_with(4, 0)), "from 1 to", ()),
         Case("string_psi", lambda u: call(u, "gan_truncation", ["faces-stylegan", "1, 2", "a lot"]), "number",
              ("input_not_number",)),
         Case("list_seed", lambda u: call(u, "diffusion_generate", gen_with(2, [1, 2, 3])), "number",

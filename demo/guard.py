@@ -9,7 +9,9 @@ Number's bounds in `preprocess` with `<` and `>`, which NaN passes, and an event
 `install(demo, lang_state)` hooks `Blocks.preprocess_data`, the one place every event's raw
 values pass on their way in (queued or not, browser or API, `preprocess` on or off), where the
 session's own copy of each widget (its updated choices, maximum, label) and its state are at
-hand. Each value is checked against that copy; a bad one ends the request with a `gr.Error` in
+hand. Each value is checked against that copy (for an event with `preprocess=False`, whose
+handler takes raw values and checks them against the model's own bounds, a number's range is left
+to the handler: it need only be a finite number); a bad one ends the request with a `gr.Error` in
 the session's language (both languages when the event does not carry the language state), before
 anything is decoded or computed. Handlers keep their own checks: this is the first line, not the
 only one.
@@ -51,8 +53,11 @@ def _is_number(value) -> bool:
     return isinstance(value, Real) and not isinstance(value, bool)
 
 
-def check_value(block, value) -> None:
-    """Raise UserError when `value` is not something `block` (the session's copy) could send."""
+def check_value(block, value, *, ranges: bool = True) -> None:
+    """Raise UserError when `value` is not something `block` (the session's copy) could send.
+
+    ranges=False (an event with preprocess=False, whose handler checks its numbers against the
+    model's own bounds, such as a DDPM's T): a number need only be finite and within ±NUMBER_MAX."""
     name = _label(block)
     if isinstance(block, (gr.Slider, gr.Number)):
         if value is None and isinstance(block, gr.Number):
@@ -61,7 +66,7 @@ def check_value(block, value) -> None:
             raise UserError("input_not_number", label=name, value=_shown(value))
         if not math.isfinite(value):
             raise UserError("input_not_finite", label=name, value=_shown(value))
-        lo, hi = block.minimum, block.maximum
+        lo, hi = (block.minimum, block.maximum) if ranges else (None, None)
         lo = -NUMBER_MAX if lo is None else lo
         hi = NUMBER_MAX if hi is None else hi
         if not lo <= value <= hi:
@@ -120,7 +125,7 @@ def check_inputs(block_fn, inputs: list, state) -> None:
             value = inputs[i]
         if state is not None and block._id in state:
             block = state[block._id]
-        check_value(block, value)
+        check_value(block, value, ranges=block_fn.preprocess)
 
 
 def message(err: UserError, lang: str | None) -> gr.Error:
