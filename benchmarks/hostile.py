@@ -271,7 +271,7 @@ def cases() -> list[Case]:
              ("input_not_choice",)),
         Case("long_prompt", lambda u: call(u, "clip_generate", ["a" * 100_000, "", "genlab", "pixels", 10, 1.0, 0, 1,
                                                                  "none", 64, False, 1]),
-             "characters", ("input_too_long",)),
+             "100000 characters", ("input_too_long",)),
         Case("string_bool", lambda u: call(u, "clip_generate", ["a red circle", "", "genlab", "pixels", 10, 1.0, 0,
                                                                  1, "none", 64, "yes", 1]),
              "true or false", ("input_not_bool",)),

@@ -484,8 +484,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "“{label}”必须是文本；请求发送的是 {value}。",
     },
     "input_too_long": {
-        "en": "'{label}' is {length:,} characters long; the limit is {most:,}.",
-        "zh": "“{label}”长 {length:,} 个字符；上限为 {most:,} 个。",
+        "en": "'{label}' is {length} characters long; the limit is {most}.",
+        "zh": "“{label}”长 {length} 个字符；上限为 {most} 个。",
     },
     "app_full": {
         "en": "The app is full right now ({used_mb:,} MB of memory in use, the limit is {limit_mb:,} MB). Try again in a minute.",
