@@ -21,10 +21,12 @@ from pathlib import Path
 # turns (58 / 60 ms fully passive); beside two busy processes 204 / 2,752 ms by default,
 # 255 / 259 ms with 10,000. Set before torch loads OpenMP; a value the host set wins.
 os.environ.setdefault("GOMP_SPINCOUNT", "10000")
+# Gradio reports usage to its makers unless told not to; a host that wants that sets it to True.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from demo import clip_tab, common, diffusion_tab, gan_tab, i18n, playground_tab, train_tab, vae_tab  # noqa: E402
+from demo import clip_tab, common, diffusion_tab, gan_tab, guard, i18n, playground_tab, train_tab, vae_tab  # noqa: E402
 from engines import gpu  # noqa: E402
 
 CSS_PATH = Path(__file__).resolve().parent / "demo" / "style.css"
@@ -32,6 +34,8 @@ CSS_PATH = Path(__file__).resolve().parent / "demo" / "style.css"
 # the language switch); the model events' groups are in demo/common.py.
 DEFAULT_CONCURRENCY = 8
 QUEUE_MAX = 100  # events waiting in Gradio's queue (GENLAB_QUEUE_MAX); beyond it the page says "busy"
+MAX_REQUEST_MB = 4  # any request body but an upload's (values, a drawn stroke, captions)
+UPLOAD_FILES = 4    # files one upload request may carry at most, each up to common.MAX_UPLOAD_MB
 
 # A new family's tab is one import above and one line here.
 TABS = (vae_tab.build, gan_tab.build, diffusion_tab.build, clip_tab.build, train_tab.build, playground_tab.build)
@@ -49,7 +53,9 @@ def build_app(*, assets_dir: str | os.PathLike | None = None, data_dir: str | os
     if lang not in i18n.LANGS:
         raise ValueError(f"lang must be one of {(*i18n.LANGS, 'auto')}, not {lang!r}")
     reg = i18n.Registry(lang)
-    with gr.Blocks(title="GenLab", delete_cache=(1800, 3600)) as demo:
+    # Gradio's cache (uploads, exported files) is emptied of files older than a session's lifetime.
+    delete_cache = (max(1, round(common.SWEEP_S)), max(1, round(common.SESSION_TTL_S)))
+    with gr.Blocks(title="GenLab", delete_cache=delete_cache) as demo:
         lang_state = gr.State(lang)
         ctx = common.AppContext(
             demo=demo, reg=reg, lang=lang_state, uploads=common.uploads_state(),
@@ -81,7 +87,7 @@ def build_app(*, assets_dir: str | os.PathLike | None = None, data_dir: str | os
             demo.load(None, None, switch, js="""() => (navigator.languages || [navigator.language])
                 .some(l => (l || '').toLowerCase().startsWith('zh')) ? 'zh' : 'en'""")
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=queue_max())
-    return demo
+    return guard.install(demo, lang_state)
 
 
 def queue_max() -> int:
@@ -99,8 +105,15 @@ def queue_max() -> int:
 
 
 def launch_kwargs() -> dict:
-    """What launch() needs besides host and port: Gradio 6 takes css and theme here."""
-    return {"css_paths": [CSS_PATH], "theme": gr.themes.Soft()}
+    """What launch() needs besides host and port: Gradio 6 takes css and theme here, and the HTTP
+    layer's bounds: one uploaded file, any other request body, no /monitoring page."""
+    from starlette.middleware import Middleware
+
+    upload_bytes = common.MAX_UPLOAD_MB * 2**20
+    body_limit = Middleware(guard.BodyLimit, max_bytes=MAX_REQUEST_MB * 2**20,
+                            max_upload_bytes=UPLOAD_FILES * upload_bytes + 2**20)
+    return {"css_paths": [CSS_PATH], "theme": gr.themes.Soft(), "max_file_size": upload_bytes,
+            "enable_monitoring": False, "app_kwargs": {"middleware": [body_limit]}}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,6 +151,7 @@ def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
     gpu.setup()  # on a ZeroGPU Space: interactive work on the CPU, handlers not wrapped in GPU calls
     demo = build_app(assets_dir=args.assets_dir, data_dir=args.data_dir, lang=args.lang)
+    common.start_sweeper(demo)
     threading.Thread(target=warm_imports, name="genlab-warm-imports", daemon=True).start()
     demo.launch(server_name=args.host, server_port=args.port, **launch_kwargs())
 

@@ -92,7 +92,10 @@ class SmallCache:
 
 
 class EngineCache:
-    """Loaded engines by checkpoint folder, least recently used evicted first; thread-safe."""
+    """Loaded engines by checkpoint folder, least recently used evicted first; thread-safe.
+
+    Only session models (uploaded or trained here) are evicted, at most `maxsize` of them kept:
+    the shipped models, a fixed handful every session uses, stay pinned."""
 
     def __init__(self, maxsize: int = 8):
         self.maxsize = maxsize
@@ -109,8 +112,9 @@ class EngineCache:
         with self._lock:
             self._items[key] = engine
             self._items.move_to_end(key)
-            while len(self._items) > self.maxsize:
-                self._items.popitem(last=False)
+            session_keys = [k for k in self._items if _is_session_dir(k[1])]
+            for old in session_keys[:max(0, len(session_keys) - self.maxsize)]:
+                del self._items[old]
         return engine
 
     def forget(self, path: str | Path) -> None:
@@ -182,6 +186,11 @@ _TRAINED_DIRS: set[str] = set()  # ... of those, the ones the training tab wrote
 _UPLOAD_LOCK = threading.Lock()
 
 
+def _is_session_dir(folder: str) -> bool:
+    """Whether a checkpoint folder is a session's (unpacked upload or trained here), by its name."""
+    return Path(folder).name.startswith(("genlab-upload-", "genlab-trained-"))
+
+
 def is_trained(folder) -> bool:
     """Whether a session model's folder holds a model trained in the training tab (not uploaded)."""
     with _UPLOAD_LOCK:
@@ -233,6 +242,7 @@ def add_upload(files, uploads: dict | None, family: str):
     Pickles are refused by unpack_upload before anything is read; a checkpoint that fails any
     check is deleted at once, so only usable models stay in the session.
     """
+    check_upload_room(uploads, family)
     folder = checkpoint.unpack_upload(upload_paths(files))
     with _UPLOAD_LOCK:
         _UPLOAD_DIRS.add(str(folder))
@@ -473,3 +483,151 @@ def strip(images: np.ndarray, gap: int = 2, value: int = 255) -> np.ndarray:
     for i in range(n):
         out[:, i * (w + gap): i * (w + gap) + w] = images[i]
     return out
+
+
+# --- limits: uploads, memory, sessions (issue 17) -----------------------------------------------
+# Host settings, read once at import: GENLAB_MAX_UPLOAD_MB (one uploaded file), GENLAB_MAX_UPLOADS
+# (models a session may upload per family), GENLAB_MAX_RSS_MB (the process's memory above which
+# new uploads and training runs are refused; default half the machine's memory),
+# GENLAB_SESSION_TTL_S (a session unused this long is freed, with its uploads and its cached
+# files, browser or not) and GENLAB_SWEEP_S (how often the sweeper looks).
+
+
+def _env_number(var: str, default: float, low: float) -> float:
+    import os
+
+    try:
+        value = float(os.environ.get(var, default))
+    except ValueError:
+        return default
+    return max(low, value) if value == value else default
+
+
+def _default_rss_mb() -> int:
+    import psutil
+
+    return int(psutil.virtual_memory().total / 2**20 / 2)
+
+
+MAX_UPLOAD_MB = int(_env_number("GENLAB_MAX_UPLOAD_MB", 50, 1))
+MAX_UPLOADS = int(_env_number("GENLAB_MAX_UPLOADS", 4, 1))
+MAX_RSS_MB = int(_env_number("GENLAB_MAX_RSS_MB", _default_rss_mb(), 256))
+SESSION_TTL_S = _env_number("GENLAB_SESSION_TTL_S", 3600, 1)
+CLOSED_TTL_S = min(SESSION_TTL_S, 600)  # a closed tab's session (Gradio keeps it an hour)
+SWEEP_S = _env_number("GENLAB_SWEEP_S", 60, 0.2)
+
+
+def rss_mb() -> int:
+    import psutil
+
+    return int(psutil.Process().memory_info().rss / 2**20)
+
+
+def check_memory() -> None:
+    """UserError("app_full") when the process already uses more than GENLAB_MAX_RSS_MB."""
+    used = rss_mb()
+    if used > MAX_RSS_MB:
+        raise UserError("app_full", used_mb=used, limit_mb=MAX_RSS_MB)
+
+
+def check_upload_room(uploads: dict | None, family: str) -> None:
+    """UserError when the session already holds MAX_UPLOADS uploaded models of `family` (models it
+    trained here do not count), or when the app is full."""
+    held = [f for f in (uploads or {}).get(family, {}).values() if not is_trained(f)]
+    if len(held) >= MAX_UPLOADS:
+        raise UserError("uploads_full", count=len(held), family=family)
+    check_memory()
+
+
+def _release_memory() -> None:
+    """Give freed heap pages back to the system (glibc keeps them otherwise), so RSS falls again."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if name:
+        try:
+            ctypes.CDLL(name).malloc_trim(0)
+        except (OSError, AttributeError):
+            pass
+
+
+def sweep_sessions(demo: gr.Blocks, now: float | None = None) -> int:
+    """Free every session unused for SESSION_TTL_S (CLOSED_TTL_S once its tab closed): its gr.State
+    delete_callbacks run (uploads, training runs) and Gradio forgets it. API clients have no
+    heartbeat, so without this their sessions would live until 10,000 newer ones pushed them out.
+    -> how many sessions were freed."""
+    import datetime
+
+    holder = getattr(demo, "state_holder", None)
+    if holder is None:
+        return 0
+    now_dt = datetime.datetime.fromtimestamp(now) if now is not None else datetime.datetime.now()
+    freed = 0
+    for sid in list(holder.session_data):
+        session = holder.session_data.get(sid)
+        last = holder.time_last_used.get(sid)
+        if session is None or last is None:
+            continue
+        ttl = CLOSED_TTL_S if session.is_closed else SESSION_TTL_S
+        if (now_dt - last).total_seconds() <= ttl:
+            continue
+        try:
+            holder.delete_state(sid)
+        except Exception:
+            log.exception("freeing session %s", sid)
+        with holder.lock:
+            if holder.time_last_used.get(sid) == last:  # not used again meanwhile
+                holder.session_data.pop(sid, None)
+                holder.time_last_used.pop(sid, None)
+        freed += 1
+    if freed:
+        _release_memory()
+    return freed
+
+
+def gradio_cache_dir() -> Path:
+    import os
+
+    return Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
+
+
+def sweep_upload_leftovers(now: float | None = None) -> int:
+    """Remove Gradio's upload staging files (tmp* at the top of its cache folder) older than
+    SESSION_TTL_S: an upload refused for its size leaves its empty staging file behind (Gradio
+    6.31 closes it but never deletes it). Gradio's cached files themselves live in hashed
+    sub-folders, which `delete_cache` empties. -> files removed."""
+    import time
+
+    now = time.time() if now is None else now
+    removed = 0
+    try:
+        entries = list(gradio_cache_dir().glob("tmp*"))
+    except OSError:
+        return 0
+    for path in entries:
+        try:
+            if path.is_file() and not path.is_symlink() and now - path.stat().st_mtime > SESSION_TTL_S:
+                path.unlink()
+                removed += 1
+        except OSError:
+            continue
+    return removed
+
+
+def start_sweeper(demo: gr.Blocks) -> threading.Thread:
+    """A daemon thread that calls sweep_sessions (and sweep_upload_leftovers) every SWEEP_S seconds."""
+    import time
+
+    def loop():
+        while True:
+            time.sleep(SWEEP_S)
+            try:
+                sweep_sessions(demo)
+                sweep_upload_leftovers()
+            except Exception:
+                log.exception("session sweeper")
+
+    thread = threading.Thread(target=loop, name="genlab-sweeper", daemon=True)
+    thread.start()
+    return thread

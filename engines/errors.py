@@ -521,6 +521,51 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "You already have a long run going in this session. Wait for it to finish, or press Stop, then start the next one.",
         "zh": "你在本会话中已有一个正在进行的长时间生成任务。请等它结束，或点击“停止”，再开始下一个。",
     },
+    # --- hostile input (issue 17: the app's own checks) -----------------------------------
+    "input_not_number": {
+        "en": "'{label}' must be a number; the request sent {value}.",
+        "zh": "“{label}”必须是数字；请求发送的是 {value}。",
+    },
+    "input_not_finite": {
+        "en": "'{label}' must be a finite number; the request sent {value}.",
+        "zh": "“{label}”必须是有限的数字；请求发送的是 {value}。",
+    },
+    "input_out_of_range": {
+        "en": "'{label}' must be between {lo} and {hi}; the request sent {value}.",
+        "zh": "“{label}”必须在 {lo} 到 {hi} 之间；请求发送的是 {value}。",
+    },
+    "input_not_bool": {
+        "en": "'{label}' must be true or false; the request sent {value}.",
+        "zh": "“{label}”必须是 true 或 false；请求发送的是 {value}。",
+    },
+    "input_not_choice": {
+        "en": "'{label}' must be one of: {available}; the request sent {value}.",
+        "zh": "“{label}”必须是以下之一：{available}；请求发送的是 {value}。",
+    },
+    "input_not_text": {
+        "en": "'{label}' must be text; the request sent {value}.",
+        "zh": "“{label}”必须是文本；请求发送的是 {value}。",
+    },
+    "input_too_long": {
+        "en": "'{label}' is {length} characters long; the limit is {most}.",
+        "zh": "“{label}”长 {length} 个字符；上限为 {most} 个。",
+    },
+    "app_full": {
+        "en": "The app is full right now ({used_mb:,} MB of memory in use, the limit is {limit_mb:,} MB). Try again in a minute.",
+        "zh": "应用现在已满（已用内存 {used_mb:,} MB，上限为 {limit_mb:,} MB）。请一分钟后再试。",
+    },
+    "uploads_full": {
+        "en": "This session already holds {count} uploaded {family} models, the most it keeps. Reload the page for a new session to upload others.",
+        "zh": "本会话已有 {count} 个上传的 {family} 模型，已达上限。请刷新页面开启新会话后再上传其他模型。",
+    },
+    "request_too_large": {
+        "en": "The request is {size_mb:.1f} MB; the app accepts at most {max_mb} MB in one request.",
+        "zh": "请求大小为 {size_mb:.1f} MB；应用单个请求最多接受 {max_mb} MB。",
+    },
+    "request_too_large_cut": {
+        "en": "The request was cut off after {size_mb:.1f} MB; the app accepts at most {max_mb} MB in one request.",
+        "zh": "请求在 {size_mb:.1f} MB 处被截断；应用单个请求最多接受 {max_mb} MB。",
+    },
 }
 
 

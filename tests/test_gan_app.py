@@ -72,7 +72,7 @@ def test_truncation_interpolation_and_noise(client):
 def test_bad_input_in_the_session_language(client):
     from gradio_client.exceptions import AppError
 
-    with pytest.raises(AppError, match="psi|maximum"):  # Gradio checks the slider range first
+    with pytest.raises(AppError, match="psi|maximum|between"):  # the app's guard checks the slider range first
         client.predict(MODEL, "1", "2", [0], 7.0, api_name="/gan_mix_layers")
     client.predict("zh", api_name="/set_language")
     with pytest.raises(AppError) as ei:
