@@ -28,6 +28,7 @@ import gradio as gr  # noqa: E402
 
 from demo import clip_tab, common, diffusion_tab, gan_tab, guard, i18n, playground_tab, train_tab, vae_tab  # noqa: E402
 from engines import gpu  # noqa: E402
+from engines.data import set_pil_limits  # noqa: E402
 
 CSS_PATH = Path(__file__).resolve().parent / "demo" / "style.css"
 # Events of one handler in flight at once, for the handlers that name no group (the Train tab's,
@@ -150,6 +151,7 @@ def warm_imports() -> None:
 def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
     gpu.setup()  # on a ZeroGPU Space: interactive work on the CPU, handlers not wrapped in GPU calls
+    set_pil_limits()  # Pillow's bomb limit, also for the images Gradio decodes before GenLab sees them
     demo = build_app(assets_dir=args.assets_dir, data_dir=args.data_dir, lang=args.lang)
     common.start_sweeper(demo)
     threading.Thread(target=warm_imports, name="genlab-warm-imports", daemon=True).start()

@@ -60,8 +60,6 @@ def test_hostile_input_is_refused_clearly(app, name):
     assert rss_bytes(app["pid"]) < hostile.RSS_BOUND_MB * 2**20
 
 
-@pytest.mark.xfail(strict=False, reason="engine fix on branch heng: the model is built from config.json "
-                                        "before the weights are compared")
 def test_checkpoint_asking_for_250_gb_is_refused_clearly(app):
     answer = CASES["huge_config_zip"].send(app["url"])
     assert hostile.normal_call(app["url"]).kind == "complete"
