@@ -49,9 +49,10 @@ SLIDERS = {
                            ["#gan-noise-image img"], "ArrowRight", None),
     "diffusion_forward_t": (["#diffusion-tab-button", "#diffusion-tab-forward-button"], "diffusion-fwd-t",
                             ["#diffusion-fwd-xt img"], "ArrowRight", None),
-    # The scrubber opens at a run's last step, so it steps back.
+    # The scrubber opens at a run's last step, so it steps back (x_t: the predicted noise of the last
+    # two frames can be one picture).
     "diffusion_scrub": (["#diffusion-tab-button", "#diffusion-tab-reverse-button"], "diffusion-scrub",
-                        ["#diffusion-eps img"], "ArrowLeft", "generate"),
+                        ["#diffusion-xt img"], "ArrowLeft", "generate"),
 }
 
 # --- the floor app ------------------------------------------------------------------------------
@@ -220,6 +221,8 @@ def main(argv=None) -> None:
     parser.add_argument("--only", default="", help="comma-separated slider names")
     parser.add_argument("--serve-floor", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--note", default="busy CPU: other jobs running")
+    parser.add_argument("--baseline", default=None,
+                        help="another checkout's folder (say, the commit before a change): its app measured too")
     args = parser.parse_args(argv)
     if args.serve_floor:
         serve_floor(args.serve_floor)
@@ -231,10 +234,15 @@ def main(argv=None) -> None:
     presses = 8 if args.quick else args.presses
     names = [n for n in args.only.split(",") if n] or list(SLIDERS)
     app_args = ["--lang", "en"] + (["--data-dir", d] if (d := data_dir()) else [])
-    with launched_app(*app_args) as (url, _, _), launched_floor() as floor_url, sync_playwright() as p:
+    baseline = None
+    with launched_floor() as floor_url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         floor_before = run_floor(browser, floor_url, presses)
-        sliders = run_sliders(browser, url, names, presses)
+        with launched_app(*app_args) as (url, _, _):
+            sliders = run_sliders(browser, url, names, presses)
+        if args.baseline:
+            with launched_app(*app_args, root=Path(args.baseline)) as (url, _, _):
+                baseline = run_sliders(browser, url, names, presses)
         floor_after = run_floor(browser, floor_url, presses)
         browser.close()
     # The floor is measured before and after the app's sliders; its figure pools both.
@@ -242,9 +250,9 @@ def main(argv=None) -> None:
                     floor_before["raw_src"] + floor_after["raw_src"], floor_before["missed"] + floor_after["missed"])
     floor["before_p50_ms"] = floor_before.get("shown", {}).get("p50_ms")
     floor["after_p50_ms"] = floor_after.get("shown", {}).get("p50_ms")
-    for r in (floor, *sliders.values()):
+    for r in (floor, *sliders.values(), *(baseline or {}).values()):
         r.pop("raw_shown"), r.pop("raw_src")
-    for r in sliders.values():
+    for r in (*sliders.values(), *(baseline or {}).values()):
         r.update(verdict(r, floor))
     emit({
         "benchmark": "slider_browser",
@@ -253,6 +261,7 @@ def main(argv=None) -> None:
         "measure": "keydown -> every watched image has a new src and has loaded ('shown'), in-page clock",
         "floor": floor,
         "sliders": sliders,
+        **({"baseline": {"root": args.baseline, "sliders": baseline}} if baseline else {}),
         "targets": {"p50_ratio_max": 1.5, "p95_ratio_max": 2.0},
         "all_met": all(r["met"] for r in sliders.values()),
         "hardware": runtime.hardware_summary(),

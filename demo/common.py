@@ -435,11 +435,16 @@ class Remembered:
 
         # Gradio reads parameter names (the API's) and the number of inputs from the signature.
         kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-        params = [p for p in inspect.signature(fn).parameters.values() if p.kind in kinds]
-        box = inspect.Parameter("remembered", inspect.Parameter.POSITIONAL_OR_KEYWORD)
-        recorded.__signature__ = inspect.Signature([*params, box])
+        params = list(inspect.signature(fn).parameters.values())
+        if all(p.kind in kinds for p in params):
+            box = inspect.Parameter("remembered", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+            recorded.__signature__ = inspect.Signature([*params, box])
         recorded.__name__ = getattr(fn, "__name__", "recorded")
         return recorded, [*inputs, self.state]
+
+    def remember(self, inputs):
+        """(fn, inputs) for an event that only records `inputs` (outputs: None)."""
+        return self.record(lambda *values: None, inputs)
 
     def live(self, fn, inputs, slider, n_outputs: int = 1):
         """(fn, [state, slider]): calls fn with the stored values of `inputs`, the slider's new one in place."""
