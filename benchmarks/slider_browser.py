@@ -42,7 +42,7 @@ SLIDERS = {
     "vae_interp_t": (["#vae-tab-button", "#vae-tab-interp-button"], "vae-interp-t", ["#vae-interp-image img"],
                      "ArrowRight", None),
     "gan_psi": (["#gan-tab-button", "#gan-tab-trunc-button"], "gan-trunc-psi", ["#gan-trunc-row img"],
-                "ArrowRight", None),
+                "ArrowLeft", None),  # from 0.7 down: 16 steps up would reach its maximum
     "gan_interp_t": (["#gan-tab-button", "#gan-tab-interp-button"], "gan-interp-t",
                      ["#gan-interp-z-image img", "#gan-interp-w-image img"], "ArrowRight", None),
     "gan_noise_strength": (["#gan-tab-button", "#gan-tab-noise-button"], "gan-noise-strength",
@@ -185,18 +185,22 @@ def generate(page) -> None:
     page.wait_for_function("() => !document.querySelector('#diffusion-scrub input[type=range]').disabled")
 
 
-def run_sliders(browser, url: str, names: list[str], presses: int) -> dict:
-    page = open_page(browser, url, "#vae-interp-image img")
+def run_sliders(browser, urls: list[str], names: list[str], presses: int) -> list[dict]:
+    """Each slider measured on every app in turn (app A, app B, next slider ...), so a change in
+    the machine's load touches both alike."""
+    pages = [open_page(browser, url, "#vae-interp-image img") for url in urls]
     time.sleep(2)  # the load chain of every tab
-    out = {}
+    out = [{} for _ in urls]
     for name in names:
         tabs, slider_id, images, key, setup = SLIDERS[name]
-        for tab in tabs:
-            page.click(tab)
-        if setup == "generate":
-            generate(page)
-        out[name] = measure(page, slider_id, images, key, presses)
-    page.context.close()
+        for page, res in zip(pages, out):
+            for tab in tabs:
+                page.click(tab)
+            if setup == "generate":
+                generate(page)
+            res[name] = measure(page, slider_id, images, key, presses)
+    for page in pages:
+        page.context.close()
     return out
 
 
@@ -238,11 +242,12 @@ def main(argv=None) -> None:
     with launched_floor() as floor_url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         floor_before = run_floor(browser, floor_url, presses)
-        with launched_app(*app_args) as (url, _, _):
-            sliders = run_sliders(browser, url, names, presses)
-        if args.baseline:
-            with launched_app(*app_args, root=Path(args.baseline)) as (url, _, _):
-                baseline = run_sliders(browser, url, names, presses)
+        with contextlib.ExitStack() as apps:
+            urls = [apps.enter_context(launched_app(*app_args))[0]]
+            if args.baseline:
+                urls.append(apps.enter_context(launched_app(*app_args, root=Path(args.baseline)))[0])
+            sliders, *rest = run_sliders(browser, urls, names, presses)
+            baseline = rest[0] if rest else None
         floor_after = run_floor(browser, floor_url, presses)
         browser.close()
     # The floor is measured before and after the app's sliders; its figure pools both.
