@@ -276,21 +276,6 @@ class DiffusionHandlers:
         return (display(out["x0"], side), display(out["noise"], side), display(out["xt"], side),
                 *self._forward_plots(eng, out, lang), caption)
 
-    def forward_t(self, lang, uploads, model, source, example, upload, sketch, seed, t_value, schedule):
-        """What a move of t changes at once: x_t and its caption (the plots follow, `forward_plots`)."""
-        if not model or not_given(source, upload, sketch):
-            return gr.skip(), gr.skip()
-        _, out, caption = self._forward(lang, uploads, model, source, example, upload, sketch, seed, t_value,
-                                        schedule)
-        return display(out["xt"], 200), caption
-
-    def forward_plots(self, lang, uploads, model, source, example, upload, sketch, seed, t_value, schedule):
-        """The histogram of x_t and the schedules with t marked."""
-        if not model or not_given(source, upload, sketch):
-            return gr.skip(), gr.skip()
-        eng, out, _ = self._forward(lang, uploads, model, source, example, upload, sketch, seed, t_value, schedule)
-        return self._forward_plots(eng, out, lang)
-
     @staticmethod
     def _forward_plots(eng, out, lang):
         sched = plots.mark_schedules(plots.schedule_picture(eng.schedules(), eng.config.schedule, lang), out["t"])
@@ -794,13 +779,12 @@ def build(ctx: AppContext) -> None:
 
     # Forward process: every input redraws x_t, the histogram and the marked schedules (t's .input
     # already delivers the value a drag ends on, so a .release would only draw it again).
-    # A move of t shows x_t first, then redraws the two plots.
     fwd_triggers = [pick.source.input, pick.example.input, pick.upload.upload, pick.sketch.change, fwd_seed.submit,
                     fwd_seed.input, fwd_schedule.input]
     gr.on(fwd_triggers, *forward, fwd_outputs, **LIVE, **PRIVATE)
     gr.on([], handler(h.forward), fwd_inputs, fwd_outputs, api_name="diffusion_forward", **LIVE)
-    fwd_t.input(*mem.live(handler(h.forward_t), fwd_inputs, fwd_t, 2), [fwd_xt, fwd_caption], **LIVE, **PRIVATE).then(
-        *mem.live(handler(h.forward_plots), fwd_inputs, fwd_t, 2), [fwd_hist, fwd_sched], **LIVE, **PRIVATE)
+    # One event for all six outputs: a second one for the plots, chained, delayed the picture (measured).
+    fwd_t.input(*mem.live(handler(h.forward), fwd_inputs, fwd_t, len(fwd_outputs)), fwd_outputs, **LIVE, **PRIVATE)
 
     # Reverse process: Generate streams, Stop cancels and keeps what was computed, the slider scrubs.
     run_outputs = [runs, status, img_xt, img_eps, img_x0, scrub, caption, strip_no, strip_ts, strip_img, after_run]
