@@ -631,3 +631,72 @@ def start_sweeper(demo: gr.Blocks) -> threading.Thread:
     thread = threading.Thread(target=loop, name="genlab-sweeper", daemon=True)
     thread.start()
     return thread
+
+
+# --- live sliders --------------------------------------------------------------------------------
+
+
+class Remembered:
+    """A session's last values of a live slider's other inputs, kept on the server, so that moving
+    the slider sends only itself (and this State).
+
+    The page collects every input of an event and updates every output one by one, each through a
+    search of the whole component tree: an event with 19 inputs answered a key press in about 3x
+    Gradio's floor. The events that already take those inputs (model changes, seed boxes, the load
+    chain, language switches) are wrapped with `record`, which writes their input values (and the
+    plain values they set) into a per-session dict held by a gr.State; `live` builds the slider's
+    handler call from that dict with the slider's new value. Values are stored by component, so
+    events with different input lists share one store.
+    """
+
+    def __init__(self):
+        self.state = gr.State({})  # gr.State copies this per session; it is then changed in place
+
+    def record(self, fn, inputs, outputs=()):
+        """(fn, inputs) for an event that also stores its input values and the values it sets."""
+        inputs, outputs = list(inputs), list(outputs)
+
+        def store(box, components, values):
+            for comp, value in zip(components, values):
+                if isinstance(value, dict) and value.get("__type__") == "update":  # gr.update / gr.skip
+                    if "value" not in value:
+                        continue
+                    value = value["value"]
+                box[comp._id] = value
+
+        def recorded(*args):
+            box = args[-1] if len(args) == len(inputs) + 1 else None  # called directly (tests): no store
+            args = args[:len(inputs)]
+            if isinstance(box, dict):
+                store(box, inputs, args)
+            result = fn(*args)
+            if isinstance(box, dict) and outputs:
+                store(box, outputs, result if isinstance(result, tuple) and len(outputs) > 1 else (result,))
+            return result
+
+        # Gradio reads parameter names (the API's) and the number of inputs from the signature.
+        kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        params = list(inspect.signature(fn).parameters.values())
+        if all(p.kind in kinds for p in params):
+            box = inspect.Parameter("remembered", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+            recorded.__signature__ = inspect.Signature([*params, box])
+        recorded.__name__ = getattr(fn, "__name__", "recorded")
+        return recorded, [*inputs, self.state]
+
+    def remember(self, inputs):
+        """(fn, inputs) for an event that only records `inputs` (outputs: None)."""
+        return self.record(lambda *values: None, inputs)
+
+    def live(self, fn, inputs, slider, n_outputs: int = 1):
+        """(fn, [state, slider]): calls fn with the stored values of `inputs`, the slider's new one in place."""
+        inputs = list(inputs)
+
+        def moved(box, value):
+            if not isinstance(box, dict):
+                box = {}
+            box[slider._id] = value
+            if any(c._id not in box for c in inputs):  # before the first recorded event: nothing to show yet
+                return gr.skip() if n_outputs == 1 else (gr.skip(),) * n_outputs
+            return fn(*(box[c._id] for c in inputs))
+
+        return moved, [self.state, slider]

@@ -29,6 +29,7 @@ from .common import (
     QUIET,
     AppContext,
     Models,
+    Remembered,
     add_upload,
     card_table,
     display,
@@ -269,12 +270,23 @@ class DiffusionHandlers:
         """x_0, the noise, x_t at t, the histogram of x_t and the schedules with t marked."""
         if not model or not_given(source, upload, sketch):
             return (gr.skip(),) * 6
+        eng, out, caption = self._forward(lang, uploads, model, source, example, upload, sketch, seed, t_value,
+                                          schedule)
+        side = 200
+        return (display(out["x0"], side), display(out["noise"], side), display(out["xt"], side),
+                *self._forward_plots(eng, out, lang), caption)
+
+    @staticmethod
+    def _forward_plots(eng, out, lang):
+        sched = plots.mark_schedules(plots.schedule_picture(eng.schedules(), eng.config.schedule, lang), out["t"])
+        return plots.histogram(out["values"], out["t"], lang, start=out["x0"].astype(np.float32) / 127.5 - 1), sched
+
+    def _forward(self, lang, uploads, model, source, example, upload, sketch, seed, t_value, schedule):
         eng = self._engine(uploads, model)
         image, converted = model_input(eng, Choice(source, example=example, upload=upload, sketch=sketch),
                                        self._examples(eng))
         out = eng.forward(image, t_value, 0 if seed is None else seed, schedule or eng.config.schedule)
         c = eng.config
-        sched = plots.mark_schedules(plots.schedule_picture(eng.schedules(), c.schedule, lang), out["t"])
         caption = t("diffusion.fwd.caption", lang, t=out["t"], abar=out["abar"], signal=math.sqrt(out["abar"]),
                     noise=math.sqrt(1 - out["abar"]),
                     snr="∞" if math.isinf(out["snr"]) else f"{out['snr']:.3g}")
@@ -282,10 +294,7 @@ class DiffusionHandlers:
             h, w, ch = converted
             caption += "\n\n" + t("diffusion.fwd.converted", lang, w=w, h=h, mode=t(f"diffusion.mode.{ch}", lang),
                                   size=c.image_size, target=t(f"diffusion.mode.{c.channels}", lang))
-        side = 200
-        return (display(out["x0"], side), display(out["noise"], side), display(out["xt"], side),
-                plots.histogram(out["values"], out["t"], lang, start=out["x0"].astype(np.float32) / 127.5 - 1),
-                sched, caption)
+        return eng, out, caption
 
     # --- reverse process -------------------------------------------------------------------------
 
@@ -562,6 +571,7 @@ def build(ctx: AppContext) -> None:
         # This session's Runs: a fresh one per session (Gradio calls a callable value), so a Stop pressed
         # before the first frame still reaches the run. Inside the Tab: a bare child of gr.Tabs shows as a tab.
         runs = gr.State(Runs, time_to_live=RUNS_TTL_S)
+        mem = Remembered()  # the live sliders' other inputs, per session
         LUR = [lang_state, uploads, runs]
         LR = [lang_state, runs]
         reg(gr.Markdown(reg.text("diffusion.intro"), elem_id="diffusion-intro"), value="diffusion.intro")
@@ -755,8 +765,12 @@ def build(ctx: AppContext) -> None:
     model_outputs = [card, pick.example, pick.source, fwd_t, fwd_schedule, steps, b_steps, sides["a"][1], sides["b"][1],
                      label, b_label, f_label, guidance, b_guidance, sides["a"][3], sides["b"][3]]
 
+    # Live sliders send only themselves: the other inputs of their events are remembered per session
+    # from the events that take them (see common.Remembered).
+    forward = mem.record(handler(h.forward), fwd_inputs)
+
     def model_chain(dep):
-        return dep.then(handler(h.forward), fwd_inputs, fwd_outputs, **QUIET, **PRIVATE)
+        return dep.then(*forward, fwd_outputs, **QUIET, **PRIVATE)
 
     model_chain(model.change(handler(h.model_changed), [*LU, model, fwd_t], model_outputs, api_name="diffusion_model",
                              **QUIET))
@@ -766,8 +780,11 @@ def build(ctx: AppContext) -> None:
     # Forward process: every input redraws x_t, the histogram and the marked schedules (t's .input
     # already delivers the value a drag ends on, so a .release would only draw it again).
     fwd_triggers = [pick.source.input, pick.example.input, pick.upload.upload, pick.sketch.change, fwd_seed.submit,
-                    fwd_seed.input, fwd_t.input, fwd_schedule.input]
-    gr.on(fwd_triggers, handler(h.forward), fwd_inputs, fwd_outputs, api_name="diffusion_forward", **LIVE)
+                    fwd_seed.input, fwd_schedule.input]
+    gr.on(fwd_triggers, *forward, fwd_outputs, **LIVE, **PRIVATE)
+    gr.on([], handler(h.forward), fwd_inputs, fwd_outputs, api_name="diffusion_forward", **LIVE)
+    # One event for all six outputs: a second one for the plots, chained, delayed the picture (measured).
+    fwd_t.input(*mem.live(handler(h.forward), fwd_inputs, fwd_t, len(fwd_outputs)), fwd_outputs, **LIVE, **PRIVATE)
 
     # Reverse process: Generate streams, Stop cancels and keeps what was computed, the slider scrubs.
     run_outputs = [runs, status, img_xt, img_eps, img_x0, scrub, caption, strip_no, strip_ts, strip_img, after_run]
@@ -776,16 +793,22 @@ def build(ctx: AppContext) -> None:
     # language instead of Gradio's English bounds check.
     RAW = {"preprocess": False}
     stream = {"show_progress": "full", "show_progress_on": [scrub], **LONG, **RAW}
+    # The events that set `runs` (preprocess=False hands them None, so they may make a new one) are
+    # followed by one that remembers it for the scrubber's live event.
+    fn, inputs = mem.remember(LR)
+    remember_runs = {"fn": fn, "inputs": inputs, "outputs": None, "queue": False, "show_progress": "hidden", **PRIVATE}
     gen_btn.click(handler(h.generate), [*LUR, model, batch, seed, sampler, steps, eta, label, guidance],
-                            run_outputs, api_name="diffusion_generate", **stream)
+                  run_outputs, api_name="diffusion_generate", **stream).then(**remember_runs)
     branch_inputs = [*LUR, model, scrub, b_sampler, b_steps, b_eta, b_label, b_guidance]
     branch_outputs = [runs, branch_status, br_start, br_orig, br_result]
     branch_btn.click(handler(h.branch), branch_inputs, branch_outputs, api_name="diffusion_branch",
-                                  show_progress="full", show_progress_on=[br_result], **LONG, **RAW)
+                     show_progress="full", show_progress_on=[br_result], **LONG, **RAW).then(**remember_runs)
     stop_btn.click(h.stop, runs, None, api_name="diffusion_stop", queue=False, show_progress="hidden")
     branch_stop.click(h.stop_branch, runs, None, api_name="diffusion_branch_stop", queue=False, show_progress="hidden")
-    gr.on([scrub.input, scrub.release], handler(h.scrub), [*LR, scrub], [img_xt, img_eps, img_x0, caption],
-          api_name="diffusion_scrub", **INSTANT)
+    scrub_out = [img_xt, img_eps, img_x0, caption]
+    gr.on([scrub.input, scrub.release], *mem.live(handler(h.scrub), [*LR, scrub], scrub, len(scrub_out)), scrub_out,
+          **INSTANT, **PRIVATE)
+    gr.on([], handler(h.scrub), [*LR, scrub], scrub_out, api_name="diffusion_scrub", **INSTANT)
     gr.on([strip_no.submit, strip_no.input, strip_ts.submit], handler(h.strip), [*LR, strip_no, strip_ts], strip_img,
           api_name="diffusion_strip", **INSTANT)
     export_btn.click(handler(h.export), [*LR], [export_gif, export_mp4, export_note], api_name="diffusion_export",
@@ -796,10 +819,14 @@ def build(ctx: AppContext) -> None:
     preset.input(handler(h.fork_preset), [*LU, model, preset], fork_controls, **QUIET, **PRIVATE)
     fork_outputs = [runs, fork_pct, *fork_out, fork_compare]
     fork_btn.click(handler(h.fork), [*LUR, model, f_batch, f_seed, f_label, *fork_controls], fork_outputs,
-                   api_name="diffusion_fork", show_progress="full", show_progress_on=[fork_pct], **LONG, **RAW)
+                   api_name="diffusion_fork", show_progress="full", show_progress_on=[fork_pct], **LONG,
+                   **RAW).then(**remember_runs)
     fork_stop.click(h.stop_fork, runs, None, api_name="diffusion_fork_stop", queue=False, show_progress="hidden")
     gr.on([fork_pct.input, fork_pct.release], handler(h.fork_scrub), [*LR, fork_pct], [*fork_out, fork_compare],
           api_name="diffusion_fork_scrub", **INSTANT)
+
+    # The scrubber's session values (language, runs), for its live event.
+    ctx.demo.load(*mem.remember(LR), None, queue=False, show_progress="hidden", **PRIVATE)
 
     # First load: the model's settings, then the forward process.
     model_chain(ctx.demo.load(handler(h.model_changed), [*LU, model, fwd_t], model_outputs, **QUIET, **PRIVATE))
@@ -811,7 +838,8 @@ def build(ctx: AppContext) -> None:
     # After a language switch: the texts built in Python.
     ctx.on_lang += [
         (handler(h.texts), [*LU, model, label, b_label, f_label], [card, model, label, b_label, f_label]),
-        (handler(h.forward), fwd_inputs, fwd_outputs),
+        (*forward, fwd_outputs),
+        (*mem.remember(LR), None),
         (handler(h.run_texts), [*LR, scrub], [status, caption]),
         (handler(h.fork_texts), [*LR, fork_pct], [*fork_out, fork_compare]),
     ]

@@ -26,6 +26,7 @@ from .common import (
     QUIET,
     AppContext,
     Models,
+    Remembered,
     SmallCache,
     add_upload,
     card_table,
@@ -491,6 +492,7 @@ def build(ctx: AppContext) -> None:
                      label="gan.sub.noise"):
                 reg(gr.Markdown(reg.text("gan.noise.help")), value="gan.noise.help")
                 draw = gr.State(None)
+                mem = Remembered()  # the live sliders' other inputs, per session
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=2, min_width=300):
                         noise_seed = reg(gr.Number(4, precision=0, minimum=0, maximum=runtime.MAX_SEED,
@@ -555,15 +557,23 @@ def build(ctx: AppContext) -> None:
     effects_out = [effects_chart, effects_msg]
     model_out = [card, quality, layers, preset, *per_layer]
 
+    # Live sliders send only themselves: the other inputs of their events are remembered per session
+    # from the events that take them (see common.Remembered).
+    trunc_out, interp_out = [trunc_row, avg_img, trunc_sweep], [z_img, w_img, z_strip, w_strip]
+    truncation = mem.record(handler(h.truncation), trunc_in, trunc_out)
+    interp_all = mem.record(handler(h.interp_all), interp_in, interp_out)
+    noise_all = mem.record(handler(h.noise_all), noise_in, noise_out)
+    model_changed = mem.record(handler(h.model_changed), [*M], model_out)
+
     def refresh(dep):
         """Everything that depends on the model, in order after `dep`."""
         return (dep.then(handler(h.mix), mix_in, grid, **QUIET, **PRIVATE)
-                .then(handler(h.truncation), trunc_in, [trunc_row, avg_img, trunc_sweep], **QUIET, **PRIVATE)
-                .then(handler(h.interp_all), interp_in, [z_img, w_img, z_strip, w_strip], **QUIET, **PRIVATE)
-                .then(handler(h.noise_all), noise_in, noise_out, **QUIET, **PRIVATE))
+                .then(*truncation, trunc_out, **QUIET, **PRIVATE)
+                .then(*interp_all, interp_out, **QUIET, **PRIVATE)
+                .then(*noise_all, noise_out, **QUIET, **PRIVATE))
 
-    refresh(model.change(handler(h.model_changed), [*M], model_out, api_name="gan_model", **QUIET))
-    refresh(ctx.demo.load(handler(h.model_changed), [*M], model_out, **QUIET, **PRIVATE))
+    refresh(model.change(*model_changed, model_out, api_name="gan_model", **QUIET))
+    refresh(ctx.demo.load(*model_changed, model_out, **QUIET, **PRIVATE))
     model.change(handler(h.effects_again), [*M, effects_msg], effects_out, **QUIET, **PRIVATE)
     upload_files.upload(handler(h.upload), [*S, upload_files], [uploads, model, upload_status, upload_files],
                         api_name="gan_upload", **QUIET)
@@ -577,29 +587,37 @@ def build(ctx: AppContext) -> None:
     random_btn.click(handler(h.random_seeds), mix_in, [seeds_a, seeds_b, grid], api_name="gan_random_seeds", **QUIET)
 
     # Truncation: the row follows psi live.
-    trunc_psi.input(handler(h.truncation_row), trunc_in, trunc_row, api_name="gan_truncation_psi", **LIVE)
-    gr.on([trunc_seeds.submit, trunc_seeds.blur], handler(h.truncation), trunc_in,
-          [trunc_row, avg_img, trunc_sweep], api_name="gan_truncation", **LIVE)
+    trunc_psi.input(*mem.live(handler(h.truncation_row), trunc_in, trunc_psi), trunc_row, **LIVE, **PRIVATE)
+    gr.on([], handler(h.truncation_row), trunc_in, trunc_row, api_name="gan_truncation_psi", **LIVE)
+    gr.on([trunc_seeds.submit, trunc_seeds.blur], *truncation, trunc_out, api_name="gan_truncation", **LIVE)
 
     # Interpolation: t is live; frames and psi redraw the strips.
-    t_slider.input(handler(h.interp_t), [*M, seed_a, seed_b, t_slider, interp_psi], [z_img, w_img],
-                   api_name="gan_interp_t", **LIVE)
+    interp_t_in = [*M, seed_a, seed_b, t_slider, interp_psi]
+    t_slider.input(*mem.live(handler(h.interp_t), interp_t_in, t_slider), [z_img, w_img], **LIVE, **PRIVATE)
+    gr.on([], handler(h.interp_t), interp_t_in, [z_img, w_img], api_name="gan_interp_t", **LIVE)
     gr.on([frames.release, seed_a.submit, seed_b.submit, seed_a.blur, seed_b.blur, interp_psi.release],
-          handler(h.interp_all), interp_in, [z_img, w_img, z_strip, w_strip], api_name="gan_interpolate", **LIVE)
+          *interp_all, interp_out, api_name="gan_interpolate", **LIVE)
 
     # Noise: the image follows the sliders live; the heat map and the comparison on release.
-    noise_live = [where.input, strength.input, *[s.input for s in per_layer]]
-    gr.on(noise_live, handler(h.noise_image), noise_in, [noise_img, noise_caption], api_name="gan_noise_image",
-          **LIVE)
+    noise_live_out = [noise_img, noise_caption]
+    where.input(*mem.record(handler(h.noise_image), noise_in), noise_live_out, **LIVE, **PRIVATE)
+    gr.on([], handler(h.noise_image), noise_in, noise_live_out, api_name="gan_noise_image", **LIVE)
     noise_std_in = [*M, noise_seed, noise_psi, where, strength, *per_layer]
-    gr.on([where.input, strength.release, *[s.release for s in per_layer]], handler(h.noise_std), noise_std_in,
-          [noise_std, noise_note], api_name="gan_noise_std", **LIVE)
-    strength.release(handler(h.noise_compare), [*M, noise_seed, noise_psi, strength], compare, **LIVE, **PRIVATE)
-    gr.on([noise_seed.submit, noise_seed.blur, noise_psi.release], handler(h.noise_all), noise_in, noise_out,
-          api_name="gan_noise", **LIVE)
-    resample_btn.click(handler(h.resample), noise_in, [draw, noise_img, noise_caption], api_name="gan_noise_resample",
+    std_out = [noise_std, noise_note]
+    compare_in = [*M, noise_seed, noise_psi, strength]
+    for s in (strength, *per_layer):
+        s.input(*mem.live(handler(h.noise_image), noise_in, s, 2), noise_live_out, **LIVE, **PRIVATE)
+        s.release(*mem.live(handler(h.noise_std), noise_std_in, s, 2), std_out, **LIVE, **PRIVATE)
+    where.input(handler(h.noise_std), noise_std_in, std_out, **LIVE, **PRIVATE)
+    gr.on([], handler(h.noise_std), noise_std_in, std_out, api_name="gan_noise_std", **LIVE)
+    strength.release(*mem.live(handler(h.noise_compare), compare_in, strength, len(compare)), compare,
+                     **LIVE, **PRIVATE)
+    gr.on([noise_seed.submit, noise_seed.blur, noise_psi.release], *noise_all, noise_out, api_name="gan_noise",
+          **LIVE)
+    draw_out = [draw, noise_img, noise_caption]
+    resample_btn.click(*mem.record(handler(h.resample), noise_in, draw_out), draw_out, api_name="gan_noise_resample",
                        **QUIET)
-    saved_btn.click(handler(h.saved_noise), noise_in, [draw, noise_img, noise_caption], api_name="gan_noise_saved",
+    saved_btn.click(*mem.record(handler(h.saved_noise), noise_in, draw_out), draw_out, api_name="gan_noise_saved",
                     **QUIET)
 
     # What each layer controls: measured (and cached) when the sub-tab is opened.
@@ -610,7 +628,7 @@ def build(ctx: AppContext) -> None:
     uploads.change(handler(h.relabel_models), [*M], [model], **QUIET, **PRIVATE)
 
     ctx.on_lang += [
-        (handler(h.texts), [*M], [card, quality, layers, *per_layer]),
+        (*mem.record(handler(h.texts), [*M]), [card, quality, layers, *per_layer]),
         (handler(h.relabel_models), [*M], [model]),
         (handler(h.noise_std), noise_std_in, [noise_std, noise_note]),
         (handler(h.effects_again), [*M, effects_msg], effects_out),

@@ -26,6 +26,7 @@ from .common import (
     QUIET,
     AppContext,
     Models,
+    Remembered,
     SmallCache,
     add_upload,
     card_table,
@@ -401,6 +402,7 @@ def build(ctx: AppContext) -> None:
             with reg(gr.Tab(reg.text("vae.sub.sliders"), id="vae-sliders", elem_id="vae-tab-sliders"),
                      label="vae.sub.sliders"):
                 slider_help = gr.Markdown(elem_id="vae-slider-help")
+                mem = Remembered()  # the live sliders' other inputs, per session
                 sliders = []
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=3, min_width=360):
@@ -525,14 +527,19 @@ def build(ctx: AppContext) -> None:
     map_inputs = [*S, map_model, map_n, map_span]
     map_outputs = [map_grid, map_scatter, map_decoded, map_z1, map_z2]
 
+    # Live sliders send only themselves: the other inputs of their events are remembered per session
+    # from the events that take them (see common.Remembered).
+    interp_all = mem.record(handler(h.interp_all), interp_inputs)
+    set_outputs = [*sliders, slider_img, prior_plot]
+    from_input = mem.record(handler(h.slider_from_input), [*S, *slider_pick], set_outputs)
+
     def model_chain(dep):
         """Everything that depends on the main model, refreshed in order after `dep`."""
         return (
             dep.then(handler(h.endpoint), [*S, *ep_a], [za, img_a], **QUIET, **PRIVATE)
             .then(handler(h.endpoint), [*S, *ep_b], [zb, img_b], **QUIET, **PRIVATE)
-            .then(handler(h.interp_all), interp_inputs, [interp_img, strip_img], **QUIET, **PRIVATE)
-            .then(handler(h.slider_from_input), [*S, *slider_pick], [*sliders, slider_img, prior_plot],
-                  **QUIET, **PRIVATE)
+            .then(*interp_all, [interp_img, strip_img], **QUIET, **PRIVATE)
+            .then(*from_input, set_outputs, **QUIET, **PRIVATE)
             .then(handler(h.reconstruct), recon_inputs, [recon_in, recon_out, recon_metrics, recon_sigma],
                   **QUIET, **PRIVATE)
         )
@@ -547,28 +554,30 @@ def build(ctx: AppContext) -> None:
         triggers = [pick.source.input, pick.example.input, pick.seed.submit, pick.seed.input,
                     pick.upload.upload, pick.sketch.change]
         gr.on(triggers, handler(h.endpoint), [*S, *ep], [z_state, img], api_name=name, **LIVE).then(
-            handler(h.interp_all), interp_inputs, [interp_img, strip_img], **LIVE, **PRIVATE)
-    t_slider.input(handler(h.interpolate), [*S, za, zb, model, t_slider, mode], interp_img,
-                   api_name="vae_interpolate", **LIVE)
-    gr.on([mode.input], handler(h.interp_all), interp_inputs, [interp_img, strip_img],
-          api_name="vae_interp_all", **LIVE)
-    gr.on([frames.release, frames.input], handler(h.interp_strip), [*S, za, zb, model, mode, frames], strip_img,
-          api_name="vae_interp_strip", **LIVE)
+            *interp_all, [interp_img, strip_img], **LIVE, **PRIVATE)
+    interp_t = [*S, za, zb, model, t_slider, mode]
+    t_slider.input(*mem.live(handler(h.interpolate), interp_t, t_slider), interp_img, **LIVE, **PRIVATE)
+    gr.on([], handler(h.interpolate), interp_t, interp_img, api_name="vae_interpolate", **LIVE)  # the API's
+    gr.on([mode.input], *interp_all, [interp_img, strip_img], **LIVE, **PRIVATE)
+    gr.on([], handler(h.interp_all), interp_inputs, [interp_img, strip_img], api_name="vae_interp_all", **LIVE)
+    gr.on([frames.release, frames.input], *mem.record(handler(h.interp_strip), [*S, za, zb, model, mode, frames]),
+          strip_img, api_name="vae_interp_strip", **LIVE)
     gif_btn.click(handler(h.export_gif), [*S, za, zb, model, mode], gif_file, api_name="vae_interp_gif", **QUIET)
 
-    # Latent sliders: the image follows every move; the prior plot updates on release.
+    # Latent sliders: the image follows every move; the prior plot updates on release. Each slider
+    # has its own events, which send that slider alone; the API keeps one event with all 16.
     slider_values = [*S, model, *sliders]
-    set_outputs = [*sliders, slider_img, prior_plot]
-    gr.on([s.input for s in sliders], handler(h.slider_image), slider_values, slider_img,
-          api_name="vae_slider", **LIVE)
-    gr.on([s.release for s in sliders], handler(h.slider_plot), slider_values, prior_plot,
-          api_name="vae_slider_plot", **LIVE)
-    reset_btn.click(handler(h.slider_reset), [*S, model], set_outputs, api_name="vae_slider_reset", **QUIET)
-    random_btn.click(handler(h.slider_random), [*S, model, slider_seed], set_outputs,
-                     api_name="vae_slider_random", **QUIET)
-    slider_seed.submit(handler(h.slider_random), [*S, model, slider_seed], set_outputs, **QUIET, **PRIVATE)
-    from_btn.click(handler(h.slider_from_input), [*S, *slider_pick], set_outputs,
-                   api_name="vae_slider_from_input", **QUIET)
+    for s in sliders:
+        s.input(*mem.live(handler(h.slider_image), slider_values, s), slider_img, **LIVE, **PRIVATE)
+        s.release(*mem.live(handler(h.slider_plot), slider_values, s), prior_plot, **LIVE, **PRIVATE)
+    gr.on([], handler(h.slider_image), slider_values, slider_img, api_name="vae_slider", **LIVE)
+    gr.on([], handler(h.slider_plot), slider_values, prior_plot, api_name="vae_slider_plot", **LIVE)
+    reset_btn.click(*mem.record(handler(h.slider_reset), [*S, model], set_outputs), set_outputs,
+                    api_name="vae_slider_reset", **QUIET)
+    random = mem.record(handler(h.slider_random), [*S, model, slider_seed], set_outputs)
+    random_btn.click(*random, set_outputs, api_name="vae_slider_random", **QUIET)
+    slider_seed.submit(*random, set_outputs, **QUIET, **PRIVATE)
+    from_btn.click(*from_input, set_outputs, api_name="vae_slider_from_input", **QUIET)
 
     # 2-D map.
     map_refresh = [map_grid, map_scatter, map_decoded, map_msg, map_z1, map_z2]
@@ -604,7 +613,7 @@ def build(ctx: AppContext) -> None:
 
     # After a language switch: the texts built in Python.
     ctx.on_lang += [
-        (handler(h.texts), [*S, model], [card, slider_help]),
+        (*mem.record(handler(h.texts), [*S, model]), [card, slider_help]),
         (handler(h.relabel_models), [*S, model, beta_left, beta_right, map_model],
          [model, beta_left, beta_right, map_model]),
         (handler(h.reconstruct), recon_inputs, [recon_in, recon_out, recon_metrics, recon_sigma]),

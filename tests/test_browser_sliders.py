@@ -1,0 +1,98 @@
+"""Every live slider, moved by one key press in headless Chromium, changes its picture (not timed:
+benchmarks/slider_browser.py times them).
+
+Live sliders send only themselves; the rest of their handler's inputs are remembered per session
+(demo.common.Remembered). The last test checks that what the page shows after moving two latent
+sliders is what the full API event draws for the same 16 values.
+"""
+
+from __future__ import annotations
+
+import io
+import urllib.request
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from benchmarks.slider_browser import SLIDERS, generate
+from tests.launch import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, chromium_or_skip, launched_app
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def served():
+    """(page, url): the launched app (English) in one headless Chromium page, every tab loaded."""
+    sync_api = chromium_or_skip()
+    with launched_app("--lang", "en") as (url, _, _), sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_context(viewport=VIEWPORT, locale="en-US").new_page()
+        page.set_default_timeout(60_000)
+        page.js_errors = []
+        page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
+        page.goto(url)
+        page.wait_for_selector("#vae-interp-image img")
+        try:
+            yield page, url
+        finally:
+            browser.close()
+
+
+def _srcs(page, images):
+    return page.evaluate("sels => sels.map(s => { const el = document.querySelector(s); return el && el.src; })",
+                         images)
+
+
+def _press_and_wait(page, slider_id, images, key):
+    """Focus the slider's range input, press `key` once; -> (value before, value after)."""
+    rng = page.locator(f"#{slider_id} input[type=range]")
+    rng.scroll_into_view_if_needed()
+    for sel in images:
+        page.wait_for_selector(sel, state="attached")
+    before_value, before = float(rng.input_value()), _srcs(page, images)
+    rng.focus()
+    page.keyboard.press(key)
+    page.wait_for_function("""([sels, old]) => sels.every((s, i) => {
+        const el = document.querySelector(s); return el && el.src && el.src !== old[i]; })""",
+                           arg=[images, before], timeout=30_000)
+    return before_value, float(rng.input_value())
+
+
+@pytest.mark.parametrize("name", list(SLIDERS))
+def test_a_key_press_on_a_live_slider_changes_its_picture(served, name):
+    page, _ = served
+    tabs, slider_id, images, key, setup = SLIDERS[name]
+    for tab in tabs:
+        page.click(tab)
+    if setup == "generate":
+        generate(page)
+    before, after = _press_and_wait(page, slider_id, images, key)
+    assert after != before, (name, before, after)
+    assert page.locator(".toast-body.error").count() == 0
+    assert page.js_errors == []
+
+
+def _pixels(src: str) -> np.ndarray:
+    with urllib.request.urlopen(src, timeout=10) as r:
+        return np.asarray(Image.open(io.BytesIO(r.read())).convert("L"))
+
+
+def test_two_moved_latent_sliders_show_the_full_events_picture(served):
+    from gradio_client import Client
+
+    page, url = served
+    page.click("#vae-tab-button")
+    page.click("#vae-tab-sliders-button")
+    images = ["#vae-slider-image img"]
+    start, _ = _press_and_wait(page, "vae-slider-0", images, "ArrowRight")
+    _press_and_wait(page, "vae-slider-0", images, "ArrowRight")
+    start_1, _ = _press_and_wait(page, "vae-slider-1", images, "ArrowLeft")
+    values = [float(page.locator(f"#vae-slider-{i} input[type=range]").input_value()) for i in range(16)]
+    assert values[0] == pytest.approx(start + 0.1) and values[1] == pytest.approx(start_1 - 0.05)
+    shown = _pixels(_srcs(page, images)[0])
+    model = page.locator("#vae-model input").input_value()
+    client = Client(url, verbose=False)
+    expected = client.predict(model, *values, api_name="/vae_slider")
+    expected = np.asarray(Image.open(expected).convert("L"))
+    np.testing.assert_array_equal(shown, expected)
