@@ -310,7 +310,7 @@ def test_diffusion_generate_streams_and_scrubs(server, tmp_path):
 
 def test_diffusion_stop_within_a_second_keeps_the_steps(server, tmp_path):
     client = _client(server)
-    model = _upload_ddpm(client, _ddpm_zip(tmp_path, "long-ddpm", timesteps=4000))
+    model = _upload_ddpm(client, _ddpm_zip(tmp_path, "long-ddpm", timesteps=2000))
     job = client.submit(model, 2, 0, "ddpm", 1, 0.0, "all", 2.0, api_name="/diffusion_generate")
     t0 = time.perf_counter()
     while len(job.outputs()) < 3:
@@ -322,9 +322,9 @@ def test_diffusion_stop_within_a_second_keeps_the_steps(server, tmp_path):
     stopped_after = time.perf_counter() - pressed
     assert stopped_after < 1.0, stopped_after
     status, scrub = final[0], final[4]
-    assert "Stopped" in status and "of 4000" in status
+    assert "Stopped" in status and "of 2000" in status
     kept = scrub["maximum"]
-    assert 0 < kept < 4000
+    assert 0 < kept < 2000
     # What was computed is kept and scrubbable.
     assert "Step" in client.predict(kept, api_name="/diffusion_scrub")[3]
 
