@@ -139,10 +139,31 @@ async def slider_values(page: Page, kind: str):
     return (lambda v, k: (DDPM_MODEL, "example", example, None, None, 0, int(v), "linear")), (0, 1000)
 
 
+class Opened:
+    """The class has opened the page: every slider session has shown its first picture (untimed,
+    as a page load does: Gradio makes each session's state on its first event, a one-off cost of
+    tens of ms per session that a class pays as students arrive, not while they drag)."""
+
+    def __init__(self, sessions: int):
+        self.left = sessions
+        self.all = asyncio.Event()
+
+    def one(self) -> None:
+        self.left -= 1
+        if self.left <= 0:
+            self.all.set()
+
+
 async def slider_session(page: Page, i: int, kind: str, moves: int, rate: float, rng: random.Random,
-                         out: dict, errors: list) -> None:
+                         out: dict, errors: list, opened: Opened | None = None) -> None:
     try:
         make, (low, high) = await slider_values(page, kind)
+        if opened is not None:
+            try:
+                await page.event(kind, *make(low, 0))
+            finally:
+                opened.one()
+            await opened.all.wait()
         await asyncio.sleep(rng.uniform(0, 2))
         first = time.perf_counter()
         sent = superseded = 0
@@ -265,9 +286,10 @@ async def burst(url: str, args) -> dict:
                                                       args.ddpm_batch, args.clip_steps)))
         await asyncio.sleep(args.lead)  # the trainers and long runs get going first
         _say(f"sliders start at {time.perf_counter() - t0:.1f} s")
+        opened = Opened(args.sliders) if args.open_first else None
         sliders = [asyncio.create_task(slider_session(Page(http, app), i, args.kinds[i % len(args.kinds)], args.moves,
                                                       args.rate,
-                                                      random.Random(rng.random()), lat, errors))
+                                                      random.Random(rng.random()), lat, errors, opened))
                    for i in range(args.sliders)]
         await asyncio.gather(*sliders)
         sliders_done = time.perf_counter() - t0
@@ -298,6 +320,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--moves", type=int, default=20)
     parser.add_argument("--rate", type=float, default=3.0, help="slider moves a second per session")
     parser.add_argument("--trainers", type=int, default=5)
+    parser.add_argument("--open-first", action="store_true",
+                        help="every slider session first opens the page (one untimed event) and the timed moves "
+                             "start once the whole class has; without it, the first move pays the session's set-up")
     parser.add_argument("--kinds", default=",".join(SLIDER_KINDS), help="slider kinds, taken in turn by the sessions")
     parser.add_argument("--families", default="vae,ddpm", help="trainers' model families, taken in turn")
     parser.add_argument("--long", default="ddpm,clip", help="long runs: ddpm, clip (comma-separated; '' for none)")
@@ -341,7 +366,7 @@ def main(argv=None) -> dict:
                                 "after": [round(x, 2) for x in os.getloadavg()]},
         "sessions": {"sliders": args.sliders, "moves_each": args.moves, "moves_per_s": args.rate,
                      "slider_kinds": args.kinds, "trainers": args.trainers, "trainer_families": args.families, "long_runs": args.long,
-                     "ddpm_batch": args.ddpm_batch, "clip_steps": args.clip_steps, "lead_s": args.lead},
+                     "ddpm_batch": args.ddpm_batch, "clip_steps": args.clip_steps, "lead_s": args.lead, "open_first": args.open_first},
         "errors": result["errors"],
         "slider_move_to_picture_ms": summarise(lat["move"]),
         "slider_event_round_trip_ms": summarise(lat["event"]),
