@@ -459,3 +459,17 @@ def test_a_pretrained_clip_download_never_runs_under_the_compute_lock(monkeypatc
     assert seen == {"locked": False, "compute_thread": False}
     refused("download_failed_recently", backends._download, open_clip, "ViT-B-32", "laion2b_s34b_b79k")
     downloads.forget()
+
+
+def test_text_embedding_cache_is_bounded(monkeypatch):
+    """Anyone may send new prompts: a backend keeps at most MAX_CACHED_TEXTS embeddings, the newest."""
+    from engines.clip import backends
+
+    backend = backends.load_backend("genlab")
+    monkeypatch.setattr(backends, "MAX_CACHED_TEXTS", 5)
+    first = backend.encode_texts(["a red circle"]).clone()
+    backend.encode_texts([f"prompt number {i}" for i in range(8)])
+    assert len(backend._texts) == 5 and "a red circle" not in backend._texts
+    again = backend.encode_texts(["a red circle"])  # encoded anew, the same embedding
+    torch.testing.assert_close(again, first, atol=1e-5, rtol=0)
+    assert len(backend._texts) == 5 and list(backend._texts)[-1] == "a red circle"

@@ -12,6 +12,7 @@ import os
 import socket
 import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -33,6 +34,7 @@ NETWORK_PROBE_S = 1.0        # how long the offline check waits for the model hu
 
 _CACHE: dict[str, Backend] = {}  # spec -> backend, least recently used first
 MAX_CACHED_FOLDERS = 4
+MAX_CACHED_TEXTS = 20_000  # text embeddings kept per backend (a 512-d one is 2 KB: at most ~40 MB)
 _CACHE_LOCK = threading.Lock()
 
 
@@ -51,7 +53,8 @@ class Backend:
         self.name, self.kind, self.image_size, self.card = name, kind, image_size, card
         self.mean, self.std = tuple(mean), tuple(std)
         self.device = device
-        self._texts: dict[str, torch.Tensor] = {}
+        # Text embeddings by text, least recently used first: bounded, since anyone may send new prompts.
+        self._texts: OrderedDict[str, torch.Tensor] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
@@ -78,7 +81,12 @@ class Backend:
                     emb = F.normalize(self.model.encode_text(self._tokenize(missing).to(self.device)).float(), dim=-1)
                 for t, e in zip(missing, emb):
                     self._texts[t] = e
-            return torch.stack([self._texts[t] for t in texts])
+            out = torch.stack([self._texts[t] for t in texts])
+            for t in texts:
+                self._texts.move_to_end(t)
+            while len(self._texts) > MAX_CACHED_TEXTS:
+                self._texts.popitem(last=False)
+            return out
 
     def similarity(self, images: np.ndarray, captions: list[str]) -> dict:
         """uint8 (N, H, W, C) (or one (H, W, C) / grey (H, W)) against K captions ->
