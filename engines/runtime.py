@@ -282,15 +282,24 @@ def on_compute_thread() -> bool:
     return threading.current_thread().name.startswith(_THREAD_NAME)
 
 
-def call(fn: Callable[..., T], /, *args, **kwargs) -> T:
-    """Run fn on the compute thread and wait for it (directly when already on it). fn sees the
-    caller's context variables (a web framework's request context, progress bars, warnings).
-    Interactive unless the caller is inside `background(owner)`."""
+def give_way() -> None:
+    """Inside a background task on the compute thread, let the interactive tasks waiting now run
+    first (within the background share); anywhere else, nothing. Long work calls it between the
+    parts of one unit that would otherwise hold the thread too long (a CLIP-guided DDPM step taken
+    several times); every nested `call` does it too."""
     if on_compute_thread():
         sched = _scheduler()
         current = sched.current
         if current is not None and current.priority == BACKGROUND:
             sched.yield_to_interactive()
+
+
+def call(fn: Callable[..., T], /, *args, **kwargs) -> T:
+    """Run fn on the compute thread and wait for it (directly when already on it). fn sees the
+    caller's context variables (a web framework's request context, progress bars, warnings).
+    Interactive unless the caller is inside `background(owner)`."""
+    if on_compute_thread():
+        give_way()
         return fn(*args, **kwargs)
     priority, owner = lane()
     task = _Task(fn, args, kwargs, priority, owner)

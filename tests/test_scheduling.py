@@ -260,3 +260,30 @@ def test_a_second_long_run_in_one_session_is_refused_with_a_clear_message():
         assert other.join("diffusion_generate", *SHORT_DDPM).status_code == 200
         ok = other.until(lambda m: m.get("msg") == "process_completed")
         assert ok["success"], ok
+
+
+def test_give_way_inside_one_background_unit_lets_interactive_calls_in():
+    # One background task that never makes a nested call, but gives way between its parts (as a
+    # CLIP-guided DDPM step does between its recurrences): a slider waits for one part, not all.
+    parts = []
+
+    def long_unit():
+        for _ in range(10):
+            time.sleep(0.1)
+            parts.append(time.perf_counter())
+            runtime.give_way()
+
+    def run_in_background():
+        with runtime.background("unit"):
+            runtime.call(long_unit)
+
+    th = threading.Thread(target=run_in_background)
+    th.start()
+    time.sleep(0.25)
+    t0 = time.perf_counter()
+    runtime.call(lambda: None)
+    waited = time.perf_counter() - t0
+    th.join(10)
+    assert waited < 0.4, waited  # without give_way: the rest of the 1 s unit
+    assert len(parts) == 10
+    runtime.give_way()  # off the compute thread: nothing happens

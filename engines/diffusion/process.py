@@ -393,6 +393,9 @@ class GaussianDiffusion:
                     with torch.no_grad():  # back to t: q(x_t | x_prev)
                         a = ab / ab_prev
                         x = math.sqrt(a) * x_prev + math.sqrt(1 - a) * self._noise(x, gen)
+                # A CLIP-guided step at the tab's defaults (8 samples, 5 views each) is ~1 s taken
+                # three times: sliders get the thread between the takes, not only between steps.
+                runtime.give_way()
             with runtime.COMPUTE_LOCK:
                 eps, x0, x_prev = self._ddim_step(model, x, t, ab, ab_prev, gen, eta, y, s, cond_fn, clip_x0)
             yield Step(i, len(ts), t, t_prev, x, eps, x0, x_prev)
