@@ -688,15 +688,23 @@ class Remembered:
         return self.record(lambda *values: None, inputs)
 
     def live(self, fn, inputs, slider, n_outputs: int = 1):
-        """(fn, [state, slider]): calls fn with the stored values of `inputs`, the slider's new one in place."""
+        """(fn, [state, *session states, slider]): calls fn with the stored values of `inputs`, the
+        slider's new one in place. The session's own gr.States among `inputs` (its language, its
+        uploads, its runs) are passed fresh with every move: they change through events that
+        record nothing (a language switch, an upload), and they live on the server, so they cost
+        the page nothing to send."""
         inputs = list(inputs)
+        fresh = [c for c in inputs if isinstance(c, gr.State)]
 
-        def moved(box, value):
+        def moved(box, *values):
             if not isinstance(box, dict):
                 box = {}
+            *current, value = values
+            for comp, v in zip(fresh, current):
+                box[comp._id] = v
             box[slider._id] = value
             if any(c._id not in box for c in inputs):  # before the first recorded event: nothing to show yet
                 return gr.skip() if n_outputs == 1 else (gr.skip(),) * n_outputs
             return fn(*(box[c._id] for c in inputs))
 
-        return moved, [self.state, slider]
+        return moved, [self.state, *fresh, slider]

@@ -96,3 +96,19 @@ def test_two_moved_latent_sliders_show_the_full_events_picture(served):
     expected = client.predict(model, *values, api_name="/vae_slider")
     expected = np.asarray(Image.open(expected).convert("L"))
     np.testing.assert_array_equal(shown, expected)
+
+
+def test_a_live_slider_speaks_the_language_switched_to_after_it_was_recorded(served):
+    # The live event keeps the slider's other inputs per session, but the session's language (a
+    # State changed by the switch, which records nothing) must be read fresh with every move.
+    page, _ = served
+    for tab in ("#diffusion-tab-button", "#diffusion-tab-forward-button"):
+        page.click(tab)
+    _press_and_wait(page, "diffusion-fwd-t", ["#diffusion-fwd-xt img"], "ArrowRight")
+    page.get_by_label("中文").check()
+    page.wait_for_function("document.querySelector('#diffusion-fwd-caption').innerText.includes('时')")
+    _press_and_wait(page, "diffusion-fwd-t", ["#diffusion-fwd-xt img"], "ArrowRight")
+    page.wait_for_timeout(300)
+    caption = page.locator("#diffusion-fwd-caption").inner_text()
+    page.get_by_label("English").check()
+    assert "At t" not in caption and "时" in caption, caption

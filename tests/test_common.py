@@ -68,3 +68,21 @@ def test_gradio_warnings_still_reach_the_user_from_the_compute_thread():
         warnings.simplefilter("always")
         name = handler(warns)("en")
     assert name.startswith("genlab-compute") and any("careful" in str(w.message) for w in seen)
+
+
+def test_a_live_slider_reads_the_sessions_states_fresh_and_the_rest_as_recorded():
+    # The page switched to Chinese (lang is a State the switch sets, recording nothing) after the
+    # load chain recorded English: the next move must draw in Chinese, with the recorded seed.
+    from demo.common import Remembered
+
+    with gr.Blocks():
+        lang, seed, t = gr.State("en"), gr.Number(0), gr.Slider(0, 10)
+        mem = Remembered()
+    seen = []
+    record, _ = mem.record(lambda lang_value, seed_value, t_value: None, [lang, seed, t])
+    box = {}
+    record("en", 7, 1, box)  # what the load chain recorded
+    moved, inputs = mem.live(lambda *values: seen.append(values) or "picture", [lang, seed, t], t)
+    assert inputs == [mem.state, lang, t]  # the session's State travels; the seed box does not
+    assert moved(box, "zh", 4) == "picture"
+    assert seen == [("zh", 7, 4)]
