@@ -147,7 +147,7 @@ def read_header(path: Path) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
             raise corrupt(f"its header claims {n:,} bytes (the limit is {MAX_HEADER_BYTES:,} and the file has {size:,})")
         try:
             header = json.loads(f.read(n).decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # nesting 100,000 deep
             raise corrupt(f"its header is not JSON ({str(exc)[:80]})") from None
     if not isinstance(header, dict):
         raise corrupt("its header is not a JSON object")

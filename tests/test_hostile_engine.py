@@ -252,6 +252,12 @@ def test_safetensors_header_length_is_bounded_before_reading(tmp_path):
     assert time.perf_counter() - start < 1.0
 
 
+def test_deeply_nested_safetensors_header_is_refused(tiny_checkpoint):
+    header = b"[" * 200_000 + b"]" * 200_000  # json raises RecursionError, not JSONDecodeError
+    (tiny_checkpoint / "model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header)
+    refused("checkpoint_corrupt", checkpoint.load, tiny_checkpoint)
+
+
 @pytest.mark.parametrize("name,tensor,why", [
     ("secret_payload", torch.zeros(4), "carries only"),
     ("examples", torch.zeros(2, 1, 8, 8), "float values"),                 # uint8 expected
