@@ -12,6 +12,7 @@ import contextlib
 import functools
 import inspect
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -494,13 +495,13 @@ def strip(images: np.ndarray, gap: int = 2, value: int = 255) -> np.ndarray:
 
 
 def _env_number(var: str, default: float, low: float) -> float:
-    import os
-
+    """$var as a number of at least `low`; `default` when unset or not a finite number ("inf" would
+    stop int() at import, round() in app.build_app and time.sleep in the sweeper)."""
     try:
         value = float(os.environ.get(var, default))
     except ValueError:
         return default
-    return max(low, value) if value == value else default
+    return max(low, value) if math.isfinite(value) else default
 
 
 def _default_rss_mb() -> int:

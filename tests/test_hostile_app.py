@@ -215,6 +215,18 @@ def test_upload_room_and_memory_budget(monkeypatch):
     assert info.value.key == "app_full" and "try again in a minute" in str(info.value).lower()
 
 
+@pytest.mark.parametrize("raw,seen", [("90", 90.0), ("0", 1.0), ("inf", 7.0), ("-inf", 7.0), ("nan", 7.0),
+                                      ("lots", 7.0), (None, 7.0)])
+def test_host_numbers_from_the_environment_are_finite_and_bounded(monkeypatch, raw, seen):
+    from demo import common
+
+    if raw is None:
+        monkeypatch.delenv("GENLAB_TEST_NUMBER", raising=False)
+    else:
+        monkeypatch.setenv("GENLAB_TEST_NUMBER", raw)
+    assert common._env_number("GENLAB_TEST_NUMBER", 7, 1) == seen
+
+
 def test_sweeper_frees_idle_sessions_and_calls_their_delete_callbacks(monkeypatch):
     import datetime
     from types import SimpleNamespace
