@@ -17,6 +17,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -588,8 +589,6 @@ def sweep_sessions(demo: gr.Blocks, now: float | None = None) -> int:
 
 
 def gradio_cache_dir() -> Path:
-    import os
-
     return Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
 
 
@@ -598,8 +597,6 @@ def sweep_upload_leftovers(now: float | None = None) -> int:
     SESSION_TTL_S: an upload refused for its size leaves its empty staging file behind (Gradio
     6.31 closes it but never deletes it). Gradio's cached files themselves live in hashed
     sub-folders, which `delete_cache` empties. -> files removed."""
-    import time
-
     now = time.time() if now is None else now
     removed = 0
     try:
@@ -618,7 +615,6 @@ def sweep_upload_leftovers(now: float | None = None) -> int:
 
 def start_sweeper(demo: gr.Blocks) -> threading.Thread:
     """A daemon thread that calls sweep_sessions (and sweep_upload_leftovers) every SWEEP_S seconds."""
-    import time
 
     def loop():
         while True:
