@@ -684,7 +684,7 @@ class Remembered:
         """(fn, inputs) for an event that only records `inputs` (outputs: None)."""
         return self.record(lambda *values: None, inputs)
 
-    def live(self, fn, inputs, slider, n_outputs: int = 1):
+    def live(self, fn, inputs, slider):
         """(fn, [state, slider]): calls fn with the stored values of `inputs`, the slider's new one in place."""
         inputs = list(inputs)
 
@@ -693,7 +693,7 @@ class Remembered:
                 box = {}
             box[slider._id] = value
             if any(c._id not in box for c in inputs):  # before the first recorded event: nothing to show yet
-                return gr.skip() if n_outputs == 1 else (gr.skip(),) * n_outputs
+                return gr.skip()  # Gradio skips every output on one skip()
             return fn(*(box[c._id] for c in inputs))
 
         return moved, [self.state, slider]
