@@ -668,7 +668,7 @@ class Remembered:
                 store(box, inputs, args)
             result = fn(*args)
             if isinstance(box, dict) and outputs:
-                store(box, outputs, result if isinstance(result, tuple) and len(outputs) > 1 else (result,))
+                store(box, outputs, result if isinstance(result, (tuple, list)) and len(outputs) > 1 else (result,))
             return result
 
         # Gradio reads parameter names (the API's) and the number of inputs from the signature.

@@ -41,3 +41,13 @@ def test_live_slider_after_a_record_calls_with_the_stored_inputs():
     box = {}
     assert record_fn.fn(7, 0.5, box) == ("a 7 0.5", "b 7 0.5")
     assert live_fn.fn(box, 0.75) == ("a 7 0.75", "b 7 0.75")
+
+
+def test_record_stores_outputs_returned_as_a_list():
+    with gr.Blocks():
+        mem = Remembered()
+        seed, slider = gr.Number(value=1), gr.Slider(0, 1, value=0.5)
+        fn, _ = mem.record(lambda s: [s + 1, 0.25], [seed], [seed, slider])  # Gradio takes a list too
+    box = {}
+    fn(3, box)
+    assert box == {seed._id: 4, slider._id: 0.25}  # the value it set, after the one it was called with
