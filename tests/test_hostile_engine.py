@@ -443,6 +443,19 @@ def test_a_failed_download_is_remembered_and_never_holds_the_compute_thread():
     downloads.forget()
 
 
+def test_a_download_given_up_as_stalled_that_then_ends_well_is_used(monkeypatch):
+    downloads.forget()
+    gate = threading.Event()
+    monkeypatch.setattr(downloads, "MAX_S", 0.05)
+    refused("download_in_progress", downloads.fetch, "test:late", gate.wait, what="a test file", wait_s=0.01)
+    time.sleep(0.1)
+    refused("download_failed_recently", downloads.fetch, "test:late", gate.wait, what="a test file", wait_s=0.01)
+    gate.set()
+    time.sleep(0.05)
+    assert downloads.fetch("test:late", gate.wait, what="a test file", wait_s=1) is True
+    downloads.forget()
+
+
 def test_a_pretrained_clip_download_never_runs_under_the_compute_lock(monkeypatch):
     from engines.clip import backends
 
