@@ -105,7 +105,8 @@ def _check_choice(block, name: str, value) -> None:
         if isinstance(block, gr.Dropdown) and block.allow_custom_value:
             if isinstance(v, str) and len(v) <= CUSTOM_MAX or _is_number(v) and math.isfinite(v):
                 continue
-            raise UserError("input_too_long", label=name, length=len(str(v)), most=CUSTOM_MAX)
+            if isinstance(v, str):
+                raise UserError("input_too_long", label=name, length=len(v), most=CUSTOM_MAX)
         raise UserError("input_not_choice", label=name, value=_shown(v), available=_few(allowed))
 
 

@@ -180,6 +180,7 @@ def test_choices_text_and_checkboxes_are_checked():
     custom = gr.Dropdown(["a", "b"], allow_custom_value=True, label="Class")
     guard.check_value(custom, "anything short")
     assert refused(custom, "x" * 201) == "input_too_long"
+    assert refused(custom, True) == "input_not_choice"  # not text: a choice refused, not a 'too long' one
     assert refused(gr.Checkbox(label="Fast"), "yes") == "input_not_bool"
     assert refused(gr.CheckboxGroup(["x", "y"], label="Show"), ["x", "z"]) == "input_not_choice"
     assert refused(gr.Textbox(label="Prompt"), "a" * (guard.TEXT_MAX + 1)) == "input_too_long"
