@@ -147,6 +147,42 @@ def test_interactive_flood_does_not_starve_background(streams, monkeypatch):
     assert len(flood_done) > 5 * len(units)  # and interactive work still got most of the thread
 
 
+def test_interactive_flood_does_not_starve_a_lone_run_giving_way_in_nested_calls(streams, monkeypatch):
+    stop, threads = streams
+    monkeypatch.setattr(runtime._scheduler(), "wait_s", 0.3)
+
+    def flood():
+        while not stop.is_set():
+            runtime.call(time.sleep, 0.05)
+
+    threads += [threading.Thread(target=flood, daemon=True) for _ in range(3)]
+    for th in threads:
+        th.start()
+    time.sleep(0.2)
+    steps: list = []
+
+    def long_run():  # the only background work: its waiting task is the one running
+        for _ in range(50):
+            runtime.call(time.sleep, 0.01)
+            steps.append(1)
+
+    def run_in_background():
+        with runtime.background("lone run"):
+            runtime.call(long_run)
+
+    run = threading.Thread(target=run_in_background, daemon=True)
+    run.start()
+    time.sleep(2.5)
+    during = len(steps)
+    stop.set()
+    for th in threads:
+        th.join(10)
+    run.join(10)
+    # One nested step about every 0.3 s (the wait) + 0.05 s: ~7 in 2.5 s; starved, none until the flood ends.
+    assert during >= 3, during
+    assert len(steps) == 50
+
+
 def test_lanes_are_context_local_and_checked():
     assert runtime.lane() == (runtime.INTERACTIVE, None)
     with runtime.background("job-7"):
