@@ -111,13 +111,16 @@ def test_background_owners_share_the_threads_time_not_turns(streams):
     units: list = []
     # A trainer of 0.1 s units beside a run of 0.02 s steps: turn by turn the run would get a
     # sixth of the time; time-fair, about half (five steps per trainer unit on a quiet CPU).
-    threads.append(_background_stream("trainer", stop, units, 0.1))
-    threads.append(_background_stream("run", stop, units, 0.02))
+    # Owners of their own: the scheduler remembers each owner's share across tests, and "run" has
+    # had 2 s of the thread in the nested-steps test above.
+    trainer_id, run_id = ("trainer", "time-fair"), ("run", "time-fair")
+    threads.append(_background_stream(trainer_id, stop, units, 0.1))
+    threads.append(_background_stream(run_id, stop, units, 0.02))
     time.sleep(2.0)
     stop.set()
     for th in threads:
         th.join(10)
-    trainer, run = units.count("trainer"), units.count("run")
+    trainer, run = units.count(trainer_id), units.count(run_id)
     assert trainer >= 4 and run >= 2 * trainer, (trainer, run)  # turn by turn: run == trainer
 
 
