@@ -38,7 +38,7 @@ import uuid
 import httpx
 import numpy as np
 
-from benchmarks.common import data_dir, emit, percentiles
+from benchmarks.common import data_dir, emit, file_urls, percentiles
 from engines import runtime
 from tests.launch import launched_app, rss_bytes
 
@@ -85,7 +85,7 @@ class Page:
                     if not msg.get("success"):
                         raise Failed(f"{api_name}: {str(msg.get('output'))[:300]}")
                     output = msg["output"]["data"]
-                    for url in _urls(output):
+                    for url in file_urls(output):
                         await self.fetch(url)
                     return output
                 if kind in ("unexpected_error", "queue_full"):
@@ -100,17 +100,6 @@ class Page:
             (await self.http.get(url)).raise_for_status()
         except httpx.RemoteProtocolError:
             (await self.http.get(url)).raise_for_status()
-
-
-def _urls(value):
-    if isinstance(value, dict):
-        if isinstance(value.get("url"), str) and value["url"].startswith("http"):
-            yield value["url"]
-        for v in value.values():
-            yield from _urls(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _urls(v)
 
 
 async def app_info(http: httpx.AsyncClient, url: str) -> dict:

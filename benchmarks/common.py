@@ -43,3 +43,15 @@ def data_dir() -> str | None:
 
 def emit(result: dict) -> None:
     print(json.dumps(result, indent=2, ensure_ascii=False))
+
+
+def file_urls(value):
+    """Every file URL in a (possibly diffed) output message of Gradio's queue."""
+    if isinstance(value, dict):
+        if isinstance(value.get("url"), str) and value["url"].startswith("http"):
+            yield value["url"]
+        for v in value.values():
+            yield from file_urls(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from file_urls(v)

@@ -24,7 +24,7 @@ import uuid
 import httpx
 import numpy as np
 
-from benchmarks.common import emit, percentiles, timed
+from benchmarks.common import emit, file_urls, percentiles, timed
 from engines import runtime
 from tests.launch import launched_app, rss_bytes
 
@@ -80,24 +80,12 @@ class ProtocolClient:
         for msg in self._messages(api_name, values):
             kind = msg.get("msg")
             if kind in ("process_generating", "process_completed"):
-                for url in _urls(msg.get("output", {})):
+                for url in file_urls(msg.get("output", {})):
                     self.http.get(url).raise_for_status()
                 if kind == "process_generating":
                     frames += 1
                     first = first if first is not None else time.perf_counter() - t0
         return {"first_s": first, "done_s": time.perf_counter() - t0, "frames": frames}
-
-
-def _urls(value):
-    """Every file URL in a (possibly diffed) output message."""
-    if isinstance(value, dict):
-        if isinstance(value.get("url"), str) and value.get("url").startswith("http"):
-            yield value["url"]
-        for v in value.values():
-            yield from _urls(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _urls(v)
 
 
 def client_floor(n: int = 60) -> dict:

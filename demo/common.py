@@ -12,10 +12,12 @@ import contextlib
 import functools
 import inspect
 import logging
+import math
 import os
 import shutil
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -494,13 +496,13 @@ def strip(images: np.ndarray, gap: int = 2, value: int = 255) -> np.ndarray:
 
 
 def _env_number(var: str, default: float, low: float) -> float:
-    import os
-
+    """$var as a number of at least `low`; `default` when unset or not a finite number ("inf" would
+    stop int() at import, round() in app.build_app and time.sleep in the sweeper)."""
     try:
         value = float(os.environ.get(var, default))
     except ValueError:
         return default
-    return max(low, value) if value == value else default
+    return max(low, value) if math.isfinite(value) else default
 
 
 def _default_rss_mb() -> int:
@@ -587,8 +589,6 @@ def sweep_sessions(demo: gr.Blocks, now: float | None = None) -> int:
 
 
 def gradio_cache_dir() -> Path:
-    import os
-
     return Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
 
 
@@ -597,8 +597,6 @@ def sweep_upload_leftovers(now: float | None = None) -> int:
     SESSION_TTL_S: an upload refused for its size leaves its empty staging file behind (Gradio
     6.31 closes it but never deletes it). Gradio's cached files themselves live in hashed
     sub-folders, which `delete_cache` empties. -> files removed."""
-    import time
-
     now = time.time() if now is None else now
     removed = 0
     try:
@@ -617,7 +615,6 @@ def sweep_upload_leftovers(now: float | None = None) -> int:
 
 def start_sweeper(demo: gr.Blocks) -> threading.Thread:
     """A daemon thread that calls sweep_sessions (and sweep_upload_leftovers) every SWEEP_S seconds."""
-    import time
 
     def loop():
         while True:
@@ -671,7 +668,7 @@ class Remembered:
                 store(box, inputs, args)
             result = fn(*args)
             if isinstance(box, dict) and outputs:
-                store(box, outputs, result if isinstance(result, tuple) and len(outputs) > 1 else (result,))
+                store(box, outputs, result if isinstance(result, (tuple, list)) and len(outputs) > 1 else (result,))
             return result
 
         # Gradio reads parameter names (the API's) and the number of inputs from the signature.
@@ -687,7 +684,7 @@ class Remembered:
         """(fn, inputs) for an event that only records `inputs` (outputs: None)."""
         return self.record(lambda *values: None, inputs)
 
-    def live(self, fn, inputs, slider, n_outputs: int = 1):
+    def live(self, fn, inputs, slider):
         """(fn, [state, *session states, slider]): calls fn with the stored values of `inputs`, the
         slider's new one in place. The session's own gr.States among `inputs` (its language, its
         uploads, its runs) are passed fresh with every move: they change through events that
@@ -704,7 +701,7 @@ class Remembered:
                 box[comp._id] = v
             box[slider._id] = value
             if any(c._id not in box for c in inputs):  # before the first recorded event: nothing to show yet
-                return gr.skip() if n_outputs == 1 else (gr.skip(),) * n_outputs
+                return gr.skip()  # Gradio skips every output on one skip()
             return fn(*(box[c._id] for c in inputs))
 
         return moved, [self.state, *fresh, slider]

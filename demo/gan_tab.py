@@ -606,12 +606,11 @@ def build(ctx: AppContext) -> None:
     std_out = [noise_std, noise_note]
     compare_in = [*M, noise_seed, noise_psi, strength]
     for s in (strength, *per_layer):
-        s.input(*mem.live(handler(h.noise_image), noise_in, s, 2), noise_live_out, **LIVE, **PRIVATE)
-        s.release(*mem.live(handler(h.noise_std), noise_std_in, s, 2), std_out, **LIVE, **PRIVATE)
+        s.input(*mem.live(handler(h.noise_image), noise_in, s), noise_live_out, **LIVE, **PRIVATE)
+        s.release(*mem.live(handler(h.noise_std), noise_std_in, s), std_out, **LIVE, **PRIVATE)
     where.input(handler(h.noise_std), noise_std_in, std_out, **LIVE, **PRIVATE)
     gr.on([], handler(h.noise_std), noise_std_in, std_out, api_name="gan_noise_std", **LIVE)
-    strength.release(*mem.live(handler(h.noise_compare), compare_in, strength, len(compare)), compare,
-                     **LIVE, **PRIVATE)
+    strength.release(*mem.live(handler(h.noise_compare), compare_in, strength), compare, **LIVE, **PRIVATE)
     gr.on([noise_seed.submit, noise_seed.blur, noise_psi.release], *noise_all, noise_out, api_name="gan_noise",
           **LIVE)
     draw_out = [draw, noise_img, noise_caption]

@@ -28,20 +28,18 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from . import FAMILIES
-from .data import open_zip
+from .data import ARCHIVE_SUFFIXES, MAX_COMPRESSION_RATIO, open_zip  # the zip rules user images follow
 from .errors import UserError
 
 CONFIG, WEIGHTS, CARD = "config.json", "model.safetensors", "card.json"
 AUX_PREFIX = "aux/"
 PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".bin")
-ARCHIVE_SUFFIXES = (".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar")
 MAX_UPLOAD_BYTES = 512 * 2**20
 MAX_JSON_BYTES = 256 * 2**10        # config.json / card.json: the shipped ones are under 8 KB
 MAX_HEADER_BYTES = 8 * 2**20        # a safetensors header (JSON: a name, dtype, shape per tensor)
 MAX_TENSORS = 20_000                # tensors in one file (a ResNet CLIP with its trainer state: ~700)
 MAX_PARAMS = 50_000_000             # the largest shipped model has 3.4M parameters
 MAX_AUX_ELEMENTS = 4_000_000        # aux data beside the weights and trainer state (shipped: 0.2M)
-MAX_COMPRESSION_RATIO = 200         # a checkpoint member compressing more than this (and big) is a bomb
 
 # Family name -> module that implements it. Each module offers `Config.from_dict(dict)` and
 # `build(config) -> nn.Module`. Families are imported only when a checkpoint needs them.
@@ -147,7 +145,7 @@ def read_header(path: Path) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
             raise corrupt(f"its header claims {n:,} bytes (the limit is {MAX_HEADER_BYTES:,} and the file has {size:,})")
         try:
             header = json.loads(f.read(n).decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # nesting 100,000 deep
             raise corrupt(f"its header is not JSON ({str(exc)[:80]})") from None
     if not isinstance(header, dict):
         raise corrupt("its header is not a JSON object")

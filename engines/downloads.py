@@ -45,6 +45,7 @@ def _start(key: str, fn: Callable[[], Any]) -> _Job:
     def run():
         try:
             job.result = fn()
+            job.error = None  # a download given up after MAX_S that ends well after all counts
         except BaseException as exc:  # noqa: BLE001 -- any failure is the download's failure
             job.error = " ".join(str(exc).split())[:200] or type(exc).__name__
         job.finished = time.monotonic()

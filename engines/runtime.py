@@ -247,9 +247,12 @@ class _Scheduler:
         """On the compute thread, inside a background task: run the interactive tasks waiting now
         (within the background share), then carry on with the background task."""
         outer = self.current
+        began = time.monotonic()
         while True:
             with self.cond:
-                if not self.interactive or self._starved():
+                # _starved() sees only queued background work, not the task waiting here: without
+                # the bound of its own, a flood of interactive tasks would hold a lone run here for good.
+                if not self.interactive or self._starved() or time.monotonic() - began >= self.wait_s:
                     self.progress = time.monotonic()
                     self.current = outer
                     return

@@ -54,9 +54,8 @@ class Config(FamilyConfig):
         for w in self.widths:
             check_range("widths", w, 1, 1024)
         check_range("hidden", self.hidden, 1, 8192)
-        if not 1 <= self.latent_dim <= 1024:
-            raise ValueError(f"latent_dim must be in 1..1024, not {self.latent_dim}")
-        if not self.widths or self.image_size % 2 ** len(self.widths):
+        check_range("latent_dim", self.latent_dim, 1, 1024)
+        if self.image_size % 2 ** len(self.widths):
             raise ValueError(f"image_size {self.image_size} must be divisible by 2**len(widths)")
         if self.likelihood not in ("bernoulli", "gaussian"):
             raise ValueError(f"likelihood must be 'bernoulli' or 'gaussian', not {self.likelihood!r}")

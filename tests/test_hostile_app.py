@@ -180,6 +180,7 @@ def test_choices_text_and_checkboxes_are_checked():
     custom = gr.Dropdown(["a", "b"], allow_custom_value=True, label="Class")
     guard.check_value(custom, "anything short")
     assert refused(custom, "x" * 201) == "input_too_long"
+    assert refused(custom, True) == "input_not_choice"  # not text: a choice refused, not a 'too long' one
     assert refused(gr.Checkbox(label="Fast"), "yes") == "input_not_bool"
     assert refused(gr.CheckboxGroup(["x", "y"], label="Show"), ["x", "z"]) == "input_not_choice"
     assert refused(gr.Textbox(label="Prompt"), "a" * (guard.TEXT_MAX + 1)) == "input_too_long"
@@ -213,6 +214,18 @@ def test_upload_room_and_memory_budget(monkeypatch):
     with pytest.raises(UserError) as info:
         common.check_upload_room({}, "vae")
     assert info.value.key == "app_full" and "try again in a minute" in str(info.value).lower()
+
+
+@pytest.mark.parametrize("raw,seen", [("90", 90.0), ("0", 1.0), ("inf", 7.0), ("-inf", 7.0), ("nan", 7.0),
+                                      ("lots", 7.0), (None, 7.0)])
+def test_host_numbers_from_the_environment_are_finite_and_bounded(monkeypatch, raw, seen):
+    from demo import common
+
+    if raw is None:
+        monkeypatch.delenv("GENLAB_TEST_NUMBER", raising=False)
+    else:
+        monkeypatch.setenv("GENLAB_TEST_NUMBER", raw)
+    assert common._env_number("GENLAB_TEST_NUMBER", 7, 1) == seen
 
 
 def test_sweeper_frees_idle_sessions_and_calls_their_delete_callbacks(monkeypatch):

@@ -252,6 +252,12 @@ def test_safetensors_header_length_is_bounded_before_reading(tmp_path):
     assert time.perf_counter() - start < 1.0
 
 
+def test_deeply_nested_safetensors_header_is_refused(tiny_checkpoint):
+    header = b"[" * 200_000 + b"]" * 200_000  # json raises RecursionError, not JSONDecodeError
+    (tiny_checkpoint / "model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header)
+    refused("checkpoint_corrupt", checkpoint.load, tiny_checkpoint)
+
+
 @pytest.mark.parametrize("name,tensor,why", [
     ("secret_payload", torch.zeros(4), "carries only"),
     ("examples", torch.zeros(2, 1, 8, 8), "float values"),                 # uint8 expected
@@ -434,6 +440,26 @@ def test_a_failed_download_is_remembered_and_never_holds_the_compute_thread():
     gate.set()
     time.sleep(0.05)
     assert downloads.fetch("test:slow", gate.wait, what="a test file") is True
+    downloads.forget()
+
+
+def test_a_download_given_up_as_stalled_that_then_ends_well_is_used(monkeypatch):
+    downloads.forget()
+    gate = threading.Event()
+    monkeypatch.setattr(downloads, "MAX_S", 0.05)
+    refused("download_in_progress", downloads.fetch, "test:late", gate.wait, what="a test file", wait_s=0.01)
+    time.sleep(0.1)
+    refused("download_failed_recently", downloads.fetch, "test:late", gate.wait, what="a test file", wait_s=0.01)
+    gate.set()
+    deadline = time.monotonic() + 10  # the download's thread ends soon after the gate opens (a busy CPU: later)
+    while True:
+        try:
+            assert downloads.fetch("test:late", gate.wait, what="a test file", wait_s=1) is True
+            break
+        except UserError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
     downloads.forget()
 
 

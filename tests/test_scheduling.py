@@ -111,13 +111,16 @@ def test_background_owners_share_the_threads_time_not_turns(streams):
     units: list = []
     # A trainer of 0.1 s units beside a run of 0.02 s steps: turn by turn the run would get a
     # sixth of the time; time-fair, about half (five steps per trainer unit on a quiet CPU).
-    threads.append(_background_stream("trainer", stop, units, 0.1))
-    threads.append(_background_stream("run", stop, units, 0.02))
+    # Owners of their own: the scheduler remembers each owner's share across tests, and "run" has
+    # had 2 s of the thread in the nested-steps test above.
+    trainer_id, run_id = ("trainer", "time-fair"), ("run", "time-fair")
+    threads.append(_background_stream(trainer_id, stop, units, 0.1))
+    threads.append(_background_stream(run_id, stop, units, 0.02))
     time.sleep(2.0)
     stop.set()
     for th in threads:
         th.join(10)
-    trainer, run = units.count("trainer"), units.count("run")
+    trainer, run = units.count(trainer_id), units.count(run_id)
     assert trainer >= 4 and run >= 2 * trainer, (trainer, run)  # turn by turn: run == trainer
 
 
@@ -145,6 +148,42 @@ def test_interactive_flood_does_not_starve_background(streams, monkeypatch):
     # One background unit about every 0.3 s (the wait) + 0.05 s: ~7 in 2.5 s; starved, none.
     assert len(units) >= 3, (len(units), len(flood_done))
     assert len(flood_done) > 5 * len(units)  # and interactive work still got most of the thread
+
+
+def test_interactive_flood_does_not_starve_a_lone_run_giving_way_in_nested_calls(streams, monkeypatch):
+    stop, threads = streams
+    monkeypatch.setattr(runtime._scheduler(), "wait_s", 0.3)
+
+    def flood():
+        while not stop.is_set():
+            runtime.call(time.sleep, 0.05)
+
+    threads += [threading.Thread(target=flood, daemon=True) for _ in range(3)]
+    for th in threads:
+        th.start()
+    time.sleep(0.2)
+    steps: list = []
+
+    def long_run():  # the only background work: its waiting task is the one running
+        for _ in range(50):
+            runtime.call(time.sleep, 0.01)
+            steps.append(1)
+
+    def run_in_background():
+        with runtime.background("lone run"):
+            runtime.call(long_run)
+
+    run = threading.Thread(target=run_in_background, daemon=True)
+    run.start()
+    time.sleep(2.5)
+    during = len(steps)
+    stop.set()
+    for th in threads:
+        th.join(10)
+    run.join(10)
+    # One nested step about every 0.3 s (the wait) + 0.05 s: ~7 in 2.5 s; starved, none until the flood ends.
+    assert during >= 3, during
+    assert len(steps) == 50
 
 
 def test_lanes_are_context_local_and_checked():

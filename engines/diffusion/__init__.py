@@ -80,21 +80,15 @@ class Config(FamilyConfig):
         if self.num_classes is not None:
             check_range("num_classes", self.num_classes, 1, 1000)
         check_range("timesteps", self.timesteps, 2, MAX_TIMESTEPS)
-        if not self.channel_mult or min(self.channel_mult) < 1:
-            raise ValueError(f"channel_mult must be a non-empty list of positive ints, not {self.channel_mult}")
         if self.patch_size not in (1, 2, 4):
             raise ValueError(f"patch_size must be 1, 2 or 4, not {self.patch_size}")
         factor = 2 ** (len(self.channel_mult) - 1) * self.patch_size
-        if self.image_size < 1 or self.image_size % factor:
+        if self.image_size % factor:
             raise ValueError(f"image_size {self.image_size} must be divisible by patch_size * 2**(len(channel_mult) - 1) = {factor}")
-        if self.width < 1 or self.norm_groups < 1 or self.attention_heads < 1:
-            raise ValueError("width, norm_groups and attention_heads must be positive")
         for m in self.channel_mult:
             if (self.width * m) % self.norm_groups or (self.width * m) % self.attention_heads:
                 raise ValueError(f"level width {self.width * m} must be divisible by norm_groups "
                                  f"({self.norm_groups}) and attention_heads ({self.attention_heads})")
-        if self.blocks_per_level < 1:
-            raise ValueError(f"blocks_per_level must be >= 1, not {self.blocks_per_level}")
         missing = set(self.attention_resolutions) - set(self.level_sides())
         if missing:
             raise ValueError(f"attention_resolutions {sorted(missing)} are not feature-map sides; "
