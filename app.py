@@ -31,6 +31,7 @@ from engines import gpu  # noqa: E402
 from engines.data import set_pil_limits  # noqa: E402
 
 CSS_PATH = Path(__file__).resolve().parent / "demo" / "style.css"
+TOASTS_JS = Path(__file__).resolve().parent / "demo" / "toasts.js"  # Chinese for Gradio's own English toasts
 # Events of one handler in flight at once, for the handlers that name no group (the Train tab's,
 # the language switch); the model events' groups are in demo/common.py.
 DEFAULT_CONCURRENCY = 8
@@ -114,6 +115,7 @@ def launch_kwargs() -> dict:
     body_limit = Middleware(guard.BodyLimit, max_bytes=MAX_REQUEST_MB * 2**20,
                             max_upload_bytes=UPLOAD_FILES * upload_bytes + 2**20)
     return {"css_paths": [CSS_PATH], "theme": gr.themes.Soft(), "max_file_size": upload_bytes,
+            "head": f"<script>{TOASTS_JS.read_text(encoding='utf-8')}</script>",
             "enable_monitoring": False, "app_kwargs": {"middleware": [body_limit]}}
 
 
