@@ -32,6 +32,17 @@ from .i18n import Registry, t
 
 log = logging.getLogger("genlab.demo")
 
+
+def _env_number(var: str, default: float, low: float) -> float:
+    """$var as a number of at least `low`; `default` when unset or not a finite number ("inf" would
+    stop int() at import, round() in app.build_app and time.sleep in the sweeper)."""
+    try:
+        value = float(os.environ.get(var, default))
+    except ValueError:
+        return default
+    return max(low, value) if math.isfinite(value) else default
+
+
 # Gradio's queue, sized for a class of ~30 on one app (see DEVELOPERS.md, "Scheduling"). Every
 # interactive model event shares the group GPU. The engine runs all compute on its one thread
 # anyway, interactive tasks ahead of long work, so this limit only decides how many events may
@@ -46,7 +57,7 @@ COMPUTE = {"concurrency_id": GPU, "concurrency_limit": INTERACTIVE_CONCURRENCY}
 # turn never hold the slots sliders need. GENLAB_LONG_RUNS (default 2) run at once, app-wide;
 # more wait in Gradio's queue and the page shows their place in it. One per session at a time.
 LONG_ID = "long"
-LONG = {"concurrency_id": LONG_ID, "concurrency_limit": max(1, int(os.environ.get("GENLAB_LONG_RUNS", "2") or 2))}
+LONG = {"concurrency_id": LONG_ID, "concurrency_limit": int(_env_number("GENLAB_LONG_RUNS", 2, 1))}
 # Event options the family tabs share: model events without a spinner, sliders that skip to the
 # newest value, and events kept out of the public API.
 QUIET = {"show_progress": "hidden", **COMPUTE}
@@ -493,16 +504,6 @@ def strip(images: np.ndarray, gap: int = 2, value: int = 255) -> np.ndarray:
 # new uploads and training runs are refused; default half the machine's memory),
 # GENLAB_SESSION_TTL_S (a session unused this long is freed, with its uploads and its cached
 # files, browser or not) and GENLAB_SWEEP_S (how often the sweeper looks).
-
-
-def _env_number(var: str, default: float, low: float) -> float:
-    """$var as a number of at least `low`; `default` when unset or not a finite number ("inf" would
-    stop int() at import, round() in app.build_app and time.sleep in the sweeper)."""
-    try:
-        value = float(os.environ.get(var, default))
-    except ValueError:
-        return default
-    return max(low, value) if math.isfinite(value) else default
 
 
 def _default_rss_mb() -> int:

@@ -86,3 +86,16 @@ def test_a_live_slider_reads_the_sessions_states_fresh_and_the_rest_as_recorded(
     assert inputs == [mem.state, lang, t]  # the session's State travels; the seed box does not
     assert moved(box, "zh", 4) == "picture"
     assert seen == [("zh", 7, 4)]
+
+
+@pytest.mark.parametrize("value, expected", [("abc", 2), ("inf", 2), ("0", 1), ("3", 3)])
+def test_a_hosts_long_runs_setting_never_stops_the_import(value, expected):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "GENLAB_LONG_RUNS": value}
+    out = subprocess.run([sys.executable, "-c", "import demo.common as c; print(c.LONG['concurrency_limit'])"],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-500:]
+    assert out.stdout.strip() == str(expected)
