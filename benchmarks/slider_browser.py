@@ -18,10 +18,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,7 +27,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import data_dir, emit, percentiles  # noqa: E402
-from tests.launch import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, free_port, launched_app  # noqa: E402
+from tests.launch import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, launched_app  # noqa: E402
 
 PAUSE_S = 0.3   # between presses, so each press is its own event
 TIMEOUT_MS = 10_000
@@ -90,30 +88,8 @@ def serve_floor(port: int) -> None:
 
 @contextlib.contextmanager
 def launched_floor(timeout: float = 60.0):
-    port = free_port()
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.slider_browser", "--serve-floor", str(port)],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        t0 = time.perf_counter()
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError("the floor app exited before serving")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(url, timeout=2) as r:
-                    if r.status == 200:
-                        break
-            if time.perf_counter() - t0 > timeout:
-                raise TimeoutError("the floor app did not serve")
-            time.sleep(0.2)
+    with launched_app(timeout=timeout, script=("-m", "benchmarks.slider_browser", "--serve-floor")) as (url, _, _):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 # --- in-page timing -----------------------------------------------------------------------------
@@ -223,13 +199,14 @@ def main(argv=None) -> None:
     parser.add_argument("--quick", action="store_true", help="8 presses per slider (development)")
     parser.add_argument("--presses", type=int, default=30)
     parser.add_argument("--only", default="", help="comma-separated slider names")
-    parser.add_argument("--serve-floor", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-floor", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=7861, help=argparse.SUPPRESS)  # the floor app's
     parser.add_argument("--note", default="busy CPU: other jobs running")
     parser.add_argument("--baseline", default=None,
                         help="another checkout's folder (say, the commit before a change): its app measured too")
     args = parser.parse_args(argv)
     if args.serve_floor:
-        serve_floor(args.serve_floor)
+        serve_floor(args.port)
         return
     from playwright.sync_api import sync_playwright
 

@@ -45,10 +45,12 @@ def _tail(path: Path, chars: int = 3000) -> str:
 
 
 @contextlib.contextmanager
-def launched_app(*args: str, timeout: float = 90.0, env: dict | None = None, root: Path | None = None):
+def launched_app(*args: str, timeout: float = 90.0, env: dict | None = None, root: Path | None = None,
+                 script: tuple[str, ...] = ("app.py",)):
     """Yield (url, process, seconds_until_serving); the app is stopped on exit.
 
     root: the checkout whose app.py runs (default: this one; a benchmark may compare another).
+    script: what python runs, given `--port N` and `args` after it (default: GenLab's app.py).
 
     The app's output goes to .pytest_cache/app-<port>.log (or a temporary file); its tail is
     part of the error when the app exits or does not serve in time.
@@ -60,7 +62,7 @@ def launched_app(*args: str, timeout: float = 90.0, env: dict | None = None, roo
     log_path = log_dir / f"app-{port}.log"
     log = open(log_path, "w")
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), *args], cwd=root or ROOT,
+    proc = subprocess.Popen([sys.executable, *script, "--port", str(port), *args], cwd=root or ROOT,
                             env=full_env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:

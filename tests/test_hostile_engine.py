@@ -23,19 +23,12 @@ from safetensors.torch import save_file
 from engines import checkpoint, downloads, runtime, studio
 from engines.data import check_animation, decode_image, load_folder, set_pil_limits, zip_directory
 from engines.errors import UserError
+from tests.test_checkpoint import refused  # a UserError with this key, in English and Chinese
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 VAE_CONFIG = {"family": "vae", "image_size": 28, "channels": 1, "latent_dim": 16, "widths": [32, 64],
               "hidden": 512, "beta": 1.0, "likelihood": "bernoulli"}
 CARD = {"family": "vae", "name": "hostile"}
-
-
-def refused(key: str, fn, *args, **kwargs) -> UserError:
-    with pytest.raises(UserError) as err:
-        fn(*args, **kwargs)
-    assert err.value.key == key, f"expected {key}, got {err.value.key}: {err.value}"
-    assert str(err.value) and err.value.localized("zh") != str(err.value)
-    return err.value
 
 
 # --- builders ------------------------------------------------------------------------------------

@@ -62,6 +62,23 @@ def test_interactive_call_waits_for_at_most_the_unit_in_progress(streams):
     assert len(units) >= 3  # and the background kept going meanwhile
 
 
+def _interactive_wait_behind(long_task, owner: str, after_s: float, probe=lambda: None):
+    """Run `long_task` as one background task of `owner`; `after_s` later make one interactive call
+    (`probe`) -> (seconds it waited, what it returned), once the background task has ended."""
+    def run_in_background():
+        with runtime.background(owner):
+            runtime.call(long_task)
+
+    th = threading.Thread(target=run_in_background)
+    th.start()
+    time.sleep(after_s)
+    t0 = time.perf_counter()
+    seen = runtime.call(probe)
+    waited = time.perf_counter() - t0
+    th.join(10)
+    return waited, seen
+
+
 def test_nested_steps_of_a_background_task_give_way_to_interactive_calls():
     # A long run's handler is one background task that steps its sampler through nested calls
     # (runtime.stepped on the compute thread): each nested call lets waiting interactive work in.
@@ -73,17 +90,8 @@ def test_nested_steps_of_a_background_task_give_way_to_interactive_calls():
             steps.append(time.perf_counter())
         return len(steps)
 
-    def run_in_background():
-        with runtime.background("run"):
-            runtime.call(long_run)
-
-    th = threading.Thread(target=run_in_background)
-    th.start()
-    time.sleep(0.35)
-    t0 = time.perf_counter()
-    grad = runtime.call(lambda: (torch.is_grad_enabled(), torch.is_inference_mode_enabled()))
-    waited = time.perf_counter() - t0
-    th.join(10)
+    waited, grad = _interactive_wait_behind(
+        long_run, "run", 0.35, lambda: (torch.is_grad_enabled(), torch.is_inference_mode_enabled()))
     assert waited < 0.45, waited  # without the nested yield: the rest of the 2 s run
     assert len(steps) == 20
     assert grad == (True, False)  # the interactive task saw a clean autograd state
@@ -312,17 +320,7 @@ def test_give_way_inside_one_background_unit_lets_interactive_calls_in():
             parts.append(time.perf_counter())
             runtime.give_way()
 
-    def run_in_background():
-        with runtime.background("unit"):
-            runtime.call(long_unit)
-
-    th = threading.Thread(target=run_in_background)
-    th.start()
-    time.sleep(0.25)
-    t0 = time.perf_counter()
-    runtime.call(lambda: None)
-    waited = time.perf_counter() - t0
-    th.join(10)
+    waited, _ = _interactive_wait_behind(long_unit, "unit", 0.25)
     assert waited < 0.4, waited  # without give_way: the rest of the 1 s unit
     assert len(parts) == 10
     runtime.give_way()  # off the compute thread: nothing happens
