@@ -26,12 +26,13 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from demo import clip_tab, common, diffusion_tab, gan_tab, guard, i18n, playground_tab, train_tab, vae_tab  # noqa: E402
+from demo import clip_tab, common, diffusion_tab, gan_tab, guard, i18n, live, playground_tab, train_tab, vae_tab  # noqa: E402
 from engines import gpu  # noqa: E402
 from engines.data import set_pil_limits  # noqa: E402
 
 CSS_PATH = Path(__file__).resolve().parent / "demo" / "style.css"
 TOASTS_JS = Path(__file__).resolve().parent / "demo" / "toasts.js"  # Chinese for Gradio's own English toasts
+LIVE_JS = Path(__file__).resolve().parent / "demo" / "live.js"  # live sliders' requests (demo/live.py)
 # Events of one handler in flight at once, for the handlers that name no group (the Train tab's,
 # the language switch); the model events' groups are in demo/common.py.
 DEFAULT_CONCURRENCY = 8
@@ -89,7 +90,7 @@ def build_app(*, assets_dir: str | os.PathLike | None = None, data_dir: str | os
             demo.load(None, None, switch, js="""() => (navigator.languages || [navigator.language])
                 .some(l => (l || '').toLowerCase().startsWith('zh')) ? 'zh' : 'en'""")
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=queue_max())
-    return guard.install(demo, lang_state)
+    return guard.install(live.install(demo, lang_state), lang_state)
 
 
 def queue_max() -> int:
@@ -106,17 +107,19 @@ def queue_max() -> int:
     return value
 
 
-def launch_kwargs() -> dict:
+def launch_kwargs(demo: gr.Blocks | None = None) -> dict:
     """What launch() needs besides host and port: Gradio 6 takes css and theme here, and the HTTP
-    layer's bounds: one uploaded file, any other request body, no /monitoring page."""
+    layer's bounds: one uploaded file, any other request body, no /monitoring page. With `demo`
+    (GenLab's own Blocks): its live sliders' route, /genlab/live (demo/live.py)."""
     from starlette.middleware import Middleware
 
     upload_bytes = common.MAX_UPLOAD_MB * 2**20
     body_limit = Middleware(guard.BodyLimit, max_bytes=MAX_REQUEST_MB * 2**20,
                             max_upload_bytes=UPLOAD_FILES * upload_bytes + 2**20)
-    return {"css_paths": [CSS_PATH], "theme": gr.themes.Soft(), "max_file_size": upload_bytes,
-            "head": f"<script>{TOASTS_JS.read_text(encoding='utf-8')}</script>",
-            "enable_monitoring": False, "app_kwargs": {"middleware": [body_limit]}}
+    middleware = [body_limit] if demo is None else [body_limit, Middleware(live.LiveRoute, demo=demo)]
+    scripts = "".join(f"<script>{path.read_text(encoding='utf-8')}</script>" for path in (TOASTS_JS, LIVE_JS))
+    return {"css_paths": [CSS_PATH], "theme": gr.themes.Soft(), "max_file_size": upload_bytes, "head": scripts,
+            "enable_monitoring": False, "app_kwargs": {"middleware": middleware}}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -157,7 +160,7 @@ def main(argv=None) -> None:
     demo = build_app(assets_dir=args.assets_dir, data_dir=args.data_dir, lang=args.lang)
     common.start_sweeper(demo)
     threading.Thread(target=warm_imports, name="genlab-warm-imports", daemon=True).start()
-    demo.launch(server_name=args.host, server_port=args.port, **launch_kwargs())
+    demo.launch(server_name=args.host, server_port=args.port, **launch_kwargs(demo))
 
 
 if __name__ == "__main__":

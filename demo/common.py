@@ -706,3 +706,12 @@ class Remembered:
             return fn(*(box[c._id] for c in inputs))
 
         return moved, [self.state, *fresh, slider]
+
+    def fast(self, fn, inputs, slider, outputs, triggers=None) -> None:
+        """Wire `slider` live off Gradio's queue (demo/live.py): each move is one small request to
+        /genlab/live, answered with `fn`'s outputs for the stored `inputs` and the slider's value."""
+        from . import live
+
+        moved, live_inputs = self.live(fn, inputs, slider)
+        live.wire(slider, moved, live_inputs, outputs, triggers)
+

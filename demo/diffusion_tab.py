@@ -784,7 +784,7 @@ def build(ctx: AppContext) -> None:
     gr.on(fwd_triggers, *forward, fwd_outputs, **LIVE, **PRIVATE)
     gr.on([], handler(h.forward), fwd_inputs, fwd_outputs, api_name="diffusion_forward", **LIVE)
     # One event for all six outputs: a second one for the plots, chained, delayed the picture (measured).
-    fwd_t.input(*mem.live(handler(h.forward), fwd_inputs, fwd_t), fwd_outputs, **LIVE, **PRIVATE)
+    mem.fast(handler(h.forward), fwd_inputs, fwd_t, fwd_outputs)
 
     # Reverse process: Generate streams, Stop cancels and keeps what was computed, the slider scrubs.
     run_outputs = [runs, status, img_xt, img_eps, img_x0, scrub, caption, strip_no, strip_ts, strip_img, after_run]
@@ -806,8 +806,7 @@ def build(ctx: AppContext) -> None:
     stop_btn.click(h.stop, runs, None, api_name="diffusion_stop", queue=False, show_progress="hidden")
     branch_stop.click(h.stop_branch, runs, None, api_name="diffusion_branch_stop", queue=False, show_progress="hidden")
     scrub_out = [img_xt, img_eps, img_x0, caption]
-    gr.on([scrub.input, scrub.release], *mem.live(handler(h.scrub), [*LR, scrub], scrub), scrub_out,
-          **INSTANT, **PRIVATE)
+    mem.fast(handler(h.scrub), [*LR, scrub], scrub, scrub_out, triggers=[scrub.input, scrub.release])
     gr.on([], handler(h.scrub), [*LR, scrub], scrub_out, api_name="diffusion_scrub", **INSTANT)
     gr.on([strip_no.submit, strip_no.input, strip_ts.submit], handler(h.strip), [*LR, strip_no, strip_ts], strip_img,
           api_name="diffusion_strip", **INSTANT)

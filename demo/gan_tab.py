@@ -587,13 +587,13 @@ def build(ctx: AppContext) -> None:
     random_btn.click(handler(h.random_seeds), mix_in, [seeds_a, seeds_b, grid], api_name="gan_random_seeds", **QUIET)
 
     # Truncation: the row follows psi live.
-    trunc_psi.input(*mem.live(handler(h.truncation_row), trunc_in, trunc_psi), trunc_row, **LIVE, **PRIVATE)
+    mem.fast(handler(h.truncation_row), trunc_in, trunc_psi, [trunc_row])
     gr.on([], handler(h.truncation_row), trunc_in, trunc_row, api_name="gan_truncation_psi", **LIVE)
     gr.on([trunc_seeds.submit, trunc_seeds.blur], *truncation, trunc_out, api_name="gan_truncation", **LIVE)
 
     # Interpolation: t is live; frames and psi redraw the strips.
     interp_t_in = [*M, seed_a, seed_b, t_slider, interp_psi]
-    t_slider.input(*mem.live(handler(h.interp_t), interp_t_in, t_slider), [z_img, w_img], **LIVE, **PRIVATE)
+    mem.fast(handler(h.interp_t), interp_t_in, t_slider, [z_img, w_img])
     gr.on([], handler(h.interp_t), interp_t_in, [z_img, w_img], api_name="gan_interp_t", **LIVE)
     gr.on([frames.release, seed_a.submit, seed_b.submit, seed_a.blur, seed_b.blur, interp_psi.release],
           *interp_all, interp_out, api_name="gan_interpolate", **LIVE)
@@ -606,7 +606,7 @@ def build(ctx: AppContext) -> None:
     std_out = [noise_std, noise_note]
     compare_in = [*M, noise_seed, noise_psi, strength]
     for s in (strength, *per_layer):
-        s.input(*mem.live(handler(h.noise_image), noise_in, s), noise_live_out, **LIVE, **PRIVATE)
+        mem.fast(handler(h.noise_image), noise_in, s, noise_live_out)
         s.release(*mem.live(handler(h.noise_std), noise_std_in, s), std_out, **LIVE, **PRIVATE)
     where.input(handler(h.noise_std), noise_std_in, std_out, **LIVE, **PRIVATE)
     gr.on([], handler(h.noise_std), noise_std_in, std_out, api_name="gan_noise_std", **LIVE)

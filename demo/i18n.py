@@ -26,6 +26,14 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Something went wrong on the server (it has been logged). Please try again or change the input.",
         "服务器出错了（已记录日志）。请重试或更换输入。",
     ),
+    # --- live sliders (demo/live.py) -------------------------------------------------------------
+    "live.bad_request": ("A live slider sent a request this app cannot read.",
+                         "实时滑块发送了本应用无法读取的请求。"),
+    "live.unknown_slider": ("This app has no such live slider.", "本应用没有这个实时滑块。"),
+    "live.no_session": ("This page's session has ended (it was idle too long). Reload the page to go on.",
+                        "此页面的会话已结束（空闲时间过长）。请刷新页面后继续。"),
+    "live.busy": ("The app is busy with other students' sliders. Move the slider again in a moment.",
+                  "应用正忙于处理其他同学的滑块。请稍后再移动滑块。"),
     # --- shared: models and uploads --------------------------------------------------------------
     "model.label": ("Model", "模型"),
     "model.info": ("Shipped checkpoints and the ones you uploaded in this session.",

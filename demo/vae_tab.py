@@ -556,7 +556,7 @@ def build(ctx: AppContext) -> None:
         gr.on(triggers, handler(h.endpoint), [*S, *ep], [z_state, img], api_name=name, **LIVE).then(
             *interp_all, [interp_img, strip_img], **LIVE, **PRIVATE)
     interp_t = [*S, za, zb, model, t_slider, mode]
-    t_slider.input(*mem.live(handler(h.interpolate), interp_t, t_slider), interp_img, **LIVE, **PRIVATE)
+    mem.fast(handler(h.interpolate), interp_t, t_slider, [interp_img])
     gr.on([], handler(h.interpolate), interp_t, interp_img, api_name="vae_interpolate", **LIVE)  # the API's
     gr.on([mode.input], *interp_all, [interp_img, strip_img], **LIVE, **PRIVATE)
     gr.on([], handler(h.interp_all), interp_inputs, [interp_img, strip_img], api_name="vae_interp_all", **LIVE)
@@ -568,7 +568,7 @@ def build(ctx: AppContext) -> None:
     # has its own events, which send that slider alone; the API keeps one event with all 16.
     slider_values = [*S, model, *sliders]
     for s in sliders:
-        s.input(*mem.live(handler(h.slider_image), slider_values, s), slider_img, **LIVE, **PRIVATE)
+        mem.fast(handler(h.slider_image), slider_values, s, [slider_img])
         s.release(*mem.live(handler(h.slider_plot), slider_values, s), prior_plot, **LIVE, **PRIVATE)
     gr.on([], handler(h.slider_image), slider_values, slider_img, api_name="vae_slider", **LIVE)
     gr.on([], handler(h.slider_plot), slider_values, prior_plot, api_name="vae_slider_plot", **LIVE)

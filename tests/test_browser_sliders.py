@@ -112,3 +112,42 @@ def test_a_live_slider_speaks_the_language_switched_to_after_it_was_recorded(ser
     caption = page.locator("#diffusion-fwd-caption").inner_text()
     page.get_by_label("English").check()
     assert "At t" not in caption and "时" in caption, caption
+
+
+def test_a_move_is_answered_by_the_live_route(served):
+    page, _ = served
+    page.click("#vae-tab-button")
+    page.click("#vae-tab-sliders-button")
+    seen = []
+    listener = lambda r: seen.append(r.url)  # noqa: E731
+    page.on("request", listener)
+    try:
+        _press_and_wait(page, "vae-slider-2", ["#vae-slider-image img"], "ArrowRight")
+        page.wait_for_timeout(200)
+    finally:
+        page.remove_listener("request", listener)
+    assert sum(u.endswith("/genlab/live") for u in seen) == 1, seen
+    # The picture is the route's answer (Gradio's events answer with files under /gradio_api/file=);
+    # the queue joins seen are the release's prior plot.
+    assert _srcs(page, ["#vae-slider-image img"])[0].startswith("data:image/png;base64,")
+
+
+def test_a_refused_move_shows_its_message_and_keeps_the_picture(served):
+    page, _ = served
+    page.click("#vae-tab-button")
+    page.click("#vae-tab-sliders-button")
+    before = _srcs(page, ["#vae-slider-image img"])
+    real = page.evaluate("window.__gradio_session_hash__")
+    page.evaluate("window.__gradio_session_hash__ = 'a-session-the-server-never-had'")
+    try:
+        rng = page.locator("#vae-slider-4 input[type=range]")
+        rng.focus()
+        page.keyboard.press("ArrowRight")
+        toast = page.locator("#genlab-live-toast.shown")
+        toast.wait_for(state="visible", timeout=10_000)
+        text = toast.inner_text()
+        assert "Reload" in text and "刷新" in text, text
+        assert _srcs(page, ["#vae-slider-image img"]) == before
+    finally:
+        page.evaluate(f"window.__gradio_session_hash__ = {real!r}")
+    _press_and_wait(page, "vae-slider-4", ["#vae-slider-image img"], "ArrowRight")  # and on it goes

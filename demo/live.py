@@ -1,0 +1,267 @@
+"""Live sliders off Gradio's queue: each move is one small HTTP request answered with its pictures.
+
+A Gradio event costs the server about 50 ms of CPU whatever its handler does (the session's
+state and config, the queue, the server-sent event stream, a file per picture), and a class of 30
+dragging sliders sends about 90 of them a second: more than a 2-core Space has, so every slider
+waited seconds (benchmarks/class_burst.py). A picture for a slider's new value needs none of that.
+
+How a move travels:
+1. The page runs a JavaScript-only Gradio event on the slider's input (`Remembered.fast` wires
+   it; no queue, no server event). Its function POSTs {session, slider, value} to /genlab/live,
+   at most one request per slider in flight, the newest value winning (like trigger_mode
+   "always_last"), and returns the outputs' new values, which the page applies as it applies any
+   event's result: Gradio's own state stays right, and its later events overwrite them as usual.
+2. `LiveRoute` (ASGI middleware in front of Gradio) answers it: it finds the session's Gradio
+   state (`demo.state_holder`, never creating one), checks the value against the session's own
+   copy of the slider (demo.guard's checks), builds the handler's call from the values the
+   session's other events remembered (`common.Remembered`), runs it on the compute thread's
+   interactive lane, and sends pictures back as PNG data URLs and text as text.
+3. An error comes back in the session's language and the page shows it in a toast (live.js).
+
+The API keeps its full-input events (`gr.on([], ..., api_name=...)` in each tab).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import math
+import threading
+from dataclasses import dataclass
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+from engines.errors import UserError
+
+from . import guard
+from .i18n import t
+
+log = logging.getLogger("genlab.live")
+
+PATH = "/genlab/live"
+BODY_MAX = 4096            # bytes: {session, slider, value} is under 100
+IN_FLIGHT = 16             # moves computed at once, app-wide (they queue on the one compute thread anyway)
+WAITING_MAX = 120          # moves waiting for one of those places; beyond it: 503 busy
+PER_SESSION = 4            # moves in flight per session (the page sends one per slider at a time)
+PNG_LEVEL = 1              # zlib level: the pictures are small, nearest-upscaled and compress well anyway
+
+
+@dataclass
+class Entry:
+    """One live slider: its `Remembered.live` function and what it reads and writes."""
+
+    slider: gr.components.Component
+    moved: object                       # moved(box, *fresh, value) -> handler result
+    box: gr.State                       # the session's Remembered store
+    fresh: list                         # the session's gr.States passed fresh with every move
+    outputs: list
+
+
+def registry(demo: gr.Blocks) -> dict[str, Entry]:
+    """The live sliders wired in `demo`, by key."""
+    if not hasattr(demo, "_genlab_live"):
+        demo._genlab_live = {}
+    return demo._genlab_live
+
+
+def key(slider) -> str:
+    return str(slider._id)
+
+
+SCRIPT = """async (value) => window.genlabLive(%s, value, %d)"""
+
+
+def wire(slider, moved, inputs: list, outputs: list, triggers=None) -> None:
+    """Register a live slider in the Blocks being built and wire its page-side event.
+
+    moved, inputs: from `Remembered.live` (inputs = [store, *fresh States, slider])."""
+    demo = gr.context.Context.root_block
+    store, *fresh, _ = inputs
+    registry(demo)[key(slider)] = Entry(slider, moved, store, fresh, list(outputs))
+    gr.on(triggers or [slider.input], None, [slider], list(outputs), js=SCRIPT % (json.dumps(key(slider)), len(outputs)),
+          queue=False, show_progress="hidden", api_visibility="private")
+
+
+# --- the answer ----------------------------------------------------------------------------------
+
+
+class Refused(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def both(key_: str, **kw) -> str:
+    return t(key_, "en", **kw) + " / " + t(key_, "zh", **kw)
+
+
+def _session(demo: gr.Blocks, session_hash):
+    holder = getattr(demo, "state_holder", None)
+    if holder is None or not isinstance(session_hash, str) or len(session_hash) > 64:
+        return None
+    session = holder.session_data.get(session_hash)
+    if session is not None:
+        import datetime
+
+        holder.time_last_used[session_hash] = datetime.datetime.now()  # a dragging student is not idle
+    return session
+
+
+def _lang(demo, session) -> str | None:
+    lang_state = getattr(demo, "_genlab_lang_state", None)
+    if lang_state is None:
+        return None
+    lang = session.state_data.get(lang_state._id, lang_state.value)
+    return lang if lang in ("en", "zh") else None
+
+
+def answer(demo: gr.Blocks, request: dict) -> dict:
+    """The outputs for one move: {"outputs": [...]} (each a {"url": data URL}, a string, None, or
+    {"skip": true} for an output left as it is), or {"skip": true} for all of them."""
+    if not isinstance(request, dict):
+        raise Refused(400, both("live.bad_request"))
+    entry = registry(demo).get(str(request.get("slider")))
+    if entry is None:
+        raise Refused(404, both("live.unknown_slider"))
+    session = _session(demo, request.get("session"))
+    if session is None:
+        raise Refused(410, both("live.no_session"))
+    lang = _lang(demo, session)
+    value = request.get("value")
+    try:
+        guard.check_value(session[entry.slider._id], value)
+    except UserError as err:
+        raise Refused(400, err.localized(lang) if lang else err.localized("en") + " / " + err.localized("zh")) from None
+    box = session[entry.box._id]
+    fresh = [session[c._id] for c in entry.fresh]
+    try:
+        result = entry.moved(box, *fresh, value)
+    except gr.Error as err:
+        raise Refused(422, str(err.message)) from None
+    return {"outputs": encode(result, len(entry.outputs))}
+
+
+def _skipped(value) -> bool:
+    return isinstance(value, dict) and value.get("__type__") == "update" and "value" not in value
+
+
+def encode(result, n: int):
+    """A handler's result for n outputs -> JSON-ready values the page's components take."""
+    if _skipped(result):
+        return [{"skip": True}] * n
+    values = list(result) if n > 1 else [result]
+    return [_one(v) for v in values]
+
+
+def _one(value):
+    if _skipped(value):
+        return {"skip": True}
+    if isinstance(value, dict) and value.get("__type__") == "update":
+        value = value["value"]
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and math.isfinite(value):
+        return value
+    if isinstance(value, Image.Image):
+        value = np.asarray(value)
+    if isinstance(value, np.ndarray):
+        return {"url": png_data_url(value)}
+    raise TypeError(f"a live output of type {type(value).__name__}")
+
+
+def png_data_url(image: np.ndarray) -> str:
+    array = np.asarray(image)
+    if array.dtype != np.uint8:
+        array = np.clip(array, 0, 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG", compress_level=PNG_LEVEL)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+# --- the route -----------------------------------------------------------------------------------
+
+
+class LiveRoute:
+    """ASGI middleware: POST /genlab/live is answered here; every other request goes on to Gradio."""
+
+    def __init__(self, app, *, demo: gr.Blocks):
+        import anyio
+
+        self.app, self.demo = app, demo
+        self.limiter = anyio.CapacityLimiter(IN_FLIGHT)
+        self.waiting = 0
+        self.sessions: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not scope.get("path", "").endswith(PATH):
+            return await self.app(scope, receive, send)
+        if scope.get("method") != "POST":
+            return await _send(send, 405, {"error": both("live.bad_request")})
+        try:
+            request = json.loads(await _body(receive))
+        except (ValueError, UnicodeDecodeError):
+            return await _send(send, 400, {"error": both("live.bad_request")})
+        session = request.get("session") if isinstance(request, dict) else None
+        session = session if isinstance(session, str) else ""
+        with self.lock:
+            if self.waiting >= WAITING_MAX or self.sessions.get(session, 0) >= PER_SESSION:
+                busy = True
+            else:
+                busy = False
+                self.waiting += 1
+                self.sessions[session] = self.sessions.get(session, 0) + 1
+        if busy:
+            return await _send(send, 503, {"error": both("live.busy")})
+        try:
+            import anyio
+
+            status, body = 200, await anyio.to_thread.run_sync(answer, self.demo, request, limiter=self.limiter)
+        except Refused as err:
+            status, body = err.status, {"error": err.message}
+        except Exception:
+            log.exception("live slider")
+            status, body = 500, {"error": both("error.unexpected")}
+        finally:
+            with self.lock:
+                self.waiting -= 1
+                left = self.sessions.get(session, 1) - 1
+                if left > 0:
+                    self.sessions[session] = left
+                else:
+                    self.sessions.pop(session, None)
+        await _send(send, status, body)
+
+
+async def _body(receive) -> bytes:
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > BODY_MAX:
+            raise ValueError("body too large")
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+async def _send(send, status: int, body: dict) -> None:
+    data = json.dumps(body, allow_nan=False).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
+                            (b"cache-control", b"no-store")]})
+    await send({"type": "http.response.body", "body": data})
+
+
+def install(demo: gr.Blocks, lang_state: gr.State) -> gr.Blocks:
+    """Remember the session language's State (for errors); -> demo."""
+    demo._genlab_lang_state = lang_state
+    return demo
