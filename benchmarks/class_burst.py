@@ -2,17 +2,21 @@
 
     python -m benchmarks.class_burst [--quick] [--sliders 30] [--moves 20] [--trainers 5] [--note "..."]
 
-Every session speaks the page's own protocol (Gradio's queue: join, the server-sent event stream,
-then each returned image fetched as an <img> does), all of them from one asyncio loop with plain
-HTTP (httpx), so the load generator stays light: its own CPU time is reported.
+Every session speaks the page's own protocol, all of them from one asyncio loop with plain HTTP
+(httpx), so the load generator stays light: its own CPU time is reported. Events go through
+Gradio's queue as the page sends them (join, the server-sent event stream, then each returned
+image fetched as an <img> does); a live slider's move is one POST to /genlab/live (demo/live.py),
+whose answer carries its pictures.
 
-- Slider sessions (a third each: the VAE tab's latent sliders /vae_slider, the GAN tab's
-  truncation psi /gan_truncation_psi, the diffusion tab's forward t /diffusion_forward) start
-  within the first 2 s and move a slider about 3 times a second (`--moves` moves). Like the page's
-  `trigger_mode="always_last"`, a move made while the previous event is still out waits for it,
-  and only the newest of such moves is sent. Latency per move sent: from the move to its picture
-  loaded (`move_to_picture`), and from the event's join to its picture (`event`); moves that a
-  newer one replaced are counted.
+- Slider sessions (a third each: a VAE latent slider, the GAN tab's truncation psi, the diffusion
+  tab's forward t) first open the page: the page's load events and what they chain, with the
+  widgets' starting values, as a browser sends them (untimed: the class opens the page, then
+  drags). Once every session has, each starts within 2 s and moves its slider about 3 times a
+  second (`--moves` moves); a VAE session ends its drag with the slider's release event (the
+  prior plot), as the page does. Like the page (demo/live.js), a move made while the previous one
+  is still out waits for it, and only the newest of such moves is sent. Latency per move sent:
+  from the move to its answer (`move_to_picture`), and from the request to its answer (`event`);
+  moves that a newer one replaced are counted.
 - Trainers start a tiny VAE or DDPM run in the Train tab and poll it once a second, as the page's
   timer does; the app runs with GENLAB_MAX_JOBS=5 so all five train at once (the CPU default is
   one at a time). Each reports the images/s the tab showed.
@@ -60,6 +64,7 @@ class Page:
     def __init__(self, http: httpx.AsyncClient, app: dict):
         self.http, self.app = http, app
         self.session = uuid.uuid4().hex[:11]
+        self.values = dict(app["values"])  # this page's widget values, by component id
 
     async def event(self, api_name: str, *values, on_frame=None) -> list:
         """One event -> its output data; every file it returns is fetched. `on_frame(output)` sees
@@ -67,10 +72,59 @@ class Page:
         dep = self.app["deps"][api_name]
         it = iter(values)
         data = [None if self.app["kinds"][i] == "state" else next(it) for i in dep["inputs"]]
+        return await self.send(dep, data, on_frame=on_frame)
+
+    async def open(self) -> None:
+        """What a browser does when the page opens: every load event with the widgets' values, then
+        the events each chains (.then), each one's outputs setting the widgets it names."""
+        todo = [d for d in self.app["all_deps"] if d["backend_fn"] and any(t[1] == "load" for t in d["targets"])]
+        while todo:
+            dep = todo.pop(0)
+            data = [None if self.app["kinds"][i] == "state" else self.values.get(i) for i in dep["inputs"]]
+            out = await self.send(dep, data)
+            for comp, value in zip(dep["outputs"], out):
+                if isinstance(value, dict) and value.get("__type__") == "update":
+                    if "value" not in value:
+                        continue
+                    value = value["value"]
+                self.values[comp] = value
+            todo += [d for d in self.app["all_deps"] if d["backend_fn"] and d.get("trigger_after") == dep["id"]]
+
+    async def type_in(self, elem_id: str, value, trigger: str = "submit") -> None:
+        """Type `value` into a widget and press Enter: its events run with the page's values."""
+        comp = self.app["ids"][elem_id]
+        self.values[comp] = value
+        for dep in self.app["all_deps"]:
+            if dep["backend_fn"] and [comp, trigger] in [list(t) for t in dep["targets"]]:
+                data = [None if self.app["kinds"][i] == "state" else self.values.get(i) for i in dep["inputs"]]
+                await self.send(dep, data)
+
+    async def release(self, elem_id: str, value) -> None:
+        """The slider's release events (the page sends them once a drag ends)."""
+        comp = self.app["ids"][elem_id]
+        for dep in self.app["all_deps"]:
+            if dep["backend_fn"] and [comp, "release"] in [list(t) for t in dep["targets"]]:
+                data = [value if i == comp else None if self.app["kinds"][i] == "state" else self.values.get(i)
+                        for i in dep["inputs"]]
+                await self.send(dep, data)
+
+    async def live(self, elem_id: str, value) -> dict:
+        """One live slider move, as demo/live.js sends it -> the answer (its pictures inline)."""
+        body = {"session": self.session, "slider": str(self.app["ids"][elem_id]), "value": value}
+        r = await self.post(self.app["root"] + "/genlab/live", body)
+        if r.status_code != 200:
+            raise Failed(f"live {elem_id}: HTTP {r.status_code}: {r.text[:200]}")
+        answer = r.json()
+        if "outputs" not in answer or any(isinstance(o, dict) and o.get("skip") for o in answer["outputs"]):
+            raise Failed(f"live {elem_id}: no picture: {str(answer)[:200]}")
+        return answer
+
+    async def send(self, dep: dict, data: list, on_frame=None) -> list:
+        api_name = dep.get("api_name")
         join = {"data": data, "event_data": None, "fn_index": dep["id"], "trigger_id": None,
                 "session_hash": self.session}
         api = self.app["api"]
-        r = await self.http.post(f"{api}/queue/join", json=join)
+        r = await self.post(f"{api}/queue/join", join)
         if r.status_code != 200:
             raise Failed(f"{api_name}: join HTTP {r.status_code}: {r.text[:200]}")
         async with self.http.stream("GET", f"{api}/queue/data", params={"session_hash": self.session}) as r:
@@ -93,6 +147,13 @@ class Page:
         raise Failed(f"{api_name}: the stream ended without a result")
 
 
+    async def post(self, url: str, body: dict) -> httpx.Response:
+        """POST as a browser does: once more when the server had just closed the kept-alive connection."""
+        try:
+            return await self.http.post(url, json=body)
+        except httpx.RemoteProtocolError:
+            return await self.http.post(url, json=body)
+
     async def fetch(self, url: str) -> None:
         """GET a file as an <img> does; like a browser, once more when the server had just closed
         the kept-alive connection (uvicorn closes one idle for 5 s)."""
@@ -104,28 +165,27 @@ class Page:
 
 async def app_info(http: httpx.AsyncClient, url: str) -> dict:
     config = (await http.get(f"{url.rstrip('/')}/config")).json()
-    return {"api": url.rstrip("/") + config.get("api_prefix", "/gradio_api"),
+    return {"api": url.rstrip("/") + config.get("api_prefix", "/gradio_api"), "root": url.rstrip("/"),
             "kinds": {c["id"]: c["type"] for c in config["components"]},
+            "values": {c["id"]: c.get("props", {}).get("value") for c in config["components"]},
+            "ids": {c["props"]["elem_id"]: c["id"] for c in config["components"] if c.get("props", {}).get("elem_id")},
+            "all_deps": config["dependencies"],
             "deps": {d["api_name"]: d for d in config["dependencies"] if d.get("api_name")}}
 
 
 # --- the sessions --------------------------------------------------------------------------------
 
-async def slider_values(page: Page, kind: str):
-    """The session's page-load state for `kind` -> a function value -> the event's inputs."""
-    if kind == "vae_slider":
-        z = [0.0] * 16
+# kind -> (the slider's elem_id, its range, the widget's value step)
+SLIDERS = {"vae_slider": ("vae-slider-{k}", (-3.0, 3.0), 0.05),
+           "gan_truncation_psi": ("gan-trunc-psi", (-1.0, 1.5), 0.05),
+           "diffusion_forward": ("diffusion-fwd-t", (0, 1000), 1)}
 
-        def vae(v, k):
-            z[k % 16] = v
-            return (VAE_MODEL, *z)
-        return vae, (-3.0, 3.0)
-    if kind == "gan_truncation_psi":
-        return (lambda v, k: (GAN_MODEL, "1, 2, 3, 4, 5, 6", v)), (-1.0, 1.5)
-    # The diffusion tab's load event fills the example dropdown; the forward event needs it.
-    out = await page.event("diffusion_model", DDPM_MODEL, 300)
-    example = out[1].get("value") if isinstance(out[1], dict) else out[1]
-    return (lambda v, k: (DDPM_MODEL, "example", example, None, None, 0, int(v), "linear")), (0, 1000)
+
+def slider_move(kind: str, i: int, rng: random.Random):
+    """-> (elem_id, value) of a session's next move: a value on the slider's own grid, as a drag sends."""
+    elem_id, (low, high), step = SLIDERS[kind]
+    value = low + step * rng.randint(0, round((high - low) / step))
+    return elem_id.format(k=i % 16), (int(value) if isinstance(step, int) else round(value, 2))
 
 
 class Opened:
@@ -144,22 +204,25 @@ class Opened:
 
 
 async def slider_session(page: Page, i: int, kind: str, moves: int, rate: float, rng: random.Random,
-                         out: dict, errors: list, opened: Opened | None = None) -> None:
+                         out: dict, errors: list, opened: Opened, own_seeds: bool = False) -> None:
     try:
-        make, (low, high) = await slider_values(page, kind)
-        if opened is not None:
-            try:
-                await page.event(kind, *make(low, 0))
-            finally:
-                opened.one()
-            await opened.all.wait()
+        try:
+            await page.open()
+            if own_seeds and kind == "gan_truncation_psi":
+                await page.type_in("gan-trunc-seeds", ", ".join(str(100 + 6 * i + j) for j in range(6)))
+            elif own_seeds and kind == "diffusion_forward":
+                await page.type_in("diffusion-fwd-seed", 100 + i)
+        finally:
+            opened.one()
+        await opened.all.wait()
         await asyncio.sleep(rng.uniform(0, 2))
         first = time.perf_counter()
         sent = superseded = 0
         k = 0
+        elem_id, value = slider_move(kind, i, rng)
         while k < moves:
             # The moves made by now (a person dragging at `rate` a second); all but the newest of
-            # those made while the last event was out are replaced, as always_last does.
+            # those made while the last request was out are replaced, as demo/live.js does.
             due = first + k / rate
             now = time.perf_counter()
             if due > now:
@@ -167,15 +230,16 @@ async def slider_session(page: Page, i: int, kind: str, moves: int, rate: float,
             made = max(k, min(moves - 1, int((time.perf_counter() - first) * rate)))
             superseded += made - k
             k = made
-            value = round(rng.uniform(low, high), 2) if kind != "diffusion_forward" else rng.randint(low, high)
+            elem_id, value = slider_move(kind, i, rng)
             moved_at = first + k / rate
-            joined = time.perf_counter()
-            await page.event(kind, *make(value, k))
+            sent_at = time.perf_counter()
+            await page.live(elem_id, value)
             done = time.perf_counter()
-            out["move"].append((kind, i, done - min(moved_at, joined)))
-            out["event"].append((kind, i, done - joined))
+            out["move"].append((kind, i, done - min(moved_at, sent_at)))
+            out["event"].append((kind, i, done - sent_at))
             sent += 1
             k += 1
+        await page.release(elem_id, value)  # the drag ends
         out["sent"] += sent
         out["superseded"] += superseded
     except Exception as exc:  # noqa: BLE001 - every failure is counted and reported
@@ -255,11 +319,12 @@ async def burst(url: str, args) -> dict:
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
     async with httpx.AsyncClient(timeout=httpx.Timeout(600, connect=30), limits=limits) as http:
         app = await app_info(http, url)
-        # Warm-up: one event per model, so the burst measures serving, not first model loads.
+        # Warm-up: one page opened and each kind moved once, so the burst measures serving, not
+        # first model loads.
         warm = Page(http, app)
+        await warm.open()
         for kind in args.kinds:
-            make, (low, _) = await slider_values(warm, kind)
-            await warm.event(kind, *make(low, 0))
+            await warm.live(*slider_move(kind, 0, random.Random(0)))
         errors: list = []
         lat = {"move": [], "event": [], "sent": 0, "superseded": 0}
         trainer_runs, long_runs = [], []
@@ -275,10 +340,11 @@ async def burst(url: str, args) -> dict:
                                                       args.ddpm_batch, args.clip_steps)))
         await asyncio.sleep(args.lead)  # the trainers and long runs get going first
         _say(f"sliders start at {time.perf_counter() - t0:.1f} s")
-        opened = Opened(args.sliders) if args.open_first else None
+        opened = Opened(args.sliders)
         sliders = [asyncio.create_task(slider_session(Page(http, app), i, args.kinds[i % len(args.kinds)], args.moves,
                                                       args.rate,
-                                                      random.Random(rng.random()), lat, errors, opened))
+                                                      random.Random(rng.random()), lat, errors, opened,
+                                                      args.own_seeds))
                    for i in range(args.sliders)]
         await asyncio.gather(*sliders)
         sliders_done = time.perf_counter() - t0
@@ -309,9 +375,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--moves", type=int, default=20)
     parser.add_argument("--rate", type=float, default=3.0, help="slider moves a second per session")
     parser.add_argument("--trainers", type=int, default=5)
-    parser.add_argument("--open-first", action="store_true",
-                        help="every slider session first opens the page (one untimed event) and the timed moves "
-                             "start once the whole class has; without it, the first move pays the session's set-up")
+    parser.add_argument("--own-seeds", action="store_true",
+                        help="each GAN / diffusion session types its own seeds first, so no two sessions ask for the "
+                             "same picture (the app's shared answer cache, demo/live.py, then serves no one else)")
     parser.add_argument("--kinds", default=",".join(SLIDER_KINDS), help="slider kinds, taken in turn by the sessions")
     parser.add_argument("--families", default="vae,ddpm", help="trainers' model families, taken in turn")
     parser.add_argument("--long", default="ddpm,clip", help="long runs: ddpm, clip (comma-separated; '' for none)")
@@ -355,7 +421,9 @@ def main(argv=None) -> dict:
                                 "after": [round(x, 2) for x in os.getloadavg()]},
         "sessions": {"sliders": args.sliders, "moves_each": args.moves, "moves_per_s": args.rate,
                      "slider_kinds": args.kinds, "trainers": args.trainers, "trainer_families": args.families, "long_runs": args.long,
-                     "ddpm_batch": args.ddpm_batch, "clip_steps": args.clip_steps, "lead_s": args.lead, "open_first": args.open_first},
+                     "ddpm_batch": args.ddpm_batch, "clip_steps": args.clip_steps, "lead_s": args.lead,
+                     "slider_protocol": "page open (load events), then POST /genlab/live per move, release at the end",
+                     "own_seeds": args.own_seeds},
         "errors": result["errors"],
         "slider_move_to_picture_ms": summarise(lat["move"]),
         "slider_event_round_trip_ms": summarise(lat["event"]),

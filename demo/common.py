@@ -691,27 +691,40 @@ class Remembered:
         uploads, its runs) are passed fresh with every move: they change through events that
         record nothing (a language switch, an upload), and they live on the server, so they cost
         the page nothing to send."""
+        compose, inputs = self.composer(inputs, slider)
+
+        def moved(box, *values):
+            args = compose(box, *values)
+            if args is None:  # before the first recorded event: nothing to show yet
+                return gr.skip()  # Gradio skips every output on one skip()
+            return fn(*args)
+
+        return moved, inputs
+
+    def composer(self, inputs, slider):
+        """(compose, [state, *session states, slider]): compose(box, *fresh, value) stores the fresh
+        values and the slider's in the session's box and -> the handler's arguments, or None before
+        the first recorded event."""
         inputs = list(inputs)
         fresh = [c for c in inputs if isinstance(c, gr.State)]
 
-        def moved(box, *values):
+        def compose(box, *values):
             if not isinstance(box, dict):
                 box = {}
             *current, value = values
             for comp, v in zip(fresh, current):
                 box[comp._id] = v
             box[slider._id] = value
-            if any(c._id not in box for c in inputs):  # before the first recorded event: nothing to show yet
-                return gr.skip()  # Gradio skips every output on one skip()
-            return fn(*(box[c._id] for c in inputs))
+            if any(c._id not in box for c in inputs):
+                return None
+            return tuple(box[c._id] for c in inputs)
 
-        return moved, [self.state, *fresh, slider]
+        return compose, [self.state, *fresh, slider]
 
     def fast(self, fn, inputs, slider, outputs, triggers=None) -> None:
         """Wire `slider` live off Gradio's queue (demo/live.py): each move is one small request to
         /genlab/live, answered with `fn`'s outputs for the stored `inputs` and the slider's value."""
         from . import live
 
-        moved, live_inputs = self.live(fn, inputs, slider)
-        live.wire(slider, moved, live_inputs, outputs, triggers)
-
+        compose, live_inputs = self.composer(inputs, slider)
+        live.wire(slider, fn, compose, live_inputs, outputs, triggers)

@@ -15,7 +15,9 @@ How a move travels:
    state (`demo.state_holder`, never creating one), checks the value against the session's own
    copy of the slider (demo.guard's checks), builds the handler's call from the values the
    session's other events remembered (`common.Remembered`), runs it on the compute thread's
-   interactive lane, and sends pictures back as PNG data URLs and text as text.
+   interactive lane, and sends pictures back as PNG data URLs and text as text. Answers are kept
+   for every session (`Answers`): a class moving the same sliders over the same models and seeds
+   is mostly served from there.
 3. An error comes back in the session's language and the page shows it in a toast (live.js).
 
 The API keeps its full-input events (`gr.on([], ..., api_name=...)` in each tab).
@@ -29,6 +31,7 @@ import json
 import logging
 import math
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import gradio as gr
@@ -48,17 +51,72 @@ IN_FLIGHT = 16             # moves computed at once, app-wide (they queue on the
 WAITING_MAX = 120          # moves waiting for one of those places; beyond it: 503 busy
 PER_SESSION = 4            # moves in flight per session (the page sends one per slider at a time)
 PNG_LEVEL = 1              # zlib level: the pictures are small, nearest-upscaled and compress well anyway
+ANSWERS_MB = 64            # encoded answers kept for every session (Answers)
 
 
 @dataclass
 class Entry:
-    """One live slider: its `Remembered.live` function and what it reads and writes."""
+    """One live slider: its handler, how its arguments are made, and what it reads and writes."""
 
     slider: gr.components.Component
-    moved: object                       # moved(box, *fresh, value) -> handler result
+    fn: object                          # the tab's handler (wrapped by common.handler)
+    compose: object                     # compose(box, *fresh, value) -> fn's arguments or None
     box: gr.State                       # the session's Remembered store
     fresh: list                         # the session's gr.States passed fresh with every move
     outputs: list
+
+
+class Answers:
+    """Encoded answers shared by every session, least recently used dropped first, bounded in bytes.
+
+    A class opens the same page: the same shipped models, seeds and examples, sliders on the same
+    grid of values, so one student's picture for psi = 0.45 is the next one's. Only answers whose
+    arguments are plain values (text, numbers, None, lists and dicts of them) are kept: a session's
+    own objects (a diffusion run) change in place. An uploaded model's arguments carry its session's
+    own folder, so its answers serve that session alone."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes, self.bytes = max_bytes, 0
+        self.items: OrderedDict[str, tuple[list, int]] = OrderedDict()
+        self.lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    @staticmethod
+    def key(slider_key: str, args) -> str | None:
+        try:
+            return slider_key + json.dumps(args, allow_nan=False, separators=(",", ":"), sort_keys=True)
+        except (TypeError, ValueError):
+            return None
+
+    def get(self, key: str | None):
+        if key is None:
+            return None
+        with self.lock:
+            item = self.items.get(key)
+            if item is None:
+                self.misses += 1
+                return None
+            self.items.move_to_end(key)
+            self.hits += 1
+            return item[0]
+
+    def put(self, key: str | None, outputs: list) -> None:
+        if key is None:
+            return
+        size = len(key) + sum(len(o["url"]) if isinstance(o, dict) and "url" in o else len(str(o)) for o in outputs)
+        if size > self.max_bytes // 8:
+            return
+        with self.lock:
+            if key in self.items:
+                return
+            self.items[key] = (outputs, size)
+            self.bytes += size
+            while self.bytes > self.max_bytes:
+                _, (_, dropped) = self.items.popitem(last=False)
+                self.bytes -= dropped
+
+
+ANSWERS = Answers(ANSWERS_MB * 2**20)
 
 
 def registry(demo: gr.Blocks) -> dict[str, Entry]:
@@ -75,13 +133,13 @@ def key(slider) -> str:
 SCRIPT = """async (value) => window.genlabLive(%s, value, %d)"""
 
 
-def wire(slider, moved, inputs: list, outputs: list, triggers=None) -> None:
+def wire(slider, fn, compose, inputs: list, outputs: list, triggers=None) -> None:
     """Register a live slider in the Blocks being built and wire its page-side event.
 
-    moved, inputs: from `Remembered.live` (inputs = [store, *fresh States, slider])."""
+    compose, inputs: from `Remembered.composer` (inputs = [store, *fresh States, slider])."""
     demo = gr.context.Context.root_block
     store, *fresh, _ = inputs
-    registry(demo)[key(slider)] = Entry(slider, moved, store, fresh, list(outputs))
+    registry(demo)[key(slider)] = Entry(slider, fn, compose, store, fresh, list(outputs))
     gr.on(triggers or [slider.input], None, [slider], list(outputs), js=SCRIPT % (json.dumps(key(slider)), len(outputs)),
           queue=False, show_progress="hidden", api_visibility="private")
 
@@ -138,11 +196,19 @@ def answer(demo: gr.Blocks, request: dict) -> dict:
         raise Refused(400, err.localized(lang) if lang else err.localized("en") + " / " + err.localized("zh")) from None
     box = session[entry.box._id]
     fresh = [session[c._id] for c in entry.fresh]
-    try:
-        result = entry.moved(box, *fresh, value)
-    except gr.Error as err:
-        raise Refused(422, str(err.message)) from None
-    return {"outputs": encode(result, len(entry.outputs))}
+    args = entry.compose(box, *fresh, value)
+    if args is None:  # before the session's first recorded event: nothing to show yet
+        return {"skip": True}
+    cache_key = Answers.key(key(entry.slider), args)
+    outputs = ANSWERS.get(cache_key)
+    if outputs is None:
+        try:
+            outputs = encode(entry.fn(*args), len(entry.outputs))
+        except gr.Error as err:
+            raise Refused(422, str(err.message)) from None
+        if not any(isinstance(o, dict) and o.get("skip") for o in outputs):
+            ANSWERS.put(cache_key, outputs)
+    return {"outputs": outputs}
 
 
 def _skipped(value) -> bool:

@@ -154,3 +154,35 @@ def test_every_live_slider_is_registered_with_its_outputs():
     scripts = [d["js"] for d in config["dependencies"] if d.get("js") and "genlabLive" in d["js"]]
     assert {json.loads(s.split("genlabLive(")[1].split(",")[0]) for s in scripts} == set(entries)
     assert all(not d["backend_fn"] for d in config["dependencies"] if d.get("js") and "genlabLive" in d["js"])
+
+
+def test_answers_are_shared_only_for_plain_arguments_and_bounded_in_bytes():
+    answers = live.Answers(max_bytes=10_000)
+    args = ("en", {}, "mnist-vae-z16", 0.5)
+    k = live.Answers.key("7", args)
+    assert answers.get(k) is None
+    answers.put(k, [{"url": "data:image/png;base64," + "A" * 100}])
+    assert answers.get(live.Answers.key("7", ("en", {}, "mnist-vae-z16", 0.5))) is not None  # another session, same move
+    assert answers.get(live.Answers.key("8", args)) is None            # another slider
+    assert answers.get(live.Answers.key("7", ("zh", {}, "mnist-vae-z16", 0.5))) is None  # another language
+    # A session's own objects (a diffusion run) and NaN are never keys.
+    assert live.Answers.key("7", ("en", object(), 0.5)) is None
+    assert live.Answers.key("7", ("en", float("nan"))) is None
+    # Bounded: old answers go first; an answer over an eighth of the budget is not kept.
+    for i in range(20):
+        answers.put(live.Answers.key("9", (i,)), ["x" * 1000])
+    assert answers.bytes <= 10_000 and answers.get(live.Answers.key("9", (0,))) is None
+    answers.put(live.Answers.key("9", ("big",)), ["x" * 5000])
+    assert answers.get(live.Answers.key("9", ("big",))) is None
+
+
+def test_two_sessions_moving_alike_get_the_same_answer(app):
+    from gradio_client import Client
+
+    first = opened(app)
+    other = Client(app["url"], verbose=False, download_files=False)
+    other.predict("mnist-vae-z16", api_name="/vae_slider_reset")
+    body = {"slider": app["keys"]["vae-slider-5"], "value": -1.25}
+    a = post(app["url"], {**body, "session": first})[1]
+    b = post(app["url"], {**body, "session": other.session_hash})[1]
+    assert a == b and a["outputs"][0]["url"].startswith("data:image/png")
