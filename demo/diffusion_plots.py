@@ -152,36 +152,95 @@ _GAUSS_X = np.linspace(-HIST_RANGE, HIST_RANGE, 200)
 _GAUSS_Y = np.exp(-0.5 * _GAUSS_X**2) / math.sqrt(2 * math.pi)
 
 
+def _density(values) -> np.ndarray:
+    clipped = np.clip(np.asarray(values, np.float64).reshape(-1), -HIST_RANGE + 1e-6, HIST_RANGE - 1e-6)
+    return np.histogram(clipped, bins=HIST_BINS, density=True)[0]
+
+
+@dataclass
+class _Histogram:
+    """One histogram figure kept drawn, for one x_0 and language: its background (axes, ticks,
+    labels) rendered once; each move restores it and draws only what changes (blitting)."""
+
+    canvas: object
+    background: object
+    fill: object      # x_t's filled steps
+    moving: list      # everything drawn on top of it, in order: x_0's outline, N(0, 1), the legend
+    title: object
+
+
+_HISTOGRAMS: dict = {}  # (x_0's histogram, language) -> _Histogram, newest last
+_HISTOGRAMS_KEPT = 8
+
+
 def histogram(values: np.ndarray, t: int, lang: str, start: np.ndarray | None = None) -> np.ndarray:
     """Density histogram of x_t's pixel values (data scale: -1 black, +1 white) against N(0, 1),
-    with x_0's histogram (`start`, the same scale) as an outline to drift away from."""
-    from matplotlib.figure import Figure
+    with x_0's histogram (`start`, the same scale) as an outline to drift away from.
 
+    With `start` (the forward-process slider), the figure for that x_0 is drawn once and each t only
+    redraws x_t's steps, the lines over them and the title: a few ms instead of a full figure's
+    tens. Its y range is x_0's (the histogram starts there and only spreads out as t grows)."""
     lang = plot_lang(lang)
     values = np.asarray(values, dtype=np.float64).reshape(-1)
-    clipped = np.clip(values, -HIST_RANGE + 1e-6, HIST_RANGE - 1e-6)
-    density, edges = np.histogram(clipped, bins=HIST_BINS, density=True)
+    density = _density(values)
+    title = _label("diffusion.plot.hist_title", lang).format(t=t, mean=values.mean(), std=values.std())
+    if start is None:
+        ylim = max(0.6, min(float(density.max(initial=0)) * 1.08, 4.0))
+        with _LOCK:
+            fig, _, _, title_artist = _histogram_figure(density, None, ylim, lang)
+            title_artist.set_text(title)
+            return _render(fig)
+    ref = _density(start)
+    key = (ref.round(6).tobytes(), lang)
     with _LOCK:
-        fig = Figure(figsize=(4.4, 2.75), dpi=100)
-        ax = fig.add_axes((0.12, 0.17, 0.84, 0.66))
-        # One filled step patch, not 64 bars: the same picture, a third less drawing on every t move.
-        ax.stairs(density, edges, fill=True, color="#7e57c2", alpha=0.75, lw=0, label="$x_t$")
-        if start is not None:
-            ref, _ = np.histogram(np.clip(np.asarray(start, np.float64).reshape(-1), -HIST_RANGE + 1e-6,
-                                          HIST_RANGE - 1e-6), bins=HIST_BINS, density=True)
-            ax.stairs(ref, edges, color="#9e9e9e", lw=1.0, ls="--", label="$x_0$")
-        ax.plot(_GAUSS_X, _GAUSS_Y, color="#212121", lw=1.6, label=r"$\mathcal{N}(0, 1)$")
-        ax.set_xlim(-HIST_RANGE, HIST_RANGE)
-        ax.set_ylim(0, max(0.6, min(float(density.max(initial=0)) * 1.08, 4.0)))
-        ax.set_xlabel(_label("diffusion.plot.pixel", lang), labelpad=1, fontsize=8)
-        ax.tick_params(labelsize=7)
-        handles = ax.get_legend_handles_labels()[0]
-        ax.legend(handles=handles[1:] + handles[:1], fontsize=8, frameon=False, loc="upper right")  # x_t last
-        title = _label("diffusion.plot.hist_title", lang)
-        ax.set_title(title.format(t=t, mean=values.mean(), std=values.std()), fontsize=9)
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
-        return _render(fig)
+        drawn = _HISTOGRAMS.pop(key, None) or _draw_histogram(ref, lang)
+        _HISTOGRAMS[key] = drawn
+        while len(_HISTOGRAMS) > _HISTOGRAMS_KEPT:
+            _HISTOGRAMS.pop(next(iter(_HISTOGRAMS)))
+        drawn.canvas.restore_region(drawn.background)
+        drawn.fill.set_data(values=density)
+        drawn.title.set_text(title)
+        renderer = drawn.canvas.get_renderer()
+        for artist in (drawn.fill, *drawn.moving, drawn.title):
+            artist.draw(renderer)
+        return np.asarray(drawn.canvas.buffer_rgba())[:, :, :3].copy()
+
+
+def _histogram_figure(density, ref, ylim: float, lang: str):
+    """-> (figure, x_t's fill, [x_0's outline, N(0, 1), legend], title): x_t drawn under the lines."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4.4, 2.75), dpi=100)
+    ax = fig.add_axes((0.12, 0.17, 0.84, 0.66))
+    # One filled step patch, not 64 bars: the same picture, a third less drawing on every t move.
+    fill = ax.stairs(density, HIST_BINS, fill=True, color="#7e57c2", alpha=0.75, lw=0, label="$x_t$")
+    moving = []
+    if ref is not None:
+        moving.append(ax.stairs(ref, HIST_BINS, color="#9e9e9e", lw=1.0, ls="--", label="$x_0$"))
+    moving.append(ax.plot(_GAUSS_X, _GAUSS_Y, color="#212121", lw=1.6, label=r"$\mathcal{N}(0, 1)$")[0])
+    ax.set_xlim(-HIST_RANGE, HIST_RANGE)
+    ax.set_ylim(0, ylim)
+    ax.set_xlabel(_label("diffusion.plot.pixel", lang), labelpad=1, fontsize=8)
+    ax.tick_params(labelsize=7)
+    handles = ax.get_legend_handles_labels()[0]
+    moving.append(ax.legend(handles=handles[1:] + handles[:1], fontsize=8, frameon=False, loc="upper right"))
+    title = ax.set_title(" ", fontsize=9)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return fig, fill, moving, title
+
+
+def _draw_histogram(ref: np.ndarray, lang: str) -> _Histogram:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    ylim = max(0.6, min(float(ref.max(initial=0)) * 1.08, 4.0))
+    fig, fill, moving, title = _histogram_figure(ref, ref, ylim, lang)
+    title.set_text("t = 0000, mean = -0.000, std = 0.000")  # the title's place, laid out once
+    for artist in (fill, *moving, title):
+        artist.set_animated(True)  # left out of the background
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return _Histogram(canvas, canvas.copy_from_bbox(fig.bbox), fill, moving, title)
 
 
 # --- batches of images ----------------------------------------------------------------------------

@@ -535,3 +535,22 @@ def test_streamed_png_is_small(api):
     buf = io.BytesIO()
     Image.fromarray(out[2]).save(buf, "PNG")
     assert buf.tell() < 200_000
+
+
+def test_forward_histogram_redraws_only_what_t_changes():
+    from demo import diffusion_plots as plots
+
+    rng = np.random.default_rng(0)
+    x0 = np.where(rng.uniform(size=784) < 0.8, -1.0, 1.0)
+    early, late = x0 + 0.05 * rng.normal(size=784), rng.normal(size=784)
+    a = plots.histogram(early, 10, "en", start=x0)
+    b = plots.histogram(late, 900, "en", start=x0)
+    again = plots.histogram(early, 10, "en", start=x0)
+    np.testing.assert_array_equal(a, again)  # nothing of the later draw is left behind
+    assert a.shape == b.shape and np.abs(a.astype(int) - b.astype(int)).max() > 100
+    # Another x_0 is another figure (its outline and y range); the cache keeps a few.
+    other = plots.histogram(early, 10, "en", start=-x0)
+    assert np.abs(other.astype(int) - a.astype(int)).max() > 100
+    for k in range(plots._HISTOGRAMS_KEPT + 3):
+        plots.histogram(late, 5, "en", start=x0 * (1 - k / 100))
+    assert len(plots._HISTOGRAMS) <= plots._HISTOGRAMS_KEPT
