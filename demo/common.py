@@ -255,19 +255,42 @@ def add_upload(files, uploads: dict | None, family: str):
     Pickles are refused by unpack_upload before anything is read; a checkpoint that fails any
     check is deleted at once, so only usable models stay in the session.
     """
-    check_upload_room(uploads, family)
-    folder = checkpoint.unpack_upload(upload_paths(files))
+    with _one_upload(_session_hash()):
+        check_upload_room(uploads, family)
+        folder = checkpoint.unpack_upload(upload_paths(files))
+        with _UPLOAD_LOCK:
+            _UPLOAD_DIRS.add(str(folder))
+        try:
+            # The engine's load validates everything (family included) and builds the network, so a
+            # shape mismatch is caught now; the cache keeps it for this session's first request.
+            engine = ENGINES.get(family, folder)
+        except BaseException:
+            _remove_upload_dir(str(folder))
+            raise
+        name, uploads = _offer(uploads, family, engine.name, folder)
+        return name, engine, uploads
+
+
+_UPLOADING: set[str] = set()  # sessions with an upload being checked now
+
+
+@contextlib.contextmanager
+def _one_upload(session: str | None):
+    """One upload at a time per session. Two at once would both read the session's uploads as they
+    were before either (a State is read when its event starts): both would pass the cap, and the
+    one that finished first would vanish from the session (its folder then kept until exit)."""
+    if session is None:
+        yield
+        return
     with _UPLOAD_LOCK:
-        _UPLOAD_DIRS.add(str(folder))
+        if session in _UPLOADING:
+            raise UserError("upload_busy")
+        _UPLOADING.add(session)
     try:
-        # The engine's load validates everything (family included) and builds the network, so a
-        # shape mismatch is caught now; the cache keeps it for this session's first request.
-        engine = ENGINES.get(family, folder)
-    except BaseException:
-        _remove_upload_dir(str(folder))
-        raise
-    name, uploads = _offer(uploads, family, engine.name, folder)
-    return name, engine, uploads
+        yield
+    finally:
+        with _UPLOAD_LOCK:
+            _UPLOADING.discard(session)
 
 
 def _offer(uploads: dict | None, family: str, name, folder) -> tuple[str, dict]:

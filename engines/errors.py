@@ -558,6 +558,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "This session already holds {count} uploaded {family} models, the most it keeps. Reload the page for a new session to upload others.",
         "zh": "本会话已有 {count} 个上传的 {family} 模型，已达上限。请刷新页面开启新会话后再上传其他模型。",
     },
+    "upload_busy": {
+        "en": "Another upload of this session is still being checked. Wait for it to finish, then upload the next one.",
+        "zh": "本会话的另一个上传仍在检查中。请等它完成后再上传下一个。",
+    },
     "request_too_large": {
         "en": "The request is {size_mb:.1f} MB; the app accepts at most {max_mb} MB in one request.",
         "zh": "请求大小为 {size_mb:.1f} MB；应用单个请求最多接受 {max_mb} MB。",

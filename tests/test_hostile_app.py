@@ -287,3 +287,21 @@ def test_engine_cache_evicts_only_session_models(monkeypatch, tmp_path):
         cache.get("vae", path)
     kept = {Path(k[1]).name for k in cache._items}
     assert kept == {"shipped-0", "shipped-1", "shipped-2", "genlab-upload-2", "genlab-upload-3"}
+
+
+def test_a_second_upload_while_the_first_is_checked_is_refused(monkeypatch, tmp_path):
+    from demo import common
+    from engines.errors import UserError
+
+    monkeypatch.setattr(common, "_session_hash", lambda: "session-a")
+    (tmp_path / "x.zip").write_bytes(b"not a zip")
+    with common._one_upload("session-a"):  # the first upload, still being checked
+        with pytest.raises(UserError) as err:
+            common.add_upload([str(tmp_path / "x.zip")], {}, "vae")
+        assert err.value.key == "upload_busy"
+        assert "上传" in err.value.localized("zh")
+    # Once it is done, the next one is checked as usual (here: nothing to unpack).
+    with pytest.raises(UserError) as err:
+        common.add_upload([str(tmp_path / "x.zip")], {}, "vae")
+    assert err.value.key != "upload_busy"
+    assert "session-a" not in common._UPLOADING
