@@ -591,21 +591,24 @@ def sweep_sessions(demo: gr.Blocks, now: float | None = None) -> int:
     now_dt = datetime.datetime.fromtimestamp(now) if now is not None else datetime.datetime.now()
     freed = 0
     for sid in list(holder.session_data):
-        session = holder.session_data.get(sid)
-        last = holder.time_last_used.get(sid)
-        if session is None or last is None:
-            continue
-        ttl = CLOSED_TTL_S if session.is_closed else SESSION_TTL_S
-        if (now_dt - last).total_seconds() <= ttl:
-            continue
-        try:
-            holder.delete_state(sid)
-        except Exception:
-            log.exception("freeing session %s", sid)
+        # Checked and forgotten under the holder's lock, so a session used again meanwhile stays;
+        # a request after this gets a new session. Its callbacks (uploads, runs) run outside it.
         with holder.lock:
-            if holder.time_last_used.get(sid) == last:  # not used again meanwhile
-                holder.session_data.pop(sid, None)
-                holder.time_last_used.pop(sid, None)
+            session = holder.session_data.get(sid)
+            last = holder.time_last_used.get(sid)
+            if session is None or last is None:
+                continue
+            ttl = CLOSED_TTL_S if session.is_closed else SESSION_TTL_S
+            if (now_dt - last).total_seconds() <= ttl:
+                continue
+            holder.session_data.pop(sid, None)
+            holder.time_last_used.pop(sid, None)
+        for component, value, _ in list(session.state_components):
+            try:
+                component.delete_callback(value)
+            except Exception:
+                log.exception("freeing session %s", sid)
+        session.state_data.clear()
         freed += 1
     if freed:
         _release_memory()

@@ -237,18 +237,20 @@ def test_sweeper_frees_idle_sessions_and_calls_their_delete_callbacks(monkeypatc
     freed = []
     fresh = datetime.datetime.now()
     stale = fresh - datetime.timedelta(seconds=common.SESSION_TTL_S + 5)
+    state = SimpleNamespace(delete_callback=freed.append)  # a gr.State with a delete_callback
+
+    def session(value):
+        return SimpleNamespace(is_closed=False, state_components=[(state, value, False)], state_data={1: value})
 
     class Holder:
         lock = __import__("threading").Lock()
-        session_data = {"old": SimpleNamespace(is_closed=False), "new": SimpleNamespace(is_closed=False)}
+        session_data = {"old": session("old uploads"), "new": session("new uploads")}
         time_last_used = {"old": stale, "new": fresh}
-
-        def delete_state(self, sid):
-            freed.append(sid)
 
     demo = SimpleNamespace(state_holder=Holder())
     assert common.sweep_sessions(demo) == 1
-    assert freed == ["old"] and list(demo.state_holder.session_data) == ["new"]
+    assert freed == ["old uploads"] and list(demo.state_holder.session_data) == ["new"]
+    assert list(demo.state_holder.time_last_used) == ["new"]
 
 
 def test_launch_settings_bound_uploads_and_bodies():
