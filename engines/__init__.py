@@ -3,4 +3,4 @@
 Importing this package does nothing heavy: no CUDA initialisation and no model loading.
 """
 
-FAMILIES = ("vae", "stylegan", "ddpm", "clip", "pixelcnn", "vqvae", "ldm", "faceattr")
+from .families import NAMES as FAMILIES  # the registry's names (engines.families.REGISTRY): the only list

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 
 from .. import runtime
 from ..errors import UserError
-from ..train import to_uint8
+from ..pictures import to_uint8
 from .backends import Backend, check_text
 
 GENERATOR_KINDS = ("pixels", "vae", "stylegan", "ddpm")

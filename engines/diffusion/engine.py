@@ -12,7 +12,7 @@ import torch
 
 from .. import runtime
 from ..errors import UserError
-from ..train import to_uint8
+from ..pictures import to_uint8
 from .process import (
     GaussianDiffusion,
     Step,

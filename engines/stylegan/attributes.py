@@ -34,6 +34,7 @@ from torch import nn
 from .. import runtime
 from ..configs import FamilyConfig, check_range
 from ..data.faces import FACE_ATTRIBUTES, FACE_GROUPS_ZH, attribute_targets
+from ..families import Family
 from .engine import MAX_BATCH, mix_styles
 
 FAMILY = "faceattr"
@@ -528,5 +529,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"saved {out}")
 
 
+# A checkpoint family of its own (loaded by the StyleGAN tab), not trained in the studio.
+SPEC = Family(name=FAMILY, title_en="Face attribute regressor", title_zh="人脸属性回归器", module=__name__)
+
+
 if __name__ == "__main__":
     main()
+
