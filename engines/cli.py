@@ -142,30 +142,21 @@ def _compact(args) -> Path:
 
 
 def _sample(args) -> Path:
+    """Images from a checkpoint, with the sampler options its family's spec declares."""
     from . import checkpoint
     from .pictures import image_grid
 
     ckpt = checkpoint.load(args.model)
     spec = families.get(ckpt.family)
     engine = spec.load_module().Engine(ckpt)
-    given = {k: getattr(args, k) for k in ("label", "guidance", "sampler", "steps", "eta", "psi", "mix_seed", "mix_layers")
-             if getattr(args, k) is not None}
-    wrong = [k for k in given if k not in spec.sample_options]
+    given = {k: getattr(args, k) for k in _sample_option_names() if getattr(args, k) is not None}
+    own = {k.name for k in spec.sample_knobs}
+    wrong = [k for k in given if k not in own]
     if wrong:
         raise UserError("sample_option_unsupported", family=ckpt.family,
                         options=", ".join("--" + k.replace("_", "-") for k in wrong))
-    mix = {k: given.pop(k) for k in ("mix_seed", "mix_layers") if k in given}
-    if mix:
-        # Style mixing: image i is seed + i with the --mix-layers styles taken from --mix-seed.
-        if set(mix) != {"mix_seed", "mix_layers"}:
-            raise UserError("sample_mix_pair")
-        layers = [int(v) if v.strip().isdigit() else v.strip() for v in str(mix["mix_layers"]).split(",") if v.strip()]
-        from . import runtime
-
-        seed = runtime.check_seed(args.seed)
-        runtime.check_seed(seed + args.n - 1)
-        grid = engine.mix(list(range(seed, seed + args.n)), [mix["mix_seed"]], layers, given.get("psi", 1.0))
-        images, labels = grid[:, 0], None
+    if spec.sample is not None:
+        images, labels = spec.sample(engine, args.n, args.seed, given)
     else:
         images, labels = engine.sample(args.n, args.seed, **given)
     out = Path(args.out)
@@ -232,7 +223,7 @@ def _eval(args) -> dict:
     from . import checkpoint, runtime, vae
     from .data import load_dataset
 
-    ckpt = checkpoint.load(args.model, expect_family="vae")
+    ckpt = checkpoint.load(args.model, expect_family=vae.FAMILY)
     engine = vae.Engine(ckpt)
     dataset = ckpt.card.get("dataset", "mnist")
     test = load_dataset(dataset, args.split, data_dir=args.data_dir)
@@ -240,6 +231,10 @@ def _eval(args) -> dict:
     return {"model": str(args.model), "dataset": dataset, "split": test.split_note,
             "images": len(test), "hardware": runtime.hardware_summary(engine.device),
             **{k: round(v, 3) for k, v in metrics.items()}}
+
+
+def _sample_option_names() -> list[str]:
+    return [k.name for spec in families.all_families() for k in spec.sample_knobs]
 
 
 def _train_options(t: argparse.ArgumentParser) -> None:
@@ -297,16 +292,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--n", type=int, default=64)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", required=True, help=".png for a grid, .npz for raw uint8 (N, H, W, C) images")
-    g = s.add_argument_group("ddpm")
-    g.add_argument("--label", default=None, help="class to generate: one label, or 'all' for an even spread")
-    g.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (default: the card's)")
-    g.add_argument("--sampler", choices=("ddpm", "ddim"), default=None, help="ddpm: all T steps; ddim: --steps steps")
-    g.add_argument("--steps", type=int, default=None, help="DDIM steps (default 50)")
-    g.add_argument("--eta", type=float, default=None, help="DDIM noise level, 0 (deterministic) to 1")
-    g = s.add_argument_group("stylegan")
-    g.add_argument("--psi", type=float, default=None, help="truncation: w = w_avg + psi (w - w_avg); 1 = none")
-    g.add_argument("--mix-seed", type=int, default=None, help="take some layers' styles from this seed's w")
-    g.add_argument("--mix-layers", default=None, help="layers for --mix-seed: coarse, middle, fine or indices, e.g. 0,1,2")
+    for spec in families.all_families():  # each family's sampler options, in a group of its own
+        if spec.sample_knobs:
+            group = s.add_argument_group(spec.name)
+            for knob in spec.sample_knobs:
+                _knob_option(group, knob)
 
     g = sub.add_parser("guide", help="steer an image toward a text prompt with CLIP's gradient")
     g.add_argument("--prompt", required=True, help="what the image should show (any language the CLIP reads)")

@@ -134,10 +134,12 @@ class Family:
     card: Callable[[Any], dict] | None = None     # config -> card fields the studio's checkpoint adds
     prepare: Callable[..., Any] | None = None     # a studio plan of its own (CLIP: captions, not labels)
     train_cli: Callable[..., Any] | None = None   # (args, values, kit) -> checkpoint folder
-    sample_options: tuple[str, ...] = ()          # `sample` options its Engine.sample takes
+    sample_knobs: tuple[Knob, ...] = ()           # `python -m engines sample` options its sampler takes
+    sample: Callable[..., Any] | None = None      # (engine, n, seed, options) -> (images, labels); default
+                                                  # engine.sample(n, seed, **options)
     compact: Callable[..., dict] | None = None    # (model, config, card, data_dir) -> metrics re-measured
     guide_candidates: int | None = None           # CLIP guidance can steer it: default candidates
-    class_names: Callable[[dict, dict], list[str] | None] | None = None  # (config, card) -> label names
+    class_names: Callable[[dict, dict], list[str] | None] | None = None  # (config, card) -> label i's name
 
     @property
     def trainable(self) -> bool:
@@ -186,11 +188,13 @@ def held_out_at_hand(dataset: str | None, data_dir) -> bool:
 
 
 def default_class_names(config: dict, card: dict) -> list[str] | None:
-    """A card's `class_names`, else the digits for a 10-class model trained on MNIST."""
+    """Label i's name: the card's `class_names` (every card written since the family registry
+    carries them), else, for an older card, those of the built-in data set it names."""
     names = card.get("class_names")
-    if isinstance(names, list) and all(isinstance(n, str) for n in names):
-        return names
-    classes = config.get("num_classes")
-    if classes and card.get("dataset") == "mnist":
-        return [str(i) for i in range(int(classes))]
-    return None
+    if isinstance(names, list) and names and all(isinstance(n, str) for n in names):
+        return list(names)
+    from .data import SHAPES
+    from .data.faces import HEAD_SHAPES
+
+    built_in = {"mnist": [str(d) for d in range(10)], "shapes": list(SHAPES), "faces": list(HEAD_SHAPES)}
+    return built_in.get(card.get("dataset"))

@@ -83,7 +83,7 @@ KNOBS = HEAD + family_knobs() + TAIL
 # A training run as a person sets it up: family, data set, size preset, then every knob (fields in
 # this order; the training tab's inputs follow it). Every field is checked by `check`.
 Recipe = dataclasses.make_dataclass(
-    "Recipe", [("family", str, "vae"), ("dataset", str, "shapes"), ("size", str, "tiny")]
+    "Recipe", [("family", str, FAMILIES[0]), ("dataset", str, "shapes"), ("size", str, "tiny")]
     + [(k.name, k.kind, k.default) for k in KNOBS], frozen=True)
 Recipe.__module__ = __name__
 Recipe.__doc__ = "A training run as a person sets it up (fields: RECIPE_FIELDS); checked by `check`."
@@ -499,7 +499,7 @@ def save(plan: Plan, out_dir, *, name: str, wall_time_s: float | None = None, st
         card["continued_from"] = plan.continued_from
     if meta is not None:
         card["trainer"] = meta
-    if plan.class_names and plan.labels is not None:
+    if plan.class_names:
         card["class_names"] = plan.class_names
     spec = families.get(r.family)
     if spec.card is not None:

@@ -332,6 +332,11 @@ class Engine:
         std = self.aux["pca_std"].numpy()[:k, None]
         return (comps.numpy()[:k] * std).astype(np.float32), self.aux["pca_mean"].numpy(), "pca"
 
+    @property
+    def class_names(self) -> list[str] | None:
+        """Label i's name (the card's, engines.families.default_class_names), for the examples."""
+        return default_class_names({}, self.card)
+
     def examples(self) -> tuple[np.ndarray, np.ndarray | None]:
         """Shipped example images (uint8 (N, H, W, C)) and their labels (or None)."""
         ex = self.aux.get("examples")
@@ -440,7 +445,8 @@ def train_cli(args, kit) -> "object":
     metrics = {f"heldout_{k}": round(v, 3) for k, v in evaluate(final, held_out).items()}
     metrics.update({f"train_{k}": round(v, 3) for k, v in evaluate(final, train.float()[:2000].to(dev)).items()})
     aux = build_aux(final, held_out, test.labels.to(dev) if test.labels is not None else None)
-    card = kit.card(args, train, test, last, curve, metrics=metrics, **init_card, metrics_note=(
+    card = kit.card(args, train, test, last, curve, metrics=metrics, class_names=train.class_names, **init_card,
+                    metrics_note=(
         "nats per image, one z sample per image; Bernoulli likelihood on grey values = expected "
         "NLL under dynamic binarisation" if grey else
         "nats per image, one z sample; Gaussian likelihood with learned per-channel sigma on [0, 1] pixels"))

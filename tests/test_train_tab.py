@@ -193,3 +193,18 @@ def test_a_clip_trains_and_joins_the_clip_list(tab):
     uploads, note = tab.use("zh", sess, {}, "my-clip", request=req("c"))
     assert list(uploads) == ["clip"] and "my-clip" in note
     delete_uploads(uploads)
+
+
+def test_the_settings_are_the_family_specs_knobs():
+    """Every family's own settings come from its spec: a switch shows exactly that family's."""
+    from engines import families
+
+    handlers = T.TrainHandlers(JobManager(max_running=1))
+    for spec in families.trainable():
+        out = handlers.family_changed("en", spec.name)
+        assert set(out) == {*T.RECIPE_FIELDS, "data_note", "zip_file"} - set(T.KEPT_ON_SWITCH)
+        own = {k.name for k in spec.knobs if k.studio}
+        updates = {name: u for name, u in out.items() if isinstance(u, dict) and name != "zip_file"}
+        shown = {name for name, update in updates.items() if update.get("visible") is True}
+        hidden = {name for name, update in updates.items() if update.get("visible") is False}
+        assert shown == own and not hidden & own and hidden  # some other family's settings are hidden

@@ -62,6 +62,13 @@ class Engine:
         return cls(checkpoint.load(path, expect_family=FAMILY), device)
 
     @property
+    def class_names(self) -> list[str] | None:
+        """Label i's name (the card's, engines.families.default_class_names), for the label choices."""
+        from ..families import default_class_names
+
+        return default_class_names({}, self.card)
+
+    @property
     def num_classes(self) -> int | None:
         return self.config.num_classes
 

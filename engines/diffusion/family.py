@@ -27,6 +27,15 @@ KNOBS = (
     Knob("default_guidance", 3.0, kind=float, help="guidance scale the card suggests"),
 )
 
+# `python -m engines sample` on a DDPM checkpoint.
+SAMPLE_KNOBS = (
+    Knob("label", None, kind=str, help="class to generate: one label, or 'all' for an even spread"),
+    Knob("guidance", None, kind=float, help="classifier-free guidance scale (default: the card's)"),
+    Knob("sampler", None, kind=str, choices=("ddpm", "ddim"), help="ddpm: all T steps; ddim: --steps steps"),
+    Knob("steps", None, kind=int, help="DDIM steps (default 50)"),
+    Knob("eta", None, kind=float, help="DDIM noise level, 0 (deterministic) to 1"),
+)
+
 
 def presets(size: str, side: int) -> dict:
     """The studio's model sizes. 2x2 patches are folded into channels where the sides allow it
@@ -148,6 +157,6 @@ SPEC = Family(
     presets=presets, config=family_config, conditional=True, loss=family_loss, preview=studio_preview,
     curves=("loss",), aux=studio_aux, aux_schema=AUX_SCHEMA,
     card=lambda config: {"default_guidance": 1.0} if config.num_classes else {},
-    train_cli=train_cli, sample_options=("label", "guidance", "sampler", "steps", "eta"), compact=compact_metrics,
+    train_cli=train_cli, sample_knobs=SAMPLE_KNOBS, compact=compact_metrics,
     guide_candidates=8, class_names=default_class_names,
 )

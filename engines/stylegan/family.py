@@ -7,6 +7,8 @@ import math
 
 import torch
 
+from .. import runtime
+from ..errors import UserError
 from ..families import Family, Knob
 from ..train import Split
 from . import FAMILY, Config, Engine, build, make_phases, preview_fn
@@ -25,6 +27,28 @@ KNOBS = (
     Knob("gan_betas", "0,0.99", kind=str, help="Adam betas of G and D, e.g. 0,0.99"),
     Knob("snapshot_every", 0, kind=int, help="also save the model to OUT-stepN every N steps"),
 )
+
+# `python -m engines sample` on a StyleGAN checkpoint.
+SAMPLE_KNOBS = (
+    Knob("psi", None, kind=float, help="truncation: w = w_avg + psi (w - w_avg); 1 = none"),
+    Knob("mix_seed", None, kind=int, help="take some layers' styles from this seed's w"),
+    Knob("mix_layers", None, kind=str, help="layers for --mix-seed: coarse, middle, fine or indices, e.g. 0,1,2"),
+)
+
+
+def sample(engine, n: int, seed: int, options: dict):
+    """Images seed .. seed + n - 1; with --mix-seed and --mix-layers, image i is seed + i with those
+    layers' styles taken from the mix seed's w (style mixing) -> (images, labels None)."""
+    mix = {k: options.pop(k) for k in ("mix_seed", "mix_layers") if k in options}
+    if not mix:
+        return engine.sample(n, seed, **options)
+    if set(mix) != {"mix_seed", "mix_layers"}:
+        raise UserError("sample_mix_pair")
+    layers = [int(v) if v.strip().isdigit() else v.strip() for v in str(mix["mix_layers"]).split(",") if v.strip()]
+    seed = runtime.check_seed(seed)
+    runtime.check_seed(seed + n - 1)
+    grid = engine.mix(list(range(seed, seed + n)), [mix["mix_seed"]], layers, options.get("psi", 1.0))
+    return grid[:, 0], None
 
 
 def presets(size: str, side: int) -> dict:
@@ -108,5 +132,5 @@ SPEC = Family(
     presets=presets, config=family_config, side=lambda side: 2 ** math.ceil(math.log2(side)),
     loss=family_loss, preview=lambda config, loss, stop=None, n=16, seed=1234: preview_fn(config, n=n, seed=seed),
     curves=("D_loss", "G_loss"), grad_clip=None, split=lambda model: mbstd_split(model.D.mbstd_group),
-    train_cli=train_cli, sample_options=("psi", "mix_seed", "mix_layers"), guide_candidates=4,
+    train_cli=train_cli, sample_knobs=SAMPLE_KNOBS, sample=sample, guide_candidates=4,
 )
