@@ -230,7 +230,7 @@ CARD_TYPES = {
     "name": str, "family": str, "date": str, "dataset": str, "hardware": str, "command": str, "stopped": str,
     "storage_dtype": str, "metrics_note": str, "steps": int, "batch_size": int, "seed": int, "lr": (int, float),
     "wall_time_s": (int, float), "default_guidance": (int, float), "ema_decay": (int, float),
-    "metrics": dict, "split": dict, "class_names": list, "studio": dict, "trainer": dict, "continued_from": dict, "heldout_curve": list,
+    "metrics": dict, "split": dict, "class_names": list, "layer_effects": dict, "studio": dict, "trainer": dict, "continued_from": dict, "heldout_curve": list,
 }
 
 
