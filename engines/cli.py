@@ -148,6 +148,9 @@ def _sample(args) -> Path:
 
     ckpt = checkpoint.load(args.model)
     spec = families.get(ckpt.family)
+    if not _samples(spec):
+        raise UserError("sample_family_unsupported", family=ckpt.family,
+                        families=", ".join(f.name for f in families.all_families() if _samples(f)))
     engine = spec.load_module().Engine(ckpt)
     given = {k: getattr(args, k) for k in _sample_option_names() if getattr(args, k) is not None}
     own = {k.name for k in spec.sample_knobs}
@@ -231,6 +234,11 @@ def _eval(args) -> dict:
     return {"model": str(args.model), "dataset": dataset, "split": test.split_note,
             "images": len(test), "hardware": runtime.hardware_summary(engine.device),
             **{k: round(v, 3) for k, v in metrics.items()}}
+
+
+def _samples(spec: families.Family) -> bool:
+    """Whether the family's Engine draws images (`Engine(ckpt).sample(n, seed)`)."""
+    return callable(getattr(getattr(spec.load_module(), "Engine", None), "sample", None))
 
 
 def _sample_option_names() -> list[str]:

@@ -127,3 +127,19 @@ def test_the_literal_check_can_fail(tmp_path):
     probe = tmp_path / "x.py"
     probe.write_text("FAMILY = 'vae'\nx = 'a ddpm in a sentence'\n")
     assert literals(probe) == {"vae"}
+
+
+def test_sample_refuses_a_family_that_draws_nothing(tmp_path, capsys):
+    code = cli.main(["sample", "--model", str(ROOT / "assets" / "genlab-clip"), "--n", "1",
+                     "--out", str(tmp_path / "x.png")])
+    err = capsys.readouterr().err
+    assert code == 2 and "does not draw images" in err and "vae, stylegan, ddpm" in err
+
+
+def test_the_tabs_engine_lookup_reads_the_registry():
+    from demo.common import _engine_class
+    from engines import vae
+
+    assert _engine_class("vae") is vae.Engine and callable(_engine_class("clip").load)
+    with pytest.raises(ValueError):
+        _engine_class("ldm")
