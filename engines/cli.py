@@ -223,16 +223,22 @@ def _guide(args) -> dict:
 
 
 def _eval(args) -> dict:
-    from . import checkpoint, runtime, vae
+    """A checkpoint's held-out metrics, by its family's spec (`evaluate`: a VAE's negative ELBO)."""
+    from . import checkpoint, runtime
     from .data import load_dataset
 
-    ckpt = checkpoint.load(args.model, expect_family=vae.FAMILY)
-    engine = vae.Engine(ckpt)
+    ckpt = checkpoint.load(args.model)
+    spec = families.get(ckpt.family)
+    if spec.evaluate is None:
+        raise UserError("checkpoint_wrong_family", family=ckpt.family,
+                        expected=", ".join(f.name for f in families.all_families() if f.evaluate is not None))
+    config, model = ckpt.build(runtime.device())
     dataset = ckpt.card.get("dataset", "mnist")
     test = load_dataset(dataset, args.split, data_dir=args.data_dir)
-    metrics = vae.evaluate(engine.model, test.float().to(engine.device), seed=args.seed)
+    with runtime.compute():
+        metrics = spec.evaluate(model, test.float().to(runtime.device()), seed=args.seed)
     return {"model": str(args.model), "dataset": dataset, "split": test.split_note,
-            "images": len(test), "hardware": runtime.hardware_summary(engine.device),
+            "images": len(test), "hardware": runtime.hardware_summary(runtime.device()),
             **{k: round(v, 3) for k, v in metrics.items()}}
 
 
@@ -329,7 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", default=None, help="folder to write (default: rewrite --model in place)")
     c.add_argument("--data-dir", default=None, help="MNIST folder, to re-measure held-out metrics")
 
-    e = sub.add_parser("eval", help="negative ELBO of a VAE on held-out data")
+    e = sub.add_parser("eval", help="a checkpoint's held-out metrics (a VAE's negative ELBO)")
     e.add_argument("--model", required=True)
     e.add_argument("--data-dir", default=None)
     e.add_argument("--split", default="test")

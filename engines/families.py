@@ -137,7 +137,8 @@ class Family:
     sample_knobs: tuple[Knob, ...] = ()           # `python -m engines sample` options its sampler takes
     sample: Callable[..., Any] | None = None      # (engine, n, seed, options) -> (images, labels); default
                                                   # engine.sample(n, seed, **options)
-    compact: Callable[..., dict] | None = None    # (model, config, card, data_dir) -> metrics re-measured
+    compact: Callable[..., dict] | None = None    # (model, config, dataset, data_dir) -> metrics re-measured
+    evaluate: Callable[..., dict] | None = None   # (model, float images, seed=) -> held-out metrics (`eval`)
     guide_candidates: int | None = None           # CLIP guidance can steer it: default candidates
     class_names: Callable[[dict, dict], list[str] | None] | None = None  # (config, card) -> label i's name
 

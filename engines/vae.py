@@ -470,5 +470,5 @@ SPEC = Family(
     presets=presets, config=family_config, loss=family_loss,
     retune=lambda config, values: dataclasses.replace(config, beta=values["beta"]),
     preview=studio_preview, curves=("loss", "recon", "kl"), aux=studio_aux, aux_schema=AUX_SCHEMA,
-    train_cli=train_cli, compact=compact_metrics, guide_candidates=4, class_names=default_class_names,
+    train_cli=train_cli, compact=compact_metrics, evaluate=evaluate, guide_candidates=4, class_names=default_class_names,
 )
