@@ -140,7 +140,6 @@ class Family:
     compact: Callable[..., dict] | None = None    # (model, config, dataset, data_dir) -> metrics re-measured
     evaluate: Callable[..., dict] | None = None   # (model, float images, seed=) -> held-out metrics (`eval`)
     guide_candidates: int | None = None           # CLIP guidance can steer it: default candidates
-    class_names: Callable[[dict, dict], list[str] | None] | None = None  # (config, card) -> label i's name
 
     @property
     def trainable(self) -> bool:
@@ -188,7 +187,7 @@ def held_out_at_hand(dataset: str | None, data_dir) -> bool:
     return dataset == "shapes" or (dataset == "mnist" and bool(data_dir))
 
 
-def default_class_names(config: dict, card: dict) -> list[str] | None:
+def class_names(card: dict) -> list[str] | None:
     """Label i's name: the card's `class_names` (every card written since the family registry
     carries them), else, for an older card, those of the built-in data set it names."""
     names = card.get("class_names")

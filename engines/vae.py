@@ -26,7 +26,7 @@ from torch import nn
 from . import runtime
 from .configs import FamilyConfig, check_range
 from .errors import UserError
-from .families import Family, Knob, default_class_names, held_out_at_hand
+from .families import Family, Knob, class_names, held_out_at_hand
 from .pictures import image_grid, to_uint8
 
 FAMILY = "vae"
@@ -334,8 +334,8 @@ class Engine:
 
     @property
     def class_names(self) -> list[str] | None:
-        """Label i's name (the card's, engines.families.default_class_names), for the examples."""
-        return default_class_names({}, self.card)
+        """Label i's name (the card's, engines.families.class_names), for the examples."""
+        return class_names(self.card)
 
     def examples(self) -> tuple[np.ndarray, np.ndarray | None]:
         """Shipped example images (uint8 (N, H, W, C)) and their labels (or None)."""
@@ -470,5 +470,5 @@ SPEC = Family(
     presets=presets, config=family_config, loss=family_loss,
     retune=lambda config, values: dataclasses.replace(config, beta=values["beta"]),
     preview=studio_preview, curves=("loss", "recon", "kl"), aux=studio_aux, aux_schema=AUX_SCHEMA,
-    train_cli=train_cli, compact=compact_metrics, evaluate=evaluate, guide_candidates=4, class_names=default_class_names,
+    train_cli=train_cli, compact=compact_metrics, evaluate=evaluate, guide_candidates=4,
 )

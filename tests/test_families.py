@@ -103,12 +103,12 @@ def test_a_preset_is_the_studios_size_and_the_command_line_wins(tmp_path):
 
 
 def test_cards_carry_class_names_and_old_cards_get_their_data_sets():
-    assert families.default_class_names({}, {"class_names": ["a", "b"]}) == ["a", "b"]
-    assert families.default_class_names({}, {"dataset": "mnist"}) == [str(d) for d in range(10)]
+    assert families.class_names({"class_names": ["a", "b"]}) == ["a", "b"]
+    assert families.class_names({"dataset": "mnist"}) == [str(d) for d in range(10)]
     from engines.data import SHAPES
 
-    assert families.default_class_names({}, {"dataset": "shapes"}) == list(SHAPES)
-    assert families.default_class_names({}, {"dataset": "folder"}) is None
+    assert families.class_names({"dataset": "shapes"}) == list(SHAPES)
+    assert families.class_names({"dataset": "folder"}) is None
 
 
 def test_family_names_are_written_only_in_their_own_modules():
@@ -143,3 +143,11 @@ def test_the_tabs_engine_lookup_reads_the_registry():
     assert _engine_class("vae") is vae.Engine and callable(_engine_class("clip").load)
     with pytest.raises(ValueError):
         _engine_class("ldm")
+
+
+def test_engines_name_their_classes_from_the_card():
+    from engines import diffusion, vae
+    from engines.data import SHAPES
+
+    assert vae.Engine.load(ROOT / "assets" / "shapes-vae-z16").class_names == list(SHAPES)
+    assert diffusion.Engine.load(ROOT / "assets" / "mnist-ddpm").class_names == [str(d) for d in range(10)]

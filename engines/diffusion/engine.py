@@ -63,10 +63,10 @@ class Engine:
 
     @property
     def class_names(self) -> list[str] | None:
-        """Label i's name (the card's, engines.families.default_class_names), for the label choices."""
-        from ..families import default_class_names
+        """Label i's name (the card's, engines.families.class_names), for the label choices."""
+        from ..families import class_names
 
-        return default_class_names({}, self.card)
+        return class_names(self.card)
 
     @property
     def num_classes(self) -> int | None:

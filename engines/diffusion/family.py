@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from .. import runtime
-from ..families import Family, Knob, default_class_names, held_out_at_hand
+from ..families import Family, Knob, held_out_at_hand
 from ..pictures import image_grid, to_uint8
 from . import FAMILY, Config, build, heldout_loss, make_loss, make_process
 from .engine import Engine
@@ -158,5 +158,5 @@ SPEC = Family(
     curves=("loss",), aux=studio_aux, aux_schema=AUX_SCHEMA,
     card=lambda config: {"default_guidance": 1.0} if config.num_classes else {},
     train_cli=train_cli, sample_knobs=SAMPLE_KNOBS, compact=compact_metrics,
-    guide_candidates=8, class_names=default_class_names,
+    guide_candidates=8,
 )
