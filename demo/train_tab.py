@@ -481,7 +481,7 @@ def _settings(reg, r: studio.Recipe, jobs) -> dict:
         for knob in studio.HEAD:
             form[knob.name] = _knob_widget(reg, knob, getattr(r, knob.name), min_width=90)
     with reg(gr.Accordion(reg.text("train.more"), open=False, elem_id="train-more"), label="train.more"):
-        for knob in studio.KNOBS[len(studio.HEAD):]:
+        for knob in studio.FAMILY_KNOBS + studio.TAIL:
             owner = studio.owner(knob.name)
             visible = (owner is None or owner == r.family) and (knob.name != "fast" or gpu)
             form[knob.name] = _knob_widget(reg, knob, getattr(r, knob.name), visible=visible)

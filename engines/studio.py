@@ -79,9 +79,11 @@ def family_knobs() -> tuple[Knob, ...]:
     return tuple(out.values())
 
 
-KNOBS = HEAD + family_knobs() + TAIL
-# A training run as a person sets it up: family, data set, size preset, then every knob (fields in
-# this order; the training tab's inputs follow it). Every field is checked by `check`.
+FAMILY_KNOBS = family_knobs()
+# A training run as a person sets it up: family, data set, size preset, then every knob. The fields
+# come in this order, which is also the order of the training tab's API parameters: a new
+# family's settings are appended, so no earlier parameter moves. Every field is checked by `check`.
+KNOBS = HEAD + TAIL + FAMILY_KNOBS
 Recipe = dataclasses.make_dataclass(
     "Recipe", [("family", str, FAMILIES[0]), ("dataset", str, "shapes"), ("size", str, "tiny")]
     + [(k.name, k.kind, k.default) for k in KNOBS], frozen=True)
