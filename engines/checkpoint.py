@@ -27,7 +27,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from . import FAMILIES, families
+from . import families
 from .data import ARCHIVE_SUFFIXES, MAX_COMPRESSION_RATIO, open_zip  # the zip rules user images follow
 from .errors import UserError
 
@@ -274,9 +274,9 @@ def load(path: str | os.PathLike, *, expect_family: str | None = None) -> Checkp
     family = card.get("family") or config.get("family")
     if not isinstance(family, str):
         raise UserError("checkpoint_unknown_family", family=str(family)[:40], known=families.known())
-    if family in FAMILIES and expect_family is not None and family != expect_family:
+    if family in families.NAMES and expect_family is not None and family != expect_family:
         raise UserError("checkpoint_wrong_family", family=family, expected=expect_family)
-    if family not in FAMILIES:
+    if family not in families.NAMES:
         raise UserError("checkpoint_unknown_family", family=family[:40], known=families.known())
     _check_card(card)
     # Everything is checked from the config and the safetensors header before a tensor is read:
@@ -321,7 +321,7 @@ def save(
     keep shipped files under the 10 MiB that a plain git push to a Hugging Face Space allows);
     loading casts them back into the model's own parameters.
     """
-    if family not in FAMILIES:  # as load refuses it: a name without a spec exists nowhere
+    if family not in families.NAMES:  # as load refuses it: a name without a spec exists nowhere
         raise UserError("checkpoint_unknown_family", family=str(family)[:40], known=families.known())
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)

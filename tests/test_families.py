@@ -151,3 +151,39 @@ def test_engines_name_their_classes_from_the_card():
 
     assert vae.Engine.load(ROOT / "assets" / "shapes-vae-z16").class_names == list(SHAPES)
     assert diffusion.Engine.load(ROOT / "assets" / "mnist-ddpm").class_names == [str(d) for d in range(10)]
+
+
+PROBE = """
+import sys
+import engines.families as F
+F.REGISTRY["probe_ae"] = "tests.family_probe"   # the one registry line
+F.NAMES = tuple(F.REGISTRY)
+import dataclasses, threading
+from engines import checkpoint, cli, studio
+out = sys.argv[1]
+assert "probe_ae" in studio.FAMILIES and "bottleneck" in studio.RECIPE_FIELDS
+assert cli.main(["train", "probe_ae", "--dataset", "shapes", "--steps", "2", "--n-train", "16", "--n-test", "8",
+                 "--batch-size", "4", "--bottleneck", "3", "--out", out]) == 0
+ckpt = checkpoint.load(out)
+assert ckpt.family == "probe_ae" and ckpt.config["latent_dim"] == 3 and ckpt.card["class_names"]
+recipe = dataclasses.replace(studio.defaults("probe_ae"), steps=2, batch_size=4, n_images=16, preview_every=1)
+plan = studio.prepare(recipe)
+events = [e.kind for e in plan.make_trainer(threading.Event()).run()]
+assert events[-1] == "done", events
+again = checkpoint.load(studio.save(plan, out + "-studio", name="p"))
+assert studio.recipe_from_card(again).bottleneck == 8
+print("ok")
+"""
+
+
+def test_a_new_family_is_one_module_and_one_registry_line(tmp_path):
+    """tests/family_probe.py, registered by one line: the command line trains and saves it, checkpoint
+    loading accepts it, the studio has its setting, trains it and continues it."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "GENLAB_DEVICE": "cpu", "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path / "ae")], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]
