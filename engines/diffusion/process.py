@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from .. import runtime
 from ..errors import UserError
-from ..train import to_uint8
+from ..pictures import to_uint8
 
 MAX_GUIDANCE = 50.0  # |guidance scale| above this is refused: far beyond anything useful
 MAX_BETA = 0.999     # betas are clipped here, so no step destroys the signal entirely
