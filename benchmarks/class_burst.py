@@ -48,9 +48,13 @@ from tests.launch import launched_app, rss_bytes
 
 VAE_MODEL, GAN_MODEL, DDPM_MODEL = "mnist-vae-z16", "faces-stylegan", "mnist-ddpm"
 SLIDER_KINDS = ("vae_slider", "gan_truncation_psi", "diffusion_forward")
-# family, dataset, size, steps, batch, lr, beta, latent, p_uncond, r1, n_images, seed, preview_every, fast
-TRAIN_RUNS = [["vae", "mnist", "tiny", 100, 32, 0.002, 1.0, 16, 0.1, 1.0, 2000, 0, 50, False],
-              ["ddpm", "mnist", "tiny", 40, 32, 0.001, 1.0, 16, 0.1, 1.0, 2000, 0, 20, False]]
+# The Train tab's recipe by field; train_start takes them in studio.RECIPE_FIELDS order.
+TRAIN_RUNS = [{"family": "vae", "dataset": "mnist", "size": "tiny", "steps": 100, "batch_size": 32, "lr": 0.002,
+               "beta": 1.0, "latent_dim": 16, "p_uncond": 0.1, "r1_gamma": 1.0, "n_images": 2000, "seed": 0,
+               "preview_every": 50, "fast": False},
+              {"family": "ddpm", "dataset": "mnist", "size": "tiny", "steps": 40, "batch_size": 32, "lr": 0.001,
+               "beta": 1.0, "latent_dim": 16, "p_uncond": 0.1, "r1_gamma": 1.0, "n_images": 2000, "seed": 0,
+               "preview_every": 20, "fast": False}]
 DONE_WORDS = ("finished", "stopped", "limit", "failed", "⚠")
 
 
@@ -255,10 +259,13 @@ def _ips(stats: str) -> float | None:
 
 
 async def trainer_session(page: Page, i: int, families: list, runs: list, errors: list) -> None:
-    settings = list(next(r for r in TRAIN_RUNS if r[0] == families[i % len(families)]))
-    settings[11] = i  # seed
+    from engines import studio
+
+    run = dict(next(r for r in TRAIN_RUNS if r["family"] == families[i % len(families)]))
+    run["seed"] = i
     if not data_dir():
-        settings[1] = "shapes"
+        run["dataset"] = "shapes"
+    settings = [run[f] for f in studio.RECIPE_FIELDS]
     try:
         t0 = time.perf_counter()
         out = await page.event("train_start", None, *settings)
@@ -279,7 +286,7 @@ async def trainer_session(page: Page, i: int, families: list, runs: list, errors
         if "finished" not in status:
             errors.append(f"trainer {i}: {status}")
         _say(f"trainer {i} ended at {end - t0:.1f} s: {status[:60]}")
-        runs.append({"session": i, "family": settings[0], "steps": settings[3], "batch": settings[4],
+        runs.append({"session": i, "family": run["family"], "steps": run["steps"], "batch": run["batch_size"],
                      "wait_s": round((started or end) - t0, 1), "run_s": round(end - (started or end), 1),
                      "images_per_s_shown_while_running": [round(v) for v in seen_ips],
                      "images_per_s_shown_at_end": _ips(stats)})
