@@ -49,10 +49,10 @@ from tests.launch import launched_app, rss_bytes
 VAE_MODEL, GAN_MODEL, DDPM_MODEL = "mnist-vae-z16", "faces-stylegan", "mnist-ddpm"
 SLIDER_KINDS = ("vae_slider", "gan_truncation_psi", "diffusion_forward")
 # The Train tab's recipe by field; train_start takes them in studio.RECIPE_FIELDS order.
-TRAIN_RUNS = [{"family": "vae", "dataset": "mnist", "size": "tiny", "steps": 100, "batch_size": 32, "lr": 0.002,
+TRAIN_RUNS = [{"family": "vae", "dataset": "mnist", "size": "tiny", "steps": 400, "batch_size": 32, "lr": 0.002,
                "beta": 1.0, "latent_dim": 16, "p_uncond": 0.1, "r1_gamma": 1.0, "n_images": 2000, "seed": 0,
                "preview_every": 50, "fast": False},
-              {"family": "ddpm", "dataset": "mnist", "size": "tiny", "steps": 40, "batch_size": 32, "lr": 0.001,
+              {"family": "ddpm", "dataset": "mnist", "size": "tiny", "steps": 150, "batch_size": 32, "lr": 0.001,
                "beta": 1.0, "latent_dim": 16, "p_uncond": 0.1, "r1_gamma": 1.0, "n_images": 2000, "seed": 0,
                "preview_every": 20, "fast": False}]
 DONE_WORDS = ("finished", "stopped", "limit", "failed", "⚠")
@@ -287,6 +287,7 @@ async def trainer_session(page: Page, i: int, families: list, runs: list, errors
             errors.append(f"trainer {i}: {status}")
         _say(f"trainer {i} ended at {end - t0:.1f} s: {status[:60]}")
         runs.append({"session": i, "family": run["family"], "steps": run["steps"], "batch": run["batch_size"],
+                     "trained_from": started or end, "trained_to": end,
                      "wait_s": round((started or end) - t0, 1), "run_s": round(end - (started or end), 1),
                      "images_per_s_shown_while_running": [round(v) for v in seen_ips],
                      "images_per_s_shown_at_end": _ips(stats)})
@@ -361,10 +362,13 @@ async def burst(url: str, args) -> dict:
         moves_from, cpu_from = time.perf_counter(), _cpu(args.app_pid)
         await asyncio.gather(*sliders)
         sliders_done = time.perf_counter() - t0
-        moving = {"wall_s": round(time.perf_counter() - moves_from, 1), "app_cpu_s": round(_cpu(args.app_pid) - cpu_from, 1)}
+        moves_to = time.perf_counter()
+        moving = {"wall_s": round(moves_to - moves_from, 1), "app_cpu_s": round(_cpu(args.app_pid) - cpu_from, 1)}
         _say(f"sliders done at {sliders_done:.1f} s; waiting for the trainers and long runs")
         await asyncio.gather(*tasks)
         total = time.perf_counter() - t0
+        for r in trainer_runs:  # did it train the whole time the sliders moved?
+            r["trained_through_the_moves"] = r.pop("trained_from") <= moves_from and r.pop("trained_to") >= moves_to
     return {"errors": errors, "lat": lat, "trainers": trainer_runs, "long_runs": long_runs,
             "sliders_done_s": sliders_done, "total_s": total, "moving": moving,
             "opened_s": opened_s}
