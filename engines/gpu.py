@@ -41,6 +41,7 @@ import marshal
 import math
 import os
 import pickle
+import re
 import threading
 import time
 import types
@@ -77,6 +78,9 @@ class CallFailed(UserError):
         reason = f"{type(exc).__name__}: {exc}"[:300]
         quota = any(w in str(exc).lower() for w in ("quota", "exceeded", "limit"))
         super().__init__("gpu_quota" if quota else "gpu_call_failed", reason=reason)
+        # "You have exceeded your GPU quota (44s left vs. 60s requested)": what a smaller call may use
+        left = re.search(r"(\d+(?:\.\d+)?)\s*s left", str(exc)) if quota else None
+        self.left_s = float(left.group(1)) if left else None
 
 
 def _spaces():
@@ -323,6 +327,23 @@ def plan(left: int, per_step: float | None, last: int | None, seconds: float) ->
     return k, min(seconds, max(MIN_SECONDS, math.ceil(k * per_step / FILL)))
 
 
+def _sized_call(fn: Callable, args_for: Callable[[int], tuple], k: int, ask: float, per_step: float | None):
+    """call(fn, *args_for(k), seconds=ask) -> (k, result). When the visitor's quota has less left
+    than `ask` (ZeroGPU refuses the call and says how much is left), once more with a chunk that
+    fits what is left, so the last of a quota is used rather than refused."""
+    try:
+        return k, call(fn, *args_for(k), seconds=ask)
+    except CallFailed as err:
+        left = err.left_s
+        if left is None or left < MIN_SECONDS or left >= ask:
+            raise
+        if per_step is not None:
+            k = int(FILL * left / max(per_step, 1e-9))
+            if k < 1:
+                raise
+        return k, call(fn, *args_for(k), seconds=left)
+
+
 def _chunk(step: Callable[[S], S], state: S, count: int) -> tuple[S, float]:
     """`count` steps in one call -> (the state after them, seconds per step measured inside)."""
     t0 = time.perf_counter()
@@ -346,7 +367,7 @@ def steps(step: Callable[[S], S], state: S, count: int, *, seconds: float = DEFA
     done, per_step, last = 0, None, None
     while done < count:
         k, ask = plan(count - done, per_step, last, seconds)
-        state, per_step = call(_chunk, step, state, k, seconds=ask)
+        k, (state, per_step) = _sized_call(_chunk, lambda n: (step, state, n), k, ask, per_step)
         done, last = done + k, k
         yield state
 
@@ -409,7 +430,7 @@ def train(trainer) -> Iterator:
         recipe = {"model": trainer.model, "phases": trainer.phases, "images": trainer.images,
                   "labels": trainer.labels, "config": worker_config, "split": trainer.split,
                   "cached": trainer.cached}
-        out = call(_train_chunk, recipe, carried, k, seconds=ask)
+        k, out = _sized_call(_train_chunk, lambda n: (recipe, carried, n), k, ask, per_step)
         before = trainer.step
         trainer.model.load_state_dict(out["model"])
         carried = out["state"]
@@ -517,7 +538,8 @@ def _chunked_sampler(loop, model, x, ts, gen, rest, cond_fn) -> Iterator:
     lo, per_step, last = 0, None, None
     while lo < len(ts):
         k, ask = plan(min(len(ts) - lo, most), per_step, last, SAMPLE_SECONDS)
-        out = call(_sample_chunk, loop, (model, x, *rest), ts, lo, k, gen, cond_fn, seconds=ask)
+        k, out = _sized_call(_sample_chunk, lambda n: (loop, (model, x, *rest), ts, lo, n, gen, cond_fn),
+                             k, ask, per_step)
         per_step, last = out["per_step"], k
         for step, state, echo in out["steps"]:
             gen.set_state(state)

@@ -197,3 +197,49 @@ def test_built_app_handlers_are_not_gpu_wrapped_after_setup(zero, monkeypatch):
     demo = app.build_app()
     assert zero.wrapped == []
     assert any(fn.api_name == "vae_slider" or "slider" in str(fn.api_name) for fn in demo.fns.values())
+
+
+def sleep_then(seconds, value):
+    time.sleep(seconds)
+    return value
+
+
+def test_a_gpu_call_on_the_compute_thread_lets_sliders_run_meanwhile(zero):
+    """A long run steps its sampler on the engine's compute thread; while one of its GPU calls is
+    out, an interactive task (a slider) still gets the thread."""
+    import threading
+
+    from engines import runtime
+
+    zero.fork = False  # the call's length is what matters here, not the fork
+    done = {}
+
+    def long_run():
+        with runtime.background(owner="run"):
+            done["gpu"] = runtime.call(gpu.call, sleep_then, 1.5, "frame", seconds=5)
+            done["gpu_at"] = time.perf_counter()
+
+    t = threading.Thread(target=long_run)
+    t.start()
+    time.sleep(0.3)  # the GPU call is out now
+    t0 = time.perf_counter()
+    assert runtime.call(lambda: "slider") == "slider"
+    slider_at = time.perf_counter()
+    t.join(10)
+    assert done["gpu"] == "frame"
+    assert slider_at - t0 < 0.5 and slider_at < done["gpu_at"]
+
+
+def test_the_last_of_a_quota_is_used_by_a_smaller_call(zero, monkeypatch):
+    """ZeroGPU refuses a call that asks for more than the visitor has left and says how much is
+    left: the chunk is cut to fit that once, and only then does the run stop with the message."""
+    monkeypatch.setattr(gpu, "MIN_SECONDS", 0.1)
+    zero.quota_s = 2.5
+    got = []
+    with pytest.raises(gpu.CallFailed) as info:
+        for state in gpu.steps(add_slowly, 0, 10_000, seconds=1):
+            got.append(state)
+    assert info.value.key == "gpu_quota" and info.value.left_s is not None and info.value.left_s < 0.1
+    asked = zero.durations
+    assert asked[:2] == [1.0, 1.0] and 0.1 < asked[-1] < 1.0  # the last one fitted what was left
+    assert sum(asked) == pytest.approx(2.5) and got == sorted(got) and len(got) == len(asked)

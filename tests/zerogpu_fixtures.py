@@ -26,6 +26,7 @@ class FakeSpaces(types.ModuleType):
         self.decorated, self.durations, self.wrapped = [], [], []
         self.auto_wrap = True
         self.refuse_after: int | None = None  # refuse every call after this many, as a used-up quota
+        self.quota_s: float | None = None     # a visitor's seconds left: a call asking more is refused
 
     def disable_gradio_auto_wrap(self):
         self.auto_wrap = False
@@ -44,6 +45,11 @@ class FakeSpaces(types.ModuleType):
                 seconds = duration(*args, **kwargs) if callable(duration) else (duration or 60)
                 if self.refuse_after is not None and len(self.durations) >= self.refuse_after:
                     raise RuntimeError(QUOTA)  # what spaces raises (a gr.Error) before any work
+                if self.quota_s is not None:
+                    if seconds > self.quota_s:
+                        raise RuntimeError(f"You have exceeded your GPU quota ({self.quota_s:g}s left vs. "
+                                           f"{seconds:g}s requested). Try again in 1:02:03")
+                    self.quota_s -= seconds
                 self.durations.append(seconds)
                 return self._forked(fn, args, kwargs) if self.fork else fn(*args, **kwargs)
 
