@@ -221,12 +221,19 @@ def _duration(payload, seconds) -> float:
 
 def _fresh_runtime() -> None:
     """In a worker (a fork of the app): the compute thread and its locks did not come along, and
-    a lock held in the app at the fork would stay held here. Start them anew."""
+    a lock held in the app at the fork would stay held here. Start them anew. And one CPU thread
+    for torch: OpenMP's thread team does not survive a fork either, and the first parallel CPU op
+    in a child of a process that used it can hang (seen here: benchmarks/zerogpu_payload.py's
+    forked worker hung in its first UNet step until this line; a conv2d in a plain forked child,
+    too), which is why torch's own DataLoader workers do the same."""
     global _home
+    import torch
+
     from . import runtime
 
     if os.getpid() == _home:
         return
+    torch.set_num_threads(1)
     runtime._SCHEDULER = None
     runtime._SCHEDULER_LOCK = threading.Lock()
     runtime.COMPUTE_LOCK = type(runtime.COMPUTE_LOCK)()

@@ -243,3 +243,4 @@ def test_the_last_of_a_quota_is_used_by_a_smaller_call(zero, monkeypatch):
     asked = zero.durations
     assert asked[:2] == [1.0, 1.0] and 0.1 < asked[-1] < 1.0  # the last one fitted what was left
     assert sum(asked) == pytest.approx(2.5) and got == sorted(got) and len(got) == len(asked)
+

@@ -20,6 +20,8 @@ QUOTA = "You have exceeded your GPU quota (60s requested vs. 12s left). Try agai
 class FakeSpaces(types.ModuleType):
     """`spaces` as far as engines.gpu and Gradio use it: GPU(duration=...), the auto-wrap switch."""
 
+    limit_s = 60.0  # a worker that has not answered by then is ended
+
     def __init__(self, fork: bool = True):
         super().__init__("spaces")
         self.fork = fork
@@ -74,6 +76,9 @@ class FakeSpaces(types.ModuleType):
         proc.start()
         writer.close()
         try:
+            if not reader.poll(FakeSpaces.limit_s):  # past its duration: ZeroGPU ends the task
+                proc.kill()
+                raise RuntimeError("GPU task aborted")
             kind, value = reader.recv()
         except EOFError:
             raise RuntimeError("GPU task aborted") from None
