@@ -55,6 +55,8 @@ DEFAULT_SECONDS = 60.0  # ZeroGPU's default duration of one call, s; the most th
 FILL = 0.7              # share of a call's duration that a planned chunk fills (the rest is slack)
 MIN_SECONDS = 5.0       # the least a call asks for: the worker's start and the transfers take some
 FIRST = 8               # steps in the first call of a run, which measures the time per step
+FIRST_SECONDS = 20.0    # duration asked for those: a step is bounded by the work budgets (about
+                        # 1 s at the largest on a 2-core CPU), so 8 fit with room for the start
 GROWTH = 8              # a chunk is at most this many times the last one (a rate measured on
                         # a few steps can be optimistic)
 TRAIN_SECONDS = 30.0    # duration asked for a training chunk: Stop is seen between calls, so
@@ -325,11 +327,12 @@ def _wait(fn, *args):
 # --------------------------------------------------------------------------------------------
 
 def plan(left: int, per_step: float | None, last: int | None, seconds: float) -> tuple[int, float]:
-    """(steps in the next call, seconds to ask for it): FIRST steps to measure, then as many as fill
-    FILL of `seconds` at the measured rate (at most GROWTH x the last chunk); the duration asked
-    is what those steps need, so a visitor's quota is not asked for more than the work."""
+    """(steps in the next call, seconds to ask for it): FIRST steps to measure (asking for at most
+    FIRST_SECONDS), then as many as fill FILL of `seconds` at the measured rate (at most GROWTH x
+    the last chunk); the duration asked is what those steps need, so a visitor's quota is not
+    asked for more than the work (ZeroGPU admits a call only when that much is left)."""
     if per_step is None:
-        return min(left, FIRST), seconds
+        return min(left, FIRST), min(seconds, FIRST_SECONDS)
     k = max(1, min(left, int(FILL * seconds / max(per_step, 1e-9)), GROWTH * (last or 1)))
     return k, min(seconds, max(MIN_SECONDS, math.ceil(k * per_step / FILL)))
 

@@ -155,7 +155,8 @@ def test_long_work_is_cut_into_calls_that_fit(zero, monkeypatch):
 
 
 def test_plan_grows_from_the_measured_rate_and_asks_for_what_it_needs():
-    assert gpu.plan(1000, None, None, 60) == (gpu.FIRST, 60)
+    assert gpu.plan(1000, None, None, 60) == (gpu.FIRST, gpu.FIRST_SECONDS)
+    assert gpu.plan(1000, None, None, 10) == (gpu.FIRST, 10)
     k, ask = gpu.plan(1000, 0.1, 8, 60)   # 0.1 s a step: 420 fill 42 s, but at most 8 x 8
     assert (k, ask) == (64, 10)
     k, ask = gpu.plan(1000, 0.1, 100, 60)
