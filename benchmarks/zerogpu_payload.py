@@ -59,14 +59,14 @@ def sampler_payloads(steps: int) -> dict:
             "most_steps_per_call_by_bytes": max(1, gpu.RESULT_BYTES // ((3 * x[0].numel() * 4 + 6000) * n))}
 
 
-def training_payload(n_images: int) -> dict:
+def training_payload(n_images: int | None) -> dict:
     from engines import data, vae
     from engines.train import Trainer, TrainConfig
 
     data_dir = os.environ.get("GENLAB_DATA_DIR")
     name = "mnist" if data_dir and data.mnist_available(data_dir) else "shapes"
     ds = data.load_dataset(name, "train", data_dir=data_dir, n=n_images) if name == "mnist" else \
-        data.load_dataset(name, "train", n=n_images)
+        data.load_dataset(name, "train", n=n_images or 8000)
     cfg = vae.Config() if hasattr(vae, "Config") else None
     model = vae.build(cfg)
     loss = vae.make_loss(cfg, binarize=False)
@@ -126,7 +126,7 @@ def main() -> None:
         "settings": {"FILL": gpu.FILL, "FIRST": gpu.FIRST, "GROWTH": gpu.GROWTH, "TRAIN_SECONDS": gpu.TRAIN_SECONDS,
                      "SAMPLE_SECONDS": gpu.SAMPLE_SECONDS, "RESULT_BYTES": gpu.RESULT_BYTES},
         "sampler": sampler_payloads(steps),
-        "training": training_payload(2000 if args.quick else 60000),
+        "training": training_payload(2000 if args.quick else None),
         "stand_in_ddim": stand_in_run(steps),
     }
     emit(result)
