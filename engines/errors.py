@@ -579,6 +579,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "A '{family}' checkpoint does not draw images; 'sample' takes a checkpoint of {families}.",
         "zh": "“{family}”类型的检查点不生成图像；“sample”需要以下类型之一的检查点：{families}。",
     },
+    # --- zerogpu ---------------------------------------------------------------------------
+    "gpu_quota": {
+        "en": "The free GPU time of this Space is used up for now ({reason}). What was done so far is kept; log in to Hugging Face or try again later.",
+        "zh": "本 Space 的免费 GPU 时长暂时已用完（{reason}）。已完成的部分已保留；请登录 Hugging Face 或稍后再试。",
+    },
+    "gpu_call_failed": {
+        "en": "The GPU call failed ({reason}). What was done so far is kept; try again.",
+        "zh": "GPU 调用失败（{reason}）。已完成的部分已保留；请重试。",
+    },
 }
 
 

@@ -61,7 +61,7 @@ import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-from . import runtime
+from . import gpu, runtime
 from .errors import UserError
 from .pictures import image_grid, to_uint8  # noqa: F401  (their old home; engines.pictures now)
 
@@ -302,6 +302,7 @@ class Trainer:
         self.forward_model = (torch.compile(self.model, mode="reduce-overhead" if self.cuda else None)
                               if config.compile else self.model)
         self._started: float | None = None  # perf_counter at the start of run()
+        self.pause_at: int | None = None     # run() ends quietly after this step (a ZeroGPU chunk)
         self.step = 0
         self.history: list[dict[str, float]] = []
         self._gen = runtime.generator(config.seed, self.device)
@@ -691,6 +692,9 @@ class Trainer:
                             for v in values]).cpu().tolist()
 
     def run(self) -> Iterator[TrainEvent]:
+        if gpu.active() and not self.cuda:  # on ZeroGPU: chunks of steps in GPU calls
+            yield from gpu.train(self)
+            return
         c = self.config
         start = self._started = time.perf_counter()
         window_t, window_n = start, 0
@@ -712,6 +716,8 @@ class Trainer:
         pending: list[tuple[int, torch.Tensor, dict]] = []
         good = (self.step, self._on_compute(self._snapshot)) if self.deferred_check else None
         while self.step < c.steps:
+            if self.pause_at is not None and self.step >= self.pause_at:
+                return
             if self.stop.is_set():
                 yield TrainEvent("stopped", self.step, elapsed_s=time.perf_counter() - start)
                 return
@@ -730,7 +736,7 @@ class Trainer:
             self.step += 1
             window_n += n
             pending.append((self.step, loss, logs))
-            report = self.step % c.log_every == 0 or self.step == c.steps
+            report = self.step % c.log_every == 0 or self.step in (c.steps, self.pause_at)
             preview = c.preview_every and self.step % c.preview_every == 0
             if not (report or preview or not self.deferred_check):
                 continue
