@@ -188,6 +188,27 @@ def _header_pixels(data: bytes, max_pixels: int) -> int:
     return pixels if pixels <= max_pixels else 0
 
 
+def _check_pixel_budget(root: Path, *, max_files: int, max_bytes: int, max_pixels: int, max_total_pixels: int) -> None:
+    """UserError images_total_pixels when a folder's or zip's images add up to more pixels than the
+    budget, judged from their headers (nothing decoded): a set over it is refused in the time it
+    takes to read the heads, not after decoding 250 MP of it. Only each file's first HEADER_BYTES
+    are read (decompressed); the decoding pass counts decoded pixels again, so an image whose size
+    lies further in is still bounded."""
+    kw = {"max_files": max_files, "max_bytes": max_bytes, "skipped": [], "head": HEADER_BYTES}
+    heads = _folder_entries(root, **kw) if root.is_dir() else _zip_entries(root, **kw)
+    total, count = 0, 0
+    try:
+        for _, data in heads:
+            total += _header_pixels(data, max_pixels)
+            count += 1
+            if total > max_total_pixels:
+                raise UserError("images_total_pixels", count=count, max_mpx=max_total_pixels / 1e6)
+            if count == max_files:
+                break
+    finally:
+        heads.close()
+
+
 _SHORT_REASON = {
     "image_unreadable": lambda p: f"unreadable image ({p['reason']})",
     "image_too_large": lambda p: f"{p['width']}x{p['height']} pixels is over the {p['max_mpx']} megapixel limit",
@@ -226,23 +247,8 @@ def load_folder(
         raise UserError("folder_missing", path=str(path))
 
     if root.is_dir() or zipfile.is_zipfile(root):
-        # First the sizes from every image's header (nothing decoded): a set over the pixel budget
-        # is refused in the time it takes to read it, not after decoding 250 MP of it.
-        # Only each file's first HEADER_BYTES are read (decompressed) for it; the decoding pass below
-        # counts decoded pixels again, so an image whose size lies further in is still bounded.
-        kw = {"max_files": max_files, "max_bytes": max_bytes, "skipped": [], "head": HEADER_BYTES}
-        again = _folder_entries(root, **kw) if root.is_dir() else _zip_entries(root, **kw)
-        total, count = 0, 0
-        try:
-            for _, data in again:
-                total += _header_pixels(data, max_pixels)
-                count += 1
-                if total > max_total_pixels:
-                    raise UserError("images_total_pixels", count=count, max_mpx=max_total_pixels / 1e6)
-                if count == max_files:
-                    break
-        finally:
-            again.close()
+        _check_pixel_budget(root, max_files=max_files, max_bytes=max_bytes, max_pixels=max_pixels,
+                            max_total_pixels=max_total_pixels)
 
     images, decoded = [], 0
     try:
