@@ -399,9 +399,16 @@ class Trainer:
 
     def _arm(self) -> list:
         """Hooks that end a unit of work as soon as stop is set: before each module's forward and
-        as each parameter's gradient arrives in backward."""
+        as each parameter's gradient arrives in backward. Before each module's forward, the
+        interactive tasks waiting now (a slider's picture) run first (runtime.give_way), so a
+        micro-batch holds them up for its backward at most, not for the whole micro-batch."""
         check = self._check_stop
-        hooks = [m.register_forward_pre_hook(lambda mod, args: check()) for m in self.model.modules()]
+
+        def before(mod, args) -> None:  # a forward pre-hook that returns None leaves the input as it is
+            check()
+            runtime.give_way()
+
+        hooks = [m.register_forward_pre_hook(before) for m in self.model.modules()]
         hooks += [p.register_hook(lambda grad: check()) for p in self.model.parameters() if p.requires_grad]
         return hooks
 

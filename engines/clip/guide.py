@@ -511,6 +511,7 @@ def _optimise(backend, s: GuideSetting, objective_of: Objective, loaded, stop, e
             tops = [max(v, t) for v, t in zip(values, tops)]
             if not last:
                 opt.zero_grad(set_to_none=True)
+                runtime.give_way()  # between the step's forward and its backward: sliders first
                 loss.backward()
                 opt.step()
         if last:
