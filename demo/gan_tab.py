@@ -567,7 +567,7 @@ class _Events:
                                   {"chart": ly.chart, "message": ly.message})
 
 
-def _wire_model(ctx, form, h, ev, top, ly, mem):
+def _wire_model(ctx, form, h, ev, top, mem):
     """A model change (or the first load) refreshes every sub-tab in order; uploads join the list."""
     model_changed = mem.record(*ev.model)
     truncation, interp_all, noise_all = (mem.record(*e) for e in (ev.truncation, ev.interp_all, ev.noise_all))
@@ -672,7 +672,7 @@ def build(ctx: AppContext) -> None:
     form = Form(ctx.lang, uploads=ctx.uploads)
     ev = _Events(form, h, top, mx, tr, ip, nz, ly)
     mem = nz.mem  # live sliders send only themselves: their other inputs are remembered per session
-    _wire_model(ctx, form, h, ev, top, ly, mem)
+    _wire_model(ctx, form, h, ev, top, mem)
     _wire_mix(form, h, ev, mx)
     _wire_trunc(form, h, ev, tr, mem)
     _wire_interp(form, h, ev, ip, top.model, mem)
