@@ -24,7 +24,7 @@ import gradio as gr
 
 from .common import handler
 
-TEXT_PROPS = ("label", "info", "placeholder")
+TEXT_PROPS = ("label", "info", "placeholder", "x_title", "y_title", "color_title")  # the props a key may fill
 
 
 def widget(reg, cls, *, text=None, choice_keys=None, **kwargs):
