@@ -41,7 +41,7 @@ from .common import (
 from .diffusion_inputs import example_choices, examples_for, model_input
 from .forms import widget
 from .i18n import LATEX_DELIMITERS, t
-from .vae_inputs import Choice, build_picker, not_given
+from .image_inputs import Choice, build_picker, not_given
 
 FAMILY = "ddpm"
 DEFAULT_MODEL = "mnist-ddpm"

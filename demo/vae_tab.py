@@ -38,7 +38,7 @@ from .common import (
 )
 from .forms import Form, widget
 from .i18n import LATEX_DELIMITERS, t
-from .vae_inputs import (
+from .image_inputs import (
     Choice,
     build_picker,
     choice_of,

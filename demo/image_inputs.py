@@ -1,6 +1,7 @@
-"""Choosing an input for a VAE: a held-out example, a random z, an uploaded image or a sketch.
+"""Choosing an input image: a held-out example, a random z, an uploaded image or a sketch.
 
-`Picker` is the group of widgets; `model_input` turns its frozen values into the uint8 image
+Shared by the tabs that take an image (the VAE tab's endpoints, sliders and reconstruction; the
+diffusion tab's forward process, with demo/diffusion_inputs.py). `Picker` is the group of widgets; `model_input` turns its frozen values into the uint8 image
 the model takes, `endpoint` into a latent vector (the posterior mean, or a prior draw).
 """
 
