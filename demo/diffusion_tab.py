@@ -674,7 +674,8 @@ def _fork_tab(reg):
         with gr.Row(equal_height=True):
             ui.preset = widget(reg, gr.Dropdown, choice_keys=[(f"diffusion.fork.preset.{p}", p) for p in
                                                               ("samplers", "guidance", "eta", "steps")],
-                               value="samplers", label="diffusion.fork.preset", elem_id="diffusion-fork-preset", scale=3)
+                               value="samplers", label="diffusion.fork.preset", elem_id="diffusion-fork-preset",
+                               scale=3)
             ui.batch = widget(reg, gr.Slider, minimum=1, maximum=16, value=FORK_DEFAULT_BATCH, step=1,
                               label="diffusion.batch", elem_id="diffusion-fork-batch", scale=2)
             ui.seed = _seed(reg, "diffusion-fork-seed", scale=1, min_width=120)

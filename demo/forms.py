@@ -3,7 +3,8 @@
 `widget(reg, gr.Slider, label="interp.t", info="interp.t.info", minimum=0, ...)` builds the
 component with the build language's strings and registers the same keys for the language switch
 (demo/i18n.Registry), so a key is written once. `text="key"` is a Markdown's or Button's value;
-`choice_keys=[("key", value), ...]` are a Radio's or Dropdown's choices with translated labels. A key may be ("key", "### {}").
+`choice_keys=[("key", value), ...]` are a Radio's or Dropdown's choices with translated labels.
+A key may also be ("key", "### {}"): the string put into a template.
 
 `event(fn, {"model": model, "t_value": t_slider}, {"image": img})` wires a handler by name:
 Gradio still sees one positional input per component (and the API keeps its parameter names and
@@ -83,7 +84,8 @@ def named(fn, inputs: dict, outputs=None):
         if out_names is None or not isinstance(result, dict) or "__type__" in result:
             return result  # one output, or a whole-event gr.skip()
         unknown = set(result) - set(out_names)
-        assert not unknown, f"{fn.__name__} returned names it does not output: {unknown}"
+        if unknown:  # a misspelt name would otherwise leave its output silently unchanged
+            raise KeyError(f"{fn.__name__} returned names its event does not output: {sorted(unknown)}")
         out = []
         for name, size in zip(out_names, out_sizes):
             value = result.get(name, gr.skip() if size is None else [gr.skip()] * size)

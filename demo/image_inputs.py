@@ -1,8 +1,9 @@
 """Choosing an input image: a held-out example, a random z, an uploaded image or a sketch.
 
 Shared by the tabs that take an image (the VAE tab's endpoints, sliders and reconstruction; the
-diffusion tab's forward process, with demo/diffusion_inputs.py). `Picker` is the group of widgets; `model_input` turns its frozen values into the uint8 image
-the model takes, `endpoint` into a latent vector (the posterior mean, or a prior draw).
+diffusion tab's forward process, with demo/diffusion_inputs.py). `Picker` is the group of
+widgets; `model_input` turns its frozen values into the uint8 image the model takes, `endpoint`
+into a latent vector (the posterior mean, or a prior draw).
 """
 
 from __future__ import annotations

@@ -138,7 +138,7 @@ def test_a_name_left_out_is_skipped_and_groups_come_back_in_place():
 def test_an_unknown_output_name_is_refused():
     lang, a, b, group, image, text = _components()
     ev = forms.event(lambda lang, v: {"imag": 1}, lang, {"a": a}, {"image": image}, compute=False)
-    with pytest.raises(gr.Error):  # common.handler turns the AssertionError into the generic message
+    with pytest.raises(gr.Error):  # common.handler turns the KeyError into the generic message
         ev.fn("en", 0)
 
 
