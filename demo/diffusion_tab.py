@@ -39,7 +39,7 @@ from .common import (
     warn,
 )
 from .diffusion_inputs import example_choices, examples_for, model_input
-from .forms import widget
+from .forms import Form, widget
 from .i18n import LATEX_DELIMITERS, t
 from .image_inputs import Choice, build_picker, not_given
 
@@ -440,34 +440,32 @@ class DiffusionHandlers:
 
     # --- fork ------------------------------------------------------------------------------------
 
-    def fork_preset(self, lang, uploads, model, preset):
-        """A preset -> the widgets of settings A and B."""
-        eng = self._engine(uploads, model)
+    def fork_preset(self, lang, v):
+        """A preset -> the widgets of settings A and B (sampler, steps, eta, guidance each)."""
+        eng = self._engine(v.uploads, v.model)
         default_g = float(eng.card.get("default_guidance", 3.0))
-        out = []
-        for side in FORK_PRESETS.get(preset, FORK_PRESETS["samplers"]):
+        out = {}
+        for name, side in zip("ab", FORK_PRESETS.get(v.preset, FORK_PRESETS["samplers"])):
             steps = min(side["steps"], eng.config.timesteps)
             g = default_g if side["guidance"] is None else side["guidance"]
-            out += [side["sampler"], steps, side["eta"], g]
-        return tuple(out)
+            out[name] = [side["sampler"], steps, side["eta"], g]
+        return out
 
-    def fork(self, lang, uploads, runs, model, n, seed, label, a_sampler, a_steps, a_eta, a_guidance,
-             b_sampler, b_steps, b_eta, b_guidance, progress=gr.Progress()):  # noqa: B008 (how Gradio asks for a progress bar)
+    def fork(self, lang, v, progress=gr.Progress()):  # noqa: B008 (how Gradio asks for a progress bar)
         """Sample with settings A and B from the same seed (the same x_T), one after the other."""
-        eng = self._engine(uploads, model)
-        seed = 0 if seed is None else seed
-        settings = [self._setting(eng, a_sampler, a_steps, a_eta, label, a_guidance),
-                    self._setting(eng, b_sampler, b_steps, b_eta, label, b_guidance)]
+        eng = self._engine(v.uploads, v.model)
+        seed = 0 if v.seed is None else v.seed
+        settings = [self._setting(eng, v.a_sampler, v.a_steps, v.a_eta, v.label, v.a_guidance),
+                    self._setting(eng, v.b_sampler, v.b_steps, v.b_eta, v.label, v.b_guidance)]
         for s in settings:  # both are checked before anything runs
             eng.check_setting(s)
-        runs = runs if isinstance(runs, Runs) else Runs()
+        runs = v.runs if isinstance(v.runs, Runs) else Runs()
         runs.fork = [None, None]
         runs.stop["fork"] = False
-        skip4 = (gr.skip(),) * 4
         for side, setting in enumerate(settings):
             if runs.stop["fork"]:
                 break
-            with contextlib.closing(_stream(eng.run(n, seed, setting), lambda: runs.stop["fork"])) as frames:
+            with contextlib.closing(_stream(eng.run(v.n, seed, setting), lambda: runs.stop["fork"])) as frames:
                 for traj in frames:
                     runs.fork[side] = traj
                     if traj.done or runs.stop["fork"]:
@@ -475,29 +473,29 @@ class DiffusionHandlers:
                     progress((traj.done_steps, traj.count), desc=t("diffusion.fork.progress", lang,
                                                                    side="AB"[side]), unit="steps")
                     frame = _latest(traj)
-                    pics = (t("diffusion.fork.side_running", lang, side="AB"[side], step=traj.done_steps,
-                              count=traj.count), plots.grid(frame["x_t"], FORK_GRID_SIDE),
-                            plots.grid(frame["x0"], FORK_GRID_SIDE))
-                    shown = (*pics, *skip4[:3]) if side == 0 else (*skip4[:3], *pics)
-                    yield (runs, gr.update(interactive=False), *shown, gr.skip())
-        yield (runs, gr.update(value=100, interactive=True), *self._fork_view(runs, 100, lang))
+                    yield {"runs": runs, "pct": gr.update(interactive=False), "ab"[side]: [
+                        t("diffusion.fork.side_running", lang, side="AB"[side], step=traj.done_steps,
+                          count=traj.count), plots.grid(frame["x_t"], FORK_GRID_SIDE),
+                        plots.grid(frame["x0"], FORK_GRID_SIDE)]}
+        yield {"runs": runs, "pct": gr.update(value=100, interactive=True), **self._fork_view(runs, 100, lang)}
 
-    def fork_scrub(self, lang, runs, pct):
+    def fork_scrub(self, lang, v):
         """Both runs at the same fraction of their way (0 = x_T, 100 = the samples)."""
-        if not isinstance(runs, Runs) or runs.fork[0] is None:
+        if not isinstance(v.runs, Runs) or v.runs.fork[0] is None:
             raise UserError("diffusion_no_run")
-        return self._fork_view(runs, 100 if pct is None else pct, lang)
+        return self._fork_view(v.runs, 100 if v.pct is None else v.pct, lang)
 
-    def fork_texts(self, lang, runs, pct):
-        if not isinstance(runs, Runs) or runs.fork[0] is None:
-            return (gr.skip(),) * 7
-        return self._fork_view(runs, 100 if pct is None else pct, lang)
+    def fork_texts(self, lang, v):
+        if not isinstance(v.runs, Runs) or v.runs.fork[0] is None:
+            return {}
+        return self._fork_view(v.runs, 100 if v.pct is None else v.pct, lang)
 
     def _fork_view(self, runs, pct, lang):
-        out = []
+        """{"a": [caption, x_t, x_0], "b": [...], "compare": text} at pct of each run's way."""
+        out = {}
         for side, traj in enumerate(runs.fork):
             if traj is None or traj.num_frames == 0:
-                out += [t("diffusion.fork.side_empty", lang, side="AB"[side]), None, None]
+                out["ab"[side]] = [t("diffusion.fork.side_empty", lang, side="AB"[side]), None, None]
                 continue
             frame = traj.frame_at(float(pct) / 100)
             desc = _describe(traj.setting, lang, traj.labels is not None)
@@ -506,9 +504,9 @@ class DiffusionHandlers:
             head = f"**{'AB'[side]}: {desc}** · " + t("diffusion.fork.time", lang, s=traj.elapsed_s)
             if not traj.done:
                 head += " · " + t("diffusion.fork.unfinished", lang, step=traj.done_steps, count=traj.count)
-            out += [head + "\n\n" + where, plots.grid(frame["x_t"], FORK_GRID_SIDE),
-                    plots.grid(frame["x0"], FORK_GRID_SIDE)]
-        return (*out, self._fork_compare(runs, lang))
+            out["ab"[side]] = [head + "\n\n" + where, plots.grid(frame["x_t"], FORK_GRID_SIDE),
+                               plots.grid(frame["x0"], FORK_GRID_SIDE)]
+        return {**out, "compare": self._fork_compare(runs, lang)}
 
     @staticmethod
     def _fork_compare(runs, lang) -> str:
@@ -763,15 +761,25 @@ def _wire_reverse(h, S, top, rv, mem, remember_runs):
                     api_name="diffusion_export", show_progress="minimal", concurrency_limit=2)
 
 
+def _fork_outputs(fk) -> dict:
+    """The fork's outputs by name: each side's caption, x_t and x_0, and the comparison."""
+    return {"a": fk.out[:3], "b": fk.out[3:], "compare": fk.compare}
+
+
 def _wire_fork(h, S, top, fk, remember_runs):
     """A preset fills both settings; Run streams A then B; the slider compares them at any point."""
-    controls = [w for side in ("a", "b") for w in fk.sides[side]]
-    fk.preset.input(handler(h.fork_preset), [*S.LU, top.model, fk.preset], controls, **QUIET, **PRIVATE)
-    fk.run.click(handler(h.fork), [*S.LUR, top.model, fk.batch, fk.seed, fk.label, *controls],
-                 [S.runs, fk.pct, *fk.out, fk.compare], api_name="diffusion_fork", show_progress="full",
-                 show_progress_on=[fk.pct], **LONG, **RAW).then(**remember_runs)
+    form = Form(S.LU[0], uploads=S.LU[1])
+    sides = {f"{side}_{name}": widget for side in "ab"
+             for name, widget in zip(("sampler", "steps", "eta", "guidance"), fk.sides[side])}
+    fk.preset.input(*form(h.fork_preset, {"model": top.model, "preset": fk.preset},
+                          {"a": list(fk.sides["a"]), "b": list(fk.sides["b"])}), **QUIET, **PRIVATE)
+    fork = form(h.fork, {"runs": S.runs, "model": top.model, "n": fk.batch, "seed": fk.seed, "label": fk.label,
+                         **sides}, {"runs": S.runs, "pct": fk.pct, **_fork_outputs(fk)})
+    fk.run.click(*fork, api_name="diffusion_fork", show_progress="full", show_progress_on=[fk.pct], **LONG,
+                 **RAW).then(**remember_runs)
     fk.stop.click(h.stop_fork, S.runs, None, api_name="diffusion_fork_stop", queue=False, show_progress="hidden")
-    gr.on([fk.pct.input, fk.pct.release], handler(h.fork_scrub), [*S.LR, fk.pct], [*fk.out, fk.compare],
+    gr.on([fk.pct.input, fk.pct.release], *Form(S.LU[0])(h.fork_scrub, {"runs": S.runs, "pct": fk.pct},
+                                                          _fork_outputs(fk)),
           api_name="diffusion_fork_scrub", **INSTANT)
 
 
@@ -808,7 +816,7 @@ def _wire_session(ctx, h, S, top, fw, rv, fk, forward, mem, model_outputs, model
         (*forward, fw.outputs),
         (*mem.remember(S.LR), None),
         (handler(h.run_texts), [*S.LR, rv.scrub], [rv.status, rv.caption]),
-        (handler(h.fork_texts), [*S.LR, fk.pct], [*fk.out, fk.compare]),
+        tuple(Form(ctx.lang)(h.fork_texts, {"runs": S.runs, "pct": fk.pct}, _fork_outputs(fk))),
     ]
 
 
