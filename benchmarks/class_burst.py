@@ -48,9 +48,13 @@ from tests.launch import launched_app, rss_bytes
 
 VAE_MODEL, GAN_MODEL, DDPM_MODEL = "mnist-vae-z16", "faces-stylegan", "mnist-ddpm"
 SLIDER_KINDS = ("vae_slider", "gan_truncation_psi", "diffusion_forward")
-# family, dataset, size, steps, batch, lr, beta, latent, p_uncond, r1, n_images, seed, preview_every, fast
-TRAIN_RUNS = [["vae", "mnist", "tiny", 100, 32, 0.002, 1.0, 16, 0.1, 1.0, 2000, 0, 50, False],
-              ["ddpm", "mnist", "tiny", 40, 32, 0.001, 1.0, 16, 0.1, 1.0, 2000, 0, 20, False]]
+# The Train tab's recipe by field; train_start takes them in studio.RECIPE_FIELDS order.
+TRAIN_RUNS = [{"family": "vae", "dataset": "mnist", "size": "tiny", "steps": 400, "batch_size": 32, "lr": 0.002,
+               "beta": 1.0, "latent_dim": 16, "p_uncond": 0.1, "r1_gamma": 1.0, "n_images": 2000, "seed": 0,
+               "preview_every": 50, "fast": False},
+              {"family": "ddpm", "dataset": "mnist", "size": "tiny", "steps": 150, "batch_size": 32, "lr": 0.001,
+               "beta": 1.0, "latent_dim": 16, "p_uncond": 0.1, "r1_gamma": 1.0, "n_images": 2000, "seed": 0,
+               "preview_every": 20, "fast": False}]
 DONE_WORDS = ("finished", "stopped", "limit", "failed", "⚠")
 
 
@@ -189,13 +193,14 @@ def slider_move(kind: str, i: int, rng: random.Random):
 
 
 class Opened:
-    """The class has opened the page: every slider session has shown its first picture (untimed,
-    as a page load does: Gradio makes each session's state on its first event, a one-off cost of
-    tens of ms per session that a class pays as students arrive, not while they drag)."""
+    """The class has opened the page (untimed: a one-off cost, each page's load events, that a class
+    pays as students arrive, not while they drag); `go` is set once the trainers and long runs are
+    under way too, and the sliders start moving."""
 
     def __init__(self, sessions: int):
         self.left = sessions
         self.all = asyncio.Event()
+        self.go = asyncio.Event()
 
     def one(self) -> None:
         self.left -= 1
@@ -214,7 +219,7 @@ async def slider_session(page: Page, i: int, kind: str, moves: int, rate: float,
                 await page.type_in("diffusion-fwd-seed", 100 + i)
         finally:
             opened.one()
-        await opened.all.wait()
+        await opened.go.wait()
         await asyncio.sleep(rng.uniform(0, 2))
         first = time.perf_counter()
         sent = superseded = 0
@@ -254,10 +259,13 @@ def _ips(stats: str) -> float | None:
 
 
 async def trainer_session(page: Page, i: int, families: list, runs: list, errors: list) -> None:
-    settings = list(next(r for r in TRAIN_RUNS if r[0] == families[i % len(families)]))
-    settings[11] = i  # seed
+    from engines import studio
+
+    run = dict(next(r for r in TRAIN_RUNS if r["family"] == families[i % len(families)]))
+    run["seed"] = i
     if not data_dir():
-        settings[1] = "shapes"
+        run["dataset"] = "shapes"
+    settings = [run[f] for f in studio.RECIPE_FIELDS]
     try:
         t0 = time.perf_counter()
         out = await page.event("train_start", None, *settings)
@@ -278,7 +286,8 @@ async def trainer_session(page: Page, i: int, families: list, runs: list, errors
         if "finished" not in status:
             errors.append(f"trainer {i}: {status}")
         _say(f"trainer {i} ended at {end - t0:.1f} s: {status[:60]}")
-        runs.append({"session": i, "family": settings[0], "steps": settings[3], "batch": settings[4],
+        runs.append({"session": i, "family": run["family"], "steps": run["steps"], "batch": run["batch_size"],
+                     "trained_from": started or end, "trained_to": end,
                      "wait_s": round((started or end) - t0, 1), "run_s": round(end - (started or end), 1),
                      "images_per_s_shown_while_running": [round(v) for v in seen_ips],
                      "images_per_s_shown_at_end": _ips(stats)})
@@ -331,28 +340,38 @@ async def burst(url: str, args) -> dict:
         rng = random.Random(0)
         tasks = []
         t0 = time.perf_counter()
-        for i in range(args.trainers):
-            tasks.append(asyncio.create_task(trainer_session(Page(http, app), i, args.families, trainer_runs, errors)))
-        long_pages = {}
-        for which in args.long:
-            long_pages[which] = Page(http, app)
-            tasks.append(asyncio.create_task(long_run(long_pages[which], which, long_runs, errors,
-                                                      args.ddpm_batch, args.clip_steps)))
-        await asyncio.sleep(args.lead)  # the trainers and long runs get going first
-        _say(f"sliders start at {time.perf_counter() - t0:.1f} s")
+        # The class opens the page first; then the trainers and long runs start, and `lead` s later,
+        # with all of them under way, the sliders move.
         opened = Opened(args.sliders)
         sliders = [asyncio.create_task(slider_session(Page(http, app), i, args.kinds[i % len(args.kinds)], args.moves,
                                                       args.rate,
                                                       random.Random(rng.random()), lat, errors, opened,
                                                       args.own_seeds))
                    for i in range(args.sliders)]
+        await opened.all.wait()
+        opened_s = time.perf_counter() - t0
+        _say(f"the class opened the page in {opened_s:.1f} s")
+        for i in range(args.trainers):
+            tasks.append(asyncio.create_task(trainer_session(Page(http, app), i, args.families, trainer_runs, errors)))
+        for which in args.long:
+            tasks.append(asyncio.create_task(long_run(Page(http, app), which, long_runs, errors,
+                                                      args.ddpm_batch, args.clip_steps)))
+        await asyncio.sleep(args.lead)  # the trainers and long runs get going first
+        _say(f"sliders start at {time.perf_counter() - t0:.1f} s")
+        opened.go.set()
+        moves_from, cpu_from = time.perf_counter(), _cpu(args.app_pid)
         await asyncio.gather(*sliders)
         sliders_done = time.perf_counter() - t0
+        moves_to = time.perf_counter()
+        moving = {"wall_s": round(moves_to - moves_from, 1), "app_cpu_s": round(_cpu(args.app_pid) - cpu_from, 1)}
         _say(f"sliders done at {sliders_done:.1f} s; waiting for the trainers and long runs")
         await asyncio.gather(*tasks)
         total = time.perf_counter() - t0
+        for r in trainer_runs:  # did it train the whole time the sliders moved?
+            r["trained_through_the_moves"] = r.pop("trained_from") <= moves_from and r.pop("trained_to") >= moves_to
     return {"errors": errors, "lat": lat, "trainers": trainer_runs, "long_runs": long_runs,
-"sliders_done_s": sliders_done, "total_s": total}
+            "sliders_done_s": sliders_done, "total_s": total, "moving": moving,
+            "opened_s": opened_s}
 
 
 def _say(text: str) -> None:
@@ -403,6 +422,7 @@ def main(argv=None) -> dict:
         time.sleep(args.settle)  # the app's warm-up imports (app.warm_imports) finish; then it idles
         rss_cold = rss_bytes(proc.pid)
         cpu_app0 = _cpu(proc.pid)
+        args.app_pid = proc.pid
         result = asyncio.run(burst(url, args))
         rss_after = rss_bytes(proc.pid)
         cpu_app = _cpu(proc.pid) - cpu_app0
@@ -429,9 +449,15 @@ def main(argv=None) -> dict:
         "slider_event_round_trip_ms": summarise(lat["event"]),
         "slider_per_session_ms": {i: {"kind": k, **percentiles(v)} for i, (k, v) in sorted(per_session.items())},
         "slider_moves_sent": lat["sent"], "slider_moves_superseded": lat["superseded"],
+        # From the moment the whole class had opened the page to the last move answered: the app's
+        # CPU time (all its threads) over that wall time, and per move sent (trainers and long runs
+        # included when they run).
+        "while_moving": {**result["moving"], "app_cpu_ms_per_move": round(
+            1000 * result["moving"]["app_cpu_s"] / max(lat["sent"], 1), 1)},
         "trainers": sorted(result["trainers"], key=lambda r: r["session"]),
         "trainer_images_per_s_median_while_sliding": [round(float(np.median(v))) if v else None for v in ips],
         "long_runs": result["long_runs"],
+        "class_opened_page_after_s": round(result["opened_s"], 1),
         "sliders_done_after_s": round(result["sliders_done_s"], 1),
         "all_done_after_s": round(result["total_s"], 1),
         "app": {"serving_after_s": round(serving_s, 2), "rss_mb_when_serving": round(rss_serving / 2**20),

@@ -44,6 +44,16 @@ UNEXPECTED = "Something went wrong on the server"  # demo.i18n's error.unexpecte
 # --- raw HTTP, as a client without a browser talks to the app --------------------------------
 
 
+
+def train_recipe(steps: int, **changed) -> list:
+    """The Train tab's train_start values (after the upload), in studio.RECIPE_FIELDS order."""
+    from engines import studio
+
+    recipe = {"family": "vae", "dataset": "mnist", "size": "tiny", "steps": steps, "batch_size": 8, "lr": 0.002,
+              "beta": 1.0, "latent_dim": 2, "p_uncond": 0.1, "r1_gamma": 1.0, "n_images": 64, "seed": 0,
+              "preview_every": 50, "fast": False, **changed}
+    return [recipe[f] for f in studio.RECIPE_FIELDS]
+
 def _http():
     import httpx
 
@@ -244,10 +254,8 @@ def cases() -> list[Case]:
         out[i] = v
         return out
 
-    def train_with(i, v):
-        values = [None, "vae", "mnist", "tiny", 5, 8, 0.002, 1.0, 2, 0.1, 1.0, 64, 0, 50, False]
-        values[i] = v
-        return values
+    def train_with(field, v):
+        return [None, *train_recipe(5, **{field: v})]
 
     return [
         Case("nan_slider", lambda u: call(u, "vae_slider", ["mnist-vae-z16", NAN, *z[1:]]), "finite",
@@ -275,8 +283,8 @@ def cases() -> list[Case]:
         Case("string_bool", lambda u: call(u, "clip_generate", ["a red circle", "", "genlab", "pixels", 10, 1.0, 0,
                                                                  1, "none", 64, "yes", 1]),
              "true or false", ("input_not_bool",)),
-        Case("nan_learning_rate", lambda u: call(u, "train_start", train_with(6, NAN)), "finite", ("input_not_finite",)),
-        Case("huge_train_steps", lambda u: call(u, "train_start", train_with(4, 1e300)), "between",
+        Case("nan_learning_rate", lambda u: call(u, "train_start", train_with("lr", NAN)), "finite", ("input_not_finite",)),
+        Case("huge_train_steps", lambda u: call(u, "train_start", train_with("steps", 1e300)), "between",
              ("input_out_of_range",)),
         Case("json_body_500mb", lambda u: post_stream(u, "gradio_api/call/vae_slider", 500, declare=True), "MB",
              ("request_too_large",)),
@@ -326,7 +334,7 @@ def soak_session(url: str, body: bytes, *, api_only: bool, steps: int = 3) -> di
     """One session: open, upload a checkpoint, train a few steps, leave. The browser-like ones use
     gradio_client (a session with its queue stream); API-only ones use /gradio_api/call alone."""
     t0 = time.perf_counter()
-    train = [None, "vae", "mnist", "tiny", steps, 8, 0.002, 1.0, 2, 0.1, 1.0, 64, 0, 50, False]
+    train = [None, *train_recipe(steps)]
     if api_only:
         status, paths = upload(url, [("vae.zip", body)])
         assert status == 200, paths

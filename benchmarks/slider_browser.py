@@ -5,7 +5,8 @@
 One user. For each slider: focus its range input, press one arrow key, and time inside the page
 (performance.now(), so Playwright's own round trips are not counted) from the keydown to the
 moment every watched image has a new `src` ("src") and to the moment that picture has loaded
-("shown"; the figures the targets use). ~300 ms between presses. The floor is a trivial Gradio
+("shown"; the figures the targets use). For a slider answered by the live route (demo/live.py),
+its request's time to first byte (Resource Timing) is the server's share. ~300 ms between presses. The floor is a trivial Gradio
 app launched by this script: one slider -> one 224x224 PNG image (the VAE slider picture's size),
 the same theme, css, queue and `.input` options as GenLab's live sliders.
 
@@ -99,6 +100,7 @@ def launched_floor(timeout: float = 60.0):
 ARM = """(sels) => {
   const src = s => { const el = document.querySelector(s); return el ? el.src : null; };
   const before = sels.map(src);
+  performance.clearResourceTimings();
   window.__slider = new Promise((resolve) => {
     let t0 = null, tSrc = null, done = false;
     document.addEventListener('keydown', () => { t0 = performance.now(); }, {capture: true, once: true});
@@ -109,7 +111,14 @@ ARM = """(sels) => {
       done = true; tSrc = performance.now(); obs.disconnect();
       Promise.all(els.map(el => el.complete ? null : new Promise(r => {
         el.addEventListener('load', r, {once: true}); el.addEventListener('error', r, {once: true}); })))
-        .then(() => resolve({src_ms: tSrc - t0, shown_ms: performance.now() - t0}));
+        .then(() => {
+          // The live route's request, when the picture came through it: its time to first byte
+          // is the server's share (the model, the PNG, the queue for the compute thread).
+          const live = performance.getEntriesByType('resource').filter(e => e.name.endsWith('/genlab/live'));
+          const last = live[live.length - 1];
+          resolve({src_ms: tSrc - t0, shown_ms: performance.now() - t0,
+                   server_ms: last ? last.responseStart - last.requestStart : null});
+        });
     };
     const obs = new MutationObserver(check);
     obs.observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
@@ -125,7 +134,7 @@ def measure(page, slider_id: str, images: list[str], key: str, presses: int) -> 
         page.wait_for_selector(sel, state="attached", timeout=60_000)
     rng.focus()
     time.sleep(0.5)
-    src, shown, missed = [], [], 0
+    src, shown, server, missed = [], [], [], 0
     for _ in range(presses):
         page.evaluate(ARM, images)
         page.keyboard.press(key)
@@ -135,14 +144,18 @@ def measure(page, slider_id: str, images: list[str], key: str, presses: int) -> 
         else:
             src.append(r["src_ms"] / 1000)
             shown.append(r["shown_ms"] / 1000)
+            if r.get("server_ms") is not None:
+                server.append(r["server_ms"] / 1000)
         time.sleep(PAUSE_S)
-    return summary(shown, src, missed)
+    return summary(shown, src, missed, server)
 
 
-def summary(shown: list[float], src: list[float], missed: int) -> dict:
+def summary(shown: list[float], src: list[float], missed: int, server: list[float] | None = None) -> dict:
     out = {"missed": missed, "raw_shown": shown, "raw_src": src}
     if shown:
         out["shown"], out["src"] = percentiles(shown), percentiles(src)
+    if server:
+        out["live_request_to_first_byte"] = percentiles(server)  # the server's share, in the page's clock
     return out
 
 

@@ -25,8 +25,7 @@ from benchmarks.common import ROOT, data_dir, emit
 from engines import runtime, studio
 
 DATASET = {"vae": "mnist", "ddpm": "mnist", "stylegan": "shapes", "clip": "mnist"}
-FIELDS = ["family", "dataset", "size", "steps", "batch_size", "lr", "beta", "latent_dim", "p_uncond", "r1_gamma",
-          "n_images", "seed", "preview_every", "fast"]
+from engines.studio import RECIPE_FIELDS as FIELDS  # noqa: E402  (train_start's order)
 
 
 def _value(x):

@@ -141,21 +141,12 @@ ENGINES = EngineCache()
 
 
 def _engine_class(family: str):
-    if family == "vae":
-        from engines.vae import Engine
-        return Engine
-    if family == "ddpm":
-        from engines.diffusion import Engine
-        return Engine
-    if family == "stylegan":
-        from engines.stylegan import Engine
-        return Engine
-    if family == "clip":  # a CLIP's "engine" is its Backend: load_backend(folder) checks the family and builds it
-        from types import SimpleNamespace
+    """The family's engine class (anything with .load(folder)), from its spec in engines.families."""
+    from engines import families
 
-        from engines.clip import load_backend
-        return SimpleNamespace(load=load_backend)
-    raise ValueError(f"no engine for family {family!r}")
+    if family not in families.NAMES:
+        raise ValueError(f"no engine for family {family!r}")
+    return families.get(family).engine_class()
 
 
 class Models:

@@ -159,7 +159,8 @@ class _Histogram:
     canvas: object
     background: object
     fill: object      # x_t's filled steps
-    moving: list      # everything drawn on top of it, in order: x_0's outline, N(0, 1), the legend
+    moving: list      # the lines drawn over it, in order: x_0's outline, N(0, 1) (the legend, in the upper
+                      # right where x_t's steps never reach, stays in the background)
     title: object
 
 
@@ -201,7 +202,7 @@ def histogram(values: np.ndarray, t: int, lang: str, start: np.ndarray | None = 
 
 
 def _histogram_figure(density, ref, ylim: float, lang: str):
-    """-> (figure, x_t's fill, [x_0's outline, N(0, 1), legend], title): x_t drawn under the lines."""
+    """-> (figure, x_t's fill, [x_0's outline, N(0, 1)], title): x_t drawn under the lines."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(4.4, 2.75), dpi=100)
@@ -217,7 +218,7 @@ def _histogram_figure(density, ref, ylim: float, lang: str):
     ax.set_xlabel(plot_label("diffusion.plot.pixel", lang), labelpad=1, fontsize=8)
     ax.tick_params(labelsize=7)
     handles = ax.get_legend_handles_labels()[0]
-    moving.append(ax.legend(handles=handles[1:] + handles[:1], fontsize=8, frameon=False, loc="upper right"))
+    ax.legend(handles=handles[1:] + handles[:1], fontsize=8, frameon=False, loc="upper right")
     title = ax.set_title(" ", fontsize=9)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)

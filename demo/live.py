@@ -180,6 +180,13 @@ def _lang(demo, session) -> str | None:
 def answer(demo: gr.Blocks, request: dict) -> dict:
     """The outputs for one move: {"outputs": [...]} (each a {"url": data URL}, a string, None, or
     {"skip": true} for an output left as it is), or {"skip": true} for all of them."""
+    ready = prepare(demo, request)
+    return ready if isinstance(ready, dict) else compute(*ready)
+
+
+def prepare(demo: gr.Blocks, request: dict):
+    """Everything but the handler (cheap, no thread needed): the answer when it is known already
+    (kept, or nothing to show yet), else (entry, args, cache key) for `compute`."""
     if not isinstance(request, dict):
         raise Refused(400, both("live.bad_request"))
     entry = registry(demo).get(str(request.get("slider")))
@@ -201,13 +208,19 @@ def answer(demo: gr.Blocks, request: dict) -> dict:
         return {"skip": True}
     cache_key = Answers.key(key(entry.slider), args)
     outputs = ANSWERS.get(cache_key)
-    if outputs is None:
-        try:
-            outputs = encode(entry.fn(*args), len(entry.outputs))
-        except gr.Error as err:
-            raise Refused(422, str(err.message)) from None
-        if not any(isinstance(o, dict) and o.get("skip") for o in outputs):
-            ANSWERS.put(cache_key, outputs)
+    if outputs is not None:
+        return {"outputs": outputs}
+    return entry, args, cache_key
+
+
+def compute(entry: Entry, args: tuple, cache_key: str | None) -> dict:
+    """Run the handler (on the compute thread, through common.handler) and encode its outputs."""
+    try:
+        outputs = encode(entry.fn(*args), len(entry.outputs))
+    except gr.Error as err:
+        raise Refused(422, str(err.message)) from None
+    if not any(isinstance(o, dict) and o.get("skip") for o in outputs):
+        ANSWERS.put(cache_key, outputs)
     return {"outputs": outputs}
 
 
@@ -286,7 +299,9 @@ class LiveRoute:
         try:
             import anyio
 
-            status, body = 200, await anyio.to_thread.run_sync(answer, self.demo, request, limiter=self.limiter)
+            ready = prepare(self.demo, request)  # a kept answer needs no thread
+            status, body = 200, (ready if isinstance(ready, dict) else
+                                 await anyio.to_thread.run_sync(compute, *ready, limiter=self.limiter))
         except Refused as err:
             status, body = err.status, {"error": err.message}
         except Exception:

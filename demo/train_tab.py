@@ -24,7 +24,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from engines import runtime, studio
+from engines import families, runtime, studio
 from engines.data import mnist_available
 from engines.errors import UserError
 from engines.jobs import JobManager
@@ -41,12 +41,10 @@ TICK_S = 1.0             # how often a watching browser reads its job
 STOP_WAIT_S = 3.0        # Stop answers once the run has ended (well within a second), or after this
 MAX_POINTS = 300         # per loss curve sent to the browser
 PREVIEW_SIDE = 420       # pixels the sample grid is shown at
-FAMILY_TAB = {"vae": "vae.tab", "stylegan": "gan.tab", "ddpm": "diffusion.tab", "clip": "clip.tab"}
-# Which logged values each family plots (the trainer logs more).
-CURVES = {"vae": ("loss", "recon", "kl"), "ddpm": ("loss",), "stylegan": ("D_loss", "G_loss"), "clip": ("loss", "i2t_acc")}
-RECIPE_FIELDS = ("family", "dataset", "size", "steps", "batch_size", "lr", "beta", "latent_dim", "p_uncond",
-                 "r1_gamma", "n_images", "seed", "preview_every", "fast")
-FAMILY_FIELDS = RECIPE_FIELDS[1:11] + ("preview_every",)  # what a family switch resets (not seed, fast)
+# The recipe's fields, by name: the widgets and the handlers' keyword values (engines.studio makes
+# them from every family's spec).
+RECIPE_FIELDS = studio.RECIPE_FIELDS
+KEPT_ON_SWITCH = ("family", "seed", "fast")  # what a family switch leaves as the person set it
 QUIET = {"show_progress": "hidden"}
 
 _MANAGER: JobManager | None = None
@@ -187,13 +185,15 @@ def _data_note(lang: str, dataset: str) -> str:
     return info.get(lang, info["en"]) if info else ""
 
 
-OWN_FIELDS = {"beta": "vae", "latent_dim": "vae", "p_uncond": "ddpm", "r1_gamma": "stylegan"}
-
-
-def _recipe_updates(recipe: studio.Recipe, fields=RECIPE_FIELDS) -> list:
-    """One update per recipe widget: its value, and for a family's own settings, whether shown."""
-    return [gr.update(value=getattr(recipe, f), visible=OWN_FIELDS[f] == recipe.family) if f in OWN_FIELDS
-            else gr.update(value=getattr(recipe, f)) for f in fields]
+def _recipe_updates(recipe: studio.Recipe, fields=RECIPE_FIELDS) -> dict:
+    """{field: update} for the recipe's widgets: its value, and for a family's own settings, whether
+    shown (only with their family)."""
+    out = {}
+    for f in fields:
+        family = studio.owner(f)
+        out[f] = gr.update(value=getattr(recipe, f)) if family is None else \
+            gr.update(value=getattr(recipe, f), visible=family == recipe.family)
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -219,21 +219,21 @@ class TrainHandlers:
         return sess
 
     # --- settings ---------------------------------------------------------------------------
-    def family_changed(self, lang, family):
-        """A family's defaults for this device, and which of its settings to show."""
+    def family_changed(self, lang, family) -> dict:
+        """A family's defaults for this device, and which of its settings to show -> {name: update}."""
         r = studio.defaults(family)
-        return (*_recipe_updates(r, FAMILY_FIELDS), _data_note(lang, r.dataset), gr.update(visible=r.dataset == "zip"))
+        return {**_recipe_updates(r, [f for f in RECIPE_FIELDS if f not in KEPT_ON_SWITCH]),
+                "data_note": _data_note(lang, r.dataset), "zip_file": gr.update(visible=r.dataset == "zip")}
 
     def dataset_changed(self, lang, dataset):
         return _data_note(lang, dataset), gr.update(visible=dataset == "zip")
 
     @staticmethod
-    def recipe(values) -> studio.Recipe:
-        kw = dict(zip(RECIPE_FIELDS, values))
-        return studio.Recipe(**kw)
+    def recipe(values: dict) -> studio.Recipe:
+        return studio.Recipe(**{f: values[f] for f in RECIPE_FIELDS})
 
     # --- runs -------------------------------------------------------------------------------
-    def start(self, lang, sess, zip_file, request: gr.Request, *values):
+    def start(self, lang, sess, zip_file, request: gr.Request, **values):
         """Check, load and queue a new run -> (session, status, stats, plot, preview, timer)."""
         sess = self.session(sess, request)
         recipe = studio.check(self.recipe(values))
@@ -246,7 +246,7 @@ class TrainHandlers:
         sess.first_step = 0
         return (sess, *self._view(lang, sess), gr.Timer(active=True))
 
-    def resume(self, lang, sess, zip_file, request: gr.Request, *values):
+    def resume(self, lang, sess, zip_file, request: gr.Request, **values):
         """Go on from the session's model (after a run, or a checkpoint upload) with these settings."""
         sess = self.session(sess, request)
         if sess.plan is None:
@@ -289,7 +289,7 @@ class TrainHandlers:
             return t("train.status.idle", lang), "", loss_plot([]), None
         if job is not None:
             events, sess.cursor = job.events_since(sess.cursor)
-            terms = CURVES.get(plan.family, ("loss",))
+            terms = families.get(plan.family).curves
             for ev in events:
                 if ev.kind == "step":
                     sess.eta = ev.eta_s
@@ -368,8 +368,9 @@ class TrainHandlers:
         plan = self._finished_plan(sess)
         name = _clean_name(name) or _default_name(plan)
         name, uploads = add_trained(uploads, plan.family, name, lambda folder: self._save(plan, sess, folder, name))
+        key = families.get(plan.family).tab
         try:
-            tab = t(FAMILY_TAB[plan.family], lang)
+            tab = t(key, lang) if key else plan.family
         except KeyError:  # that family's tab is not part of this app
             tab = plan.family
         return uploads, "✓ " + t("train.used", lang, name=name, tab=tab)
@@ -387,8 +388,9 @@ class TrainHandlers:
         self._save(plan, sess, work / name, name, trainer_state=True)
         return gr.update(value=shutil.make_archive(str(work / name), "zip", root_dir=work, base_dir=name), visible=True)
 
-    def continue_from(self, lang, sess, files, zip_file, request: gr.Request = None):
-        """An uploaded checkpoint becomes the session's model; its recipe fills the settings."""
+    def continue_from(self, lang, sess, files, zip_file, request: gr.Request = None) -> dict:
+        """An uploaded checkpoint becomes the session's model; its recipe fills the settings
+        -> {name: update}."""
         from engines import checkpoint
 
         sess = self.session(sess, request)
@@ -405,8 +407,9 @@ class TrainHandlers:
         sess.reset_curves()
         status, stats, plot, _ = self._view(lang, sess)
         r = plan.recipe
-        return (sess, status, stats, plot, *_recipe_updates(r), _data_note(lang, r.dataset),
-                gr.update(visible=r.dataset == "zip"), None)
+        return {"sess": sess, "status": status, "stats": stats, "plot": plot, **_recipe_updates(r),
+                "data_note": _data_note(lang, r.dataset), "zip_file": gr.update(visible=r.dataset == "zip"),
+                "continue_file": None}
 
     def texts(self, lang, sess, dataset, request: gr.Request = None):
         """After a language switch: the texts built here."""
@@ -444,129 +447,140 @@ def _default_name(plan: studio.Plan) -> str:
 # Layout and wiring
 # --------------------------------------------------------------------------------------------
 
-def build(ctx: AppContext) -> None:
-    """Lay out the training tab inside the current gr.Tabs and wire every event."""
-    reg, lang_state, uploads = ctx.reg, ctx.lang, ctx.uploads
-    h = TrainHandlers(data_dir=ctx.data_dir)
-    r = studio.defaults("vae")
-    if not mnist_available(ctx.data_dir):  # a file check: nothing is read or downloaded at start-up
-        r = dataclasses.replace(r, dataset="shapes")
-    families = [(f"train.family.{f}", f) for f in studio.FAMILIES]
+def _knob_widget(reg, knob, value, *, visible: bool = True, min_width: int | None = None):
+    """A recipe setting's widget, from its knob (engines.families.Knob): its string key named once."""
+    elem_id = knob.key.replace(".", "-").replace("_", "-")
+    extra = {"min_width": min_width} if min_width else {}
+    texts = {"label": knob.key, **({"info": knob.info} if knob.info else {})}
+    shown = {k: reg.text(v) for k, v in texts.items()}
+    if knob.kind is bool:
+        return reg(gr.Checkbox(value, elem_id=elem_id, visible=visible, **shown, **extra), **texts)
+    return reg(gr.Number(value, precision=0 if knob.kind is int else None, elem_id=elem_id, visible=visible,
+                         **shown, **extra), **texts)
+
+
+def _settings(reg, r: studio.Recipe, jobs) -> dict:
+    """The left column: family, data set, size, then every knob -> {name: component}."""
+    families_ = [(f"train.family.{f}", f) for f in studio.FAMILIES]
     datasets = [(f"train.dataset.{d}", d) for d in studio.DATASETS]
     sizes = [(f"train.size.{s}", s) for s in studio.SIZES]
     gpu = runtime.device().type == "cuda"
+    form = {}
+    form["family"] = reg(gr.Radio(reg.choices(families_), value=r.family, label=reg.text("train.family"),
+                                  elem_id="train-family"), label="train.family", choices=families_)
+    form["dataset"] = reg(gr.Radio(reg.choices(datasets), value=r.dataset, label=reg.text("train.dataset"),
+                                   elem_id="train-dataset"), label="train.dataset", choices=datasets)
+    form["zip_file"] = reg(gr.File(label=reg.text("train.zip"), file_types=[".zip"], visible=False,
+                                   elem_id="train-zip"), label="train.zip")
+    form["data_note"] = gr.Markdown(_data_note(reg.lang, r.dataset), elem_id="train-data-note",
+                                    elem_classes=["small-note"])
+    form["size"] = reg(gr.Radio(reg.choices(sizes), value=r.size, label=reg.text("train.size"),
+                                info=reg.text("train.size.info"), elem_id="train-size"),
+                       label="train.size", info="train.size.info", choices=sizes)
+    with gr.Row():
+        for knob in studio.HEAD:
+            form[knob.name] = _knob_widget(reg, knob, getattr(r, knob.name), min_width=90)
+    with reg(gr.Accordion(reg.text("train.more"), open=False, elem_id="train-more"), label="train.more"):
+        for knob in studio.FAMILY_KNOBS + studio.TAIL:
+            owner = studio.owner(knob.name)
+            visible = (owner is None or owner == r.family) and (knob.name != "fast" or gpu)
+            form[knob.name] = _knob_widget(reg, knob, getattr(r, knob.name), visible=visible)
+    with gr.Row():
+        for name, variant in (("start", "primary"), ("stop", "stop"), ("resume", "secondary")):
+            form[name] = reg(gr.Button(reg.text(f"train.{name}"), variant=variant, elem_id=f"train-{name}"),
+                             value=f"train.{name}")
+    form["device_note"] = gr.Markdown(_device_note(reg.lang, jobs), elem_id="train-device",
+                                      elem_classes=["small-note"])
+    return form
 
-    with reg(gr.Tab(reg.text("train.tab"), id="train", elem_id="train-tab"), label="train.tab"):
+
+def _watch(reg) -> dict:
+    """The right column: status, the loss plot, the sample grid, keeping and continuing a model."""
+    form = {"status": gr.Markdown(t("train.status.idle", reg.lang), elem_id="train-status"),
+            "stats": gr.Markdown(elem_id="train-stats")}
+    # No fixed height: Gradio's LinePlot then cuts off the legend.
+    form["plot"] = reg(gr.LinePlot(loss_frame([]), x="step", y="value", color="term",
+                                   x_title=reg.text("train.loss.step"), y_title=reg.text("train.loss.value"),
+                                   color_title=reg.text("train.loss.series"), label=reg.text("train.loss"),
+                                   elem_id="train-loss"),
+                       label="train.loss", x_title="train.loss.step", y_title="train.loss.value",
+                       color_title="train.loss.series")
+    form["preview"] = reg(gr.Image(label=reg.text("train.preview"), elem_id="train-preview", interactive=False,
+                                   format="png", height=PREVIEW_SIDE, buttons=["download"],
+                                   elem_classes=["out-image", "pixelated"]), label="train.preview")
+    with reg(gr.Accordion(reg.text("train.keep"), open=True, elem_id="train-keep"), label="train.keep"):
+        with gr.Row(equal_height=True):
+            form["name"] = reg(gr.Textbox("", label=reg.text("train.name"), elem_id="train-name", scale=2),
+                               label="train.name")
+            form["use"] = reg(gr.Button(reg.text("train.use"), elem_id="train-use", scale=1), value="train.use")
+            form["download"] = reg(gr.Button(reg.text("train.download"), elem_id="train-download", scale=1),
+                                   value="train.download")
+        form["use_note"] = gr.Markdown(elem_id="train-use-note")
+        form["download_file"] = reg(gr.File(label=reg.text("train.file"), interactive=False, visible=False,
+                                            elem_id="train-file"), label="train.file")
+    with reg(gr.Accordion(reg.text("train.continue"), open=False, elem_id="train-continue-box"),
+             label="train.continue"):
+        reg(gr.Markdown(reg.text("train.continue.note")), value="train.continue.note")
+        form["continue_file"] = reg(gr.File(file_count="multiple", label=reg.text("train.continue.file"),
+                                            elem_id="train-continue"), label="train.continue.file")
+    return form
+
+
+def named(fn, form: dict):
+    """A handler that returns {name: update} -> one that returns {component: update}, as Gradio wants."""
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        return {form[name]: value for name, value in fn(*args, **kwargs).items()}
+
+    return call
+
+
+def build(ctx: AppContext) -> None:
+    """Lay out the training tab inside the current gr.Tabs and wire every event."""
+    h = TrainHandlers(data_dir=ctx.data_dir)
+    r = studio.defaults(studio.FAMILIES[0])
+    if not mnist_available(ctx.data_dir):  # a file check: nothing is read or downloaded at start-up
+        r = dataclasses.replace(r, dataset="shapes")
+    with ctx.reg(gr.Tab(ctx.reg.text("train.tab"), id="train", elem_id="train-tab"), label="train.tab"):
         # Inside the tab: a component made directly in gr.Tabs would count as one of its tabs.
-        sess_state = gr.State(None, delete_callback=_close_state)
-        reg(gr.Markdown(reg.text("train.intro"), elem_id="train-intro"), value="train.intro")
+        form = {"sess": gr.State(None, delete_callback=_close_state)}
+        ctx.reg(gr.Markdown(ctx.reg.text("train.intro"), elem_id="train-intro"), value="train.intro")
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=320):
-                family = reg(gr.Radio(reg.choices(families), value=r.family, label=reg.text("train.family"),
-                                      elem_id="train-family"), label="train.family", choices=families)
-                dataset = reg(gr.Radio(reg.choices(datasets), value=r.dataset, label=reg.text("train.dataset"),
-                                       elem_id="train-dataset"), label="train.dataset", choices=datasets)
-                zip_file = reg(gr.File(label=reg.text("train.zip"), file_types=[".zip"], visible=False,
-                                       elem_id="train-zip"), label="train.zip")
-                data_note = gr.Markdown(_data_note(reg.lang, r.dataset), elem_id="train-data-note",
-                                        elem_classes=["small-note"])
-                size = reg(gr.Radio(reg.choices(sizes), value=r.size, label=reg.text("train.size"),
-                                    info=reg.text("train.size.info"), elem_id="train-size"),
-                           label="train.size", info="train.size.info", choices=sizes)
-                with gr.Row():
-                    steps = reg(gr.Number(r.steps, precision=0, label=reg.text("train.steps"), elem_id="train-steps",
-                                          min_width=90), label="train.steps")
-                    batch = reg(gr.Number(r.batch_size, precision=0, label=reg.text("train.batch"),
-                                          elem_id="train-batch", min_width=90), label="train.batch")
-                    lr = reg(gr.Number(r.lr, label=reg.text("train.lr"), elem_id="train-lr", min_width=90),
-                             label="train.lr")
-                with reg(gr.Accordion(reg.text("train.more"), open=False, elem_id="train-more"), label="train.more"):
-                    beta = reg(gr.Number(r.beta, label=reg.text("train.beta"), elem_id="train-beta"), label="train.beta")
-                    latent = reg(gr.Number(r.latent_dim, precision=0, label=reg.text("train.latent"),
-                                           elem_id="train-latent"), label="train.latent")
-                    p_uncond = reg(gr.Number(r.p_uncond, label=reg.text("train.p_uncond"),
-                                             info=reg.text("train.p_uncond.info"), elem_id="train-p-uncond",
-                                             visible=False), label="train.p_uncond", info="train.p_uncond.info")
-                    r1 = reg(gr.Number(r.r1_gamma, label=reg.text("train.r1"), elem_id="train-r1", visible=False),
-                             label="train.r1")
-                    n_images = reg(gr.Number(r.n_images, precision=0, label=reg.text("train.n_images"),
-                                             elem_id="train-n-images"), label="train.n_images")
-                    seed = reg(gr.Number(r.seed, precision=0, label=reg.text("train.seed"), elem_id="train-seed"),
-                               label="train.seed")
-                    preview_every = reg(gr.Number(r.preview_every, precision=0, label=reg.text("train.preview_every"),
-                                                  elem_id="train-preview-every"), label="train.preview_every")
-                    fast = reg(gr.Checkbox(False, label=reg.text("train.fast"), elem_id="train-fast", visible=gpu),
-                               label="train.fast")
-                with gr.Row():
-                    start_btn = reg(gr.Button(reg.text("train.start"), variant="primary", elem_id="train-start"),
-                                    value="train.start")
-                    stop_btn = reg(gr.Button(reg.text("train.stop"), variant="stop", elem_id="train-stop"),
-                                   value="train.stop")
-                    resume_btn = reg(gr.Button(reg.text("train.resume"), elem_id="train-resume"), value="train.resume")
-                device_note = gr.Markdown(_device_note(reg.lang, h.jobs), elem_id="train-device",
-                                          elem_classes=["small-note"])
+                form.update(_settings(ctx.reg, r, h.jobs))
             with gr.Column(scale=3, min_width=420):
-                status = gr.Markdown(t("train.status.idle", reg.lang), elem_id="train-status")
-                stats = gr.Markdown(elem_id="train-stats")
-                # No fixed height: Gradio's LinePlot then cuts off the legend.
-                plot = reg(gr.LinePlot(loss_frame([]), x="step", y="value", color="term",
-                                       x_title=reg.text("train.loss.step"), y_title=reg.text("train.loss.value"),
-                                       color_title=reg.text("train.loss.series"), label=reg.text("train.loss"),
-                                       elem_id="train-loss"),
-                           label="train.loss", x_title="train.loss.step", y_title="train.loss.value",
-                           color_title="train.loss.series")
-                preview = reg(gr.Image(label=reg.text("train.preview"), elem_id="train-preview", interactive=False,
-                                       format="png", height=PREVIEW_SIDE, buttons=["download"],
-                                       elem_classes=["out-image", "pixelated"]), label="train.preview")
-                with reg(gr.Accordion(reg.text("train.keep"), open=True, elem_id="train-keep"), label="train.keep"):
-                    with gr.Row(equal_height=True):
-                        name = reg(gr.Textbox("", label=reg.text("train.name"), elem_id="train-name", scale=2),
-                                   label="train.name")
-                        use_btn = reg(gr.Button(reg.text("train.use"), elem_id="train-use", scale=1), value="train.use")
-                        download_btn = reg(gr.Button(reg.text("train.download"), elem_id="train-download", scale=1),
-                                           value="train.download")
-                    use_note = gr.Markdown(elem_id="train-use-note")
-                    download_file = reg(gr.File(label=reg.text("train.file"), interactive=False, visible=False,
-                                                elem_id="train-file"), label="train.file")
-                with reg(gr.Accordion(reg.text("train.continue"), open=False, elem_id="train-continue-box"),
-                         label="train.continue"):
-                    reg(gr.Markdown(reg.text("train.continue.note")), value="train.continue.note")
-                    continue_file = reg(gr.File(file_count="multiple", label=reg.text("train.continue.file"),
-                                                elem_id="train-continue"), label="train.continue.file")
-        timer = gr.Timer(TICK_S, active=False)
+                form.update(_watch(ctx.reg))
+        form["timer"] = gr.Timer(TICK_S, active=False)
+    _wire(ctx, h, form)
 
-    # --- wiring -------------------------------------------------------------------------------
-    recipe_inputs = [family, dataset, size, steps, batch, lr, beta, latent, p_uncond, r1, n_images, seed,
-                     preview_every, fast]
-    view = [status, stats, plot, preview]
-    by_field = dict(zip(RECIPE_FIELDS, recipe_inputs))
-    family_out = [*(by_field[f] for f in FAMILY_FIELDS), data_note, zip_file]
-    family.input(handler(h.family_changed), [lang_state, family], family_out, api_name="train_family", **QUIET)
-    dataset.change(handler(h.dataset_changed), [lang_state, dataset], [data_note, zip_file], **QUIET, **PRIVATE)
 
-    run_in = [lang_state, sess_state, zip_file, *recipe_inputs]
-    run_out = [sess_state, *view, timer]
+def _wire(ctx: AppContext, h: TrainHandlers, form: dict) -> None:
+    f, lang = form, ctx.lang
+    recipe = {name: f[name] for name in RECIPE_FIELDS}   # the handlers' keyword values
+    view = [f["status"], f["stats"], f["plot"], f["preview"]]
+    switched = [f[n] for n in RECIPE_FIELDS if n not in KEPT_ON_SWITCH] + [f["data_note"], f["zip_file"]]
+    f["family"].input(handler(named(h.family_changed, f)), [lang, f["family"]], switched, api_name="train_family",
+                      **QUIET)
+    f["dataset"].change(handler(h.dataset_changed), [lang, f["dataset"]], [f["data_note"], f["zip_file"]], **QUIET,
+                        **PRIVATE)
+    run_in, run_out = [lang, f["sess"], f["zip_file"]], [f["sess"], *view, f["timer"]]
     # Start and Resume only check, load and queue: they return at once, the timer shows the rest.
-    start_btn.click(handler(h.start), run_in, run_out, api_name="train_start", show_progress="minimal",
-                    concurrency_id="train-submit", concurrency_limit=4)
-    resume_btn.click(handler(h.resume), run_in, run_out, api_name="train_resume", show_progress="minimal",
-                     concurrency_id="train-submit", concurrency_limit=4)
+    for name in ("start", "resume"):
+        f[name].click(handler(getattr(h, name)), run_in, run_out, inputs_kwargs=recipe, api_name=f"train_{name}",
+                      show_progress="minimal", concurrency_id="train-submit", concurrency_limit=4)
     # Off the queue, so Stop is never behind anything; it answers once the run has ended.
-    stop_btn.click(handler(h.stop), [lang_state, sess_state], [*view, timer], api_name="train_stop", queue=False,
-                   **QUIET)
+    f["stop"].click(handler(h.stop), [lang, f["sess"]], [*view, f["timer"]], api_name="train_stop", queue=False,
+                    **QUIET)
     # Ticks only read a job's buffer: many sessions may tick at once.
-    timer.tick(handler(h.tick), [lang_state, sess_state], [*view, timer], api_name="train_poll",
-               concurrency_limit=None, **QUIET)
-
-    use_btn.click(handler(h.use), [lang_state, sess_state, uploads, name], [uploads, use_note],
-                  api_name="train_use", **QUIET)
-    download_btn.click(handler(h.download), [lang_state, sess_state, name], download_file,
-                       api_name="train_download", show_progress="minimal")
-    continue_file.upload(handler(h.continue_from), [lang_state, sess_state, continue_file, zip_file],
-                         [sess_state, status, stats, plot, *recipe_inputs, data_note, zip_file, continue_file],
-                         api_name="train_continue", show_progress="minimal")
+    f["timer"].tick(handler(h.tick), [lang, f["sess"]], [*view, f["timer"]], api_name="train_poll",
+                    concurrency_limit=None, **QUIET)
+    f["use"].click(handler(h.use), [lang, f["sess"], ctx.uploads, f["name"]], [ctx.uploads, f["use_note"]],
+                   api_name="train_use", **QUIET)
+    f["download"].click(handler(h.download), [lang, f["sess"], f["name"]], f["download_file"],
+                        api_name="train_download", show_progress="minimal")
+    continued = ["sess", "status", "stats", "plot", *RECIPE_FIELDS, "data_note", "zip_file", "continue_file"]
+    f["continue_file"].upload(handler(named(h.continue_from, f)), [lang, f["sess"], f["continue_file"], f["zip_file"]],
+                              [f[n] for n in continued], api_name="train_continue", show_progress="minimal")
     ctx.demo.unload(h.unload)
-
-    ctx.on_lang += [
-        (handler(h.texts), [lang_state, sess_state, dataset], [status, stats, plot, device_note, data_note]),
-    ]
+    ctx.on_lang += [(handler(h.texts), [lang, f["sess"], f["dataset"]],
+                     [f["status"], f["stats"], f["plot"], f["device_note"], f["data_note"]])]

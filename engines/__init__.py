@@ -3,4 +3,10 @@
 Importing this package does nothing heavy: no CUDA initialisation and no model loading.
 """
 
-FAMILIES = ("vae", "stylegan", "ddpm", "clip", "pixelcnn", "vqvae", "ldm", "faceattr")
+
+def __getattr__(name: str):
+    """FAMILIES: the registry's names (engines.families.REGISTRY), the only list of families."""
+    if name == "FAMILIES":
+        from .families import NAMES
+        return NAMES
+    raise AttributeError(f"module 'engines' has no attribute {name!r}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import importlib
 import json
 import math
 import os
@@ -20,6 +19,7 @@ import struct
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +27,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from . import FAMILIES
+from . import families
 from .data import ARCHIVE_SUFFIXES, MAX_COMPRESSION_RATIO, open_zip  # the zip rules user images follow
 from .errors import UserError
 
@@ -41,9 +41,26 @@ MAX_TENSORS = 20_000                # tensors in one file (a ResNet CLIP with it
 MAX_PARAMS = 50_000_000             # the largest shipped model has 3.4M parameters
 MAX_AUX_ELEMENTS = 4_000_000        # aux data beside the weights and trainer state (shipped: 0.2M)
 
-# Family name -> module that implements it. Each module offers `Config.from_dict(dict)` and
-# `build(config) -> nn.Module`. Families are imported only when a checkpoint needs them.
-FAMILY_MODULES = {"vae": "engines.vae", "ddpm": "engines.diffusion", "stylegan": "engines.stylegan", "faceattr": "engines.stylegan.attributes", "clip": "engines.clip"}
+
+
+class _FamilyModules(Mapping):
+    """Family name -> module that implements it, read from the registry (engines.families). Each
+    module offers `Config.from_dict(dict)` and `build(config) -> nn.Module`. Families are imported
+    only when a checkpoint needs them."""
+
+    def __getitem__(self, name: str) -> str:
+        if name not in families.REGISTRY:
+            raise KeyError(name)
+        return families.get(name).module
+
+    def __iter__(self):
+        return iter(families.NAMES)
+
+    def __len__(self) -> int:
+        return len(families.NAMES)
+
+
+FAMILY_MODULES = _FamilyModules()
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 
@@ -81,9 +98,7 @@ class Checkpoint:
 
 
 def family_module(family: str):
-    if family not in FAMILY_MODULES:
-        raise UserError("checkpoint_unknown_family", family=family, known=", ".join(FAMILY_MODULES))
-    return importlib.import_module(FAMILY_MODULES[family])
+    return families.get(family).load_module()
 
 
 def _config(module, family: str, config: dict):
@@ -168,20 +183,10 @@ def read_header(path: Path) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
     return out
 
 
-# Aux data each family's tabs read: name -> (dtype kind, shape rule). A rule is a function of the
-# config giving the expected shape, None standing for any length up to AUX_MAX_ROWS.
+# Aux data each family's tabs read: its spec's `aux_schema`, name -> (dtype kind, shape rule). A
+# rule is a function of the config giving the expected shape, None standing for any length up to
+# AUX_MAX_ROWS.
 AUX_MAX_ROWS = 10_000
-_VAE_AUX = {
-    "examples": ("uint8", lambda c: (None, c.channels, c.image_size, c.image_size)),
-    "example_labels": ("int", lambda c: (None,)),
-    "encoded_mu": ("float", lambda c: (None, c.latent_dim)),
-    "encoded_labels": ("int", lambda c: (None,)),
-    "pca_components": ("float", lambda c: (None, c.latent_dim)),
-    "pca_mean": ("float", lambda c: (c.latent_dim,)),
-    "pca_std": ("float", lambda c: (None,)),
-}
-_DDPM_AUX = {k: _VAE_AUX[k] for k in ("examples", "example_labels")}
-AUX_SCHEMA = {"vae": _VAE_AUX, "ddpm": _DDPM_AUX, "stylegan": {}, "clip": {}, "faceattr": {}}
 TRAINER_AUX = re.compile(r"(opt\.\d{1,2}\.\d{1,5}\.(exp_avg|exp_avg_sq|step)|ema\..+|generator|order)")
 
 
@@ -193,7 +198,7 @@ def check_aux(family: str, config, aux: dict, params: int) -> None:
     """Aux tensors against their family's schema: known names, dtype, shape and a total size.
     A trainer state (`trainer/*`, engines.studio) may hold Adam's moments and an EMA: a few times
     the weights."""
-    schema = AUX_SCHEMA.get(family, {})
+    schema = families.get(family).aux_schema
     total, trainer = 0, 0
     for name, (shape, dtype) in aux.items():
         n = math.prod(shape)
@@ -225,7 +230,7 @@ CARD_TYPES = {
     "name": str, "family": str, "date": str, "dataset": str, "hardware": str, "command": str, "stopped": str,
     "storage_dtype": str, "metrics_note": str, "steps": int, "batch_size": int, "seed": int, "lr": (int, float),
     "wall_time_s": (int, float), "default_guidance": (int, float), "ema_decay": (int, float),
-    "metrics": dict, "split": dict, "studio": dict, "trainer": dict, "continued_from": dict, "heldout_curve": list,
+    "metrics": dict, "split": dict, "class_names": list, "layer_effects": dict, "studio": dict, "trainer": dict, "continued_from": dict, "heldout_curve": list,
 }
 
 
@@ -268,11 +273,11 @@ def load(path: str | os.PathLike, *, expect_family: str | None = None) -> Checkp
     config, card = _read_json(path / CONFIG), _read_json(path / CARD)
     family = card.get("family") or config.get("family")
     if not isinstance(family, str):
-        raise UserError("checkpoint_unknown_family", family=str(family)[:40], known=", ".join(FAMILY_MODULES))
-    if family in FAMILIES and expect_family is not None and family != expect_family:
+        raise UserError("checkpoint_unknown_family", family=str(family)[:40], known=families.known())
+    if family in families.NAMES and expect_family is not None and family != expect_family:
         raise UserError("checkpoint_wrong_family", family=family, expected=expect_family)
-    if family not in FAMILIES or family not in FAMILY_MODULES:
-        raise UserError("checkpoint_unknown_family", family=family[:40], known=", ".join(FAMILY_MODULES))
+    if family not in families.NAMES:
+        raise UserError("checkpoint_unknown_family", family=family[:40], known=families.known())
     _check_card(card)
     # Everything is checked from the config and the safetensors header before a tensor is read:
     # the model's shapes (on the meta device), every weight's shape and dtype, the aux schema.
@@ -316,8 +321,8 @@ def save(
     keep shipped files under the 10 MiB that a plain git push to a Hugging Face Space allows);
     loading casts them back into the model's own parameters.
     """
-    if family not in FAMILIES:
-        raise ValueError(f"unknown family {family!r}")
+    if family not in families.NAMES:  # as load refuses it: a name without a spec exists nowhere
+        raise UserError("checkpoint_unknown_family", family=str(family)[:40], known=families.known())
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     config_dict = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)

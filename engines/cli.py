@@ -17,10 +17,29 @@ from pathlib import Path
 
 import numpy as np
 
+from . import families
 from .errors import UserError
 
 
-def _datasets(args):
+# ------------------------------------------------------------------------------------------------
+# The kit every family's `train_cli` uses (engines.families.Family.train_cli(args, kit))
+# ------------------------------------------------------------------------------------------------
+
+def values(args, side: int) -> dict:
+    """The family's knob values for a run at this image side: each knob's default, then the
+    --preset's (a size the studio also uses), then what the command line gave."""
+    spec = families.get(args.family)
+    out = {k.name: k.default for k in spec.knobs}
+    if args.preset:
+        out.update(spec.presets(args.preset, side))
+    for knob in spec.knobs:
+        given = getattr(args, knob.name, None)
+        if given is not None:
+            out[knob.name] = knob.parse(given) if knob.kind is tuple else given
+    return out
+
+
+def datasets(args):
     """(train, held-out) ImageSets for a training run; a user's folder keeps its last tenth aside."""
     from .data import load_dataset
 
@@ -36,7 +55,7 @@ def _datasets(args):
     return train, test
 
 
-def _train_config(args, *, warmup: int):
+def train_config(args, *, warmup: int):
     from .train import TrainConfig
 
     return TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
@@ -46,7 +65,7 @@ def _train_config(args, *, warmup: int):
                        channels_last=args.bf16, compile=args.fast)
 
 
-def _run(trainer, args, heldout_metric, on_step=None) -> tuple[object, list, float]:
+def run(trainer, args, heldout_metric, on_step=None) -> tuple[object, list, float]:
     """Iterate a trainer, printing a JSON line now and then and `heldout_metric(model)` every
     --eval-every steps -> (last event, held-out curve [[step, value]], wall seconds).
     `on_step(event)`, if given, sees every "step" event."""
@@ -70,7 +89,7 @@ def _run(trainer, args, heldout_metric, on_step=None) -> tuple[object, list, flo
     return last, curve, time.perf_counter() - started
 
 
-def _init_from(args, family: str, config, build):
+def init_from(args, family: str, config, build):
     """--init DIR: continue from a checkpoint of the same family; its config wins over the flags.
     Else a fresh `build(config)`. -> (config, model, card fields saying what the run continued from)."""
     if not args.init:
@@ -84,213 +103,38 @@ def _init_from(args, family: str, config, build):
     return config, model.train(), {"continued_from": before}
 
 
-def _card(args, train, test, last, curve, **fields) -> dict:
+def card(args, train, test, last, curve, **fields) -> dict:
     return {
         "name": args.name or Path(args.out).name,
         "dataset": args.dataset,
         "split": {"train": train.split_note, "held_out": test.split_note},
-        **fields,
+        **{k: v for k, v in fields.items() if v is not None},
         "heldout_curve": curve or None,
         "stopped": last.kind if last is not None and last.kind != "done" else None,
         "command": "python -m engines " + " ".join(shlex.quote(a) for a in args.argv),
     }
 
 
-def _train_vae(args) -> Path:
-    import torch
-
-    from . import vae
-    from .train import Trainer
-
-    train, test = _datasets(args)
-    _, channels, size, _ = train.images.shape
-    grey = channels == 1
-    config = vae.Config(
-        image_size=size, channels=channels, latent_dim=args.latent_dim, beta=args.beta,
-        widths=tuple(int(w) for w in args.widths.split(",")) if args.widths else ((32, 64) if size % 8 else (32, 64, 128)),
-        hidden=args.hidden, likelihood="bernoulli" if grey else "gaussian",
-    )
-    torch.manual_seed(args.seed)
-    config, model, init_card = _init_from(args, "vae", config, vae.build)
-    loss = vae.make_loss(config, binarize=grey, kl_warmup_steps=args.kl_warmup)
-    trainer = Trainer(model, loss, train.float(), _train_config(args, warmup=500), labels=train.labels)
-    held_out = test.float().to(trainer.device)
-    last, curve, wall = _run(trainer, args, lambda m: vae.evaluate(m, held_out)["neg_elbo"])
-    final, dev = trainer.final_model(), trainer.device
-    metrics = {f"heldout_{k}": round(v, 3) for k, v in vae.evaluate(final, held_out).items()}
-    metrics.update({f"train_{k}": round(v, 3) for k, v in vae.evaluate(final, train.float()[:2000].to(dev)).items()})
-    aux = vae.build_aux(final, held_out, test.labels.to(dev) if test.labels is not None else None)
-    card = _card(args, train, test, last, curve, metrics=metrics, **init_card, metrics_note=(
-        "nats per image, one z sample per image; Bernoulli likelihood on grey values = expected "
-        "NLL under dynamic binarisation" if grey else
-        "nats per image, one z sample; Gaussian likelihood with learned per-channel sigma on [0, 1] pixels"))
-    return trainer.save(args.out, family="vae", config=config, card=card, aux=aux, elapsed_s=wall)
-
-
-def _train_ddpm(args) -> Path:
-    import torch
-
-    from . import diffusion
-    from .train import Trainer
-
-    train, test = _datasets(args)
-    _, channels, size, _ = train.images.shape
-    conditional = args.conditional and train.labels is not None
-    config = diffusion.Config(
-        image_size=size, channels=channels, width=args.width,
-        channel_mult=tuple(int(m) for m in args.channel_mult.split(",")),
-        blocks_per_level=args.blocks, attention_resolutions=tuple(int(r) for r in args.attention.split(",") if r),
-        num_classes=len(train.class_names) if conditional else None, dropout=args.dropout,
-        timesteps=args.timesteps, schedule=args.schedule, patch_size=args.patch_size,
-    )
-    torch.manual_seed(args.seed)
-    config, model, init_card = _init_from(args, "ddpm", config, diffusion.build)
-    process = diffusion.make_process(config)
-    loss = diffusion.make_loss(process, p_uncond=args.p_uncond)
-    trainer = Trainer(model, loss, train.float(), _train_config(args, warmup=200),
-                      labels=train.labels if conditional else None)
-    held_x = test.float()[:1000].to(trainer.device)
-    held_y = test.labels[:1000].to(trainer.device) if conditional else None
-    last, curve, wall = _run(trainer, args, lambda m: diffusion.heldout_loss(process, m, held_x, held_y))
-    metrics = {"heldout_l_simple": round(diffusion.heldout_loss(process, trainer.final_model(), held_x, held_y), 5)}
-    card = _card(args, train, test, last, curve, metrics=metrics, default_guidance=args.default_guidance, **init_card,
-                 metrics_note="mean squared error of the predicted noise (L_simple) on up to 1,000 held-out images, "
-                              "uniform t, seed 0, no label dropout")
-    return trainer.save(args.out, family="ddpm", config=config, card=card, elapsed_s=wall)
-
-
-def _train_stylegan(args) -> Path:
-    import torch
-
-    from . import stylegan
-    from .train import Trainer
-
-    train, test = _datasets(args)
-    _, channels, size, _ = train.images.shape
-    config = stylegan.Config(
-        image_size=size, channels=channels, z_dim=args.z_dim, w_dim=args.w_dim, mapping_layers=args.mapping_layers,
-        channel_base=args.channel_base, channel_max=args.channel_max, r1_gamma=args.r1_gamma,
-        r1_every=args.r1_every, style_mixing_prob=args.style_mixing, mapping_lr_mul=args.mapping_lr_mul,
-        augment=args.augment,
-    )
-    torch.manual_seed(args.seed)
-    config, model, init_card = _init_from(args, "stylegan", config, stylegan.build)
-    betas = tuple(float(b) for b in args.gan_betas.split(","))
-    phases = stylegan.make_phases(config, lr=args.lr, betas=betas)
-    trainer = Trainer(model, phases, train.float(), _train_config(args, warmup=0))
-
-    def save(out, last, wall):
-        losses = {k: round(float(v), 4) for k, v in (trainer.history[-1] if trainer.history else {}).items()
-                  if k != "step"}
-        card = _card(args, train, test, last, None, metrics={"final_losses": losses}, **init_card,
-                     metrics_note="the last step's losses; sample quality is measured by benchmarks/stylegan_quality.py")
-        return trainer.save(out, family="stylegan", config=config, card=card, elapsed_s=wall)
-
-    def snapshot(ev):  # --snapshot-every: the model so far (the EMA copy) to OUT-stepN, to watch a long run
-        if args.snapshot_every and ev.step % args.snapshot_every == 0:
-            save(f"{args.out}-step{ev.step}", ev, ev.elapsed_s)
-
-    last, _, wall = _run(trainer, args, lambda m: float("nan"), on_step=snapshot)
-    return save(args.out, last, wall)
-
-
-def _train_clip(args) -> Path:
-    """The GenLab CLIP on captioned MNIST digits and/or shapes (--clip-data), English and Chinese."""
-    import dataclasses
-
-    import torch
-
-    from . import clip
-    from .clip import train as ct
-    from .data import load_dataset
-    from .train import Trainer
-
-    sources = [s.strip() for s in args.clip_data.split(",") if s.strip()]
-    if not sources or set(sources) - {"mnist", "shapes"}:
-        raise UserError("clip_data_unknown", value=args.clip_data)
-    mnist = shapes = mnist_test = shapes_test = None
-    if "mnist" in sources:
-        mnist = load_dataset("mnist", "train", data_dir=args.data_dir)
-        mnist_test = load_dataset("mnist", "test", data_dir=args.data_dir, n=args.n_test)
-    if "shapes" in sources:
-        shapes = load_dataset("shapes", "train", n=args.n_train, seed=args.data_seed)
-        shapes_test = load_dataset("shapes", "test", n=args.n_test or 1000, seed=args.data_seed)
-    resnet = args.clip_vision == "resnet"
-    config = clip.Config(vision=args.clip_vision, text_width=args.clip_width, embed_dim=args.clip_width,
-                         vision_width=args.clip_vision_width or (16 if resnet else args.clip_width),
-                         vision_layers=1 if resnet else args.clip_layers, text_layers=args.clip_layers,
-                         mlp_ratio=args.clip_mlp_ratio, patch_size=args.clip_patch,
-                         image_size=args.clip_image_size or 32)
-    torch.manual_seed(args.seed)
-    config, model, init_card = _init_from(args, "clip", config, clip.build)
-    if not 0 <= args.clip_reword <= 1:
-        raise UserError("value_out_of_range", what="--clip-reword", low=0, high=1, value=args.clip_reword)
-    texts, reqs, attrs = ct.caption_bank(mnist, shapes, reword=args.clip_reword, seed=args.data_seed)
-    images = ct.training_images(mnist, shapes, 32)  # the tower resizes (a ResNet may see 64x64)
-    x0_from = None
-    if args.clip_x0_ddpm:
-        from .clip.guide import load_generator
-
-        family, x0_from = load_generator(args.clip_x0_ddpm)
-        if family != "ddpm":
-            raise UserError("checkpoint_wrong_family", family=family, expected="ddpm")
-    loss = ct.make_loss(config, texts, reqs, attrs, negatives=args.clip_negatives, noise=args.clip_noise,
-                        reword=args.clip_reword, blur=args.clip_blur, x0_from=x0_from)
-    train_config = dataclasses.replace(_train_config(args, warmup=200), weight_decay=args.weight_decay)
-    trainer = Trainer(model, loss, images.float().div_(255), train_config,
-                      labels=torch.arange(len(images)))
-    probe = mnist_test.subset(slice(0, 500)) if mnist_test is not None else None
-    last, curve, wall = _run(trainer, args, lambda m: ct.zero_shot(m, config, probe, None).get("digits", {}).get("en", float("nan")))
-    final = trainer.final_model()
-    zero_shot = ct.zero_shot(final, config, mnist_test, shapes_test)
-    splits = {"train": "; ".join(s.split_note for s in (mnist, shapes) if s is not None),
-              "held_out": "; ".join(s.split_note for s in (mnist_test, shapes_test) if s is not None)}
-    args.dataset = "+".join(sources)
-    card = _card(args, mnist or shapes, mnist_test or shapes_test, last, curve, metrics={"zero_shot": zero_shot},
-                 **init_card, tokenizer=ct.TOKENIZER_NOTE, captions=ct.CAPTIONS_NOTE, metrics_note=ct.ZERO_SHOT_NOTE)
-    card["split"] = splits
-    return trainer.save(args.out, family="clip", config=config, card=card, elapsed_s=wall)
-
-
-TRAINERS = {"vae": _train_vae, "ddpm": _train_ddpm, "stylegan": _train_stylegan, "clip": _train_clip}
+def _train(args) -> Path:
+    """`python -m engines train FAMILY ...`: the family's own run (its spec's train_cli) with this kit."""
+    return families.get(args.family).train_cli(args, sys.modules[__name__])
 
 
 def _compact(args) -> Path:
-    """Re-store a checkpoint's weights as float16. A VAE's or DDPM's held-out metrics (a CLIP's
-    zero-shot accuracy) are re-measured on the rounded weights first, so its card describes the
-    model that ships."""
+    """Re-store a checkpoint's weights as float16. Its held-out metrics (a VAE's ELBO, a DDPM's
+    L_simple, a CLIP's zero-shot accuracy) are re-measured on the rounded weights first, so its
+    card describes the model that ships."""
     import torch
 
     from . import checkpoint
-    from .data import load_dataset
 
     ckpt = checkpoint.load(args.model)
     config, model = ckpt.build("cpu")
     model.half().float()  # in place: exactly the weights float16 storage will hold
     card = {k: v for k, v in ckpt.card.items() if k != "storage_dtype"}
     card["compacted_by"] = "python -m engines " + " ".join(shlex.quote(a) for a in args.argv)
-    dataset = card.get("dataset")
-    measured = {}
-    held_out_at_hand = dataset == "shapes" or dataset == "mnist" and args.data_dir
-    if ckpt.family == "vae" and held_out_at_hand:
-        from . import vae
-
-        test = load_dataset(dataset, "test", data_dir=args.data_dir, seed=0)
-        measured = {f"heldout_{k}": round(v, 3) for k, v in vae.evaluate(model, test.float()).items()}
-    elif ckpt.family == "ddpm" and held_out_at_hand:
-        from . import diffusion
-
-        test = load_dataset(dataset, "test", data_dir=args.data_dir, seed=0, n=1000 if dataset == "shapes" else None)
-        labels = test.labels[:1000] if config.num_classes is not None else None
-        loss = diffusion.heldout_loss(diffusion.make_process(config), model, test.float()[:1000], labels)
-        measured = {"heldout_l_simple": round(loss, 5)}
-    elif ckpt.family == "clip":  # on the card's held-out sets
-        from .clip import train as clip_train
-
-        sources = dataset.split("+") if dataset else []
-        mnist = load_dataset("mnist", "test", data_dir=args.data_dir) if "mnist" in sources else None
-        shapes = load_dataset("shapes", "test", n=1000) if "shapes" in sources else None
-        measured = {"zero_shot": clip_train.zero_shot(model, config, mnist, shapes)}
+    remeasure = families.get(ckpt.family).compact
+    measured = remeasure(model, config, card.get("dataset"), args.data_dir) if remeasure else {}
     if measured:
         card["metrics"] = {**(card.get("metrics") or {}), **measured}
     return checkpoint.save(args.out or args.model, family=ckpt.family, config=config, model=model,
@@ -298,31 +142,24 @@ def _compact(args) -> Path:
 
 
 def _sample(args) -> Path:
+    """Images from a checkpoint, with the sampler options its family's spec declares."""
     from . import checkpoint
-    from .train import image_grid
+    from .pictures import image_grid
 
     ckpt = checkpoint.load(args.model)
-    module = checkpoint.family_module(ckpt.family)
-    engine = module.Engine(ckpt)
-    supported = {"ddpm": ("label", "guidance", "sampler", "steps", "eta"), "stylegan": ("psi", "mix_seed", "mix_layers")}
-    given = {k: getattr(args, k) for k in ("label", "guidance", "sampler", "steps", "eta", "psi", "mix_seed", "mix_layers")
-             if getattr(args, k) is not None}
-    wrong = [k for k in given if k not in supported.get(ckpt.family, ())]
+    spec = families.get(ckpt.family)
+    if not _samples(spec):
+        raise UserError("sample_family_unsupported", family=ckpt.family,
+                        families=", ".join(f.name for f in families.all_families() if _samples(f)))
+    engine = spec.load_module().Engine(ckpt)
+    given = {k: getattr(args, k) for k in _sample_option_names() if getattr(args, k) is not None}
+    own = {k.name for k in spec.sample_knobs}
+    wrong = [k for k in given if k not in own]
     if wrong:
         raise UserError("sample_option_unsupported", family=ckpt.family,
                         options=", ".join("--" + k.replace("_", "-") for k in wrong))
-    mix = {k: given.pop(k) for k in ("mix_seed", "mix_layers") if k in given}
-    if mix:
-        # Style mixing: image i is seed + i with the --mix-layers styles taken from --mix-seed.
-        if set(mix) != {"mix_seed", "mix_layers"}:
-            raise UserError("sample_mix_pair")
-        layers = [int(v) if v.strip().isdigit() else v.strip() for v in str(mix["mix_layers"]).split(",") if v.strip()]
-        from . import runtime
-
-        seed = runtime.check_seed(args.seed)
-        runtime.check_seed(seed + args.n - 1)
-        grid = engine.mix(list(range(seed, seed + args.n)), [mix["mix_seed"]], layers, given.get("psi", 1.0))
-        images, labels = grid[:, 0], None
+    if spec.sample is not None:
+        images, labels = spec.sample(engine, args.n, args.seed, given)
     else:
         images, labels = engine.sample(args.n, args.seed, **given)
     out = Path(args.out)
@@ -344,7 +181,7 @@ def _guide(args) -> dict:
     """CLIP guidance from the command line: --n images (seeds seed .. seed + n - 1), each the
     best-scoring image of its run, to a .png grid or an .npz of raw uint8 (N, H, W, C) images."""
     from . import clip, runtime
-    from .train import image_grid
+    from .pictures import image_grid
 
     out = Path(args.out)
     if out.suffix.lower() not in (".png", ".npz"):
@@ -386,25 +223,36 @@ def _guide(args) -> dict:
 
 
 def _eval(args) -> dict:
-    from . import checkpoint, runtime, vae
+    """A checkpoint's held-out metrics, by its family's spec (`evaluate`: a VAE's negative ELBO)."""
+    from . import checkpoint, runtime
     from .data import load_dataset
 
-    ckpt = checkpoint.load(args.model, expect_family="vae")
-    engine = vae.Engine(ckpt)
+    ckpt = checkpoint.load(args.model)
+    spec = families.get(ckpt.family)
+    if spec.evaluate is None:
+        raise UserError("checkpoint_wrong_family", family=ckpt.family,
+                        expected=", ".join(f.name for f in families.all_families() if f.evaluate is not None))
+    config, model = ckpt.build(runtime.device())
     dataset = ckpt.card.get("dataset", "mnist")
     test = load_dataset(dataset, args.split, data_dir=args.data_dir)
-    metrics = vae.evaluate(engine.model, test.float().to(engine.device), seed=args.seed)
+    with runtime.compute():
+        metrics = spec.evaluate(model, test.float().to(runtime.device()), seed=args.seed)
     return {"model": str(args.model), "dataset": dataset, "split": test.split_note,
-            "images": len(test), "hardware": runtime.hardware_summary(engine.device),
+            "images": len(test), "hardware": runtime.hardware_summary(runtime.device()),
             **{k: round(v, 3) for k, v in metrics.items()}}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m engines", description="GenLab engine: train, sample, evaluate.")
-    sub = p.add_subparsers(dest="command", required=True)
+def _samples(spec: families.Family) -> bool:
+    """Whether the family's Engine draws images (`Engine(ckpt).sample(n, seed)`)."""
+    return callable(getattr(getattr(spec.load_module(), "Engine", None), "sample", None))
 
-    t = sub.add_parser("train", help="train a model and save a checkpoint folder")
-    t.add_argument("family", choices=sorted(TRAINERS))
+
+def _sample_option_names() -> list[str]:
+    return [k.name for spec in families.all_families() for k in spec.sample_knobs]
+
+
+def _train_options(t: argparse.ArgumentParser) -> None:
+    """What every family's training run takes (the family's own knobs come after)."""
     t.add_argument("--dataset", default="mnist")
     t.add_argument("--data-dir", default=None, help="folder with the MNIST IDX files (or GENLAB_DATA_DIR)")
     t.add_argument("--steps", type=int, default=5000)
@@ -425,78 +273,44 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--bf16", action="store_true", help="bf16 autocast and channels_last (pays off only for large models)")
     t.add_argument("--init", default=None, help="continue training from this checkpoint (its config is kept)")
     t.add_argument("--size", type=int, default=None, help="resize the data set's images to this side")
-    g = t.add_argument_group("vae")
-    g.add_argument("--latent-dim", type=int, default=16)
-    g.add_argument("--beta", type=float, default=1.0)
-    g.add_argument("--widths", default=None, help="comma-separated conv widths, e.g. 32,64")
-    g.add_argument("--hidden", type=int, default=512)
-    g.add_argument("--kl-warmup", type=int, default=0, help="steps over which beta ramps up from 0")
     t.add_argument("--grad-clip", type=float, default=10.0, help="max global gradient norm")
-    d = t.add_argument_group("ddpm")
-    d.add_argument("--width", type=int, default=32, help="UNet channels at full resolution")
-    d.add_argument("--channel-mult", default="1,2,2", help="UNet width multipliers per level")
-    d.add_argument("--blocks", type=int, default=2, help="residual blocks per level")
-    d.add_argument("--attention", default="7", help="feature-map sides with self-attention, comma-separated")
-    d.add_argument("--patch-size", type=int, default=1, help="fold p x p pixel patches into channels first (1, 2, 4)")
-    d.add_argument("--dropout", type=float, default=0.1)
-    d.add_argument("--timesteps", type=int, default=1000, help="T")
-    d.add_argument("--schedule", choices=("linear", "cosine"), default="linear")
-    d.add_argument("--conditional", action="store_true", help="class-conditional on the data set's labels")
-    d.add_argument("--p-uncond", type=float, default=0.1, help="label dropout for classifier-free guidance")
-    d.add_argument("--default-guidance", type=float, default=3.0, help="guidance scale the card suggests")
+    t.add_argument("--preset", choices=families.SIZES, default=None,
+                   help="the model size the training studio calls so; options given here win over it")
 
-    g = t.add_argument_group("stylegan")
-    g.add_argument("--z-dim", type=int, default=128)
-    g.add_argument("--w-dim", type=int, default=128)
-    g.add_argument("--mapping-layers", type=int, default=4)
-    g.add_argument("--channel-base", type=int, default=2048, help="feature maps at side r: min(base / r, max)")
-    g.add_argument("--channel-max", type=int, default=128)
-    g.add_argument("--r1-gamma", type=float, default=1.0)
-    g.add_argument("--style-mixing", type=float, default=0.9, help="style-mixing regularisation probability")
-    g.add_argument("--r1-every", type=int, default=16, help="lazy R1: apply it every this many D steps")
-    g.add_argument("--mapping-lr-mul", type=float, default=0.01, help="learning-rate multiplier of the mapping network")
-    g.add_argument("--augment", default="", help="DiffAugment before D: translation, cutout, or both comma-separated")
-    g.add_argument("--gan-betas", default="0,0.99", help="Adam betas of G and D, e.g. 0,0.99")
-    g.add_argument("--snapshot-every", type=int, default=0, help="also save the model to OUT-stepN every N steps")
-    g = t.add_argument_group("clip")
-    g.add_argument("--clip-data", default="mnist,shapes", help="captioned data: mnist, shapes or both (comma-separated)")
-    g.add_argument("--clip-width", type=int, default=96, help="width of both towers and of the shared embedding")
-    g.add_argument("--clip-layers", type=int, default=2,
-                   help="transformer blocks in each tower (a ResNet image tower has one bottleneck per stage)")
-    g.add_argument("--clip-mlp-ratio", type=float, default=2.0, help="transformer MLP width / model width")
-    g.add_argument("--clip-patch", type=int, default=4, help="ViT patch side in pixels (the image tower sees 32x32)")
-    g.add_argument("--clip-vision", choices=("vit", "resnet"), default="vit",
-                   help="image tower: a ViT, or open_clip's ModifiedResNet (one bottleneck per stage)")
-    g.add_argument("--clip-vision-width", type=int, default=0,
-                   help="image tower width (default: --clip-width for a ViT, 16 for a ResNet)")
-    g.add_argument("--clip-image-size", type=int, default=0,
-                   help="side the image tower sees (default 32; a ResNet needs a multiple of 32)")
-    g.add_argument("--clip-negatives", action="store_true",
-                   help="add hard-negative captions (false of a shapes image in one factor) to every batch")
-    g.add_argument("--clip-noise", type=float, default=0.08, help="largest pixel-noise sigma on half the images")
-    g.add_argument("--clip-blur", type=float, default=0.0,
-                   help="largest Gaussian-blur sigma (pixels at 32x32) on half the images (0: off)")
-    g.add_argument("--clip-reword", type=float, default=0.5,
-                   help="share of shapes captions that say the position another way ('in the top left', '左上方')")
-    g.add_argument("--clip-x0-ddpm", default="",
-                   help="a shapes DDPM folder: half the shapes images become its predicted x0 from a noised copy")
-    g.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay (clip)")
+
+def _knob_option(group, knob: families.Knob) -> None:
+    """One family setting as an option; its default is applied later (`values`), after --preset."""
+    shown = "" if knob.default is None else f" (default {knob.default if knob.kind is not tuple else ','.join(map(str, knob.default))})"
+    if knob.kind is bool:
+        group.add_argument(knob.option, dest=knob.name, action="store_true", default=None, help=knob.help)
+    else:
+        group.add_argument(knob.option, dest=knob.name, default=None, help=knob.help + shown,
+                           type=str if knob.kind is tuple else knob.kind, choices=knob.choices or None)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m engines", description="GenLab engine: train, sample, evaluate.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a model and save a checkpoint folder")
+    by_family = t.add_subparsers(dest="family", required=True, metavar="FAMILY")
+    for spec in families.trainable():
+        f = by_family.add_parser(spec.name, help=spec.title_en)
+        _train_options(f)
+        group = f.add_argument_group(spec.name)
+        for knob in spec.knobs:
+            _knob_option(group, knob)
 
     s = sub.add_parser("sample", help="sample images from a checkpoint")
     s.add_argument("--model", required=True)
     s.add_argument("--n", type=int, default=64)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", required=True, help=".png for a grid, .npz for raw uint8 (N, H, W, C) images")
-    g = s.add_argument_group("ddpm")
-    g.add_argument("--label", default=None, help="class to generate: one label, or 'all' for an even spread")
-    g.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (default: the card's)")
-    g.add_argument("--sampler", choices=("ddpm", "ddim"), default=None, help="ddpm: all T steps; ddim: --steps steps")
-    g.add_argument("--steps", type=int, default=None, help="DDIM steps (default 50)")
-    g.add_argument("--eta", type=float, default=None, help="DDIM noise level, 0 (deterministic) to 1")
-    g = s.add_argument_group("stylegan")
-    g.add_argument("--psi", type=float, default=None, help="truncation: w = w_avg + psi (w - w_avg); 1 = none")
-    g.add_argument("--mix-seed", type=int, default=None, help="take some layers' styles from this seed's w")
-    g.add_argument("--mix-layers", default=None, help="layers for --mix-seed: coarse, middle, fine or indices, e.g. 0,1,2")
+    for spec in families.all_families():  # each family's sampler options, in a group of its own
+        if spec.sample_knobs:
+            group = s.add_argument_group(spec.name)
+            for knob in spec.sample_knobs:
+                _knob_option(group, knob)
 
     g = sub.add_parser("guide", help="steer an image toward a text prompt with CLIP's gradient")
     g.add_argument("--prompt", required=True, help="what the image should show (any language the CLIP reads)")
@@ -521,7 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", default=None, help="folder to write (default: rewrite --model in place)")
     c.add_argument("--data-dir", default=None, help="MNIST folder, to re-measure held-out metrics")
 
-    e = sub.add_parser("eval", help="negative ELBO of a VAE on held-out data")
+    e = sub.add_parser("eval", help="a checkpoint's held-out metrics (a VAE's negative ELBO)")
     e.add_argument("--model", required=True)
     e.add_argument("--data-dir", default=None)
     e.add_argument("--split", default="test")
@@ -534,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = list(sys.argv[1:] if argv is None else argv)  # for the card's reproducing command
     try:
         if args.command == "train":
-            print(f"saved {TRAINERS[args.family](args)}")
+            print(f"saved {_train(args)}")
         elif args.command == "sample":
             print(f"wrote {_sample(args)}")
         elif args.command == "compact":

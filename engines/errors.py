@@ -570,6 +570,24 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The request was cut off after {size_mb:.1f} MB; the app accepts at most {max_mb} MB in one request.",
         "zh": "请求在 {size_mb:.1f} MB 处被截断；应用单个请求最多接受 {max_mb} MB。",
     },
+    # --- family registry (engines.families) ---
+    "studio_family_data": {
+        "en": "The {family_en} does not train on '{dataset}' here. Choose: {choices}.",
+        "zh": "{family_zh}在这里不能用“{dataset}”训练。请选择：{choices}。",
+    },
+    "sample_family_unsupported": {
+        "en": "A '{family}' checkpoint does not draw images; 'sample' takes a checkpoint of {families}.",
+        "zh": "“{family}”类型的检查点不生成图像；“sample”需要以下类型之一的检查点：{families}。",
+    },
+    # --- zerogpu ---------------------------------------------------------------------------
+    "gpu_quota": {
+        "en": "The free GPU time of this Space is used up for now ({reason}). What was done so far is kept; log in to Hugging Face or try again later.",
+        "zh": "本 Space 的免费 GPU 时长暂时已用完（{reason}）。已完成的部分已保留；请登录 Hugging Face 或稍后再试。",
+    },
+    "gpu_call_failed": {
+        "en": "The GPU call failed ({reason}). What was done so far is kept; try again.",
+        "zh": "GPU 调用失败（{reason}）。已完成的部分已保留；请重试。",
+    },
 }
 
 

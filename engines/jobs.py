@@ -28,6 +28,7 @@ deadlock against a unit waiting for it).
 from __future__ import annotations
 
 import collections
+import contextvars
 import dataclasses
 import itertools
 import logging
@@ -40,7 +41,7 @@ from typing import Any, Protocol
 
 import torch
 
-from . import runtime
+from . import gpu, runtime
 from .errors import UserError
 from .train import TrainEvent
 
@@ -102,8 +103,9 @@ class Limits:
             return cast(given)
 
         def default_running() -> int:
-            # The compute lock interleaves steps, so a GPU can keep two runs moving; a CPU not.
-            return 2 if runtime.device().type == "cuda" else 1
+            # The compute lock interleaves steps, so a GPU can keep two runs moving; a CPU not. On
+            # ZeroGPU the steps run in GPU calls, and a job's thread only waits for them.
+            return 2 if runtime.device().type == "cuda" or gpu.active() else 1
 
         return cls(
             max_running=pick("max_running", max_running, "GENLAB_MAX_JOBS", int, 1, default_running),
@@ -135,6 +137,9 @@ class Job:
         self.ended_at: float | None = None
         self._manager = manager
         self._make_trainer: MakeTrainer | None = make_trainer
+        # The submitting request's context: a ZeroGPU call made from the job's thread is then
+        # counted against that visitor's quota (the `spaces` package reads Gradio's request there).
+        self._context = contextvars.copy_context()
         self._stop = threading.Event()
         self._stop_reason: str | None = None   # first of "user" | "timeout" | "steps" | "forget"
         self._lock = threading.Lock()
@@ -247,6 +252,7 @@ class Job:
             self._result = None if self._released else result
             self.ended_at = time.time()
             self._make_trainer = None
+            self._context = contextvars.Context()
         self._finished.set()
 
     def _release(self) -> None:
@@ -269,12 +275,18 @@ class Job:
         timer = threading.Timer(limits.max_seconds, self._request_stop, args=("timeout",))
         timer.daemon = True
         timer.start()
+        trainer = None
         try:
             trainer = make_trainer(self._stop)
             capped = _apply_limits(trainer, limits, deadline)
             last = self._drive(trainer, limits)
             status, message = self._outcome(last, limits, capped)
             return status, message, trainer.final_model()
+        except gpu.CallFailed as err:
+            # ZeroGPU refused or lost a call (the visitor's quota, an aborted GPU task): the run
+            # stops with the weights of its last completed chunk.
+            log.info("job %s (%s) of session %s: GPU call failed: %s", self.id, self.name, self.session_id, err)
+            return "stopped", err, trainer.final_model() if trainer is not None else None
         except UserError as err:
             log.info("job %s (%s) of session %s refused: %s", self.id, self.name, self.session_id, err)
             return "failed", err, None
@@ -481,8 +493,7 @@ class JobManager:
             # Its units run in the compute thread's background lane: after any waiting slider or
             # click, taking turns with the other jobs and long runs.
             _warm_imports()
-            with runtime.background(owner=("job", job.id)):
-                outcome = job._execute(self.limits)
+            outcome = job._context.run(self._background, job)
         finally:
             # Free the slot before anyone waiting on the job hears that it finished.
             with self._lock:
@@ -491,6 +502,10 @@ class JobManager:
                 while self._queue and len(self._running) < self.limits.max_running:
                     self._start_locked(self._queue.popleft())
                 self._prune_locked(job.session_id)
+
+    def _background(self, job: Job):
+        with runtime.background(owner=("job", job.id)):
+            return job._execute(self.limits)
 
     def _prune_locked(self, session_id: str) -> None:
         # Each finished job holds a model; keep only the session's last `keep_finished`.

@@ -19,13 +19,9 @@ gradient cache (its embeddings once without gradients, then again in micro-batch
 Every family's preview draws its sample grid from fixed seeds, so a grid shows the same noise
 becoming a picture as training goes on.
 
-    family    model (engines.*)             loss                      preview
-    vae       vae.VAE                        recon + beta * KL         decode 16 fixed z ~ N(0, I)
-    stylegan  stylegan.GAN (G and D)         D then G phases, lazy R1  G on 16 fixed z, const noise
-    ddpm      diffusion.UNet (+ process)     L_simple, label dropout   DDIM-20 from fixed noise
-    clip      clip (open_clip towers)        InfoNCE over true captions 8 fixed images x their captions:
-                                                                       similarity map, a bright diagonal when
-                                                                       it has learned
+Nothing here knows a family: each one's spec (engines.families) gives its settings (`Knob`s, which
+become Recipe fields and their bounds), size presets, config, loss or phases, preview, how a step
+may be cut, and the aux data its checkpoint ships.
 """
 
 from __future__ import annotations
@@ -38,131 +34,114 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from . import runtime
+from . import families, runtime
 from .errors import UserError
-from .train import (
-    Phase,
-    Split,
-    TrainConfig,
-    Trainer,
-    contiguous_split,
-    image_grid,
-    to_uint8,
-)
+from .families import Knob
+from .train import Split, TrainConfig, Trainer, contiguous_split
 
-FAMILIES = ("vae", "stylegan", "ddpm", "clip")
-CAPTIONED = ("mnist", "shapes")  # the data sets the GenLab CLIP has true captions for
+FAMILIES = tuple(f.name for f in families.trainable())
 DATASETS = ("mnist", "shapes", "faces", "zip", "toy2d")
-SIZES = ("tiny", "small", "base")
+SIZES = families.SIZES
 NATIVE_SIDE = {"mnist": 28, "shapes": 32, "faces": 64, "zip": 32}
 PREVIEW_N = 16          # images in a preview grid
 PREVIEW_SEED = 1234     # the fixed seed every preview draws from
-DDIM_PREVIEW_STEPS = 20
 HELD_OUT_N = 500        # held-out images for a saved model's card and aux data
 # On a CPU a step is cut into micro-batches of about this much work, so Stop and other people's
 # requests never wait long (engines.train: the same step, to float rounding).
 CHUNK_S = 0.25
 STATE_PREFIX = "trainer/"  # aux tensors of a downloaded checkpoint's trainer state (Trainer.state_dict)
 
+# The settings every family shares, before and after each family's own (the training tab shows
+# them in this order: the head in the first row, the rest under "more").
+HEAD = (
+    Knob("steps", 300, 1, 1_000_000, int, key="train.steps", en="Steps", zh="训练步数"),
+    Knob("batch_size", 32, 1, 1024, int, key="train.batch", en="Batch size", zh="批大小"),
+    Knob("lr", 2e-3, 1e-6, 1.0, float, key="train.lr", en="Learning rate", zh="学习率"),
+)
+TAIL = (
+    Knob("n_images", 2000, 1, 60_000, int, key="train.n_images", en="Training images", zh="训练图像数"),
+    Knob("seed", 0, 0, runtime.MAX_SEED, int, key="train.seed", en="Seed", zh="随机种子"),
+    Knob("preview_every", 50, 0, 1_000_000, int, key="train.preview_every", en="Preview every", zh="预览间隔"),
+    Knob("fast", False, kind=bool, key="train.fast", en="Compile", zh="编译"),
+)
 
-@dataclass(frozen=True)
-class Recipe:
-    """A training run as a person sets it up; every field is checked by `check`."""
 
-    family: str = "vae"         # "vae" | "stylegan" | "ddpm" | "clip"
-    dataset: str = "shapes"     # "mnist" | "shapes" | "faces" | "zip" (the user's images) | "toy2d"
-    size: str = "tiny"          # model size preset: "tiny" | "small" | "base"
-    steps: int = 300            # optimiser steps
-    batch_size: int = 32        # images per step
-    lr: float = 2e-3            # AdamW learning rate (StyleGAN: G's; D's is scaled for lazy R1)
-    beta: float = 1.0           # VAE: weight of the KL term
-    latent_dim: int = 16        # VAE: dimensions of z (2 gives the VAE tab's 2-D map)
-    p_uncond: float = 0.1       # DDPM: label dropout, what classifier-free guidance needs
-    r1_gamma: float = 1.0       # StyleGAN: R1 penalty weight gamma
-    n_images: int = 2000        # training images (procedural sets: how many to draw; mnist: the first n)
-    seed: int = 0               # initial weights, batch order and noise
-    preview_every: int = 50     # steps between sample grids (0: only at the end)
-    fast: bool = False          # torch.compile the model (CUDA graphs on a GPU); ignored on a CPU
+def family_knobs() -> tuple[Knob, ...]:
+    """Every trainable family's studio settings, in registry order (a name two families share is
+    one setting: it must be declared alike)."""
+    out: dict[str, Knob] = {}
+    for spec in families.trainable():
+        for knob in spec.knobs:
+            if knob.studio:
+                assert out.setdefault(knob.name, knob) == knob, f"{knob.name} declared twice, differently"
+    return tuple(out.values())
 
+
+FAMILY_KNOBS = family_knobs()
+# A training run as a person sets it up: family, data set, size preset, then every knob. The fields
+# come in this order, which is also the order of the training tab's API parameters: a new
+# family's settings are appended, so no earlier parameter moves. Every field is checked by `check`.
+KNOBS = HEAD + TAIL + FAMILY_KNOBS
+Recipe = dataclasses.make_dataclass(
+    "Recipe", [("family", str, FAMILIES[0]), ("dataset", str, "shapes"), ("size", str, "tiny")]
+    + [(k.name, k.kind, k.default) for k in KNOBS], frozen=True)
+Recipe.__module__ = __name__
+Recipe.__doc__ = "A training run as a person sets it up (fields: RECIPE_FIELDS); checked by `check`."
+RECIPE_FIELDS = tuple(f.name for f in dataclasses.fields(Recipe))
 
 # What a person may set: field -> (low, high, English name, Chinese name). Outside: "studio_value".
 BOUNDS: dict[str, tuple[float, float, str, str]] = {
-    "steps": (1, 1_000_000, "Steps", "训练步数"),
-    "batch_size": (1, 1024, "Batch size", "批大小"),
-    "lr": (1e-6, 1.0, "Learning rate", "学习率"),
-    "beta": (0.0, 1000.0, "β (KL weight)", "β（KL 权重）"),
-    "latent_dim": (1, 256, "Latent dimensions", "潜在维度"),
-    "p_uncond": (0.0, 1.0, "Label dropout", "标签丢弃率"),
-    "r1_gamma": (0.0, 1000.0, "R1 γ", "R1 γ"),
-    "n_images": (1, 60_000, "Training images", "训练图像数"),
-    "seed": (0, runtime.MAX_SEED, "Seed", "随机种子"),
-    "preview_every": (0, 1_000_000, "Preview every", "预览间隔"),
-}
-INTEGER_FIELDS = {"steps", "batch_size", "latent_dim", "n_images", "seed", "preview_every"}
+    k.name: (k.low, k.high, k.en, k.zh) for k in KNOBS if k.kind in (int, float)}
+INTEGER_FIELDS = {k.name for k in KNOBS if k.kind is int}
+
+
+def owner(field: str) -> str | None:
+    """The family whose own setting `field` is (None: every family's)."""
+    return next((f.name for f in families.trainable() for k in f.knobs if k.name == field and k.studio), None)
 
 
 def on_gpu(device: torch.device | None = None) -> bool:
     return (device or runtime.device()).type == "cuda"
 
 
-def defaults(family: str, device: torch.device | None = None) -> Recipe:
-    """A recipe that shows learning within a few minutes on this device (a CPU: tiny models)."""
+def _spec(family: str) -> families.Family:
     if family not in FAMILIES:
         raise UserError("studio_choice", what_en="Family", what_zh="模型类别", value=family,
                         choices=", ".join(FAMILIES))
+    return families.get(family)
+
+
+def defaults(family: str, device: torch.device | None = None) -> Recipe:
+    """A recipe that shows learning within a few minutes on this device (a CPU: tiny models)."""
+    spec = _spec(family)
     gpu = on_gpu(device)
     common = {"family": family, "size": "small" if gpu else "tiny", "batch_size": 128 if gpu else 32,
               "n_images": 10_000 if gpu else 2000, "preview_every": 200 if gpu else 50}
-    per_family = {
-        "clip": {"dataset": "mnist", "steps": 3000 if gpu else 300, "lr": 2e-3, "batch_size": 256 if gpu else 64,
-                 "preview_every": 200 if gpu else 25},
-        "vae": {"dataset": "mnist", "steps": 3000 if gpu else 400, "lr": 2e-3},
-        "ddpm": {"dataset": "mnist", "steps": 5000 if gpu else 400, "lr": 1e-3,
-                 "preview_every": 500 if gpu else 100},
-        "stylegan": {"dataset": "shapes", "steps": 5000 if gpu else 300, "lr": 2e-3},
-    }[family]
-    return Recipe(**{**common, **per_family})
+    own = {k.name: k.default_on(gpu) for k in spec.knobs if k.studio}
+    return Recipe(**{**common, **own, **spec.studio_defaults, **(spec.studio_gpu if gpu else {})})
 
 
 def check(recipe: Recipe) -> Recipe:
     """The recipe with its numbers coerced, or a bilingual UserError naming the bad value."""
-    if recipe.family not in FAMILIES:
-        raise UserError("studio_choice", what_en="Family", what_zh="模型类别", value=recipe.family,
-                        choices=", ".join(FAMILIES))
+    spec = _spec(recipe.family)
     if recipe.dataset == "toy2d":
         raise UserError("studio_toy2d")
     if recipe.dataset not in DATASETS:
         raise UserError("studio_choice", what_en="Data set", what_zh="数据集", value=recipe.dataset,
                         choices=", ".join(d for d in DATASETS if d != "toy2d"))
-    if recipe.family == "clip" and recipe.dataset not in CAPTIONED:
-        raise UserError("studio_clip_data", dataset=recipe.dataset, choices=", ".join(CAPTIONED))
+    if recipe.dataset not in spec.datasets:
+        raise UserError(spec.data_error, dataset=recipe.dataset, choices=", ".join(spec.datasets),
+                        family_en=spec.title_en, family_zh=spec.title_zh)
     if recipe.size not in SIZES:
         raise UserError("studio_choice", what_en="Model size", what_zh="模型规模", value=recipe.size,
                         choices=", ".join(SIZES))
-    values = {}
-    for name, (low, high, en, zh) in BOUNDS.items():
-        raw = getattr(recipe, name)
-        try:
-            value = float(raw)
-        except (TypeError, ValueError):
-            value = math.nan
-        if not math.isfinite(value):
-            raise UserError("studio_value", what_en=en, what_zh=zh, low=_fmt(low), high=_fmt(high), value=raw)
-        if name in INTEGER_FIELDS:
-            if value != int(value):
-                raise UserError("studio_integer", what_en=en, what_zh=zh, value=raw)
-            value = int(value)
-        if not low <= value <= high:
-            raise UserError("studio_value", what_en=en, what_zh=zh, low=_fmt(low), high=_fmt(high), value=raw)
-        values[name] = value
-    return dataclasses.replace(recipe, **values, fast=bool(recipe.fast))
+    return dataclasses.replace(recipe, **{k.name: k.check(getattr(recipe, k.name)) for k in KNOBS})
 
 
 def _fmt(x: float) -> str:
-    return f"{x:g}" if isinstance(x, float) and not float(x).is_integer() else f"{int(x):,}"
+    return families._fmt(x)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -171,15 +150,12 @@ def _fmt(x: float) -> str:
 
 def image_side(recipe: Recipe) -> int:
     """The side the model trains at: the data set's own, 32 for faces below the base preset (a CPU
-    trains 64x64 slowly), and the next power of two for StyleGAN (28 -> 32)."""
+    trains 64x64 slowly), then what the family makes of it (StyleGAN: the next power of two)."""
     side = NATIVE_SIDE[recipe.dataset]
     if recipe.size != "base":
         side = min(side, 32)
-    if recipe.family == "stylegan":
-        side = 2 ** math.ceil(math.log2(side))
-    if recipe.family == "clip":
-        side = 32  # the image tower's input (engines.clip.Config.image_size)
-    return side
+    fit = families.get(recipe.family).side
+    return fit(side) if fit is not None else side
 
 
 def load_data(recipe: Recipe, *, data_dir=None, zip_path=None, split: str = "train"):
@@ -203,172 +179,30 @@ def load_data(recipe: Recipe, *, data_dir=None, zip_path=None, split: str = "tra
 
 
 # ------------------------------------------------------------------------------------------------
-# Models, losses and previews per family
+# A family's settings, and how its steps may be cut
 # ------------------------------------------------------------------------------------------------
 
-def _vae_config(recipe: Recipe, side: int, channels: int):
-    from . import vae
-
-    widths = {"tiny": (16, 32), "small": (32, 64),
-              "base": (32, 64, 128) if side % 8 == 0 else (32, 64)}[recipe.size]
-    hidden = {"tiny": 128, "small": 256, "base": 512}[recipe.size]
-    return vae.Config(image_size=side, channels=channels, latent_dim=recipe.latent_dim, widths=widths,
-                      hidden=hidden, beta=recipe.beta, likelihood="bernoulli" if channels == 1 else "gaussian")
-
-
-def _ddpm_config(recipe: Recipe, side: int, channels: int, num_classes: int | None):
-    from . import diffusion
-
-    width, mult, blocks, dropout = {"tiny": (16, (1, 2), 1, 0.0), "small": (32, (1, 2, 2), 1, 0.1),
-                                    "base": (64, (1, 2, 2), 2, 0.1)}[recipe.size]
-    # Fold 2x2 patches into channels where the sides allow it: 4x cheaper, as the shipped UNets.
-    patch = next(p for p in (2, 1) if side % (p * 2 ** (len(mult) - 1)) == 0 and side // p >= 8)
-    lowest = side // patch // 2 ** (len(mult) - 1)
-    return diffusion.Config(image_size=side, channels=channels, width=width, channel_mult=mult,
-                            blocks_per_level=blocks, attention_resolutions=(lowest,) if recipe.size == "base" else (),
-                            num_classes=num_classes, dropout=dropout, patch_size=patch)
-
-
-def _stylegan_config(recipe: Recipe, side: int, channels: int):
-    from . import stylegan
-
-    z, maps, base, cap = {"tiny": (32, 2, 512, 32), "small": (64, 2, 1024, 64),
-                          "base": (128, 4, 2048, 128)}[recipe.size]
-    return stylegan.Config(image_size=side, channels=channels, z_dim=z, w_dim=z, mapping_layers=maps,
-                           channel_base=base, channel_max=cap, r1_gamma=recipe.r1_gamma)
-
-
-def _clip_config(recipe: Recipe):
-    from . import clip
-
-    width, layers = {"tiny": (64, 1), "small": (96, 2), "base": (128, 4)}[recipe.size]
-    return clip.Config(vision_width=width, text_width=width, embed_dim=width, vision_layers=layers,
-                       text_layers=layers)
-
-
-def _clip_probe(data, texts: list[list[str]], n: int = 8) -> tuple[torch.Tensor, list[str]]:
-    """n training images with different first captions (one per digit for MNIST), and those captions."""
-    picked, seen = [], set()
-    for i, bank in enumerate(texts):
-        if bank[0] not in seen:
-            seen.add(bank[0])
-            picked.append(i)
-        if len(picked) == n:
-            break
-    if data.labels is not None and data.name == "mnist":
-        picked.sort(key=lambda i: int(data.labels[i]))
-    return data.images[picked].float().div_(255.0), [texts[i][0] for i in picked]
-
-
-def clip_preview(config, images: torch.Tensor, captions: list[str], cell: int = 32):
-    """Row i: image i; column j: the caption of image j; colour: how much of image i's softmax over
-    the captions goes to caption j (dark blue 0 -> yellow 1). A trained CLIP lights the diagonal.
-    -> uint8 (H, W, 3): the images down the left, the (n, n) map beside them."""
-    from .clip import tokenizer
-    from .clip.model import MAX_LOGIT_SCALE, to_tower_input
-
-    ids = tokenizer.tokenize(captions, config.context_length)
-    low, high = torch.tensor([20.0, 24.0, 70.0]), torch.tensor([250.0, 220.0, 60.0])
-
-    def preview(model) -> np.ndarray:
-        device = next(model.parameters()).device
-        img = model.encode_image(to_tower_input(images.to(device), config.image_size), normalize=True)
-        txt = model.encode_text(ids.to(device), normalize=True)
-        scale = model.logit_scale.clamp(max=math.log(MAX_LOGIT_SCALE)).exp()
-        prob = (scale * img @ txt.t()).softmax(dim=1).float().cpu()          # (n, n)
-        n = len(captions)
-        colours = low + prob[..., None] * (high - low)                       # (n, n, 3)
-        heat = colours.repeat_interleave(cell, 0).repeat_interleave(cell, 1)  # (n * cell, n * cell, 3)
-        thumbs = torch.nn.functional.interpolate(images, size=(cell, cell), mode="nearest")
-        left = thumbs.mul(255).permute(0, 2, 3, 1).reshape(n * cell, cell, -1).expand(-1, -1, 3)
-        gap = torch.full((n * cell, 4, 3), 255.0)
-        return torch.cat([left, gap, heat], dim=1).round().clamp(0, 255).to(torch.uint8).numpy()
-
-    return preview
-
-
-def vae_preview(config, stop: threading.Event | None = None, n: int = PREVIEW_N, seed: int = PREVIEW_SEED):
-    """Decode the same n z ~ N(0, I) every time -> uint8 grid."""
-    z = torch.randn(n, config.latent_dim, generator=runtime.generator(seed))
-
-    def preview(model) -> np.ndarray:
-        device = next(model.parameters()).device
-        return image_grid(to_uint8(model.decode(z.to(device))))  # the mean of p(x|z)
-
-    return preview
-
-
-def ddpm_preview(config, process, stop: threading.Event | None = None, n: int = PREVIEW_N,
-                 seed: int = PREVIEW_SEED, steps: int = DDIM_PREVIEW_STEPS):
-    """DDIM from the same noise every time (labels 0, 1, 2, ... when conditional) -> uint8 grid.
-    Gives up (None) as soon as `stop` is set, so Stop never waits for a whole preview; its
-    `steps(model)` generator lets the trainer run it one DDIM step per unit of work (a base
-    preset's preview takes tens of seconds on a CPU)."""
-    from .diffusion.process import to_unit
-
-    def stepwise(model):
-        """None after each DDIM step, then the grid: the trainer runs one item per unit of work."""
-        device = next(model.parameters()).device
-        gen = runtime.generator(seed, device)
-        y = (torch.arange(n, device=device) % config.num_classes) if config.num_classes else None
-        shape = (n, config.channels, config.image_size, config.image_size)
-        x = None
-        for step in process.ddim(model, shape, gen=gen, steps=steps, y=y):
-            if stop is not None and stop.is_set():
-                return
-            x = step.x_prev
-            yield None
-        yield image_grid(to_uint8(to_unit(x)))
-
-    def preview(model) -> np.ndarray | None:
-        out = None
-        for out in stepwise(model):
-            if stop is not None and stop.is_set():
-                return None
-        return out
-
-    preview.steps = stepwise
-    return preview
-
-
-def mbstd_groups(batch: int, group_size: int) -> int:
-    """How many images engines.stylegan's minibatch_stddev puts in a group for a batch."""
-    g = min(group_size, batch)
-    while batch % g:
-        g -= 1
-    return g
-
-
-def mbstd_split(group_size: int) -> Split:
-    """Micro-batches of whole minibatch-stddev groups for StyleGAN's D. Images i and i + B/G of a
-    batch of B share a group; a micro-batch takes whole groups, ordered so that the discriminator
-    groups them again exactly so (the group size of each micro-batch is checked to be G)."""
-
-    def split(batch: int, start: int, want: int):
-        g = mbstd_groups(batch, group_size)
-        m = batch // g                                  # groups in the batch
-        k = max(1, min(m - start, round(want / g)))    # groups in this micro-batch
-        while k > 1 and mbstd_groups(g * k, group_size) != g:
-            k -= 1
-        cols = torch.arange(start, start + k)
-        idx = (cols[None, :] + m * torch.arange(g)[:, None]).flatten()
-        return idx, (start + k if start + k < m else None)
-
-    return split
+def knob_values(recipe: Recipe, side: int) -> dict:
+    """Everything the family's spec reads: its knobs' defaults, its size preset at this side, then
+    the recipe's fields (its own settings, and the shared ones such as lr and dataset)."""
+    spec = families.get(recipe.family)
+    values = {k.name: k.default for k in spec.knobs}
+    values.update(spec.presets(recipe.size, side))
+    values.update(dataclasses.asdict(recipe))
+    return values
 
 
 # A family whose loss is over the batch as a whole names the model's per-row embedding methods: its
 # steps run as a gradient cache (engines.train), the same gradient in units of rows.
-CACHED = {"clip": ("encode_image", "encode_text")}
+CACHED = {f.name: f.cached for f in families.trainable() if f.cached}
 
 
 def split_for(family: str, model: torch.nn.Module) -> Split | None:
     """How a family's step may be cut into micro-batches (None: it may not)."""
-    if family == "clip":  # InfoNCE compares every image with every caption of the batch
+    spec = families.get(family)
+    if spec.whole_steps:  # e.g. InfoNCE compares every image with every caption of the batch
         return None
-    if family == "stylegan":
-        return mbstd_split(model.D.mbstd_group)
-    return contiguous_split
+    return spec.split(model) if spec.split is not None else contiguous_split
 
 
 @dataclass
@@ -389,6 +223,7 @@ class Plan:
     continued_from: dict | None = None     # what an uploaded checkpoint said about its training
     steps_before: int = 0                  # steps the weights had when this plan started
     trainer_state: tuple[dict, dict] | None = None  # an upload's saved trainer state (tensors, meta)
+    class_names: list[str] | None = None   # the data set's label names, for the card
 
     @property
     def family(self) -> str:
@@ -409,7 +244,7 @@ class Plan:
             steps=steps, batch_size=r.batch_size, lr=r.lr, seed=seed,
             warmup_steps=int(warmup or 0),
             lr_min_ratio=1.0,  # constant after warm-up, so Resume goes on at the same rate
-            grad_clip=None if r.family == "stylegan" else 1.0,
+            grad_clip=families.get(r.family).grad_clip,
             # On a CPU an event every step: the job hands the compute lock to waiting requests
             # between events (engines.jobs.YIELD_S). On a GPU a read-back per step would stall it.
             log_every=(10 if r.steps <= 2000 else 25) if gpu else 1,
@@ -452,26 +287,30 @@ def prepare(recipe: Recipe, *, data_dir=None, zip_path=None, init=None) -> Plan:
     """Check the recipe, load its data and build its model (from `init`, a loaded Checkpoint, to
     continue one). Raises UserError for anything a person can fix."""
     recipe = check(recipe)
+    spec = families.get(recipe.family)
     data = load_data(recipe, data_dir=data_dir, zip_path=zip_path)
-    if recipe.family == "clip":
-        return _prepare_clip(recipe, data, data_dir=data_dir, init=init)
     _, channels, side, _ = data.images.shape
+    values = knob_values(recipe, side)
     num_classes = None
-    if recipe.family == "ddpm" and data.labels is not None and data.class_names and len(data.class_names) <= 20:
+    if spec.conditional and data.labels is not None and data.class_names and len(data.class_names) <= 20:
         num_classes = len(data.class_names)
-    config = {"vae": lambda: _vae_config(recipe, side, channels),
-              "ddpm": lambda: _ddpm_config(recipe, side, channels, num_classes),
-              "stylegan": lambda: _stylegan_config(recipe, side, channels)}[recipe.family]()
+    config = spec.config(values, side, channels, num_classes)
     config, model, steps_before, continued = _initial_model(recipe, config, init)
+    common = dict(recipe=recipe, data_note=data.split_note, data_dir=data_dir, continued_from=continued,
+                  steps_before=steps_before, trainer_state=saved_state(init),
+                  class_names=list(data.class_names) if data.class_names else None)
+    if spec.prepare is not None:  # a family that trains on something else than labelled images
+        loss, images, labels, make_preview = spec.prepare(config, model, data, values)
+        return Plan(config=config, model=model, loss=loss, images=images, labels=labels,
+                    make_preview=make_preview, **common)
     if (config.image_size, config.channels) != (side, channels):  # only a loaded checkpoint can differ
         raise UserError("studio_data_mismatch", size=config.image_size, channels=config.channels,
                         data_size=side, data_channels=channels, dataset=recipe.dataset)
-    config = _retuned(recipe, config, model)
-    loss, make_preview = _loss_and_preview(recipe, config)
-    labels = data.labels if recipe.family == "ddpm" and config.num_classes is not None else None
-    return Plan(recipe=recipe, config=config, model=model, loss=loss, images=data.images, labels=labels,
-                data_note=data.split_note, make_preview=make_preview, data_dir=data_dir,
-                continued_from=continued, steps_before=steps_before, trainer_state=saved_state(init))
+    config = _retuned(spec, config, model, values)
+    loss, make_preview = _loss_and_preview(spec, config, values)
+    labels = data.labels if spec.conditional and getattr(config, "num_classes", None) is not None else None
+    return Plan(config=config, model=model, loss=loss, images=data.images, labels=labels, make_preview=make_preview,
+                **common)
 
 
 def _initial_model(recipe: Recipe, config, init):
@@ -586,57 +425,24 @@ def check_optimisers(trainer: Trainer) -> None:
                 raise UserError("train_state_mismatch", reason="an optimiser that maximises the loss")
 
 
-def _retuned(recipe: Recipe, config, model):
-    """The config with the VAE beta set now, which wins over a loaded or earlier run's (R1 gamma
-    likewise, in _loss_and_preview)."""
-    if recipe.family == "vae" and config.beta != recipe.beta:
-        config = dataclasses.replace(config, beta=recipe.beta)
-        model.config = config
-    return config
-
-
-def _prepare_clip(recipe: Recipe, data, *, data_dir, init) -> Plan:
-    """The GenLab CLIP on one captioned data set: each image's bank of true captions (English and
-    Chinese), the contrastive loss that knows which captions are true of which images."""
-    from .clip import train as ct
-    from .clip.model import freeze_norms
-
-    mnist, shapes = (data, None) if recipe.dataset == "mnist" else (None, data)
-    texts, reqs, attrs = ct.caption_bank(mnist, shapes)
-    config, model, steps_before, continued = _initial_model(recipe, _clip_config(recipe), init)
-    freeze_norms(model)  # a ResNet tower's statistics stay put: a step here may be a gradient cache
-    images = ct.training_images(mnist, shapes, 32)  # uint8; the tower resizes to its own side
-    probe, captions = _clip_probe(data, texts)
-    return Plan(recipe=recipe, config=config, model=model, loss=ct.make_loss(config, texts, reqs, attrs),
-                images=images, labels=torch.arange(len(images)), data_note=data.split_note,
-                make_preview=lambda stop: clip_preview(config, probe, captions), data_dir=data_dir,
-                continued_from=continued, steps_before=steps_before, trainer_state=saved_state(init))
+def _retuned(spec: families.Family, config, model, values: dict):
+    """The config with the settings a run may change set now (a VAE's beta), which win over a
+    loaded or earlier run's (R1 gamma likewise, in the family's loss)."""
+    if spec.retune is None:
+        return config
+    new = spec.retune(config, values)
+    if new != config:
+        model.config = new
+    return new
 
 
 def _module(family: str):
-    from . import checkpoint
-
-    return checkpoint.family_module(family)
+    return families.get(family).load_module()
 
 
-def _loss_and_preview(recipe: Recipe, config):
-    if recipe.family == "vae":
-        from . import vae
-
-        loss = vae.make_loss(config, binarize=config.channels == 1)
-        return loss, lambda stop: vae_preview(config, stop)
-    if recipe.family == "ddpm":
-        from . import diffusion
-
-        process = diffusion.make_process(config)
-        loss = diffusion.make_loss(process, p_uncond=recipe.p_uncond)
-        return loss, lambda stop: ddpm_preview(config, process, stop)
-    from . import stylegan
-
-    # The R1 gamma the person set now, whatever the checkpoint was trained with.
-    config = dataclasses.replace(config, r1_gamma=recipe.r1_gamma)
-    phases: list[Phase] = stylegan.make_phases(config, lr=recipe.lr)
-    return phases, lambda stop: stylegan.preview_fn(config, n=PREVIEW_N, seed=PREVIEW_SEED)
+def _loss_and_preview(spec: families.Family, config, values: dict):
+    loss = spec.loss(config, values)
+    return loss, lambda stop: spec.preview(config, loss, stop, n=PREVIEW_N, seed=PREVIEW_SEED)
 
 
 def resume(plan: Plan, recipe: Recipe | None = None) -> Plan:
@@ -645,15 +451,17 @@ def resume(plan: Plan, recipe: Recipe | None = None) -> Plan:
     if recipe is None:
         return plan
     recipe = check(recipe)
-    keep = ("family", "dataset", "size", "latent_dim", "n_images", "seed")
+    spec = families.get(recipe.family)
+    keep = ("family", "dataset", "size", *(k.name for k in KNOBS if k.fixed), "n_images", "seed")
     changed = [f for f in keep if getattr(recipe, f) != getattr(plan.recipe, f)]
     if changed:
         raise UserError("studio_resume_changed", fields=", ".join(changed))
-    plan.config = _retuned(recipe, plan.config, plan.model)
-    if recipe.family == "clip":  # its loss and preview depend only on the data, which stays
+    if spec.prepare is not None:  # its loss and preview depend only on the data, which stays
         plan.recipe = recipe
         return plan
-    loss, make_preview = _loss_and_preview(recipe, plan.config)
+    values = knob_values(recipe, plan.config.image_size)
+    plan.config = _retuned(spec, plan.config, plan.model, values)
+    loss, make_preview = _loss_and_preview(spec, plan.config, values)
     plan.recipe, plan.loss, plan.make_preview = recipe, loss, make_preview
     return plan
 
@@ -693,8 +501,11 @@ def save(plan: Plan, out_dir, *, name: str, wall_time_s: float | None = None, st
         card["continued_from"] = plan.continued_from
     if meta is not None:
         card["trainer"] = meta
-    if r.family == "ddpm" and plan.config.num_classes:
-        card["default_guidance"] = 1.0
+    if plan.class_names:
+        card["class_names"] = plan.class_names
+    spec = families.get(r.family)
+    if spec.card is not None:
+        card.update(spec.card(plan.config))
     return checkpoint.save(out_dir, family=r.family, config=plan.config, model=model, card=card, aux=aux)
 
 
@@ -712,21 +523,12 @@ def _held_out(plan: Plan):
 
 
 def _aux(plan: Plan, model: torch.nn.Module) -> dict:
-    family = plan.recipe.family
-    if family in ("stylegan", "clip"):
+    """The aux data the family's tab reads (its spec's `aux`), made from held-out images."""
+    make = families.get(plan.recipe.family).aux
+    if make is None:
         return {}
     images, labels = _held_out(plan)
-    device = next(model.parameters()).device
-    if family == "vae":
-        from . import vae
-
-        with runtime.compute():
-            aux = vae.build_aux(model, images.to(device), None if labels is None else labels.to(device))
-        return {k: v.cpu() for k, v in aux.items()}
-    aux = {"examples": (images[:32] * 255).round().to(torch.uint8)}
-    if labels is not None and plan.config.num_classes:
-        aux["example_labels"] = labels[:32].to(torch.int64)
-    return aux
+    return make(model, plan.config, images, labels)
 
 
 def recipe_from_card(ckpt) -> Recipe:
@@ -748,10 +550,7 @@ def recipe_from_card(ckpt) -> Recipe:
         side = int(ckpt.config.get("image_size", 0))
         if recipe.dataset in NATIVE_SIDE and side > 32:
             recipe = dataclasses.replace(recipe, size="base")
-    config = ckpt.config
-    if ckpt.family == "vae":
-        recipe = dataclasses.replace(recipe, latent_dim=int(config.get("latent_dim", recipe.latent_dim)),
-                                     beta=float(config.get("beta", recipe.beta)))
-    if ckpt.family == "stylegan":
-        recipe = dataclasses.replace(recipe, r1_gamma=float(config.get("r1_gamma", recipe.r1_gamma)))
-    return recipe
+    # The family's own settings its config records (a VAE's latent_dim and beta, a StyleGAN's R1 gamma).
+    recorded = {k.name: k.kind(ckpt.config[k.name]) for k in families.get(ckpt.family).knobs
+                if k.studio and k.name in ckpt.config}
+    return dataclasses.replace(recipe, **recorded)

@@ -61,8 +61,9 @@ import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-from . import runtime
+from . import gpu, runtime
 from .errors import UserError
+from .pictures import image_grid, to_uint8  # noqa: F401  (their old home; engines.pictures now)
 
 
 class LossFn(Protocol):
@@ -301,6 +302,7 @@ class Trainer:
         self.forward_model = (torch.compile(self.model, mode="reduce-overhead" if self.cuda else None)
                               if config.compile else self.model)
         self._started: float | None = None  # perf_counter at the start of run()
+        self.pause_at: int | None = None     # run() ends quietly after this step (a ZeroGPU chunk)
         self.step = 0
         self.history: list[dict[str, float]] = []
         self._gen = runtime.generator(config.seed, self.device)
@@ -690,6 +692,9 @@ class Trainer:
                             for v in values]).cpu().tolist()
 
     def run(self) -> Iterator[TrainEvent]:
+        if gpu.active() and not self.cuda:  # on ZeroGPU: chunks of steps in GPU calls
+            yield from gpu.train(self)
+            return
         c = self.config
         start = self._started = time.perf_counter()
         window_t, window_n = start, 0
@@ -711,6 +716,8 @@ class Trainer:
         pending: list[tuple[int, torch.Tensor, dict]] = []
         good = (self.step, self._on_compute(self._snapshot)) if self.deferred_check else None
         while self.step < c.steps:
+            if self.pause_at is not None and self.step >= self.pause_at:
+                return
             if self.stop.is_set():
                 yield TrainEvent("stopped", self.step, elapsed_s=time.perf_counter() - start)
                 return
@@ -729,7 +736,7 @@ class Trainer:
             self.step += 1
             window_n += n
             pending.append((self.step, loss, logs))
-            report = self.step % c.log_every == 0 or self.step == c.steps
+            report = self.step % c.log_every == 0 or self.step in (c.steps, self.pause_at)
             preview = c.preview_every and self.step % c.preview_every == 0
             if not (report or preview or not self.deferred_check):
                 continue
@@ -855,23 +862,3 @@ class Trainer:
         if order is not None and order.dim() == 1 and (len(order) == 0 or (
                 int(order.min()) >= 0 and int(order.max()) < len(self.images))):
             self._order = order.to(self.device, torch.long)
-
-
-
-def image_grid(images: np.ndarray, nrow: int | None = None, pad: int = 2, pad_value: int = 40) -> np.ndarray:
-    """(N, H, W, C) uint8 -> one (H', W', C) uint8 grid image, row-major."""
-    n, h, w, c = images.shape
-    nrow = nrow or math.ceil(math.sqrt(n))
-    ncol_rows = math.ceil(n / nrow)
-    grid = np.full((ncol_rows * (h + pad) + pad, nrow * (w + pad) + pad, c), pad_value, np.uint8)
-    for i in range(n):
-        r, col = divmod(i, nrow)
-        y, x = pad + r * (h + pad), pad + col * (w + pad)
-        grid[y:y + h, x:x + w] = images[i]
-    return grid
-
-
-def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """float (B, C, H, W) in [0, 1] -> uint8 (B, H, W, C) numpy."""
-    x = x.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8)
-    return x.permute(0, 2, 3, 1).cpu().numpy()

@@ -13,6 +13,7 @@ with z = mu + sigma * eps (the reparameterisation trick), and the KL in closed f
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -25,7 +26,8 @@ from torch import nn
 from . import runtime
 from .configs import FamilyConfig, check_range
 from .errors import UserError
-from .train import image_grid, to_uint8
+from .families import Family, Knob, class_names, held_out_at_hand
+from .pictures import image_grid, to_uint8
 
 FAMILY = "vae"
 LOG_2PI = math.log(2 * math.pi)
@@ -330,6 +332,11 @@ class Engine:
         std = self.aux["pca_std"].numpy()[:k, None]
         return (comps.numpy()[:k] * std).astype(np.float32), self.aux["pca_mean"].numpy(), "pca"
 
+    @property
+    def class_names(self) -> list[str] | None:
+        """Label i's name (the card's, engines.families.class_names), for the examples."""
+        return class_names(self.card)
+
     def examples(self) -> tuple[np.ndarray, np.ndarray | None]:
         """Shipped example images (uint8 (N, H, W, C)) and their labels (or None)."""
         ex = self.aux.get("examples")
@@ -356,3 +363,112 @@ def preview_fn(config: Config, n: int = 64, seed: int = 1234):
         return image_grid(to_uint8(x), nrow=int(math.sqrt(n)))
 
     return preview
+
+
+# ------------------------------------------------------------------------------------------------
+# The family's spec (engines.families): its training settings, presets, studio and command line
+# ------------------------------------------------------------------------------------------------
+
+KNOBS = (
+    Knob("beta", 1.0, 0.0, 1000.0, float, key="train.beta", en="β (KL weight)", zh="β（KL 权重）",
+         help="weight of the KL term"),
+    Knob("latent_dim", 16, 1, 256, int, key="train.latent", en="Latent dimensions", zh="潜在维度", fixed=True,
+         help="dimensions of z (2 gives the VAE tab's 2-D map)"),
+    Knob("widths", None, kind=tuple, help="comma-separated conv widths, e.g. 32,64 (default: the base preset's)"),
+    Knob("hidden", 512, kind=int, help="width of the fully connected layer around z"),
+    Knob("kl_warmup", 0, kind=int, help="steps over which beta ramps up from 0"),
+)
+
+
+def presets(size: str, side: int) -> dict:
+    """The studio's model sizes (the command line's defaults are the base one)."""
+    widths = {"tiny": (16, 32), "small": (32, 64), "base": (32, 64, 128) if side % 8 == 0 else (32, 64)}[size]
+    return {"widths": widths, "hidden": {"tiny": 128, "small": 256, "base": 512}[size]}
+
+
+def family_config(values: dict, side: int, channels: int, num_classes: int | None = None) -> Config:
+    widths = values.get("widths") or presets("base", side)["widths"]
+    return Config(image_size=side, channels=channels, latent_dim=values["latent_dim"], widths=tuple(widths),
+                  hidden=values["hidden"], beta=values["beta"],
+                  likelihood="bernoulli" if channels == 1 else "gaussian")
+
+
+def family_loss(config: Config, values: dict):
+    return make_loss(config, binarize=config.channels == 1, kl_warmup_steps=values.get("kl_warmup", 0))
+
+
+def studio_preview(config: Config, loss, stop=None, n: int = 16, seed: int = 1234):
+    """Decode the same n z ~ N(0, I) every time -> uint8 grid (the mean of p(x|z))."""
+    z = torch.randn(n, config.latent_dim, generator=runtime.generator(seed))
+
+    def preview(model) -> np.ndarray:
+        device = next(model.parameters()).device
+        return image_grid(to_uint8(model.decode(z.to(device))))
+
+    return preview
+
+
+def studio_aux(model: VAE, config: Config, images: torch.Tensor, labels: torch.Tensor | None) -> dict:
+    device = next(model.parameters()).device
+    with runtime.compute():
+        aux = build_aux(model, images.to(device), None if labels is None else labels.to(device))
+    return {k: v.cpu() for k, v in aux.items()}
+
+
+# Aux data the VAE tab reads: name -> (dtype kind, shape from the config; None: any length).
+AUX_SCHEMA = {
+    "examples": ("uint8", lambda c: (None, c.channels, c.image_size, c.image_size)),
+    "example_labels": ("int", lambda c: (None,)),
+    "encoded_mu": ("float", lambda c: (None, c.latent_dim)),
+    "encoded_labels": ("int", lambda c: (None,)),
+    "pca_components": ("float", lambda c: (None, c.latent_dim)),
+    "pca_mean": ("float", lambda c: (c.latent_dim,)),
+    "pca_std": ("float", lambda c: (None,)),
+}
+
+
+def train_cli(args, kit) -> "object":
+    """`python -m engines train vae`: the ELBO on the data set, held-out metrics and aux data."""
+    from .train import Trainer
+
+    train, test = kit.datasets(args)
+    _, channels, size, _ = train.images.shape
+    values = kit.values(args, size)
+    grey = channels == 1
+    torch.manual_seed(args.seed)
+    config, model, init_card = kit.init_from(args, FAMILY, family_config(values, size, channels), build)
+    loss = make_loss(config, binarize=grey, kl_warmup_steps=values["kl_warmup"])
+    trainer = Trainer(model, loss, train.float(), kit.train_config(args, warmup=500), labels=train.labels)
+    held_out = test.float().to(trainer.device)
+    last, curve, wall = kit.run(trainer, args, lambda m: evaluate(m, held_out)["neg_elbo"])
+    final, dev = trainer.final_model(), trainer.device
+    metrics = {f"heldout_{k}": round(v, 3) for k, v in evaluate(final, held_out).items()}
+    metrics.update({f"train_{k}": round(v, 3) for k, v in evaluate(final, train.float()[:2000].to(dev)).items()})
+    aux = build_aux(final, held_out, test.labels.to(dev) if test.labels is not None else None)
+    card = kit.card(args, train, test, last, curve, metrics=metrics, class_names=train.class_names, **init_card,
+                    metrics_note=(
+        "nats per image, one z sample per image; Bernoulli likelihood on grey values = expected "
+        "NLL under dynamic binarisation" if grey else
+        "nats per image, one z sample; Gaussian likelihood with learned per-channel sigma on [0, 1] pixels"))
+    return trainer.save(args.out, family=FAMILY, config=config, card=card, aux=aux, elapsed_s=wall)
+
+
+def compact_metrics(model: VAE, config: Config, dataset: str, data_dir) -> dict:
+    """Held-out metrics re-measured on the float16-rounded weights (`python -m engines compact`)."""
+    from .data import load_dataset
+
+    if not held_out_at_hand(dataset, data_dir):
+        return {}
+    test = load_dataset(dataset, "test", data_dir=data_dir, seed=0)
+    return {f"heldout_{k}": round(v, 3) for k, v in evaluate(model, test.float()).items()}
+
+
+SPEC = Family(
+    name=FAMILY, title_en="Variational autoencoder", title_zh="变分自编码器", module=__name__,
+    engine=lambda: Engine, tab="vae.tab", knobs=KNOBS, datasets=("mnist", "shapes", "faces", "zip"),
+    studio_defaults={"dataset": "mnist", "steps": 400, "lr": 2e-3}, studio_gpu={"steps": 3000},
+    presets=presets, config=family_config, loss=family_loss,
+    retune=lambda config, values: dataclasses.replace(config, beta=values["beta"]),
+    preview=studio_preview, curves=("loss", "recon", "kl"), aux=studio_aux, aux_schema=AUX_SCHEMA,
+    train_cli=train_cli, compact=compact_metrics, evaluate=evaluate, guide_candidates=4,
+)

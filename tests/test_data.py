@@ -425,3 +425,26 @@ def test_engine_never_imports_gradio():
     for path in Path(data.__file__).parent.glob("*.py"):
         source = path.read_text()
         assert "gradio" not in re.sub(r'""".*?"""|#.*', "", source, flags=re.S), path.name
+
+
+def test_the_pixel_budget_pass_reads_only_each_files_head(tmp_path):
+    import io as _io
+    import zipfile as _zipfile
+
+    from PIL import Image as _Image
+
+    from engines.data import folder
+
+    buf = _io.BytesIO()
+    _Image.fromarray(np.random.default_rng(0).integers(0, 255, (300, 400, 3), np.uint8)).save(buf, "PNG")
+    png = buf.getvalue()
+    assert len(png) > 4096
+    with _zipfile.ZipFile(tmp_path / "set.zip", "w", _zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("a.png", png)
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "dir" / "a.png").write_bytes(png)
+    for entries in (folder._zip_entries(tmp_path / "set.zip", max_files=10, max_bytes=2**30, skipped=[], head=4096),
+                    folder._folder_entries(tmp_path / "dir", max_files=10, max_bytes=2**30, skipped=[], head=4096)):
+        ((name, head),) = list(entries)
+        assert head == png[:4096]
+        assert folder._header_pixels(head, 10**9) == 300 * 400  # the size is in the head

@@ -258,3 +258,27 @@ def test_results_are_cached_and_stored_results_match(tiny_stylegan, tmp_path, mo
     assert fa._precomputed(engine, reg, n=7, seed=1, group_layers=live["group_layers"], psi=1.0, per_layer=True) is None
     assert fa._precomputed(engine, tiny_net(), n=6, seed=1, group_layers=live["group_layers"], psi=1.0,
                            per_layer=True) is None  # a regressor without a file: never a stored result
+
+
+def test_stored_results_travel_in_the_generators_card(tiny_stylegan, tmp_path, monkeypatch):
+    """precompute writes into the generator's card.json; a copy of the two checkpoints elsewhere
+    (another --assets-dir, an upload) finds the stored result without any other file."""
+    import shutil
+
+    monkeypatch.setattr(fa, "PRECOMPUTED", tmp_path / "absent.json")
+    assets = tmp_path / "assets"
+    shutil.copytree(tiny_stylegan.path, assets / "gen")
+    checkpoint.save(assets / "reg", family=fa.FAMILY, config=tiny_config(), model=tiny_net(seed=2), card={"name": "r"})
+    engine = stylegan.Engine.load(assets / "gen", device=torch.device("cpu"))
+    reg = fa.load_default(assets)
+    assert reg is not None and reg.path == assets / "reg"
+    args = dict(n=6, seed=1, group_layers={g: list(v) for g, v in engine.layer_groups.items()}, psi=1.0,
+                per_layer=True)
+    assert fa._precomputed(engine, reg, **args) is None
+    assert fa.precompute(engine, reg, [{"n": 6, "seed": 1}]) == assets / "gen" / "card.json"
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(assets, moved)
+    again = stylegan.Engine.load(moved / "gen", device=torch.device("cpu"))   # checkpoint.load accepts the card
+    stored = fa._precomputed(again, fa.load(moved / "reg"), **args)
+    assert stored is not None
+    np.testing.assert_array_equal(stored["effect"], fa.layer_effects(engine, reg, n=6, seed=1, cached=False)["effect"])

@@ -3,76 +3,16 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import pickle
 import sys
 import time
-import types
 
 import pytest
 
 from engines import gpu
+from engines.errors import UserError
 
-
-class FakeSpaces(types.ModuleType):
-    """`spaces` as far as engines.gpu and Gradio use it: GPU(duration=...), the auto-wrap switch."""
-
-    def __init__(self, fork: bool = True):
-        super().__init__("spaces")
-        self.fork = fork
-        self.decorated, self.durations, self.wrapped = [], [], []
-        self.auto_wrap = True
-
-    def disable_gradio_auto_wrap(self):
-        self.auto_wrap = False
-
-    def gradio_auto_wrap(self, task):
-        if not self.auto_wrap or not callable(task):
-            return task
-        self.wrapped.append(task)
-        return self.GPU(task)
-
-    def GPU(self, task=None, *, duration=None, size=None):  # noqa: N802 (the package's name)
-        def decorate(fn):
-            self.decorated.append(fn)
-
-            def on_gpu(*args, **kwargs):
-                seconds = duration(*args, **kwargs) if callable(duration) else (duration or 60)
-                self.durations.append(seconds)
-                return self._forked(fn, args, kwargs) if self.fork else fn(*args, **kwargs)
-
-            return on_gpu
-
-        return decorate if task is None else decorate(task)
-
-    @staticmethod
-    def _forked(fn, args, kwargs):
-        payload = pickle.dumps((args, kwargs))  # what ZeroGPU's queue does; a lambda fails here
-        ctx = multiprocessing.get_context("fork")
-        reader, writer = ctx.Pipe(duplex=False)
-
-        def child():
-            a, kw = pickle.loads(payload)
-            writer.send(fn(*a, **kw))
-
-        proc = ctx.Process(target=child)
-        proc.start()
-        result = reader.recv()
-        proc.join(30)
-        return result
-
-
-@pytest.fixture
-def zero(monkeypatch):
-    """A ZeroGPU host: SPACES_ZERO_GPU=true and the stand-in package importable."""
-    fake = FakeSpaces()
-    monkeypatch.setitem(sys.modules, "spaces", fake)
-    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
-    monkeypatch.setenv("GENLAB_DEVICE", "unset")  # so that what setup() sets is undone after the test
-    monkeypatch.delenv("GENLAB_DEVICE")
-    monkeypatch.setattr(gpu, "_entry", None)
-    return fake
+from .zerogpu_fixtures import FakeSpaces, plain, zero  # noqa: F401 (fixtures)
 
 
 def pid_and(value):
@@ -82,6 +22,14 @@ def pid_and(value):
 def add_slowly(state):
     time.sleep(0.01)
     return state + 1
+
+
+def divide(a, b):
+    return a / b
+
+
+def refuse():
+    raise UserError("training_stopped", step=3)
 
 
 def append_to(items):
@@ -96,7 +44,7 @@ def test_off_zerogpu_everything_is_a_plain_call(monkeypatch):
     monkeypatch.setattr(gpu, "_entry", None)
     assert not gpu.setup() and not gpu.active()
     assert gpu.call(pid_and, 7) == (os.getpid(), 7)
-    assert list(gpu.steps(add_slowly, 0, 5, seconds=1)) [-1] == 5
+    assert list(gpu.steps(add_slowly, 0, 5, seconds=1)) == [5]  # one plain loop
     assert fake.decorated == [] and fake.durations == [] and fake.auto_wrap
 
 
@@ -143,25 +91,85 @@ def test_the_duration_is_checked(zero):
     assert zero.durations == []
 
 
-def test_a_lambda_cannot_cross_to_the_worker(zero):
-    with pytest.raises((pickle.PicklingError, AttributeError, TypeError)):
-        gpu.call(lambda: 1)
+def test_local_functions_cross_by_value_with_their_closure(zero):
+    """A family's loss or a sampler's cond_fn is defined inside another function: it crosses as
+    its code and closure values, and runs in the worker."""
+    base = 10
+
+    def add(x):
+        return pid_and(x + base)
+
+    pid, value = gpu.call(add, 5)
+    assert pid != os.getpid() and value == 15
+    assert gpu.call(lambda v: v * 2, 4) == 8
 
 
-def test_long_work_is_cut_into_calls_that_fit(zero):
-    states = list(gpu.steps(add_slowly, 100, 60, seconds=1))
-    assert states[-1] == 160 and states == sorted(states)
-    assert states[0] == 101  # the first call times one step
-    # 10 ms a step (plus fork noise): the next calls pack up to 0.7 s of steps each
-    assert 2 <= len(zero.durations) <= 12, zero.durations
-    assert set(zero.durations) == {1.0}
+def test_tensors_come_back_on_the_cpu_as_values(zero):
+    import torch
+
+    x = torch.arange(6.0)
+    y = gpu.call(torch.mul, x, 2)
+    assert torch.equal(y, x * 2) and y.device.type == "cpu"
+
+
+def test_off_zerogpu_nothing_is_copied_or_pickled(plain):
+    """The plain path passes the very objects: no pickling, no GPU call (`plain` makes any
+    pickling fail)."""
+    obj = {"big": list(range(1000))}
+    assert gpu.call(lambda o: o, obj) is obj
+    assert list(gpu.steps(add_slowly, 0, 3))[-1] == 3
+    assert gpu.stats == {"calls": 0, "pickled": 0} and plain.durations == []
+
+
+def test_a_refused_call_gives_the_bilingual_quota_message(zero):
+    zero.refuse_after = 0
+    with pytest.raises(gpu.CallFailed) as info:
+        gpu.call(pid_and, 1)
+    err = info.value
+    assert isinstance(err, UserError) and err.key == "gpu_quota"
+    assert "GPU time" in str(err) and "GPU quota" in str(err) and "GPU 时长" in err.localized("zh")
+
+
+def test_an_error_in_the_worker_gives_the_call_failed_message(zero):
+    with pytest.raises(gpu.CallFailed) as info:
+        gpu.call(divide, 1, 0)
+    assert info.value.key == "gpu_call_failed" and "ZeroDivisionError" in str(info.value)
+    assert "GPU 调用失败" in info.value.localized("zh")
+
+
+def test_a_user_error_in_the_worker_comes_back_as_itself(zero):
+    with pytest.raises(UserError) as info:
+        gpu.call(refuse)
+    assert info.value.key == "training_stopped"
+
+
+def test_long_work_is_cut_into_calls_that_fit(zero, monkeypatch):
+    monkeypatch.setattr(gpu, "MIN_SECONDS", 0.1)
+    states = list(gpu.steps(add_slowly, 100, 200, seconds=1))
+    assert states[-1] == 300 and states == sorted(states)
+    assert states[0] == 100 + gpu.FIRST  # the first call measures FIRST steps
+    # 10 ms a step: the next calls pack about 0.7 s (70 steps) each, and ask for what they need
+    assert 3 <= len(zero.durations) <= 8, zero.durations
+    assert zero.durations[0] == 1.0 and all(0.1 <= d <= 1.0 for d in zero.durations)
+    assert max(b - a for a, b in zip([100] + states, states)) <= 0.7 / 0.01 + 1
+
+
+def test_plan_grows_from_the_measured_rate_and_asks_for_what_it_needs():
+    assert gpu.plan(1000, None, None, 60) == (gpu.FIRST, gpu.FIRST_SECONDS)
+    assert gpu.plan(1000, None, None, 10) == (gpu.FIRST, 10)
+    k, ask = gpu.plan(1000, 0.1, 8, 60)   # 0.1 s a step: 420 fill 42 s, but at most 8 x 8
+    assert (k, ask) == (64, 10)
+    k, ask = gpu.plan(1000, 0.1, 100, 60)
+    assert k == 420 and ask == 60
+    k, ask = gpu.plan(10, 0.1, 100, 60)   # the last few: a short call
+    assert k == 10 and ask == gpu.MIN_SECONDS
 
 
 def test_a_caller_may_stop_between_calls(zero):
     it = gpu.steps(add_slowly, 0, 1000, seconds=0.5)
     first = next(it)
     it.close()
-    assert first == 1 and len(zero.durations) == 1
+    assert first == gpu.FIRST and len(zero.durations) == 1
 
 
 def test_device_is_the_engines_outside_a_call():
@@ -190,3 +198,50 @@ def test_built_app_handlers_are_not_gpu_wrapped_after_setup(zero, monkeypatch):
     demo = app.build_app()
     assert zero.wrapped == []
     assert any(fn.api_name == "vae_slider" or "slider" in str(fn.api_name) for fn in demo.fns.values())
+
+
+def sleep_then(seconds, value):
+    time.sleep(seconds)
+    return value
+
+
+def test_a_gpu_call_on_the_compute_thread_lets_sliders_run_meanwhile(zero):
+    """A long run steps its sampler on the engine's compute thread; while one of its GPU calls is
+    out, an interactive task (a slider) still gets the thread."""
+    import threading
+
+    from engines import runtime
+
+    zero.fork = False  # the call's length is what matters here, not the fork
+    done = {}
+
+    def long_run():
+        with runtime.background(owner="run"):
+            done["gpu"] = runtime.call(gpu.call, sleep_then, 1.5, "frame", seconds=5)
+            done["gpu_at"] = time.perf_counter()
+
+    t = threading.Thread(target=long_run)
+    t.start()
+    time.sleep(0.3)  # the GPU call is out now
+    t0 = time.perf_counter()
+    assert runtime.call(lambda: "slider") == "slider"
+    slider_at = time.perf_counter()
+    t.join(10)
+    assert done["gpu"] == "frame"
+    assert slider_at - t0 < 0.5 and slider_at < done["gpu_at"]
+
+
+def test_the_last_of_a_quota_is_used_by_a_smaller_call(zero, monkeypatch):
+    """ZeroGPU refuses a call that asks for more than the visitor has left and says how much is
+    left: the chunk is cut to fit that once, and only then does the run stop with the message."""
+    monkeypatch.setattr(gpu, "MIN_SECONDS", 0.1)
+    zero.quota_s = 2.5
+    got = []
+    with pytest.raises(gpu.CallFailed) as info:
+        for state in gpu.steps(add_slowly, 0, 10_000, seconds=1):
+            got.append(state)
+    assert info.value.key == "gpu_quota" and info.value.left_s is not None and info.value.left_s < 0.1
+    asked = zero.durations
+    assert asked[:2] == [1.0, 1.0] and 0.1 < asked[-1] < 1.0  # the last one fitted what was left
+    assert sum(asked) == pytest.approx(2.5) and got == sorted(got) and len(got) == len(asked)
+

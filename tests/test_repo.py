@@ -47,3 +47,26 @@ def test_every_picture_the_readme_shows_exists():
     assert pictures
     missing = [p for p in pictures if not (ROOT / p).is_file()]
     assert not missing, missing
+
+
+# Functions in engines/ longer than 60 lines that are still to be split (issue 18); nothing may join
+# them, and each may only shrink. Not the families' own code: data rendering and reading.
+LONG_ENGINE_FUNCTIONS = {("engines/data/faces.py", "_render_chunk"): 77,
+                         ("engines/clip/guide.py", "_optimise"): 69, ("engines/clip/guide.py", "_diffuse"): 85,
+                         ("engines/train.py", "_run"): 61, ("engines/train.py", "load_state_dict"): 63}
+NOT_YET_CHECKED = ()
+
+
+def test_no_engine_function_is_over_60_lines():
+    import ast
+
+    long = {}
+    for path in sorted((ROOT / "engines").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel in NOT_YET_CHECKED:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60:
+                long[(rel, node.name)] = node.end_lineno - node.lineno + 1
+    grown = {k: v for k, v in long.items() if v > LONG_ENGINE_FUNCTIONS.get(k, 60)}
+    assert grown == {}, "split these functions (at most 60 lines each)"

@@ -15,13 +15,14 @@ from tests.launch import launched_app
 pytestmark = pytest.mark.app
 
 LIMITS = {"GENLAB_MAX_JOBS": "1", "GENLAB_MAX_QUEUE": "1", "GENLAB_JOB_STEPS": "100000", "OMP_NUM_THREADS": "1"}
-# family, dataset, size, steps, batch, lr, beta, latent, p_uncond, r1, n_images, seed, preview_every, fast
-TINY = ["vae", "shapes", "tiny", 30, 16, 0.003, 1.0, 16, 0.1, 1.0, 64, 0, 10, False]
+# family, dataset, size, steps, batch, lr, n_images, seed, preview_every, fast, then the families' own
+# settings in registry order: beta, latent, r1, p_uncond (engines.studio.RECIPE_FIELDS)
+TINY = ["vae", "shapes", "tiny", 30, 16, 0.003, 64, 0, 10, False, 1.0, 16, 1.0, 0.1]
 
 
 def settings(**kw) -> list:
-    names = ["family", "dataset", "size", "steps", "batch", "lr", "beta", "latent", "p_uncond", "r1", "n_images",
-             "seed", "preview_every", "fast"]
+    names = ["family", "dataset", "size", "steps", "batch", "lr", "n_images", "seed", "preview_every", "fast",
+             "beta", "latent", "r1", "p_uncond"]
     return [kw.get(n, v) for n, v in zip(names, TINY)]
 
 

@@ -22,10 +22,11 @@ def req(sid: str):
     return types.SimpleNamespace(session_hash=sid)
 
 
-def values(**kw) -> list:
+def values(**kw) -> dict:
+    """The recipe widgets' values by name, as the handlers receive them (Gradio's inputs_kwargs)."""
     base = {"family": "vae", "dataset": "shapes", "size": "tiny", "steps": 20, "batch_size": 16, "n_images": 64,
             "preview_every": 5, "lr": 3e-3}
-    return [getattr(studio.Recipe(**{**base, **kw}), f) for f in T.RECIPE_FIELDS]
+    return {f: getattr(studio.Recipe(**{**base, **kw}), f) for f in T.RECIPE_FIELDS}
 
 
 def wait_for(cond, timeout=WAIT):
@@ -44,8 +45,8 @@ def tab():
 
 
 def test_two_sessions_train_different_models_without_seeing_each_other(tab):
-    a = tab.start("en", None, None, req("alice"), *values(family="vae"))[0]
-    b = tab.start("zh", None, None, req("bob"), *values(family="ddpm", steps=15))[0]
+    a = tab.start("en", None, None, req("alice"), **values(family="vae"))[0]
+    b = tab.start("zh", None, None, req("bob"), **values(family="ddpm", steps=15))[0]
     assert a is not b and a.job is not b.job
     assert a.job.wait(WAIT) and b.job.wait(WAIT)
     status_a, stats_a, plot_a, preview_a, timer = tab.tick("en", a, request=req("alice"))
@@ -74,7 +75,7 @@ def test_two_sessions_train_different_models_without_seeing_each_other(tab):
 
 
 def test_stop_takes_effect_within_a_second_and_keeps_the_weights(tab):
-    sess = tab.start("en", None, None, req("s"), *values(steps=100_000, preview_every=0))[0]
+    sess = tab.start("en", None, None, req("s"), **values(steps=100_000, preview_every=0))[0]
     wait_for(lambda: sess.plan.trainer is not None and sess.plan.trainer.step >= 3)
     before = {k: v.clone() for k, v in sess.plan.model.state_dict().items()}
     taken_at = sess.plan.trainer.step
@@ -87,7 +88,7 @@ def test_stop_takes_effect_within_a_second_and_keeps_the_weights(tab):
     assert sess.job.result is sess.plan.model and sess.plan.step >= 3
     # ... and Resume goes on from there.
     step = sess.plan.step
-    tab.resume("en", sess, None, req("s"), *values(steps=4, preview_every=0))
+    tab.resume("en", sess, None, req("s"), **values(steps=4, preview_every=0))
     assert sess.job.wait(WAIT) and sess.plan.step == step + 4
 
 
@@ -95,18 +96,18 @@ def test_the_queue_answers_at_once_instead_of_hanging():
     jobs = JobManager(max_running=1, max_queued=1)
     tab = T.TrainHandlers(jobs)
     try:
-        first = tab.start("en", None, None, req("a"), *values(steps=100_000))[0]
-        second = tab.start("en", None, None, req("b"), *values(steps=3))[0]
+        first = tab.start("en", None, None, req("a"), **values(steps=100_000))[0]
+        second = tab.start("en", None, None, req("b"), **values(steps=3))[0]
         status, *_ = tab.tick("en", second, request=req("b"))
         assert "**1** run(s) ahead of you" in status
         assert "前面还有 **1**" in tab.tick("zh", second, request=req("b"))[0]
         t0 = time.perf_counter()
         with pytest.raises(UserError) as err:
-            tab.start("en", None, None, req("c"), *values())
+            tab.start("en", None, None, req("c"), **values())
         assert time.perf_counter() - t0 < 0.5 and err.value.key == "jobs_busy"
         assert err.value.params["ahead"] == 2
         with pytest.raises(UserError) as err:   # one run per session
-            tab.start("en", first, None, req("a"), *values())
+            tab.start("en", first, None, req("a"), **values())
         assert err.value.key == "job_already_running"
         tab.stop("en", first, request=req("a"))
         assert second.job.wait(WAIT) and second.job.status == "done"
@@ -115,7 +116,7 @@ def test_the_queue_answers_at_once_instead_of_hanging():
 
 
 def test_closing_the_tab_stops_the_run_and_frees_the_model(tab):
-    sess = tab.start("en", None, None, req("gone"), *values(steps=100_000))[0]
+    sess = tab.start("en", None, None, req("gone"), **values(steps=100_000))[0]
     job = sess.job
     wait_for(lambda: job.status == "running")
     tab.unload(req("gone"))
@@ -128,7 +129,7 @@ def test_keeping_a_model_needs_a_finished_run(tab, tmp_path):
     with pytest.raises(UserError) as err:
         tab.use("en", None, {}, "x")
     assert err.value.key == "studio_no_model"
-    sess = tab.start("en", None, None, req("k"), *values(steps=100_000))[0]
+    sess = tab.start("en", None, None, req("k"), **values(steps=100_000))[0]
     with pytest.raises(UserError) as err:
         tab.download("en", sess, "x", request=req("k"))
     assert err.value.key == "studio_busy_resume"
@@ -138,10 +139,10 @@ def test_keeping_a_model_needs_a_finished_run(tab, tmp_path):
     assert path.endswith("my-run.zip")
     # The zip continues in a new session: settings back, Resume goes on from its steps.
     out = tab.continue_from("en", None, [path], None, request=req("k2"))
-    other = out[0]
-    assert other.plan.steps_before == sess.plan.step and "Resume" in out[1]
-    assert out[4]["value"] == "vae" and out[5]["value"] == "shapes"
-    tab.resume("en", other, None, req("k2"), *values(steps=2))
+    other = out["sess"]  # named updates: {name: update}
+    assert other.plan.steps_before == sess.plan.step and "Resume" in out["status"]
+    assert out["family"]["value"] == "vae" and out["dataset"]["value"] == "shapes"
+    tab.resume("en", other, None, req("k2"), **values(steps=2))
     assert other.job.wait(WAIT) and other.plan.step == sess.plan.step + 2
     # A pickle is refused before anything is read.
     pickle = tmp_path / "model.pt"
@@ -154,20 +155,20 @@ def test_keeping_a_model_needs_a_finished_run(tab, tmp_path):
 def test_bad_settings_answer_in_the_sessions_language(tab):
     start = T.handler(tab.start)
     with pytest.raises(gr.Error) as err:
-        start("zh", None, None, req("z"), *values(lr=50.0))
+        start("zh", None, None, req("z"), **values(lr=50.0))
     assert "学习率" in str(err.value)
     with pytest.raises(gr.Error) as err:
-        start("en", None, None, req("z"), *values(dataset="toy2d"))
+        start("en", None, None, req("z"), **values(dataset="toy2d"))
     assert "playground" in str(err.value)
     assert tab.jobs.jobs_for("z") == []
 
 
 def test_a_family_switch_sets_its_defaults_and_settings():
     out = T.TrainHandlers(JobManager(max_running=1)).family_changed("en", "stylegan")
-    fields = dict(zip(T.FAMILY_FIELDS, out))
+    fields = out  # {name: update}
     assert fields["dataset"]["value"] == "shapes" and fields["r1_gamma"]["visible"] is True
     assert fields["beta"]["visible"] is False and fields["p_uncond"]["visible"] is False
-    assert out[-1]["visible"] is False  # the zip box
+    assert out["zip_file"]["visible"] is False  # the zip box
 
 
 def test_the_loss_plot_is_not_flattened_by_the_first_steps():
@@ -184,7 +185,7 @@ def test_the_loss_plot_is_not_flattened_by_the_first_steps():
 
 
 def test_a_clip_trains_and_joins_the_clip_list(tab):
-    sess = tab.start("en", None, None, req("c"), *values(family="clip", steps=4, batch_size=16, preview_every=2))[0]
+    sess = tab.start("en", None, None, req("c"), **values(family="clip", steps=4, batch_size=16, preview_every=2))[0]
     assert sess.job.wait(WAIT) and sess.job.status == "done"
     status, _, plot, preview, _ = tab.tick("en", sess, request=req("c"))
     assert "clip-shapes" in status and "finished after 4 steps" in status
@@ -192,3 +193,18 @@ def test_a_clip_trains_and_joins_the_clip_list(tab):
     uploads, note = tab.use("zh", sess, {}, "my-clip", request=req("c"))
     assert list(uploads) == ["clip"] and "my-clip" in note
     delete_uploads(uploads)
+
+
+def test_the_settings_are_the_family_specs_knobs():
+    """Every family's own settings come from its spec: a switch shows exactly that family's."""
+    from engines import families
+
+    handlers = T.TrainHandlers(JobManager(max_running=1))
+    for spec in families.trainable():
+        out = handlers.family_changed("en", spec.name)
+        assert set(out) == {*T.RECIPE_FIELDS, "data_note", "zip_file"} - set(T.KEPT_ON_SWITCH)
+        own = {k.name for k in spec.knobs if k.studio}
+        updates = {name: u for name, u in out.items() if isinstance(u, dict) and name != "zip_file"}
+        shown = {name for name, update in updates.items() if update.get("visible") is True}
+        hidden = {name for name, update in updates.items() if update.get("visible") is False}
+        assert shown == own and not hidden & own and hidden  # some other family's settings are hidden

@@ -25,7 +25,7 @@ import functools
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -33,12 +33,54 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import runtime
+from .. import families, runtime
 from ..errors import UserError
-from ..train import to_uint8
+from ..pictures import to_uint8
 from .backends import Backend, check_text
 
-GENERATOR_KINDS = ("pixels", "vae", "stylegan", "ddpm")
+
+
+class _Registry(Sequence):
+    """A tuple read from the family registry on first use (engines.families: a family whose spec
+    has `guide_candidates` is one CLIP guidance can steer); lazy, as the specs import this package."""
+
+    def __init__(self, make):
+        self._make, self._items = make, None
+
+    def _all(self):
+        if self._items is None:
+            self._items = self._make()
+        return self._items
+
+    def __getitem__(self, i):
+        return self._all()[i]
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __eq__(self, other) -> bool:
+        return tuple(self._all()) == tuple(other)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._all()))
+
+    def __repr__(self) -> str:
+        return repr(self._all())
+
+
+class _Candidates(Mapping):
+    def __getitem__(self, kind: str) -> int:
+        return 1 if kind == "pixels" else families.get(kind).guide_candidates
+
+    def __iter__(self):
+        return iter(GENERATOR_KINDS)
+
+    def __len__(self) -> int:
+        return len(GENERATOR_KINDS)
+
+
+# "pixels", then every family CLIP guidance can steer, in registry order ("vae", "stylegan", "ddpm").
+GENERATOR_KINDS = _Registry(lambda: ("pixels", *(f.name for f in families.guidable())))
 MAX_STEPS = 1000
 MAX_STRENGTH = 100.0
 MAX_AUGMENT = 16
@@ -46,7 +88,7 @@ MAX_CANDIDATES = 16
 # Images steered side by side by default, the one CLIP ranks best kept (the tab's and the
 # benchmarks' defaults; measured in benchmarks/clip_quality.py, see _optimise and _diffuse).
 # Raw pixels: 1, a pixel image is the costly part of a step.
-DEFAULT_CANDIDATES = {"pixels": 1, "vae": 4, "stylegan": 4, "ddpm": 8}
+DEFAULT_CANDIDATES = _Candidates()  # pixels 1; each family's spec says its own (VAE / StyleGAN 4, DDPM 8)
 PIXEL_SIZES = (16, 256)           # smallest and largest side for "pixels"
 NEGATIVE_WEIGHT = 0.5             # how hard the negative prompt pushes, relative to the prompt
 CROP_SCALE = (0.85, 1.0)          # side of a random crop, as a fraction of the image

@@ -257,26 +257,12 @@ def make_loss(config: Config, texts: list[list[str]], reqs: torch.Tensor, attrs:
         req = reqs[cpu_idx, cpu_pick]  # (B, 7) what each caption asserts
         have = attrs[cpu_idx]  # (B, 7) what each image is
         if negatives:
-            # Their own generator, seeded by the step and the batch: drawn from `gen` here, the run
-            # did not learn (see the docstring).
-            side = torch.Generator().manual_seed(step * 1_000_003 + int(cpu_idx.sum()))
-            draws = torch.randint(1 << 20, (b, len(HARD_NEGATIVE_FACTORS), 4), generator=side)
-            neg_texts, neg_req = hard_negatives(have, draws, reword)
-            if neg_texts:
-                text = torch.cat([text, tokenizer.tokenize(neg_texts, config.context_length,
-                                                           pad_to=config.context_length)])
-                req = torch.cat([req, neg_req])
+            text, req = _add_negatives(config, text, req, have, step * 1_000_003 + int(cpu_idx.sum()), reword)
         req, have = req.to(dev), have.to(dev)
         positives = ((req[:, None] == -1) | (req[:, None] == have[None])).all(-1)  # [text i, image j]
         if x0_from is not None:
             x = _x0_views(x0_from, x, have[:, 0].to(dev) == SOURCE_SHAPES, gen, x0_share, x0_tmax)
-        if blur:
-            sigma = torch.rand(b, generator=gen, device=dev) * blur
-            x = blur_each(x, sigma * (torch.rand(b, generator=gen, device=dev) < 0.5), blur)
-        if noise:
-            sigma = torch.rand(b, 1, 1, 1, generator=gen, device=dev) * noise
-            sigma = sigma * (torch.rand(b, 1, 1, 1, generator=gen, device=dev) < 0.5)
-            x = (x + sigma * torch.randn(x.shape, generator=gen, device=dev)).clamp(0, 1)
+        x = _blur_and_noise(x, gen, blur, noise)
         image_emb = model.encode_image(to_tower_input(x, config.image_size), normalize=True)
         text_emb = encode_bucketed(model, text).to(dev)
         loss = contrastive_loss(image_emb, text_emb, model.logit_scale, positives)
@@ -286,6 +272,34 @@ def make_loss(config: Config, texts: list[list[str]], reqs: torch.Tensor, attrs:
         return loss, {"i2t_acc": hit, "temperature": (-model.logit_scale.detach()).exp()}
 
     return loss_fn
+
+
+def _add_negatives(config: Config, text: torch.Tensor, req: torch.Tensor, have: torch.Tensor, seed: int,
+                   reword: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The batch's captions (B, L) and what they assert (B, 7), with each shapes image's hard
+    negatives appended. Their draws come from their own generator, seeded by the step and the
+    batch: drawn from the trainer's, the run did not learn (see make_loss)."""
+    side = torch.Generator().manual_seed(seed)
+    draws = torch.randint(1 << 20, (len(have), len(HARD_NEGATIVE_FACTORS), 4), generator=side)
+    neg_texts, neg_req = hard_negatives(have, draws, reword)
+    if not neg_texts:
+        return text, req
+    ids = tokenizer.tokenize(neg_texts, config.context_length, pad_to=config.context_length)
+    return torch.cat([text, ids]), torch.cat([req, neg_req])
+
+
+def _blur_and_noise(x: torch.Tensor, gen: torch.Generator, blur: float, noise: float) -> torch.Tensor:
+    """x (B, 3, H, W) in [0, 1]: about half the images blurred (sigma uniform up to `blur` px), then
+    about half given Gaussian pixel noise (sigma uniform up to `noise`); 0 turns either off."""
+    b, dev = len(x), x.device
+    if blur:
+        sigma = torch.rand(b, generator=gen, device=dev) * blur
+        x = blur_each(x, sigma * (torch.rand(b, generator=gen, device=dev) < 0.5), blur)
+    if noise:
+        sigma = torch.rand(b, 1, 1, 1, generator=gen, device=dev) * noise
+        sigma = sigma * (torch.rand(b, 1, 1, 1, generator=gen, device=dev) < 0.5)
+        x = (x + sigma * torch.randn(x.shape, generator=gen, device=dev)).clamp(0, 1)
+    return x
 
 
 @torch.no_grad()

@@ -108,8 +108,9 @@ def open_zip(path: Path, *, max_entries: int, max_bytes: int) -> zipfile.ZipFile
     return zf
 
 
-def _zip_entries(path: Path, *, max_files: int, max_bytes: int, skipped: list):
-    """Yield (name, bytes) of a zip's candidate images, in name order, read in memory only."""
+def _zip_entries(path: Path, *, max_files: int, max_bytes: int, skipped: list, head: int | None = None):
+    """Yield (name, bytes) of a zip's candidate images, in name order, read in memory only; with
+    `head`, only each one's first `head` bytes (its header: only that much is decompressed)."""
     with open_zip(path, max_entries=10 * max_files, max_bytes=max_bytes) as zf:
         for info in sorted(zf.infolist(), key=lambda i: i.filename):
             name = info.filename
@@ -126,18 +127,19 @@ def _zip_entries(path: Path, *, max_files: int, max_bytes: int, skipped: list):
                 continue
             try:
                 with zf.open(info) as f:
-                    data = f.read(info.file_size + 1)  # never more than the header declared
+                    data = f.read(min(head, info.file_size + 1) if head else info.file_size + 1)  # never more than declared
             except (zipfile.BadZipFile, zlib.error, OSError, NotImplementedError, RuntimeError, EOFError) as exc:
                 skipped.append((name, f"could not be unpacked ({_short(exc)})"))
                 continue
-            if len(data) != info.file_size:
+            if head is None and len(data) != info.file_size:
                 skipped.append((name, "its size does not match the archive's directory"))
                 continue
             yield name, data
 
 
-def _folder_entries(root: Path, *, max_files: int, max_bytes: int, skipped: list):
-    """Yield (relative name, bytes) of a folder's candidate images, in name order; links not followed."""
+def _folder_entries(root: Path, *, max_files: int, max_bytes: int, skipped: list, head: int | None = None):
+    """Yield (relative name, bytes) of a folder's candidate images, in name order; links not followed;
+    with `head`, only each one's first `head` bytes."""
     names = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
@@ -161,9 +163,16 @@ def _folder_entries(root: Path, *, max_files: int, max_bytes: int, skipped: list
             skipped.append((name, reason))
             continue
         try:
-            yield name, path.read_bytes()
+            if head:
+                with path.open("rb") as f:
+                    yield name, f.read(head)
+            else:
+                yield name, path.read_bytes()
         except OSError as exc:
             skipped.append((name, f"could not be read ({exc.strerror or _short(exc)})"))
+
+
+HEADER_BYTES = 256 * 1024  # an image's size is in its first bytes (a JPEG's after its APPn segments, 64 KB each)
 
 
 def _header_pixels(data: bytes, max_pixels: int) -> int:
@@ -177,6 +186,27 @@ def _header_pixels(data: bytes, max_pixels: int) -> int:
     except Exception:  # noqa: BLE001 -- a bad image is judged (and explained) when it is decoded
         return 0
     return pixels if pixels <= max_pixels else 0
+
+
+def _check_pixel_budget(root: Path, *, max_files: int, max_bytes: int, max_pixels: int, max_total_pixels: int) -> None:
+    """UserError images_total_pixels when a folder's or zip's images add up to more pixels than the
+    budget, judged from their headers (nothing decoded): a set over it is refused in the time it
+    takes to read the heads, not after decoding 250 MP of it. Only each file's first HEADER_BYTES
+    are read (decompressed); the decoding pass counts decoded pixels again, so an image whose size
+    lies further in is still bounded."""
+    kw = {"max_files": max_files, "max_bytes": max_bytes, "skipped": [], "head": HEADER_BYTES}
+    heads = _folder_entries(root, **kw) if root.is_dir() else _zip_entries(root, **kw)
+    total, count = 0, 0
+    try:
+        for _, data in heads:
+            total += _header_pixels(data, max_pixels)
+            count += 1
+            if total > max_total_pixels:
+                raise UserError("images_total_pixels", count=count, max_mpx=max_total_pixels / 1e6)
+            if count == max_files:
+                break
+    finally:
+        heads.close()
 
 
 _SHORT_REASON = {
@@ -217,21 +247,8 @@ def load_folder(
         raise UserError("folder_missing", path=str(path))
 
     if root.is_dir() or zipfile.is_zipfile(root):
-        # First the sizes from every image's header (nothing decoded): a set over the pixel budget
-        # is refused in the time it takes to read it, not after decoding 250 MP of it.
-        again = (_folder_entries(root, max_files=max_files, max_bytes=max_bytes, skipped=[]) if root.is_dir()
-                 else _zip_entries(root, max_files=max_files, max_bytes=max_bytes, skipped=[]))
-        total, count = 0, 0
-        try:
-            for _, data in again:
-                total += _header_pixels(data, max_pixels)
-                count += 1
-                if total > max_total_pixels:
-                    raise UserError("images_total_pixels", count=count, max_mpx=max_total_pixels / 1e6)
-                if count == max_files:
-                    break
-        finally:
-            again.close()
+        _check_pixel_budget(root, max_files=max_files, max_bytes=max_bytes, max_pixels=max_pixels,
+                            max_total_pixels=max_total_pixels)
 
     images, decoded = [], 0
     try:

@@ -12,7 +12,7 @@ import torch
 
 from .. import runtime
 from ..errors import UserError
-from ..train import to_uint8
+from ..pictures import to_uint8
 from .process import (
     GaussianDiffusion,
     Step,
@@ -60,6 +60,13 @@ class Engine:
         from .. import checkpoint
 
         return cls(checkpoint.load(path, expect_family=FAMILY), device)
+
+    @property
+    def class_names(self) -> list[str] | None:
+        """Label i's name (the card's, engines.families.class_names), for the label choices."""
+        from ..families import class_names
+
+        return class_names(self.card)
 
     @property
     def num_classes(self) -> int | None:

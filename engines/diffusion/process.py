@@ -24,9 +24,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import runtime
+from .. import gpu, runtime
 from ..errors import UserError
-from ..train import to_uint8
+from ..pictures import to_uint8
 
 MAX_GUIDANCE = 50.0  # |guidance scale| above this is refused: far beyond anything useful
 MAX_BETA = 0.999     # betas are clipped here, so no step destroys the signal entirely
@@ -315,7 +315,8 @@ class GaussianDiffusion:
         return x, t, check_labels(model, y, len(x), x.device), s
 
     def _noise(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        return torch.randn(x.shape, generator=gen, device=x.device, dtype=x.dtype)
+        # Drawn where the generator is (the CPU one of a run whose steps a ZeroGPU worker takes).
+        return torch.randn(x.shape, generator=gen, device=gen.device, dtype=x.dtype).to(x.device)
 
     def ddpm(self, model, shape=None, *, gen: torch.Generator, y=None, guidance: float = 1.0,
              cond_fn: CondFn | None = None, clip_x0: bool = False,
@@ -331,7 +332,9 @@ class GaussianDiffusion:
         Inputs are checked here, before the first step.
         """
         x, t0, y, s = self._start(model, shape, gen, y, guidance, start)
-        return self._ddpm_loop(model, x, list(range(t0, -1, -1)), gen, y, s, cond_fn, clip_x0)
+        # On ZeroGPU the steps run in GPU calls, a chunk each (engines.gpu); elsewhere the loop itself.
+        return gpu.sampler(self._ddpm_loop, model, x, list(range(t0, -1, -1)), gen, y, s, cond_fn, clip_x0,
+                           cond_fn=cond_fn)
 
     def _ddpm_loop(self, model, x, ts, gen, y, s, cond_fn, clip_x0) -> Iterator[Step]:
         for i, t in enumerate(ts):
@@ -379,7 +382,8 @@ class GaussianDiffusion:
         recurrence = int(recurrence) if cond_fn is not None else 1
         if not 1 <= recurrence <= 16:
             raise ValueError("recurrence must be 1..16")
-        return self._ddim_loop(model, x, ts, gen, eta, y, s, cond_fn, clip_x0, recurrence)
+        return gpu.sampler(self._ddim_loop, model, x, ts, gen, eta, y, s, cond_fn, clip_x0, recurrence,
+                           cond_fn=cond_fn)
 
     def _ddim_loop(self, model, x, ts, gen, eta, y, s, cond_fn, clip_x0, recurrence) -> Iterator[Step]:
         abar = self.alphas_cumprod

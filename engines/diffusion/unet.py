@@ -109,6 +109,42 @@ class Upsample(nn.Module):
         return self.conv(F.interpolate(x, scale_factor=2, mode="nearest"))
 
 
+def _down_path(side: int, skips: list[int], *, width, channel_mult, blocks_per_level, attention_resolutions, kw):
+    """The encoder levels, high resolution first; appends each saved activation's channels to
+    `skips` -> (levels, channels at the bottom, side at the bottom)."""
+    levels, ch = nn.ModuleList(), width
+    for i, mult in enumerate(channel_mult):
+        blocks = []
+        for _ in range(blocks_per_level):
+            blocks.append(Block(ch, width * mult, attention=side in attention_resolutions, **kw))
+            ch = width * mult
+            skips.append(ch)
+        last = i == len(channel_mult) - 1
+        down = None if last else nn.Conv2d(ch, ch, 3, stride=2, padding=1)
+        if not last:
+            skips.append(ch)
+            side //= 2
+        levels.append(Level(blocks, down))
+    return levels, ch, side
+
+
+def _up_path(ch: int, side: int, skips: list[int], *, width, channel_mult, blocks_per_level, attention_resolutions,
+             kw):
+    """The decoder levels, low resolution first; each block takes one skip from `skips`
+    -> (levels, channels at the top, side at the top)."""
+    levels = nn.ModuleList()
+    for i, mult in reversed(list(enumerate(channel_mult))):
+        blocks = []
+        for _ in range(blocks_per_level + 1):  # one more: it takes the skip saved before the level
+            blocks.append(Block(ch + skips.pop(), width * mult, attention=side in attention_resolutions, **kw))
+            ch = width * mult
+        up = Upsample(ch) if i > 0 else None
+        if i > 0:
+            side *= 2
+        levels.append(Level(blocks, up))
+    return levels, ch, side
+
+
 class UNet(nn.Module):
     """eps = model(x, t, y): x (B, C, H, W), t (B,) integer timesteps, y (B,) labels or None -> (B, C, H, W).
 
@@ -148,34 +184,15 @@ class UNet(nn.Module):
         # 2-core CPU sample at interactive speed. The output is unfolded the same way.
         folded = channels * patch_size**2
         self.conv_in = nn.Conv2d(folded, width, 3, padding=1)
-        skips, ch, side = [width], width, image_size // patch_size  # skips: channels of every saved activation
-        self.down = nn.ModuleList()
-        for i, mult in enumerate(channel_mult):
-            blocks = []
-            for _ in range(blocks_per_level):
-                blocks.append(Block(ch, width * mult, attention=side in attention_resolutions, **kw))
-                ch = width * mult
-                skips.append(ch)
-            last = i == len(channel_mult) - 1
-            down = None if last else nn.Conv2d(ch, ch, 3, stride=2, padding=1)
-            if not last:
-                skips.append(ch)
-                side //= 2
-            self.down.append(Level(blocks, down))
+        skips = [width]  # channels of every saved activation
+        levels = dict(width=width, channel_mult=channel_mult, blocks_per_level=blocks_per_level,
+                      attention_resolutions=attention_resolutions, kw=kw)
+        self.down, ch, side = _down_path(image_size // patch_size, skips, **levels)
 
         # The bottleneck: residual block, self-attention, residual block (as in Ho et al.).
         self.mid = nn.ModuleList([Block(ch, ch, attention=True, **kw), Block(ch, ch, attention=False, **kw)])
 
-        self.up = nn.ModuleList()
-        for i, mult in reversed(list(enumerate(channel_mult))):
-            blocks = []
-            for _ in range(blocks_per_level + 1):  # one more: it takes the skip saved before the level
-                blocks.append(Block(ch + skips.pop(), width * mult, attention=side in attention_resolutions, **kw))
-                ch = width * mult
-            up = Upsample(ch) if i > 0 else None
-            if i > 0:
-                side *= 2
-            self.up.append(Level(blocks, up))
+        self.up, ch, side = _up_path(ch, side, skips, **levels)
         assert not skips and side == image_size // patch_size
 
         self.out = nn.Sequential(nn.GroupNorm(norm_groups, ch), nn.SiLU(), _zero(nn.Conv2d(ch, folded, 3, padding=1)))

@@ -34,6 +34,7 @@ from torch import nn
 from .. import runtime
 from ..configs import FamilyConfig, check_range
 from ..data.faces import FACE_ATTRIBUTES, FACE_GROUPS_ZH, attribute_targets
+from ..families import Family
 from .engine import MAX_BATCH, mix_styles
 
 FAMILY = "faceattr"
@@ -225,12 +226,23 @@ def load(path: str | Path = DEFAULT_DIR, device: torch.device | None = None) -> 
     return model
 
 
-def load_default() -> AttributeNet | None:
-    """The regressor shipped in assets/faces-attributes (loaded once, on the CPU), or None when
-    it is not there."""
-    key = str(DEFAULT_DIR)
+def find(assets_dir: str | Path | None = None) -> Path | None:
+    """The regressor's checkpoint folder among the assets (the app's --assets-dir): the first of
+    this family there, else None."""
+    from .. import checkpoint
+
+    if assets_dir is None:
+        return DEFAULT_DIR if (DEFAULT_DIR / "model.safetensors").is_file() else None
+    return next(iter(checkpoint.list_assets(FAMILY, root=Path(assets_dir)).values()), None)
+
+
+def load_default(assets_dir: str | Path | None = None) -> AttributeNet | None:
+    """The regressor shipped among the assets (assets/faces-attributes, or the first one under
+    `assets_dir`), loaded once, on the CPU; None when there is none."""
+    folder = find(assets_dir)
+    key = str(folder)
     if key not in _DEFAULT:
-        _DEFAULT[key] = load(DEFAULT_DIR) if (DEFAULT_DIR / "model.safetensors").is_file() else None
+        _DEFAULT[key] = load(folder) if folder is not None else None
     return _DEFAULT[key]
 
 
@@ -366,12 +378,14 @@ def _layer_effects(engine, regressor, *, n: int, seed: int, group_layers: dict[s
     }
 
 
-# --- results shipped for the shipped models ------------------------------------------------------
-# Synthesising 960 images takes seconds on a CPU; for the shipped generator and regressor the
-# result of the usual arguments is stored in assets/faces-attributes/layer_effects.json, keyed by
-# the sha256 of both weight files, and `layer_effects` returns it when everything matches.
+# --- results shipped with the shipped models ----------------------------------------------------
+# Synthesising 960 images takes seconds on a CPU; for a generator and regressor pair the result of
+# the usual arguments is stored in the generator's own card (card.json, "layer_effects"), keyed by
+# the sha256 of both weight files, and `layer_effects` returns it when everything matches. So the
+# stored result travels with its checkpoint: another --assets-dir, a copy, an upload.
 
-PRECOMPUTED = DEFAULT_DIR / "layer_effects.json"
+CARD_KEY = "layer_effects"
+PRECOMPUTED = DEFAULT_DIR / "layer_effects.json"  # where it once lived beside the regressor (still read)
 _SHA: dict[tuple, str] = {}
 
 
@@ -399,15 +413,22 @@ def _entry_key(engine, regressor, *, n, seed, group_layers, psi, per_layer) -> d
             "per_layer": per_layer, "group_layers": group_layers}
 
 
-def _precomputed(engine, regressor, **args) -> dict | None:
+def _stored_entries(engine) -> list:
+    """Stored results: the generator card's, then the old file beside the shipped regressor."""
     import json
 
-    if not PRECOMPUTED.is_file():
-        return None
+    stored = (getattr(engine, "card", None) or {}).get(CARD_KEY)
+    entries = list(stored.get("entries", [])) if isinstance(stored, dict) else []
+    if PRECOMPUTED.is_file():
+        entries += json.loads(PRECOMPUTED.read_text()).get("entries", [])
+    return [e for e in entries if isinstance(e, dict) and isinstance(e.get("key"), dict)]
+
+
+def _precomputed(engine, regressor, **args) -> dict | None:
     key = _entry_key(engine, regressor, **args)
     if key is None:
         return None
-    for entry in json.loads(PRECOMPUTED.read_text()).get("entries", []):
+    for entry in _stored_entries(engine):
         if {k: entry["key"].get(k) for k in key} == key:
             result = dict(entry["result"])
             for name in ("effect", "per_layer"):
@@ -417,8 +438,9 @@ def _precomputed(engine, regressor, **args) -> dict | None:
     return None
 
 
-def precompute(engine, regressor, settings: Sequence[dict], out: Path = PRECOMPUTED) -> Path:
-    """Store layer_effects(engine, regressor, **s) for each s in `settings` in `out` (JSON)."""
+def precompute(engine, regressor, settings: Sequence[dict], out: Path | None = None) -> Path:
+    """Store layer_effects(engine, regressor, **s) for each s in `settings`: in the generator's
+    card.json (out None: it travels with the generator), or in the JSON file `out`."""
     import json
 
     entries = []
@@ -428,11 +450,18 @@ def precompute(engine, regressor, settings: Sequence[dict], out: Path = PRECOMPU
                          psi=result["psi"], per_layer=result["per_layer"] is not None)
         as_json = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in result.items()}
         entries.append({"key": key, "result": as_json})
-    doc = {"note": "layer_effects results for the shipped generator and regressor (engines.stylegan.attributes); "
-                   "NaN is written as NaN", "hardware": runtime.hardware_summary(torch.device("cpu")),
-           "entries": entries}
-    out.write_text(json.dumps(doc, indent=1) + "\n")
-    return out
+    doc = {"note": "layer_effects results for this generator with the faces attribute regressor "
+                   "(engines.stylegan.attributes); NaN is written as NaN",
+           "hardware": runtime.hardware_summary(torch.device("cpu")), "entries": entries}
+    if out is not None:
+        Path(out).write_text(json.dumps(doc, indent=1) + "\n")
+        return Path(out)
+    card_path = Path(engine.path) / "card.json"
+    card = json.loads(card_path.read_text())
+    card[CARD_KEY] = doc
+    card_path.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+    engine.card = card
+    return card_path
 
 
 def strongest_groups(result: dict) -> dict[str, str | None]:
@@ -519,7 +548,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         torch.set_num_threads(args.threads)
         engine = Engine.load(args.precompute, device=torch.device("cpu"))
-        print(f"saved {precompute(engine, load(DEFAULT_DIR), [{'n': 64, 'seed': 0}, {'n': 256, 'seed': 0}])}")
+        print(f"saved {precompute(engine, load(DEFAULT_DIR), [{'n': 64, 'seed': 0}, {'n': 256, 'seed': 0}])}")  # its card
         return
     if not args.train:
         p.error("nothing to do: pass --train or --precompute")
@@ -528,5 +557,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"saved {out}")
 
 
+# A checkpoint family of its own (loaded by the StyleGAN tab), not trained in the studio.
+SPEC = Family(name=FAMILY, title_en="Face attribute regressor", title_zh="人脸属性回归器", module=__name__)
+
+
 if __name__ == "__main__":
     main()
+

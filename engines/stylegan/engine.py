@@ -23,7 +23,7 @@ import torch
 
 from .. import runtime
 from ..errors import UserError
-from ..train import to_uint8
+from ..pictures import to_uint8
 from .networks import NOISE_MODES, Generator, Layer, layer_groups, layers, to_unit
 
 FAMILY = "stylegan"

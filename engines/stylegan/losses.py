@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import runtime
-from ..train import image_grid, to_uint8
+from ..pictures import image_grid, to_uint8
 from .networks import GAN, Generator, to_signed, to_unit
 
 
