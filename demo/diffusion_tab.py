@@ -180,11 +180,7 @@ def _format_card(engine, lang: str) -> str:
 
 def _label_choices(engine, lang: str) -> list[tuple[str, str]]:
     k = engine.num_classes or 0
-    names = None
-    if engine.card.get("dataset") == "shapes":
-        from engines.data import SHAPES
-
-        names = SHAPES
+    names = engine.class_names  # the card's (engines.families.class_names)
     classes = [(names[i] if names is not None and i < len(names) else str(i), str(i)) for i in range(k)]
     return [(t("diffusion.label.all", lang), "all"), (t("diffusion.label.none", lang), "none"), *classes]
 

@@ -123,6 +123,7 @@ class GanHandlers:
 
     def __init__(self, models: Models):
         self.models = models
+        self.assets_dir = models.assets_dir  # where the attribute regressor is found
 
     def _engine(self, uploads, model):
         return self.models.engine(model, uploads)
@@ -342,7 +343,7 @@ class GanHandlers:
         eng = self._engine(v.uploads, v.model)
         if eng.config.channels != 3 or eng.card.get("dataset") != "faces":
             return {"chart": None, "message": "⚠️ " + t("gan.layers.none", lang, name=eng.name)}
-        regressor = attributes.load_default()
+        regressor = attributes.load_default(self.assets_dir)
         if regressor is None:
             return {"chart": None, "message": "⚠️ " + t("gan.layers.missing", lang)}
         result = attributes.layer_effects(eng, regressor, n=EFFECTS_N, seed=0)

@@ -121,7 +121,7 @@ def example_choices(engine) -> list[tuple[str, int]]:
     images, labels = engine.examples()
     if labels is None:
         return [(f"#{i}", i) for i in range(len(images))]
-    names = data.SHAPES if engine.card.get("dataset") == "shapes" else None  # shapes' labels index SHAPES
+    names = engine.class_names  # the card's (engines.families.class_names)
 
     def name(label: int) -> str:
         return names[label] if names is not None and 0 <= label < len(names) else str(label)
