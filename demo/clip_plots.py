@@ -12,7 +12,7 @@ import threading
 import numpy as np
 
 from . import i18n_clip  # noqa: F401  (adds the CLIP strings this module draws)
-from .diffusion_plots import _label, _render
+from .plots_common import plot_label, render
 from .fonts import configure
 
 _LOCK = threading.Lock()
@@ -50,8 +50,8 @@ def similarity_bars(captions: list[str], probs: np.ndarray, cosine: np.ndarray, 
         ax.set_xlim(0, 1.3)
         ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0])
         ax.set_xticklabels(["0", "25%", "50%", "75%", "100%"], fontsize=8)
-        ax.set_xlabel(_label("clip.sees.bars.x", lang), fontsize=8.5)
+        ax.set_xlabel(plot_label("clip.sees.bars.x", lang), fontsize=8.5)
         ax.spines["bottom"].set_bounds(0, 1)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
-        return _render(fig)
+        return render(fig)

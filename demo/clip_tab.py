@@ -16,6 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
@@ -47,6 +48,7 @@ from .common import (
     session_label,
     warn,
 )
+from .forms import widget
 from .i18n import LATEX_DELIMITERS, t
 
 FAMILY = "clip"
@@ -576,188 +578,186 @@ def _metric_text(value, depth: int = 0) -> str:
 # --- layout --------------------------------------------------------------------------------------
 
 
+# --- layout: one function per sub-tab, each returning the components its events need ---------------
+
+_PIXELS = {"interactive": False, "format": "png", "elem_classes": ["out-image", "pixelated"]}
+
+
+def _slider(reg, key, elem_id, low, high, value, step, **kwargs):
+    return widget(reg, gr.Slider, minimum=low, maximum=high, value=value, step=step, label=key, info=key + ".info",
+                  elem_id=elem_id, **kwargs)
+
+
+def _header(reg, h, lang):
+    """The backend choice, its card and the upload box."""
+    ui = SimpleNamespace()
+    with gr.Row(equal_height=False):
+        # choices are translated by h.texts (they include this session's uploads), not the Registry
+        ui.backend = widget(reg, gr.Radio, choices=h.backend_choices(lang), value="genlab", label="clip.backend",
+                            info="clip.backend.info", elem_id="clip-backend", scale=3)
+        with gr.Column(scale=2, min_width=280):
+            with widget(reg, gr.Accordion, label="clip.card.title", open=False, elem_id="clip-card-box"):
+                ui.card = gr.Markdown(elem_id="clip-card")
+            with widget(reg, gr.Accordion, label="clip.upload", open=False, elem_id="clip-upload-box"):
+                ui.upload_files = widget(reg, gr.File, file_count="multiple", label="model.upload.file",
+                                         elem_id="clip-upload")
+                widget(reg, gr.Markdown, text="clip.upload.note")
+                ui.upload_status = gr.Markdown(elem_id="clip-upload-status")
+    return ui
+
+
+def _prompt_controls(reg, h, lang, ui, default_gen):
+    ui.prompt = widget(reg, gr.Textbox, label="clip.prompt", info="clip.prompt.info",
+                       placeholder="clip.prompt.placeholder", lines=2, max_lines=4, elem_id="clip-prompt")
+    ui.negative = widget(reg, gr.Textbox, label="clip.negative", info="clip.negative.info", lines=1, max_lines=2,
+                         elem_id="clip-negative")
+    h.prompt_box = ui.prompt
+    ui.examples = widget(reg, gr.Dataset, components=[ui.prompt], samples=[[p] for p, _ in h.examples(lang)],
+                         type="index", label="clip.examples", elem_id="clip-examples", samples_per_page=12)
+    ui.generator = widget(reg, gr.Dropdown, choices=h.generator_choices(lang), value=default_gen,
+                          label="clip.generator", info="clip.generator.info", elem_id="clip-generator")
+    ui.label = widget(reg, gr.Dropdown, choices=h.label_choices(h.generators[default_gen], lang), value="none",
+                      label="clip.label", elem_id="clip-label", visible=False)
+    ui.size = _slider(reg, "clip.size", "clip-size", *PIXEL_SIZES, DEFAULT_SIZE, 8)
+    ui.per_layer = widget(reg, gr.Checkbox, value=False, label="clip.per_layer", info="clip.per_layer.info",
+                          elem_id="clip-per-layer", visible=False)
+    first_k = CANDIDATES[h.generators[default_gen].family]
+    ui.candidates = _slider(reg, "clip.candidates", "clip-candidates", 1, MAX_CANDIDATES, first_k, 1)
+    ui.steps = _slider(reg, "clip.steps", "clip-steps", 1, MAX_STEPS, DEFAULT_STEPS, 1)
+    ui.strength = _slider(reg, "clip.strength", "clip-strength", 0.1, 10, DEFAULT_STRENGTH, 0.1)
+    with gr.Row():
+        ui.augment = _slider(reg, "clip.augment", "clip-augment", 0, MAX_AUGMENT, DEFAULT_AUGMENT, 1, scale=3,
+                             min_width=200)
+        ui.seed = widget(reg, gr.Number, value=0, precision=0, minimum=0, maximum=2**32 - 1, label="clip.seed",
+                         elem_id="clip-seed", scale=1, min_width=110)
+    with gr.Row():
+        ui.generate = widget(reg, gr.Button, text="clip.generate", variant="primary", elem_id="clip-generate")
+        ui.stop = widget(reg, gr.Button, text="clip.stop", variant="stop", elem_id="clip-stop")
+
+
+def _generate_tab(reg, h, lang, default_gen):
+    with widget(reg, gr.Tab, label="clip.sub.generate", id="clip-generate", elem_id="clip-tab-generate"):
+        ui = SimpleNamespace()
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2, min_width=320):
+                _prompt_controls(reg, h, lang, ui, default_gen)
+            with gr.Column(scale=3, min_width=480):
+                ui.status = widget(reg, gr.Markdown, text="clip.status.idle", elem_id="clip-status")
+                with gr.Row(equal_height=True):
+                    ui.image = widget(reg, gr.Image, label="clip.image", elem_id="clip-image", height=290,
+                                      buttons=["download"], **_PIXELS)
+                    ui.best = widget(reg, gr.Image, label="clip.best", elem_id="clip-best", height=290,
+                                     buttons=["download"], **_PIXELS)
+                # drawn in the browser from (step, score) rows: cheap to stream several times a second.
+                # No initial rows: a LinePlot that starts from an empty DataFrame draws no lines later.
+                ui.plot = widget(reg, gr.LinePlot, value=None, x="step", y="score", color="series",
+                                 x_title="clip.plot.x", y_title="clip.plot.y", color_title="clip.plot.series",
+                                 label="clip.plot", elem_id="clip-plot")  # no height: a fixed one clips the legend
+        ui.gallery = widget(reg, gr.Gallery, label="clip.gallery", elem_id="clip-gallery", columns=9, height="auto",
+                            object_fit="contain", format="png", interactive=False, elem_classes=["pixelated"])
+    return ui
+
+
+def _sees_tab(reg, h, lang, default_gen):
+    with widget(reg, gr.Tab, label="clip.sub.sees", id="clip-sees", elem_id="clip-tab-sees"):
+        widget(reg, gr.Markdown, text="clip.sees.help")
+        ui = SimpleNamespace()
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2, min_width=300):
+                ui.source = widget(reg, gr.Radio, choice_keys=list(SEES_SOURCES), value="run",
+                                   label="clip.sees.source", elem_id="clip-sees-source")
+                # gr.File, not gr.Image: the engine decodes the file itself, so a text file or a
+                # broken image gets its clear message instead of a failed upload.
+                ui.upload = widget(reg, gr.File, file_count="single", type="filepath", height=90,
+                                   label="clip.sees.upload", elem_id="clip-sees-upload", visible=False)
+                ui.captions = widget(reg, gr.Textbox, value=h.default_captions(lang, default_gen), lines=8,
+                                     max_lines=16, label="clip.sees.captions", info="clip.sees.captions.info",
+                                     elem_id="clip-captions")
+                with gr.Row():
+                    ui.defaults = widget(reg, gr.Button, text="clip.sees.defaults", elem_id="clip-captions-reset",
+                                         size="sm")
+                    ui.run = widget(reg, gr.Button, text="clip.sees.run", variant="primary", elem_id="clip-sees-run")
+            with gr.Column(scale=3, min_width=480):
+                with gr.Row(equal_height=False):
+                    ui.image = widget(reg, gr.Image, label="clip.sees.image", elem_id="clip-sees-image", height=250,
+                                      buttons=[], scale=1, min_width=200, **_PIXELS)
+                    ui.bars = widget(reg, gr.Image, label="clip.sees.bars", elem_id="clip-sees-bars",
+                                     interactive=False, format="png", buttons=["download"], scale=2, min_width=360,
+                                     elem_classes=["out-image", "plot-image"])
+                ui.text = gr.Markdown(elem_id="clip-sees-text")
+    return ui
+
+
+def _explain_tab(reg):
+    with widget(reg, gr.Tab, label="clip.sub.explain", id="clip-explain", elem_id="clip-tab-explain"):
+        widget(reg, gr.Markdown, text="clip.explain.body", latex_delimiters=LATEX_DELIMITERS, elem_id="clip-explain")
+
+
+# --- wiring ---------------------------------------------------------------------------------------
+
+
+def _wire_models(ctx, h, S, top, tab, gen, sees):
+    """The card, uploads, the generator list and the examples."""
+    ctx.demo.load(handler(h.card), [*S.LU, top.backend], top.card, **QUIET, **PRIVATE)
+    top.backend.change(handler(h.card), [*S.LU, top.backend], top.card, api_name="clip_card", **QUIET)
+    top.upload_files.upload(handler(h.upload), [*S.LU, top.upload_files],
+                            [ctx.uploads, top.backend, top.upload_status, top.upload_files],
+                            api_name="clip_upload", **QUIET)
+    tab.select(handler(h.refresh_generators), [*S.LU, gen.generator], gen.generator, queue=False,
+               show_progress="hidden", **PRIVATE)
+    ctx.uploads.change(handler(h.refresh_lists), [*S.LU, top.backend, gen.generator], [top.backend, gen.generator],
+                       queue=False, show_progress="hidden", **PRIVATE)
+    gen.generator.change(handler(h.generator_changed), [*S.LU, gen.generator, sees.captions],
+                         [gen.label, gen.size, gen.per_layer, gen.candidates, sees.captions],
+                         api_name="clip_generator", queue=False, show_progress="hidden")
+    gen.examples.click(handler(h.example), [ctx.lang, gen.examples], [gen.prompt, gen.generator],
+                       api_name="clip_example", queue=False, show_progress="hidden")
+
+
+def _wire_runs(h, S, top, gen, sees):
+    """Generate streams; Stop ends the run after the step in progress and keeps the best image.
+    preprocess=False: plain JSON values, checked by the handler and the engine, so NaN or 10^6 steps
+    sent through the API get a message in the session's language instead of Gradio's English
+    bounds check. What CLIP sees follows each run, or its own button."""
+    sees_inputs = [*S.LUR, top.backend, sees.source, sees.upload, sees.captions]
+    sees_outputs = [sees.image, sees.bars, sees.text]
+    gen_inputs = [*S.LUR, gen.prompt, gen.negative, top.backend, gen.generator, gen.steps, gen.strength, gen.seed,
+                  gen.augment, gen.label, gen.size, gen.per_layer, gen.candidates]
+    gen_outputs = [S.runs, gen.status, gen.image, gen.best, gen.plot, gen.gallery]
+    run = gr.on([gen.generate.click, gen.prompt.submit], handler(h.generate), gen_inputs, gen_outputs,
+                api_name="clip_generate", show_progress="full", show_progress_on=[gen.plot], preprocess=False,
+                **LONG)
+    run.success(handler(h.sees_after_run), sees_inputs, sees_outputs, **QUIET, **PRIVATE)
+    gen.stop.click(h.stop, S.runs, None, api_name="clip_stop", queue=False, show_progress="hidden")
+
+    sees.source.change(lambda s: gr.update(visible=s == "upload"), sees.source, sees.upload, queue=False,
+                       show_progress="hidden", **PRIVATE)
+    gr.on([sees.run.click, sees.upload.upload], handler(h.sees), sees_inputs, sees_outputs, api_name="clip_sees",
+          show_progress="minimal", **COMPUTE)
+    sees.defaults.click(handler(h.reset_captions), [*S.LU, gen.generator], sees.captions, api_name="clip_captions",
+                        queue=False, show_progress="hidden")
+
+
 def build(ctx: AppContext) -> None:
     """Lay out the CLIP tab inside the current gr.Tabs and wire every event."""
-    reg, lang_state, uploads = ctx.reg, ctx.lang, ctx.uploads
+    reg = ctx.reg
     h = ClipHandlers(find_generators(ctx.assets_dir), ctx.assets_dir)
     lang = reg.lang
     default_gen = "pixels"
-
-    with reg(gr.Tab(reg.text("clip.tab"), id="clip", elem_id="clip-tab"), label="clip.tab") as tab:
+    with widget(reg, gr.Tab, label="clip.tab", id="clip", elem_id="clip-tab") as tab:
         runs = gr.State(Runs, time_to_live=RUNS_TTL_S)
-        LU, LUR = [lang_state, uploads], [lang_state, uploads, runs]
-        reg(gr.Markdown(reg.text("clip.intro"), elem_id="clip-intro"), value="clip.intro")
-        with gr.Row(equal_height=False):
-            # choices are translated by h.texts (they include this session's uploads), not the Registry
-            backend = reg(gr.Radio(h.backend_choices(lang), value="genlab", label=reg.text("clip.backend"),
-                                   info=reg.text("clip.backend.info"), elem_id="clip-backend", scale=3),
-                          label="clip.backend", info="clip.backend.info")
-            with gr.Column(scale=2, min_width=280):
-                with reg(gr.Accordion(reg.text("clip.card.title"), open=False, elem_id="clip-card-box"),
-                         label="clip.card.title"):
-                    card = gr.Markdown(elem_id="clip-card")
-                with reg(gr.Accordion(reg.text("clip.upload"), open=False, elem_id="clip-upload-box"),
-                         label="clip.upload"):
-                    upload_files = reg(gr.File(file_count="multiple", label=reg.text("model.upload.file"),
-                                               elem_id="clip-upload"), label="model.upload.file")
-                    reg(gr.Markdown(reg.text("clip.upload.note")), value="clip.upload.note")
-                    upload_status = gr.Markdown(elem_id="clip-upload-status")
-
+        widget(reg, gr.Markdown, text="clip.intro", elem_id="clip-intro")
+        top = _header(reg, h, lang)
         with gr.Tabs(elem_id="clip-subtabs"):
-            # --- 1. text to image --------------------------------------------------------------------
-            with reg(gr.Tab(reg.text("clip.sub.generate"), id="clip-generate", elem_id="clip-tab-generate"),
-                     label="clip.sub.generate"):
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=2, min_width=320):
-                        prompt = reg(gr.Textbox(label=reg.text("clip.prompt"), info=reg.text("clip.prompt.info"),
-                                                placeholder=reg.text("clip.prompt.placeholder"), lines=2,
-                                                max_lines=4, elem_id="clip-prompt"),
-                                     label="clip.prompt", info="clip.prompt.info", placeholder="clip.prompt.placeholder")
-                        negative = reg(gr.Textbox(label=reg.text("clip.negative"), info=reg.text("clip.negative.info"),
-                                                  lines=1, max_lines=2, elem_id="clip-negative"),
-                                       label="clip.negative", info="clip.negative.info")
-                        h.prompt_box = prompt
-                        examples = reg(gr.Dataset(components=[prompt], samples=[[p] for p, _ in h.examples(lang)],
-                                                  type="index", label=reg.text("clip.examples"),
-                                                  elem_id="clip-examples", samples_per_page=12),
-                                       label="clip.examples")
-                        generator = reg(gr.Dropdown(h.generator_choices(lang), value=default_gen,
-                                                    label=reg.text("clip.generator"),
-                                                    info=reg.text("clip.generator.info"), elem_id="clip-generator"),
-                                        label="clip.generator", info="clip.generator.info")
-                        label = reg(gr.Dropdown(h.label_choices(h.generators[default_gen], lang), value="none",
-                                                label=reg.text("clip.label"), elem_id="clip-label", visible=False),
-                                    label="clip.label")
-                        size = reg(gr.Slider(*PIXEL_SIZES, value=DEFAULT_SIZE, step=8, label=reg.text("clip.size"),
-                                             info=reg.text("clip.size.info"), elem_id="clip-size"),
-                                   label="clip.size", info="clip.size.info")
-                        per_layer = reg(gr.Checkbox(False, label=reg.text("clip.per_layer"),
-                                                    info=reg.text("clip.per_layer.info"), elem_id="clip-per-layer",
-                                                    visible=False), label="clip.per_layer", info="clip.per_layer.info")
-                        first_k = CANDIDATES[h.generators[default_gen].family]
-                        candidates = reg(gr.Slider(1, MAX_CANDIDATES, value=first_k, step=1,
-                                                   label=reg.text("clip.candidates"),
-                                                   info=reg.text("clip.candidates.info"), elem_id="clip-candidates"),
-                                         label="clip.candidates", info="clip.candidates.info")
-                        steps = reg(gr.Slider(1, MAX_STEPS, value=DEFAULT_STEPS, step=1, label=reg.text("clip.steps"),
-                                              info=reg.text("clip.steps.info"), elem_id="clip-steps"),
-                                    label="clip.steps", info="clip.steps.info")
-                        strength = reg(gr.Slider(0.1, 10, value=DEFAULT_STRENGTH, step=0.1, label=reg.text("clip.strength"),
-                                                 info=reg.text("clip.strength.info"), elem_id="clip-strength"),
-                                       label="clip.strength", info="clip.strength.info")
-                        with gr.Row():
-                            augment = reg(gr.Slider(0, MAX_AUGMENT, value=DEFAULT_AUGMENT, step=1,
-                                                    label=reg.text("clip.augment"), info=reg.text("clip.augment.info"),
-                                                    elem_id="clip-augment", scale=3, min_width=200),
-                                          label="clip.augment", info="clip.augment.info")
-                            seed = reg(gr.Number(value=0, precision=0, minimum=0, maximum=2**32 - 1,
-                                                 label=reg.text("clip.seed"), elem_id="clip-seed", scale=1,
-                                                 min_width=110), label="clip.seed")
-                        with gr.Row():
-                            gen_btn = reg(gr.Button(reg.text("clip.generate"), variant="primary",
-                                                    elem_id="clip-generate"), value="clip.generate")
-                            stop_btn = reg(gr.Button(reg.text("clip.stop"), variant="stop", elem_id="clip-stop"),
-                                           value="clip.stop")
-                    with gr.Column(scale=3, min_width=480):
-                        status = reg(gr.Markdown(reg.text("clip.status.idle"), elem_id="clip-status"),
-                                     value="clip.status.idle")
-                        with gr.Row(equal_height=True):
-                            image = reg(gr.Image(label=reg.text("clip.image"), elem_id="clip-image", height=290,
-                                                 interactive=False, format="png", buttons=["download"],
-                                                 elem_classes=["out-image", "pixelated"]), label="clip.image")
-                            best = reg(gr.Image(label=reg.text("clip.best"), elem_id="clip-best", height=290,
-                                                interactive=False, format="png", buttons=["download"],
-                                                elem_classes=["out-image", "pixelated"]), label="clip.best")
-                        # drawn in the browser from (step, score) rows: cheap to stream several times a second.
-                        # No initial rows: a LinePlot that starts from an empty DataFrame draws no lines later.
-                        plot = reg(gr.LinePlot(None, x="step", y="score", color="series",
-                                               x_title=reg.text("clip.plot.x"), y_title=reg.text("clip.plot.y"),
-                                               color_title=reg.text("clip.plot.series"), label=reg.text("clip.plot"),
-                                               elem_id="clip-plot"),  # no height: a fixed one clips the legend
-                                   label="clip.plot", x_title="clip.plot.x", y_title="clip.plot.y",
-                                   color_title="clip.plot.series")
-                gallery = reg(gr.Gallery(label=reg.text("clip.gallery"), elem_id="clip-gallery", columns=9,
-                                         height="auto", object_fit="contain", format="png", interactive=False,
-                                         elem_classes=["pixelated"]), label="clip.gallery")
-
-            # --- 2. what CLIP sees ------------------------------------------------------------------
-            with reg(gr.Tab(reg.text("clip.sub.sees"), id="clip-sees", elem_id="clip-tab-sees"), label="clip.sub.sees"):
-                reg(gr.Markdown(reg.text("clip.sees.help")), value="clip.sees.help")
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=2, min_width=300):
-                        source = reg(gr.Radio(reg.choices(list(SEES_SOURCES)), value="run",
-                                              label=reg.text("clip.sees.source"), elem_id="clip-sees-source"),
-                                     label="clip.sees.source", choices=list(SEES_SOURCES))
-                        # gr.File, not gr.Image: the engine decodes the file itself, so a text file or a
-                        # broken image gets its clear message instead of a failed upload.
-                        upload = reg(gr.File(file_count="single", type="filepath", height=90,
-                                             label=reg.text("clip.sees.upload"), elem_id="clip-sees-upload",
-                                             visible=False), label="clip.sees.upload")
-                        captions = reg(gr.Textbox(h.default_captions(lang, default_gen), lines=8, max_lines=16,
-                                                  label=reg.text("clip.sees.captions"),
-                                                  info=reg.text("clip.sees.captions.info"),
-                                                  elem_id="clip-captions"),
-                                       label="clip.sees.captions", info="clip.sees.captions.info")
-                        with gr.Row():
-                            defaults_btn = reg(gr.Button(reg.text("clip.sees.defaults"), elem_id="clip-captions-reset",
-                                                         size="sm"), value="clip.sees.defaults")
-                            sees_btn = reg(gr.Button(reg.text("clip.sees.run"), variant="primary",
-                                                     elem_id="clip-sees-run"), value="clip.sees.run")
-                    with gr.Column(scale=3, min_width=480):
-                        with gr.Row(equal_height=False):
-                            sees_image = reg(gr.Image(label=reg.text("clip.sees.image"), elem_id="clip-sees-image",
-                                                      height=250, interactive=False, format="png", buttons=[],
-                                                      elem_classes=["out-image", "pixelated"], scale=1,
-                                                      min_width=200), label="clip.sees.image")
-                            bars = reg(gr.Image(label=reg.text("clip.sees.bars"), elem_id="clip-sees-bars",
-                                                interactive=False, format="png", buttons=["download"], scale=2,
-                                                min_width=360, elem_classes=["out-image", "plot-image"]),
-                                       label="clip.sees.bars")
-                        sees_text = gr.Markdown(elem_id="clip-sees-text")
-
-            # --- 3. explanation ---------------------------------------------------------------------
-            with reg(gr.Tab(reg.text("clip.sub.explain"), id="clip-explain", elem_id="clip-tab-explain"),
-                     label="clip.sub.explain"):
-                reg(gr.Markdown(reg.text("clip.explain.body"), latex_delimiters=LATEX_DELIMITERS,
-                                elem_id="clip-explain"), value="clip.explain.body")
-
-    # --- wiring -------------------------------------------------------------------------------------
-    ctx.demo.load(handler(h.card), [*LU, backend], card, **QUIET, **PRIVATE)
-    backend.change(handler(h.card), [*LU, backend], card, api_name="clip_card", **QUIET)
-    upload_files.upload(handler(h.upload), [*LU, upload_files], [uploads, backend, upload_status, upload_files],
-                        api_name="clip_upload", **QUIET)
-    tab.select(handler(h.refresh_generators), [*LU, generator], generator, queue=False, show_progress="hidden",
-               **PRIVATE)
-    uploads.change(handler(h.refresh_lists), [*LU, backend, generator], [backend, generator], queue=False,
-                   show_progress="hidden", **PRIVATE)
-    generator.change(handler(h.generator_changed), [*LU, generator, captions],
-                     [label, size, per_layer, candidates, captions],
-                     api_name="clip_generator", queue=False, show_progress="hidden")
-    examples.click(handler(h.example), [lang_state, examples], [prompt, generator], api_name="clip_example",
-                   queue=False, show_progress="hidden")
-
-    # Generate streams; Stop ends the run after the step in progress and keeps the best image.
-    # preprocess=False: plain JSON values, checked by the handler and the engine, so NaN or 10^6 steps sent
-    # through the API get a message in the session's language instead of Gradio's English bounds check.
-    sees_inputs = [*LUR, backend, source, upload, captions]
-    sees_outputs = [sees_image, bars, sees_text]
-    gen_inputs = [*LUR, prompt, negative, backend, generator, steps, strength, seed, augment, label, size, per_layer,
-                  candidates]
-    gen_outputs = [runs, status, image, best, plot, gallery]
-    run = gr.on([gen_btn.click, prompt.submit], handler(h.generate), gen_inputs, gen_outputs,
-                api_name="clip_generate", show_progress="full", show_progress_on=[plot], preprocess=False, **LONG)
-    run.success(handler(h.sees_after_run), sees_inputs, sees_outputs, **QUIET, **PRIVATE)
-    stop_btn.click(h.stop, runs, None, api_name="clip_stop", queue=False, show_progress="hidden")
-
-    source.change(lambda s: gr.update(visible=s == "upload"), source, upload, queue=False,
-                  show_progress="hidden", **PRIVATE)
-    gr.on([sees_btn.click, upload.upload], handler(h.sees), sees_inputs, sees_outputs, api_name="clip_sees",
-          show_progress="minimal", **COMPUTE)
-    defaults_btn.click(handler(h.reset_captions), [*LU, generator], captions, api_name="clip_captions",
-                       queue=False, show_progress="hidden")
-
+            gen = _generate_tab(reg, h, lang, default_gen)
+            sees = _sees_tab(reg, h, lang, default_gen)
+            _explain_tab(reg)
+    S = SimpleNamespace(LU=[ctx.lang, ctx.uploads], LUR=[ctx.lang, ctx.uploads, runs], runs=runs)
+    _wire_models(ctx, h, S, top, tab, gen, sees)
+    _wire_runs(h, S, top, gen, sees)
     ctx.on_lang += [
-        (handler(h.card), [*LU, backend], card),
-        (handler(h.texts), [*LU, backend, generator, label, captions], [backend, generator, label, examples, captions]),
-        (handler(h.run_texts), [lang_state, runs], [status, plot, gallery]),
+        (handler(h.card), [*S.LU, top.backend], top.card),
+        (handler(h.texts), [*S.LU, top.backend, gen.generator, gen.label, sees.captions],
+         [top.backend, gen.generator, gen.label, gen.examples, sees.captions]),
+        (handler(h.run_texts), [ctx.lang, runs], [gen.status, gen.plot, gen.gallery]),
     ]

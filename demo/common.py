@@ -154,6 +154,7 @@ class Models:
 
     def __init__(self, family: str, assets_dir: str | Path | None = None):
         self.family = family
+        self.assets_dir = assets_dir
         root = Path(assets_dir) if assets_dir is not None else checkpoint.ASSETS_DIR
         self.shipped: dict[str, Path] = checkpoint.list_assets(family, root=root)
 

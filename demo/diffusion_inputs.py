@@ -1,6 +1,6 @@
 """Images for the forward process: held-out examples, an upload or a sketch, as the model's input.
 
-The widgets are the VAE tab's picker (`vae_inputs.build_picker`, without the seed source). A
+The widgets are the shared image picker (`image_inputs.build_picker`, without the seed source). A
 diffusion checkpoint may ship its own examples (aux/examples); when it does not, the held-out
 examples of another shipped checkpoint trained on the same data set are used, and failing that
 the data set's held-out split itself (`shapes` is procedural; MNIST needs --data-dir).
@@ -17,7 +17,7 @@ import numpy as np
 from engines import checkpoint, data
 from engines.errors import UserError
 
-from .vae_inputs import Choice, fit
+from .image_inputs import Choice, fit
 
 log = logging.getLogger("genlab.demo")
 

@@ -21,17 +21,11 @@ from PIL import Image, ImageDraw
 
 from engines.train import image_grid
 
-from .fonts import mixed_text, pil_font, plot_lang
-from .i18n import t as tr
-from .vae_plots import _render
+from .fonts import plot_lang
+from .plots_common import latin_font, plot_label, render
 
 _LOCK = threading.Lock()
 COLOURS = {"linear": "#1565c0", "cosine": "#e65100"}
-
-
-def _label(key: str, lang: str) -> str:
-    """A plot label in the plot's language (English where no CJK font exists: fonts.plot_lang)."""
-    return mixed_text(tr(key, plot_lang(lang)))
 
 
 # --- schedules ------------------------------------------------------------------------------------
@@ -86,9 +80,9 @@ def _draw_schedules(schedules: dict, model_schedule: str, lang: str) -> Schedule
                 ln, = ax.plot(ts, np.clip(values, 1e-9, None) if scale == "log" else values, color=COLOURS[sched],
                               lw=2.2 if own else 1.4, ls="-" if own else "--")
                 if name == "abar":
-                    text = _label(f"diffusion.plot.{sched}", lang)
+                    text = plot_label(f"diffusion.plot.{sched}", lang)
                     if own:
-                        text += " " + _label("diffusion.plot.this_model", lang)
+                        text += " " + plot_label("diffusion.plot.this_model", lang)
                     handles.append(ln)
                     texts.append(text)
             ax.set_yscale(scale)
@@ -104,7 +98,7 @@ def _draw_schedules(schedules: dict, model_schedule: str, lang: str) -> Schedule
             for side in ("top", "right"):
                 ax.spines[side].set_visible(False)
         axes[1].legend(handles, texts, loc="upper right", frameon=False, fontsize=8)
-        picture = _render(fig)
+        picture = render(fig)
         h = picture.shape[0]
         x_of_t, top, bottom, curves = [], [], [], {}
         for i, (ax, (name, _, scale)) in enumerate(zip(axes, PANELS)):
@@ -184,13 +178,13 @@ def histogram(values: np.ndarray, t: int, lang: str, start: np.ndarray | None = 
     lang = plot_lang(lang)
     values = np.asarray(values, dtype=np.float64).reshape(-1)
     density = _density(values)
-    title = _label("diffusion.plot.hist_title", lang).format(t=t, mean=values.mean(), std=values.std())
+    title = plot_label("diffusion.plot.hist_title", lang).format(t=t, mean=values.mean(), std=values.std())
     if start is None:
         ylim = max(0.6, min(float(density.max(initial=0)) * 1.08, 4.0))
         with _LOCK:
             fig, _, _, title_artist = _histogram_figure(density, None, ylim, lang)
             title_artist.set_text(title)
-            return _render(fig)
+            return render(fig)
     ref = _density(start)
     key = (ref.round(6).tobytes(), lang)
     with _LOCK:
@@ -221,7 +215,7 @@ def _histogram_figure(density, ref, ylim: float, lang: str):
     moving.append(ax.plot(_GAUSS_X, _GAUSS_Y, color="#212121", lw=1.6, label=r"$\mathcal{N}(0, 1)$")[0])
     ax.set_xlim(-HIST_RANGE, HIST_RANGE)
     ax.set_ylim(0, ylim)
-    ax.set_xlabel(_label("diffusion.plot.pixel", lang), labelpad=1, fontsize=8)
+    ax.set_xlabel(plot_label("diffusion.plot.pixel", lang), labelpad=1, fontsize=8)
     ax.tick_params(labelsize=7)
     handles = ax.get_legend_handles_labels()[0]
     ax.legend(handles=handles[1:] + handles[:1], fontsize=8, frameon=False, loc="upper right")
@@ -261,7 +255,7 @@ def labelled_strip(columns: list[tuple[str, np.ndarray]], rows: list[str] | None
 
     columns: [(caption, pictures (R, H, W, C))]; rows: an optional label left of each row.
     """
-    font = _pil_font(13)
+    font = latin_font(13)
     r, h, w, _ = columns[0][1].shape
     cell_w, cell_h = w * scale, h * scale
     left = 0
@@ -285,11 +279,6 @@ def labelled_strip(columns: list[tuple[str, np.ndarray]], rows: list[str] | None
         y = head + i * (cell_h + gap) + cell_h / 2 - 8
         draw.text((2, y), text, fill=(30, 30, 30), font=font)
     return np.asarray(im)
-
-
-def _pil_font(size: int):
-    """The Latin-only captions of the strips and animations (x_t, t = ..., predicted x_0)."""
-    return pil_font(size, cjk=False)
 
 
 # --- export ---------------------------------------------------------------------------------------
@@ -327,7 +316,7 @@ def animation_frames(traj, *, side: int = 240) -> list[np.ndarray]:
         keep = np.unique(np.round(np.linspace(0, len(steps) - 1, EXPORT_FRAMES)).astype(int))
     else:
         keep = np.arange(len(steps))
-    font = _pil_font(15)
+    font = latin_font(15)
     frames = []
     for k in keep:
         f = traj.frame(int(k))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import math
 import re
+from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
@@ -38,8 +39,9 @@ from .common import (
     warn,
 )
 from .diffusion_inputs import example_choices, examples_for, model_input
+from .forms import Form, widget
 from .i18n import LATEX_DELIMITERS, t
-from .vae_inputs import Choice, build_picker, not_given
+from .image_inputs import Choice, build_picker, not_given
 
 FAMILY = "ddpm"
 DEFAULT_MODEL = "mnist-ddpm"
@@ -178,11 +180,7 @@ def _format_card(engine, lang: str) -> str:
 
 def _label_choices(engine, lang: str) -> list[tuple[str, str]]:
     k = engine.num_classes or 0
-    names = None
-    if engine.card.get("dataset") == "shapes":
-        from engines.data import SHAPES
-
-        names = SHAPES
+    names = engine.class_names  # the card's (engines.families.class_names)
     classes = [(names[i] if names is not None and i < len(names) else str(i), str(i)) for i in range(k)]
     return [(t("diffusion.label.all", lang), "all"), (t("diffusion.label.none", lang), "none"), *classes]
 
@@ -438,34 +436,32 @@ class DiffusionHandlers:
 
     # --- fork ------------------------------------------------------------------------------------
 
-    def fork_preset(self, lang, uploads, model, preset):
-        """A preset -> the widgets of settings A and B."""
-        eng = self._engine(uploads, model)
+    def fork_preset(self, lang, v):
+        """A preset -> the widgets of settings A and B (sampler, steps, eta, guidance each)."""
+        eng = self._engine(v.uploads, v.model)
         default_g = float(eng.card.get("default_guidance", 3.0))
-        out = []
-        for side in FORK_PRESETS.get(preset, FORK_PRESETS["samplers"]):
+        out = {}
+        for name, side in zip("ab", FORK_PRESETS.get(v.preset, FORK_PRESETS["samplers"])):
             steps = min(side["steps"], eng.config.timesteps)
             g = default_g if side["guidance"] is None else side["guidance"]
-            out += [side["sampler"], steps, side["eta"], g]
-        return tuple(out)
+            out[name] = [side["sampler"], steps, side["eta"], g]
+        return out
 
-    def fork(self, lang, uploads, runs, model, n, seed, label, a_sampler, a_steps, a_eta, a_guidance,
-             b_sampler, b_steps, b_eta, b_guidance, progress=gr.Progress()):  # noqa: B008 (how Gradio asks for a progress bar)
+    def fork(self, lang, v, progress=gr.Progress()):  # noqa: B008 (how Gradio asks for a progress bar)
         """Sample with settings A and B from the same seed (the same x_T), one after the other."""
-        eng = self._engine(uploads, model)
-        seed = 0 if seed is None else seed
-        settings = [self._setting(eng, a_sampler, a_steps, a_eta, label, a_guidance),
-                    self._setting(eng, b_sampler, b_steps, b_eta, label, b_guidance)]
+        eng = self._engine(v.uploads, v.model)
+        seed = 0 if v.seed is None else v.seed
+        settings = [self._setting(eng, v.a_sampler, v.a_steps, v.a_eta, v.label, v.a_guidance),
+                    self._setting(eng, v.b_sampler, v.b_steps, v.b_eta, v.label, v.b_guidance)]
         for s in settings:  # both are checked before anything runs
             eng.check_setting(s)
-        runs = runs if isinstance(runs, Runs) else Runs()
+        runs = v.runs if isinstance(v.runs, Runs) else Runs()
         runs.fork = [None, None]
         runs.stop["fork"] = False
-        skip4 = (gr.skip(),) * 4
         for side, setting in enumerate(settings):
             if runs.stop["fork"]:
                 break
-            with contextlib.closing(_stream(eng.run(n, seed, setting), lambda: runs.stop["fork"])) as frames:
+            with contextlib.closing(_stream(eng.run(v.n, seed, setting), lambda: runs.stop["fork"])) as frames:
                 for traj in frames:
                     runs.fork[side] = traj
                     if traj.done or runs.stop["fork"]:
@@ -473,29 +469,29 @@ class DiffusionHandlers:
                     progress((traj.done_steps, traj.count), desc=t("diffusion.fork.progress", lang,
                                                                    side="AB"[side]), unit="steps")
                     frame = _latest(traj)
-                    pics = (t("diffusion.fork.side_running", lang, side="AB"[side], step=traj.done_steps,
-                              count=traj.count), plots.grid(frame["x_t"], FORK_GRID_SIDE),
-                            plots.grid(frame["x0"], FORK_GRID_SIDE))
-                    shown = (*pics, *skip4[:3]) if side == 0 else (*skip4[:3], *pics)
-                    yield (runs, gr.update(interactive=False), *shown, gr.skip())
-        yield (runs, gr.update(value=100, interactive=True), *self._fork_view(runs, 100, lang))
+                    yield {"runs": runs, "pct": gr.update(interactive=False), "ab"[side]: [
+                        t("diffusion.fork.side_running", lang, side="AB"[side], step=traj.done_steps,
+                          count=traj.count), plots.grid(frame["x_t"], FORK_GRID_SIDE),
+                        plots.grid(frame["x0"], FORK_GRID_SIDE)]}
+        yield {"runs": runs, "pct": gr.update(value=100, interactive=True), **self._fork_view(runs, 100, lang)}
 
-    def fork_scrub(self, lang, runs, pct):
+    def fork_scrub(self, lang, v):
         """Both runs at the same fraction of their way (0 = x_T, 100 = the samples)."""
-        if not isinstance(runs, Runs) or runs.fork[0] is None:
+        if not isinstance(v.runs, Runs) or v.runs.fork[0] is None:
             raise UserError("diffusion_no_run")
-        return self._fork_view(runs, 100 if pct is None else pct, lang)
+        return self._fork_view(v.runs, 100 if v.pct is None else v.pct, lang)
 
-    def fork_texts(self, lang, runs, pct):
-        if not isinstance(runs, Runs) or runs.fork[0] is None:
-            return (gr.skip(),) * 7
-        return self._fork_view(runs, 100 if pct is None else pct, lang)
+    def fork_texts(self, lang, v):
+        if not isinstance(v.runs, Runs) or v.runs.fork[0] is None:
+            return {}
+        return self._fork_view(v.runs, 100 if v.pct is None else v.pct, lang)
 
     def _fork_view(self, runs, pct, lang):
-        out = []
+        """{"a": [caption, x_t, x_0], "b": [...], "compare": text} at pct of each run's way."""
+        out = {}
         for side, traj in enumerate(runs.fork):
             if traj is None or traj.num_frames == 0:
-                out += [t("diffusion.fork.side_empty", lang, side="AB"[side]), None, None]
+                out["ab"[side]] = [t("diffusion.fork.side_empty", lang, side="AB"[side]), None, None]
                 continue
             frame = traj.frame_at(float(pct) / 100)
             desc = _describe(traj.setting, lang, traj.labels is not None)
@@ -504,9 +500,9 @@ class DiffusionHandlers:
             head = f"**{'AB'[side]}: {desc}** · " + t("diffusion.fork.time", lang, s=traj.elapsed_s)
             if not traj.done:
                 head += " · " + t("diffusion.fork.unfinished", lang, step=traj.done_steps, count=traj.count)
-            out += [head + "\n\n" + where, plots.grid(frame["x_t"], FORK_GRID_SIDE),
-                    plots.grid(frame["x0"], FORK_GRID_SIDE)]
-        return (*out, self._fork_compare(runs, lang))
+            out["ab"[side]] = [head + "\n\n" + where, plots.grid(frame["x_t"], FORK_GRID_SIDE),
+                               plots.grid(frame["x0"], FORK_GRID_SIDE)]
+        return {**out, "compare": self._fork_compare(runs, lang)}
 
     @staticmethod
     def _fork_compare(runs, lang) -> str:
@@ -528,28 +524,21 @@ def _setting_controls(reg, prefix: str, *, steps: int = DEFAULT_STEPS, sampler: 
     size = {"min_width": 150, "scale": 2} if compact else {}
 
     def info(key):
-        return {} if compact else {"info": reg.text(key)}
-
-    def info_key(key):
         return {} if compact else {"info": key}
 
     samplers = [("diffusion.sampler.ddpm", "ddpm"), ("diffusion.sampler.ddim", "ddim")]
-    s = reg(gr.Radio(reg.choices(samplers), value=sampler, label=reg.text("diffusion.sampler"),
-                     elem_id=f"{prefix}-sampler", **({"min_width": 260, "scale": 3} if compact else {})),
-            label="diffusion.sampler", choices=samplers)
-    n = reg(gr.Slider(1, 1000, value=steps, step=1, label=reg.text("diffusion.steps"), elem_id=f"{prefix}-steps",
-                      interactive=sampler == "ddim", **info("diffusion.steps.info"), **size),
-            label="diffusion.steps", **info_key("diffusion.steps.info"))
-    e = reg(gr.Slider(0, 1, value=eta, step=0.05, label=reg.text("diffusion.eta"), elem_id=f"{prefix}-eta",
-                      interactive=sampler == "ddim", **info("diffusion.eta.info"), **size),
-            label="diffusion.eta", **info_key("diffusion.eta.info"))
+    s = widget(reg, gr.Radio, choice_keys=samplers, value=sampler, label="diffusion.sampler",
+               elem_id=f"{prefix}-sampler", **({"min_width": 260, "scale": 3} if compact else {}))
+    n = widget(reg, gr.Slider, minimum=1, maximum=1000, value=steps, step=1, label="diffusion.steps",
+               elem_id=f"{prefix}-steps", interactive=sampler == "ddim", **info("diffusion.steps.info"), **size)
+    e = widget(reg, gr.Slider, minimum=0, maximum=1, value=eta, step=0.05, label="diffusion.eta",
+               elem_id=f"{prefix}-eta", interactive=sampler == "ddim", **info("diffusion.eta.info"), **size)
     label = None
     if with_label:
-        label = reg(gr.Dropdown([], value="all", label=reg.text("diffusion.label"), elem_id=f"{prefix}-label",
-                                allow_custom_value=True, visible=False, **size), label="diffusion.label")
-    g = reg(gr.Slider(0, 10, value=3, step=0.5, label=reg.text("diffusion.guidance"), elem_id=f"{prefix}-guidance",
-                      visible=False, **info("diffusion.guidance.info"), **size),
-            label="diffusion.guidance", **info_key("diffusion.guidance.info"))
+        label = widget(reg, gr.Dropdown, choices=[], value="all", label="diffusion.label", elem_id=f"{prefix}-label",
+                       allow_custom_value=True, visible=False, **size)
+    g = widget(reg, gr.Slider, minimum=0, maximum=10, value=3, step=0.5, label="diffusion.guidance",
+               elem_id=f"{prefix}-guidance", visible=False, **info("diffusion.guidance.info"), **size)
 
     def toggle(value):
         return gr.update(interactive=value == "ddim"), gr.update(interactive=value == "ddim")
@@ -558,287 +547,306 @@ def _setting_controls(reg, prefix: str, *, steps: int = DEFAULT_STEPS, sampler: 
     return s, n, e, label, g
 
 
+# --- layout: one function per sub-tab, each returning the components its events need ---------------
+
+_PIXELS = {"interactive": False, "format": "png", "elem_classes": ["out-image", "pixelated"]}
+_PLOT = {"interactive": False, "format": "png", "buttons": [], "elem_classes": ["out-image", "plot-image"]}
+
+
+def _image(reg, key, elem_id, buttons=(), **kwargs):
+    return widget(reg, gr.Image, label=key, elem_id=elem_id, buttons=list(buttons), **{**_PIXELS, **kwargs})
+
+
+def _seed(reg, elem_id, **kwargs):
+    return widget(reg, gr.Number, value=0, precision=0, minimum=0, maximum=2**32 - 1, label="diffusion.seed",
+                  elem_id=elem_id, **kwargs)
+
+
+def _stop(reg, elem_id):
+    return widget(reg, gr.Button, text="diffusion.stop", variant="stop", elem_id=elem_id)
+
+
+def _forward_tab(reg):
+    with widget(reg, gr.Tab, label="diffusion.sub.forward", id="diffusion-forward", elem_id="diffusion-tab-forward"):
+        widget(reg, gr.Markdown, text="diffusion.fwd.help")
+        ui = SimpleNamespace()
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1, min_width=250):
+                ui.pick = build_picker(reg, "diffusion-fwd", with_seed=False)
+                ui.seed = widget(reg, gr.Number, value=0, precision=0, minimum=0, maximum=2**32 - 1,
+                                 label="diffusion.fwd.seed", elem_id="diffusion-fwd-seed")
+                ui.schedule = widget(reg, gr.Radio, choice_keys=[("diffusion.plot.linear", "linear"),
+                                                                 ("diffusion.plot.cosine", "cosine")],
+                                     value="linear", label="diffusion.fwd.schedule",
+                                     info="diffusion.fwd.schedule.info", elem_id="diffusion-fwd-schedule")
+            with gr.Column(scale=3, min_width=480):
+                with gr.Row(equal_height=True):
+                    ui.x0 = _image(reg, "diffusion.fwd.x0", "diffusion-fwd-x0", height=230)
+                    ui.noise = _image(reg, "diffusion.fwd.noise", "diffusion-fwd-noise", height=230)
+                    ui.xt = _image(reg, "diffusion.fwd.xt", "diffusion-fwd-xt", ["download"], height=230)
+                ui.t = widget(reg, gr.Slider, minimum=0, maximum=1000, value=DEFAULT_T, step=1, label="diffusion.fwd.t",
+                              info="diffusion.fwd.t.info", elem_id="diffusion-fwd-t")
+                ui.caption = gr.Markdown(elem_id="diffusion-fwd-caption", latex_delimiters=LATEX_DELIMITERS)
+        with gr.Row(equal_height=False):
+            ui.hist = widget(reg, gr.Image, label="diffusion.fwd.hist", elem_id="diffusion-fwd-hist", scale=2,
+                             min_width=300, **_PLOT)
+            ui.sched = widget(reg, gr.Image, label="diffusion.fwd.schedules", elem_id="diffusion-fwd-schedules",
+                              scale=5, min_width=500, **_PLOT)
+        widget(reg, gr.Markdown, text="diffusion.fwd.note", elem_classes=["small-note"])
+    ui.outputs = [ui.x0, ui.noise, ui.xt, ui.hist, ui.sched, ui.caption]
+    return ui
+
+
+def _reverse_tab(reg):
+    with widget(reg, gr.Tab, label="diffusion.sub.reverse", id="diffusion-reverse", elem_id="diffusion-tab-reverse"):
+        widget(reg, gr.Markdown, text="diffusion.rev.help")
+        ui = SimpleNamespace()
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1, min_width=270):
+                ui.batch = widget(reg, gr.Slider, minimum=1, maximum=MAX_RUN_BATCH, value=DEFAULT_BATCH, step=1,
+                                  label="diffusion.batch", elem_id="diffusion-batch")
+                ui.seed = _seed(reg, "diffusion-seed")
+                ui.sampler, ui.steps, ui.eta, ui.label, ui.guidance = _setting_controls(reg, "diffusion")
+                with gr.Row():
+                    ui.generate = widget(reg, gr.Button, text="diffusion.generate", variant="primary",
+                                         elem_id="diffusion-generate")
+                    ui.stop = _stop(reg, "diffusion-stop")
+            with gr.Column(scale=3, min_width=520):
+                ui.status = widget(reg, gr.Markdown, text="diffusion.status.idle", elem_id="diffusion-status")
+                with gr.Row(equal_height=True):
+                    ui.xt = _image(reg, "diffusion.xt", "diffusion-xt", ["download"], height=330)
+                    ui.eps = _image(reg, "diffusion.eps", "diffusion-eps", height=330)
+                    ui.x0 = _image(reg, "diffusion.x0", "diffusion-x0", ["download"], height=330)
+                ui.scrub = widget(reg, gr.Slider, minimum=0, maximum=1, value=0, step=1, label="diffusion.scrub",
+                                  info="diffusion.scrub.info", elem_id="diffusion-scrub", interactive=False)
+                ui.caption = gr.Markdown(elem_id="diffusion-scrub-caption")
+        # What a finished (or stopped) run offers, shown once there is one.
+        with gr.Column(visible=False, elem_id="diffusion-after-run") as ui.after_run:
+            _strip_and_export(reg, ui)
+            _branch_rows(reg, ui)
+    return ui
+
+
+def _strip_and_export(reg, ui):
+    widget(reg, gr.Markdown, text=("diffusion.strip.title", "### {}"))
+    with gr.Row(equal_height=True):
+        ui.strip_no = widget(reg, gr.Number, value=1, precision=0, minimum=1, maximum=DEFAULT_BATCH,
+                             label="diffusion.strip.image", elem_id="diffusion-strip-image", scale=1, min_width=140)
+        ui.strip_ts = widget(reg, gr.Textbox, label="diffusion.strip.ts", info="diffusion.strip.ts.info",
+                             elem_id="diffusion-strip-ts", scale=4)
+    ui.strip = _image(reg, "diffusion.strip", "diffusion-strip", ["download"])
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=220):
+            ui.export = widget(reg, gr.Button, text="diffusion.export", elem_id="diffusion-export-btn")
+            ui.export_note = gr.Markdown(elem_id="diffusion-export-note", elem_classes=["small-note"])
+        ui.export_gif = widget(reg, gr.File, label="diffusion.export.gif", elem_id="diffusion-export-gif",
+                               interactive=False, visible=False, scale=2)
+        ui.export_mp4 = widget(reg, gr.File, label="diffusion.export.mp4", elem_id="diffusion-export-mp4",
+                               interactive=False, visible=False, scale=2)
+
+
+def _branch_rows(reg, ui):
+    widget(reg, gr.Markdown, text=("diffusion.branch.title", "### {}"))
+    widget(reg, gr.Markdown, text="diffusion.branch.help")
+    with gr.Row(equal_height=False, elem_id="diffusion-branch-box"):
+        ui.b_sampler, ui.b_steps, ui.b_eta, ui.b_label, ui.b_guidance = _setting_controls(
+            reg, "diffusion-branch", steps=50, sampler="ddim", compact=True)
+    with gr.Row():
+        ui.branch = widget(reg, gr.Button, text="diffusion.branch.run", variant="primary", elem_id="diffusion-branch")
+        ui.branch_stop = _stop(reg, "diffusion-branch-stop")
+    ui.branch_status = gr.Markdown(elem_id="diffusion-branch-status")
+    with gr.Row(equal_height=True):
+        ui.br_start = _image(reg, "diffusion.branch.start", "diffusion-branch-start", height=260)
+        ui.br_orig = _image(reg, "diffusion.branch.original", "diffusion-branch-original", height=260)
+        ui.br_result = _image(reg, "diffusion.branch.result", "diffusion-branch-result", ["download"], height=260)
+
+
+def _fork_tab(reg):
+    with widget(reg, gr.Tab, label="diffusion.sub.fork", id="diffusion-fork", elem_id="diffusion-tab-fork"):
+        widget(reg, gr.Markdown, text="diffusion.fork.help")
+        ui = SimpleNamespace(sides={})
+        with gr.Row(equal_height=True):
+            ui.preset = widget(reg, gr.Dropdown, choice_keys=[(f"diffusion.fork.preset.{p}", p) for p in
+                                                              ("samplers", "guidance", "eta", "steps")],
+                               value="samplers", label="diffusion.fork.preset", elem_id="diffusion-fork-preset",
+                               scale=3)
+            ui.batch = widget(reg, gr.Slider, minimum=1, maximum=16, value=FORK_DEFAULT_BATCH, step=1,
+                              label="diffusion.batch", elem_id="diffusion-fork-batch", scale=2)
+            ui.seed = _seed(reg, "diffusion-fork-seed", scale=1, min_width=120)
+            ui.label = widget(reg, gr.Dropdown, choices=[], value="all", label="diffusion.label",
+                              elem_id="diffusion-fork-label", allow_custom_value=True, visible=False, scale=2)
+        with gr.Row(equal_height=False):
+            for side, (samp, n_steps) in (("a", ("ddpm", 1000)), ("b", ("ddim", 20))):
+                with gr.Column(min_width=300):
+                    widget(reg, gr.Markdown, text=("diffusion.fork." + side, "#### {}"))
+                    s, n, e, _, g = _setting_controls(reg, f"diffusion-fork-{side}", steps=n_steps, sampler=samp,
+                                                      with_label=False)
+                    ui.sides[side] = (s, n, e, g)
+        with gr.Row():
+            ui.run = widget(reg, gr.Button, text="diffusion.fork.run", variant="primary", elem_id="diffusion-fork-run")
+            ui.stop = _stop(reg, "diffusion-fork-stop")
+        ui.pct = widget(reg, gr.Slider, minimum=0, maximum=100, value=100, step=1,
+                        label="diffusion.fork.progress_slider", info="diffusion.fork.progress_slider.info",
+                        elem_id="diffusion-fork-progress", interactive=False)
+        ui.out = []
+        with gr.Row(equal_height=False):
+            for side in ("a", "b"):
+                with gr.Column(min_width=300):
+                    cap = gr.Markdown(elem_id=f"diffusion-fork-{side}-caption")
+                    with gr.Row(equal_height=True):
+                        xt = _image(reg, "diffusion.xt", f"diffusion-fork-{side}-xt", height=250)
+                        x0 = _image(reg, "diffusion.x0", f"diffusion-fork-{side}-x0", ["download"], height=250)
+                    ui.out += [cap, xt, x0]
+        ui.compare = gr.Markdown(elem_id="diffusion-fork-compare")
+    return ui
+
+
+def _explain_tab(reg):
+    with widget(reg, gr.Tab, label="diffusion.sub.explain", id="diffusion-explain", elem_id="diffusion-tab-explain"):
+        widget(reg, gr.Markdown, text="diffusion.explain.body", latex_delimiters=LATEX_DELIMITERS,
+               elem_id="diffusion-explain")
+
+
+# --- wiring: one function per sub-tab --------------------------------------------------------------
+
+# preprocess=False: these inputs are plain JSON values, and the engine checks every one itself, so
+# 0 or 100000 steps or a guidance of 1e9 sent through the API get its message in the session's
+# language instead of Gradio's English bounds check.
+RAW = {"preprocess": False}
+
+
+def _forward_inputs(S, top, fw):
+    return [*S.LU, top.model, *fw.pick.inputs, fw.seed, fw.t, fw.schedule]
+
+
+def _wire_forward(h, S, top, fw, mem, forward):
+    """Every input redraws x_t, the histogram and the marked schedules (t's .input already delivers
+    the value a drag ends on, so a .release would only draw it again)."""
+    fwd_inputs = _forward_inputs(S, top, fw)
+    pick = fw.pick
+    fwd_triggers = [pick.source.input, pick.example.input, pick.upload.upload, pick.sketch.change, fw.seed.submit,
+                    fw.seed.input, fw.schedule.input]
+    gr.on(fwd_triggers, *forward, fw.outputs, **LIVE, **PRIVATE)
+    gr.on([], handler(h.forward), fwd_inputs, fw.outputs, api_name="diffusion_forward", **LIVE)
+    # One event for all six outputs: a second one for the plots, chained, delayed the picture (measured).
+    mem.fast(handler(h.forward), fwd_inputs, fw.t, fw.outputs)
+
+
+def _wire_reverse(h, S, top, rv, mem, remember_runs):
+    """Generate streams, Stop cancels and keeps what was computed, the slider scrubs."""
+    runs = S.runs
+    run_outputs = [runs, rv.status, rv.xt, rv.eps, rv.x0, rv.scrub, rv.caption, rv.strip_no, rv.strip_ts, rv.strip,
+                   rv.after_run]
+    stream = {"show_progress": "full", "show_progress_on": [rv.scrub], **LONG, **RAW}
+    rv.generate.click(handler(h.generate), [*S.LUR, top.model, rv.batch, rv.seed, rv.sampler, rv.steps, rv.eta,
+                                            rv.label, rv.guidance],
+                      run_outputs, api_name="diffusion_generate", **stream).then(**remember_runs)
+    branch_inputs = [*S.LUR, top.model, rv.scrub, rv.b_sampler, rv.b_steps, rv.b_eta, rv.b_label, rv.b_guidance]
+    branch_outputs = [runs, rv.branch_status, rv.br_start, rv.br_orig, rv.br_result]
+    rv.branch.click(handler(h.branch), branch_inputs, branch_outputs, api_name="diffusion_branch",
+                    show_progress="full", show_progress_on=[rv.br_result], **LONG, **RAW).then(**remember_runs)
+    rv.stop.click(h.stop, runs, None, api_name="diffusion_stop", queue=False, show_progress="hidden")
+    rv.branch_stop.click(h.stop_branch, runs, None, api_name="diffusion_branch_stop", queue=False,
+                         show_progress="hidden")
+    scrub_out = [rv.xt, rv.eps, rv.x0, rv.caption]
+    mem.fast(handler(h.scrub), [*S.LR, rv.scrub], rv.scrub, scrub_out, triggers=[rv.scrub.input, rv.scrub.release])
+    gr.on([], handler(h.scrub), [*S.LR, rv.scrub], scrub_out, api_name="diffusion_scrub", **INSTANT)
+    gr.on([rv.strip_no.submit, rv.strip_no.input, rv.strip_ts.submit], handler(h.strip),
+          [*S.LR, rv.strip_no, rv.strip_ts], rv.strip, api_name="diffusion_strip", **INSTANT)
+    rv.export.click(handler(h.export), [*S.LR], [rv.export_gif, rv.export_mp4, rv.export_note],
+                    api_name="diffusion_export", show_progress="minimal", concurrency_limit=2)
+
+
+def _fork_outputs(fk) -> dict:
+    """The fork's outputs by name: each side's caption, x_t and x_0, and the comparison."""
+    return {"a": fk.out[:3], "b": fk.out[3:], "compare": fk.compare}
+
+
+def _wire_fork(h, S, top, fk, remember_runs):
+    """A preset fills both settings; Run streams A then B; the slider compares them at any point."""
+    form = Form(S.LU[0], uploads=S.LU[1])
+    sides = {f"{side}_{name}": widget for side in "ab"
+             for name, widget in zip(("sampler", "steps", "eta", "guidance"), fk.sides[side])}
+    fk.preset.input(*form(h.fork_preset, {"model": top.model, "preset": fk.preset},
+                          {"a": list(fk.sides["a"]), "b": list(fk.sides["b"])}), **QUIET, **PRIVATE)
+    fork = form(h.fork, {"runs": S.runs, "model": top.model, "n": fk.batch, "seed": fk.seed, "label": fk.label,
+                         **sides}, {"runs": S.runs, "pct": fk.pct, **_fork_outputs(fk)})
+    fk.run.click(*fork, api_name="diffusion_fork", show_progress="full", show_progress_on=[fk.pct], **LONG,
+                 **RAW).then(**remember_runs)
+    fk.stop.click(h.stop_fork, S.runs, None, api_name="diffusion_fork_stop", queue=False, show_progress="hidden")
+    gr.on([fk.pct.input, fk.pct.release], *Form(S.LU[0])(h.fork_scrub, {"runs": S.runs, "pct": fk.pct},
+                                                          _fork_outputs(fk)),
+          api_name="diffusion_fork_scrub", **INSTANT)
+
+
+def _wire_model(ctx, h, S, top, fw, rv, fk, forward):
+    """Model changes and uploads; -> (the model outputs, the chain that follows a model change)."""
+    a, b = fk.sides["a"], fk.sides["b"]
+    model_outputs = [top.card, fw.pick.example, fw.pick.source, fw.t, fw.schedule, rv.steps, rv.b_steps, a[1], b[1],
+                     rv.label, rv.b_label, fk.label, rv.guidance, rv.b_guidance, a[3], b[3]]
+
+    def model_chain(dep):
+        return dep.then(*forward, fw.outputs, **QUIET, **PRIVATE)
+
+    model_chain(top.model.change(handler(h.model_changed), [*S.LU, top.model, fw.t], model_outputs,
+                                 api_name="diffusion_model", **QUIET))
+    top.upload_files.upload(handler(h.upload), [*S.LU, top.upload_files],
+                            [ctx.uploads, top.model, top.upload_status, top.upload_files],
+                            api_name="diffusion_upload", **QUIET)
+    return model_outputs, model_chain
+
+
+def _wire_session(ctx, h, S, top, fw, rv, fk, forward, mem, model_outputs, model_chain):
+    """Session values for the scrubber, the first load, trained models, language switches."""
+    # The scrubber's session values (language, runs), for its live event.
+    ctx.demo.load(*mem.remember(S.LR), None, queue=False, show_progress="hidden", **PRIVATE)
+    # First load: the model's settings, then the forward process.
+    model_chain(ctx.demo.load(handler(h.model_changed), [*S.LU, top.model, fw.t], model_outputs, **QUIET, **PRIVATE))
+    # A model trained in the training tab joins this session's dropdown.
+    texts_in = [*S.LU, top.model, rv.label, rv.b_label, fk.label]
+    texts_out = [top.card, top.model, rv.label, rv.b_label, fk.label]
+    ctx.uploads.change(handler(h.texts), texts_in, texts_out, **QUIET, **PRIVATE)
+    # After a language switch: the texts built in Python.
+    ctx.on_lang += [
+        (handler(h.texts), texts_in, texts_out),
+        (*forward, fw.outputs),
+        (*mem.remember(S.LR), None),
+        (handler(h.run_texts), [*S.LR, rv.scrub], [rv.status, rv.caption]),
+        tuple(Form(ctx.lang)(h.fork_texts, {"runs": S.runs, "pct": fk.pct}, _fork_outputs(fk))),
+    ]
+
+
 def build(ctx: AppContext) -> None:
     """Lay out the diffusion tab inside the current gr.Tabs and wire every event."""
-    reg, lang_state, uploads = ctx.reg, ctx.lang, ctx.uploads
+    reg = ctx.reg
     models = Models(FAMILY, ctx.assets_dir)
     h = DiffusionHandlers(models, ctx.assets_dir, ctx.data_dir)
     default = models.default(DEFAULT_MODEL)
-    choices = models.choices({}, reg.lang)
-    LU = [lang_state, uploads]
-
-    with reg(gr.Tab(reg.text("diffusion.tab"), id="diffusion", elem_id="diffusion-tab"), label="diffusion.tab"):
+    with widget(reg, gr.Tab, label="diffusion.tab", id="diffusion", elem_id="diffusion-tab"):
         # This session's Runs: a fresh one per session (Gradio calls a callable value), so a Stop pressed
         # before the first frame still reaches the run. Inside the Tab: a bare child of gr.Tabs shows as a tab.
         runs = gr.State(Runs, time_to_live=RUNS_TTL_S)
         mem = Remembered()  # the live sliders' other inputs, per session
-        LUR = [lang_state, uploads, runs]
-        LR = [lang_state, runs]
-        reg(gr.Markdown(reg.text("diffusion.intro"), elem_id="diffusion-intro"), value="diffusion.intro")
+        widget(reg, gr.Markdown, text="diffusion.intro", elem_id="diffusion-intro")
         if default is None:
-            reg(gr.Markdown(reg.text("diffusion.no_models"), elem_id="diffusion-no-models"), value="diffusion.no_models")
-        model, card, upload_files, upload_status = model_row(reg, "diffusion", choices, default)
-
+            widget(reg, gr.Markdown, text="diffusion.no_models", elem_id="diffusion-no-models")
+        top = SimpleNamespace(**dict(zip(("model", "card", "upload_files", "upload_status"),
+                                         model_row(reg, "diffusion", models.choices({}, reg.lang), default))))
         with gr.Tabs(elem_id="diffusion-subtabs"):
-            # --- 1. forward process --------------------------------------------------------------
-            with reg(gr.Tab(reg.text("diffusion.sub.forward"), id="diffusion-forward", elem_id="diffusion-tab-forward"),
-                     label="diffusion.sub.forward"):
-                reg(gr.Markdown(reg.text("diffusion.fwd.help")), value="diffusion.fwd.help")
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=1, min_width=250):
-                        pick = build_picker(reg, "diffusion-fwd", with_seed=False)
-                        fwd_seed = reg(gr.Number(value=0, precision=0, minimum=0, maximum=2**32 - 1,
-                                                 label=reg.text("diffusion.fwd.seed"), elem_id="diffusion-fwd-seed"),
-                                       label="diffusion.fwd.seed")
-                        schedules = [("diffusion.plot.linear", "linear"), ("diffusion.plot.cosine", "cosine")]
-                        fwd_schedule = reg(gr.Radio(reg.choices(schedules), value="linear",
-                                                    label=reg.text("diffusion.fwd.schedule"),
-                                                    info=reg.text("diffusion.fwd.schedule.info"),
-                                                    elem_id="diffusion-fwd-schedule"),
-                                           label="diffusion.fwd.schedule", info="diffusion.fwd.schedule.info",
-                                           choices=schedules)
-                    with gr.Column(scale=3, min_width=480):
-                        with gr.Row(equal_height=True):
-                            fwd_x0 = reg(gr.Image(label=reg.text("diffusion.fwd.x0"), elem_id="diffusion-fwd-x0",
-                                                  height=230, interactive=False, format="png", buttons=[],
-                                                  elem_classes=["out-image", "pixelated"]), label="diffusion.fwd.x0")
-                            fwd_noise = reg(gr.Image(label=reg.text("diffusion.fwd.noise"), elem_id="diffusion-fwd-noise",
-                                                     height=230, interactive=False, format="png", buttons=[],
-                                                     elem_classes=["out-image", "pixelated"]), label="diffusion.fwd.noise")
-                            fwd_xt = reg(gr.Image(label=reg.text("diffusion.fwd.xt"), elem_id="diffusion-fwd-xt",
-                                                  height=230, interactive=False, format="png", buttons=["download"],
-                                                  elem_classes=["out-image", "pixelated"]), label="diffusion.fwd.xt")
-                        fwd_t = reg(gr.Slider(0, 1000, value=DEFAULT_T, step=1, label=reg.text("diffusion.fwd.t"),
-                                              info=reg.text("diffusion.fwd.t.info"), elem_id="diffusion-fwd-t"),
-                                    label="diffusion.fwd.t", info="diffusion.fwd.t.info")
-                        fwd_caption = gr.Markdown(elem_id="diffusion-fwd-caption", latex_delimiters=LATEX_DELIMITERS)
-                with gr.Row(equal_height=False):
-                    fwd_hist = reg(gr.Image(label=reg.text("diffusion.fwd.hist"), elem_id="diffusion-fwd-hist",
-                                            interactive=False, format="png", buttons=[], scale=2, min_width=300,
-                                            elem_classes=["out-image", "plot-image"]), label="diffusion.fwd.hist")
-                    fwd_sched = reg(gr.Image(label=reg.text("diffusion.fwd.schedules"), elem_id="diffusion-fwd-schedules",
-                                             interactive=False, format="png", buttons=[], scale=5, min_width=500,
-                                             elem_classes=["out-image", "plot-image"]), label="diffusion.fwd.schedules")
-                reg(gr.Markdown(reg.text("diffusion.fwd.note"), elem_classes=["small-note"]), value="diffusion.fwd.note")
-
-            # --- 2. reverse process --------------------------------------------------------------
-            with reg(gr.Tab(reg.text("diffusion.sub.reverse"), id="diffusion-reverse", elem_id="diffusion-tab-reverse"),
-                     label="diffusion.sub.reverse"):
-                reg(gr.Markdown(reg.text("diffusion.rev.help")), value="diffusion.rev.help")
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=1, min_width=270):
-                        batch = reg(gr.Slider(1, MAX_RUN_BATCH, value=DEFAULT_BATCH, step=1,
-                                              label=reg.text("diffusion.batch"), elem_id="diffusion-batch"),
-                                    label="diffusion.batch")
-                        seed = reg(gr.Number(value=0, precision=0, minimum=0, maximum=2**32 - 1,
-                                             label=reg.text("diffusion.seed"), elem_id="diffusion-seed"),
-                                   label="diffusion.seed")
-                        sampler, steps, eta, label, guidance = _setting_controls(reg, "diffusion")
-                        with gr.Row():
-                            gen_btn = reg(gr.Button(reg.text("diffusion.generate"), variant="primary",
-                                                    elem_id="diffusion-generate"), value="diffusion.generate")
-                            stop_btn = reg(gr.Button(reg.text("diffusion.stop"), variant="stop",
-                                                     elem_id="diffusion-stop"), value="diffusion.stop")
-                    with gr.Column(scale=3, min_width=520):
-                        status = reg(gr.Markdown(reg.text("diffusion.status.idle"), elem_id="diffusion-status"),
-                                     value="diffusion.status.idle")
-                        with gr.Row(equal_height=True):
-                            img_xt = reg(gr.Image(label=reg.text("diffusion.xt"), elem_id="diffusion-xt", height=330,
-                                                  interactive=False, format="png", buttons=["download"],
-                                                  elem_classes=["out-image", "pixelated"]), label="diffusion.xt")
-                            img_eps = reg(gr.Image(label=reg.text("diffusion.eps"), elem_id="diffusion-eps", height=330,
-                                                   interactive=False, format="png", buttons=[],
-                                                   elem_classes=["out-image", "pixelated"]), label="diffusion.eps")
-                            img_x0 = reg(gr.Image(label=reg.text("diffusion.x0"), elem_id="diffusion-x0", height=330,
-                                                  interactive=False, format="png", buttons=["download"],
-                                                  elem_classes=["out-image", "pixelated"]), label="diffusion.x0")
-                        scrub = reg(gr.Slider(0, 1, value=0, step=1, label=reg.text("diffusion.scrub"),
-                                              info=reg.text("diffusion.scrub.info"), elem_id="diffusion-scrub",
-                                              interactive=False), label="diffusion.scrub", info="diffusion.scrub.info")
-                        caption = gr.Markdown(elem_id="diffusion-scrub-caption")
-                # What a finished (or stopped) run offers, shown once there is one.
-                with gr.Column(visible=False, elem_id="diffusion-after-run") as after_run:
-                    reg(gr.Markdown(f"### {reg.text('diffusion.strip.title')}"), value=("diffusion.strip.title", "### {}"))
-                    with gr.Row(equal_height=True):
-                        strip_no = reg(gr.Number(value=1, precision=0, minimum=1, maximum=DEFAULT_BATCH,
-                                                 label=reg.text("diffusion.strip.image"), elem_id="diffusion-strip-image",
-                                                 scale=1, min_width=140), label="diffusion.strip.image")
-                        strip_ts = reg(gr.Textbox(label=reg.text("diffusion.strip.ts"),
-                                                  info=reg.text("diffusion.strip.ts.info"), elem_id="diffusion-strip-ts",
-                                                  scale=4), label="diffusion.strip.ts", info="diffusion.strip.ts.info")
-                    strip_img = reg(gr.Image(label=reg.text("diffusion.strip"), elem_id="diffusion-strip",
-                                             interactive=False, format="png", buttons=["download"],
-                                             elem_classes=["out-image", "pixelated"]), label="diffusion.strip")
-                    with gr.Row(equal_height=False):
-                        with gr.Column(scale=1, min_width=220):
-                            export_btn = reg(gr.Button(reg.text("diffusion.export"), elem_id="diffusion-export-btn"),
-                                             value="diffusion.export")
-                            export_note = gr.Markdown(elem_id="diffusion-export-note", elem_classes=["small-note"])
-                        export_gif = reg(gr.File(label=reg.text("diffusion.export.gif"), elem_id="diffusion-export-gif",
-                                                 interactive=False, visible=False, scale=2), label="diffusion.export.gif")
-                        export_mp4 = reg(gr.File(label=reg.text("diffusion.export.mp4"), elem_id="diffusion-export-mp4",
-                                                 interactive=False, visible=False, scale=2), label="diffusion.export.mp4")
-                    reg(gr.Markdown(f"### {reg.text('diffusion.branch.title')}"), value=("diffusion.branch.title", "### {}"))
-                    reg(gr.Markdown(reg.text("diffusion.branch.help")), value="diffusion.branch.help")
-                    with gr.Row(equal_height=False, elem_id="diffusion-branch-box"):
-                        b_sampler, b_steps, b_eta, b_label, b_guidance = _setting_controls(
-                            reg, "diffusion-branch", steps=50, sampler="ddim", compact=True)
-                    with gr.Row():
-                        branch_btn = reg(gr.Button(reg.text("diffusion.branch.run"), variant="primary",
-                                                   elem_id="diffusion-branch"), value="diffusion.branch.run")
-                        branch_stop = reg(gr.Button(reg.text("diffusion.stop"), variant="stop",
-                                                    elem_id="diffusion-branch-stop"), value="diffusion.stop")
-                    branch_status = gr.Markdown(elem_id="diffusion-branch-status")
-                    with gr.Row(equal_height=True):
-                        br_start = reg(gr.Image(label=reg.text("diffusion.branch.start"), elem_id="diffusion-branch-start",
-                                                height=260, interactive=False, format="png", buttons=[],
-                                                elem_classes=["out-image", "pixelated"]), label="diffusion.branch.start")
-                        br_orig = reg(gr.Image(label=reg.text("diffusion.branch.original"),
-                                               elem_id="diffusion-branch-original", height=260, interactive=False,
-                                               format="png", buttons=[], elem_classes=["out-image", "pixelated"]),
-                                      label="diffusion.branch.original")
-                        br_result = reg(gr.Image(label=reg.text("diffusion.branch.result"), elem_id="diffusion-branch-result",
-                                                 height=260, interactive=False, format="png", buttons=["download"],
-                                                 elem_classes=["out-image", "pixelated"]), label="diffusion.branch.result")
-
-            # --- 3. fork: two settings, one seed ---------------------------------------------------
-            with reg(gr.Tab(reg.text("diffusion.sub.fork"), id="diffusion-fork", elem_id="diffusion-tab-fork"),
-                     label="diffusion.sub.fork"):
-                reg(gr.Markdown(reg.text("diffusion.fork.help")), value="diffusion.fork.help")
-                with gr.Row(equal_height=True):
-                    presets = [("diffusion.fork.preset.samplers", "samplers"),
-                               ("diffusion.fork.preset.guidance", "guidance"),
-                               ("diffusion.fork.preset.eta", "eta"), ("diffusion.fork.preset.steps", "steps")]
-                    preset = reg(gr.Dropdown(reg.choices(presets), value="samplers", label=reg.text("diffusion.fork.preset"),
-                                             elem_id="diffusion-fork-preset", scale=3),
-                                 label="diffusion.fork.preset", choices=presets)
-                    f_batch = reg(gr.Slider(1, 16, value=FORK_DEFAULT_BATCH, step=1, label=reg.text("diffusion.batch"),
-                                            elem_id="diffusion-fork-batch", scale=2), label="diffusion.batch")
-                    f_seed = reg(gr.Number(value=0, precision=0, minimum=0, maximum=2**32 - 1,
-                                           label=reg.text("diffusion.seed"), elem_id="diffusion-fork-seed", scale=1,
-                                           min_width=120), label="diffusion.seed")
-                    f_label = reg(gr.Dropdown([], value="all", label=reg.text("diffusion.label"),
-                                              elem_id="diffusion-fork-label", allow_custom_value=True, visible=False,
-                                              scale=2), label="diffusion.label")
-                sides = {}
-                with gr.Row(equal_height=False):
-                    for side, (samp, n_steps) in (("a", ("ddpm", 1000)), ("b", ("ddim", 20))):
-                        with gr.Column(min_width=300):
-                            reg(gr.Markdown(f"#### {reg.text('diffusion.fork.' + side)}"),
-                                value=("diffusion.fork." + side, "#### {}"))
-                            s, n, e, _, g = _setting_controls(reg, f"diffusion-fork-{side}", steps=n_steps, sampler=samp,
-                                                              with_label=False)
-                            sides[side] = (s, n, e, g)
-                with gr.Row():
-                    fork_btn = reg(gr.Button(reg.text("diffusion.fork.run"), variant="primary", elem_id="diffusion-fork-run"),
-                                   value="diffusion.fork.run")
-                    fork_stop = reg(gr.Button(reg.text("diffusion.stop"), variant="stop", elem_id="diffusion-fork-stop"),
-                                    value="diffusion.stop")
-                fork_pct = reg(gr.Slider(0, 100, value=100, step=1, label=reg.text("diffusion.fork.progress_slider"),
-                                         info=reg.text("diffusion.fork.progress_slider.info"),
-                                         elem_id="diffusion-fork-progress", interactive=False),
-                               label="diffusion.fork.progress_slider", info="diffusion.fork.progress_slider.info")
-                fork_out = []
-                with gr.Row(equal_height=False):
-                    for side in ("a", "b"):
-                        with gr.Column(min_width=300):
-                            cap = gr.Markdown(elem_id=f"diffusion-fork-{side}-caption")
-                            with gr.Row(equal_height=True):
-                                xt = reg(gr.Image(label=reg.text("diffusion.xt"), elem_id=f"diffusion-fork-{side}-xt",
-                                                  height=250, interactive=False, format="png", buttons=[],
-                                                  elem_classes=["out-image", "pixelated"]), label="diffusion.xt")
-                                x0 = reg(gr.Image(label=reg.text("diffusion.x0"), elem_id=f"diffusion-fork-{side}-x0",
-                                                  height=250, interactive=False, format="png", buttons=["download"],
-                                                  elem_classes=["out-image", "pixelated"]), label="diffusion.x0")
-                            fork_out += [cap, xt, x0]
-                fork_compare = gr.Markdown(elem_id="diffusion-fork-compare")
-
-            # --- 4. explanation ----------------------------------------------------------------------
-            with reg(gr.Tab(reg.text("diffusion.sub.explain"), id="diffusion-explain", elem_id="diffusion-tab-explain"),
-                     label="diffusion.sub.explain"):
-                reg(gr.Markdown(reg.text("diffusion.explain.body"), latex_delimiters=LATEX_DELIMITERS,
-                                elem_id="diffusion-explain"), value="diffusion.explain.body")
-
-    # --- wiring -------------------------------------------------------------------------------------
-    fwd_inputs = [*LU, model, *pick.inputs, fwd_seed, fwd_t, fwd_schedule]
-    fwd_outputs = [fwd_x0, fwd_noise, fwd_xt, fwd_hist, fwd_sched, fwd_caption]
-    model_outputs = [card, pick.example, pick.source, fwd_t, fwd_schedule, steps, b_steps, sides["a"][1], sides["b"][1],
-                     label, b_label, f_label, guidance, b_guidance, sides["a"][3], sides["b"][3]]
-
+            fw, rv, fk = _forward_tab(reg), _reverse_tab(reg), _fork_tab(reg)
+            _explain_tab(reg)
+    # The session's states each event takes first: language, uploads, runs.
+    S = SimpleNamespace(LU=[ctx.lang, ctx.uploads], LUR=[ctx.lang, ctx.uploads, runs], LR=[ctx.lang, runs],
+                        runs=runs)
     # Live sliders send only themselves: the other inputs of their events are remembered per session
     # from the events that take them (see common.Remembered).
-    forward = mem.record(handler(h.forward), fwd_inputs)
-
-    def model_chain(dep):
-        return dep.then(*forward, fwd_outputs, **QUIET, **PRIVATE)
-
-    model_chain(model.change(handler(h.model_changed), [*LU, model, fwd_t], model_outputs, api_name="diffusion_model",
-                             **QUIET))
-    upload_files.upload(handler(h.upload), [*LU, upload_files], [uploads, model, upload_status, upload_files],
-                        api_name="diffusion_upload", **QUIET)
-
-    # Forward process: every input redraws x_t, the histogram and the marked schedules (t's .input
-    # already delivers the value a drag ends on, so a .release would only draw it again).
-    fwd_triggers = [pick.source.input, pick.example.input, pick.upload.upload, pick.sketch.change, fwd_seed.submit,
-                    fwd_seed.input, fwd_schedule.input]
-    gr.on(fwd_triggers, *forward, fwd_outputs, **LIVE, **PRIVATE)
-    gr.on([], handler(h.forward), fwd_inputs, fwd_outputs, api_name="diffusion_forward", **LIVE)
-    # One event for all six outputs: a second one for the plots, chained, delayed the picture (measured).
-    mem.fast(handler(h.forward), fwd_inputs, fwd_t, fwd_outputs)
-
-    # Reverse process: Generate streams, Stop cancels and keeps what was computed, the slider scrubs.
-    run_outputs = [runs, status, img_xt, img_eps, img_x0, scrub, caption, strip_no, strip_ts, strip_img, after_run]
-    # preprocess=False: these inputs are plain JSON values, and the engine checks every one itself, so
-    # 0 or 100000 steps or a guidance of 1e9 sent through the API get its message in the session's
-    # language instead of Gradio's English bounds check.
-    RAW = {"preprocess": False}
-    stream = {"show_progress": "full", "show_progress_on": [scrub], **LONG, **RAW}
+    forward = mem.record(handler(h.forward), _forward_inputs(S, top, fw))
+    model_outputs, model_chain = _wire_model(ctx, h, S, top, fw, rv, fk, forward)
+    _wire_forward(h, S, top, fw, mem, forward)
     # The events that set `runs` (preprocess=False hands them None, so they may make a new one) are
     # followed by one that remembers it for the scrubber's live event.
-    fn, inputs = mem.remember(LR)
+    fn, inputs = mem.remember(S.LR)
     remember_runs = {"fn": fn, "inputs": inputs, "outputs": None, "queue": False, "show_progress": "hidden", **PRIVATE}
-    gen_btn.click(handler(h.generate), [*LUR, model, batch, seed, sampler, steps, eta, label, guidance],
-                  run_outputs, api_name="diffusion_generate", **stream).then(**remember_runs)
-    branch_inputs = [*LUR, model, scrub, b_sampler, b_steps, b_eta, b_label, b_guidance]
-    branch_outputs = [runs, branch_status, br_start, br_orig, br_result]
-    branch_btn.click(handler(h.branch), branch_inputs, branch_outputs, api_name="diffusion_branch",
-                     show_progress="full", show_progress_on=[br_result], **LONG, **RAW).then(**remember_runs)
-    stop_btn.click(h.stop, runs, None, api_name="diffusion_stop", queue=False, show_progress="hidden")
-    branch_stop.click(h.stop_branch, runs, None, api_name="diffusion_branch_stop", queue=False, show_progress="hidden")
-    scrub_out = [img_xt, img_eps, img_x0, caption]
-    mem.fast(handler(h.scrub), [*LR, scrub], scrub, scrub_out, triggers=[scrub.input, scrub.release])
-    gr.on([], handler(h.scrub), [*LR, scrub], scrub_out, api_name="diffusion_scrub", **INSTANT)
-    gr.on([strip_no.submit, strip_no.input, strip_ts.submit], handler(h.strip), [*LR, strip_no, strip_ts], strip_img,
-          api_name="diffusion_strip", **INSTANT)
-    export_btn.click(handler(h.export), [*LR], [export_gif, export_mp4, export_note], api_name="diffusion_export",
-                     show_progress="minimal", concurrency_limit=2)
-
-    # Fork: a preset fills both settings; Run streams A then B; the slider compares them at any point.
-    fork_controls = [w for side in ("a", "b") for w in sides[side]]
-    preset.input(handler(h.fork_preset), [*LU, model, preset], fork_controls, **QUIET, **PRIVATE)
-    fork_outputs = [runs, fork_pct, *fork_out, fork_compare]
-    fork_btn.click(handler(h.fork), [*LUR, model, f_batch, f_seed, f_label, *fork_controls], fork_outputs,
-                   api_name="diffusion_fork", show_progress="full", show_progress_on=[fork_pct], **LONG,
-                   **RAW).then(**remember_runs)
-    fork_stop.click(h.stop_fork, runs, None, api_name="diffusion_fork_stop", queue=False, show_progress="hidden")
-    gr.on([fork_pct.input, fork_pct.release], handler(h.fork_scrub), [*LR, fork_pct], [*fork_out, fork_compare],
-          api_name="diffusion_fork_scrub", **INSTANT)
-
-    # The scrubber's session values (language, runs), for its live event.
-    ctx.demo.load(*mem.remember(LR), None, queue=False, show_progress="hidden", **PRIVATE)
-
-    # First load: the model's settings, then the forward process.
-    model_chain(ctx.demo.load(handler(h.model_changed), [*LU, model, fwd_t], model_outputs, **QUIET, **PRIVATE))
-
-    # A model trained in the training tab joins this session's dropdown.
-    uploads.change(handler(h.texts), [*LU, model, label, b_label, f_label], [card, model, label, b_label, f_label],
-                   **QUIET, **PRIVATE)
-
-    # After a language switch: the texts built in Python.
-    ctx.on_lang += [
-        (handler(h.texts), [*LU, model, label, b_label, f_label], [card, model, label, b_label, f_label]),
-        (*forward, fwd_outputs),
-        (*mem.remember(LR), None),
-        (handler(h.run_texts), [*LR, scrub], [status, caption]),
-        (handler(h.fork_texts), [*LR, fork_pct], [*fork_out, fork_compare]),
-    ]
+    _wire_reverse(h, S, top, rv, mem, remember_runs)
+    _wire_fork(h, S, top, fk, remember_runs)
+    _wire_session(ctx, h, S, top, fw, rv, fk, forward, mem, model_outputs, model_chain)

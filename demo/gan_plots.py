@@ -12,7 +12,7 @@ import threading
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .diffusion_plots import _pil_font, _render
+from .plots_common import latin_font, render
 from .fonts import configure
 
 _LOCK = threading.Lock()
@@ -46,7 +46,7 @@ def _framed(image: np.ndarray, colour) -> np.ndarray:
 def _tag(canvas: Image.Image, x: int, y: int, text: str, colour) -> None:
     """A small label in the top-left corner of a cell: white text on the header's colour."""
     draw = ImageDraw.Draw(canvas)
-    font = _pil_font(15)
+    font = latin_font(15)
     left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
     draw.rectangle([x, y, x + right - left + 10, y + bottom - top + 8], fill=colour)
     draw.text((x + 5 - left, y + 4 - top), text, fill=(255, 255, 255), font=font)
@@ -83,7 +83,7 @@ def mixing_grid(grid: np.ndarray, images_a: np.ndarray, images_b: np.ndarray, se
         _tag(canvas, FRAME, y0 + j * step + FRAME, f"B {s}", B_COLOUR)
     # The corner says how to read the grid without words: A goes across, B goes down.
     draw = ImageDraw.Draw(canvas)
-    font = _pil_font(22)
+    font = latin_font(22)
     mid = side // 2
     draw.text((mid + 6, mid - 30), "A", fill=A_COLOUR, font=font)
     draw.line([mid + 26, mid - 18, side - 10, mid - 18], fill=A_COLOUR, width=3)
@@ -131,7 +131,7 @@ def std_heatmap(std: np.ndarray, title: str, lang: str, side: int = 4) -> np.nda
         cax = fig.add_axes([0.8, 0.08, 0.05, 0.74])
         cb = fig.colorbar(im, cax=cax)
         cb.ax.tick_params(labelsize=8)
-        return _render(fig)
+        return render(fig)
 
 
 def effects_chart(effect: np.ndarray, per_layer: np.ndarray, group_labels, layer_labels, attr_labels,
@@ -171,4 +171,4 @@ def effects_chart(effect: np.ndarray, per_layer: np.ndarray, group_labels, layer
         cax = fig.add_subplot(gs[:, 1])
         cb = fig.colorbar(im, cax=cax)
         cb.ax.tick_params(labelsize=8)
-        return _render(fig)
+        return render(fig)

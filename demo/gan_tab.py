@@ -1,7 +1,8 @@
 """The GAN tab: style mixing, truncation, z-vs-w interpolation, noise, what each layer controls.
 
-`build(ctx)` lays the widgets out and wires them; the handlers live on `GanHandlers`, each
-taking the session language and uploads first, then widget values, and returning pictures.
+`build(ctx)` lays out one sub-tab per function, then wires each sub-tab's events; the handlers
+live on `GanHandlers`, each taking the session language and the event's named values and
+returning its outputs by name (demo/forms.py).
 Style vectors w are cached per (model, seeds, psi) and header images per (model, seeds, psi,
 noise), so a checkbox toggle only synthesises the mixed cells.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
@@ -31,11 +33,11 @@ from .common import (
     add_upload,
     card_table,
     display,
-    handler,
     model_row,
     warn,
 )
 from .fonts import plot_lang
+from .forms import Form, widget
 from .i18n import LATEX_DELIMITERS, STRINGS, t
 
 FAMILY = "stylegan"
@@ -116,10 +118,12 @@ def _ranges(eng) -> dict[str, str]:
 
 
 class GanHandlers:
-    """Event handlers. Each takes (lang, uploads, model, ...) and returns display-ready values."""
+    """Event handlers. Each takes (lang, v): v holds the event's named values (v.uploads, v.model,
+    ...), and returns display-ready values by output name (see demo/forms.py)."""
 
     def __init__(self, models: Models):
         self.models = models
+        self.assets_dir = models.assets_dir  # where the attribute regressor is found
 
     def _engine(self, uploads, model):
         return self.models.engine(model, uploads)
@@ -137,9 +141,9 @@ class GanHandlers:
 
     # --- model -----------------------------------------------------------------------------------
 
-    def model_changed(self, lang, uploads, model):
+    def model_changed(self, lang, v):
         """Card, quality note, the layer checkboxes (coarse preset) and the per-layer noise sliders."""
-        eng = self._engine(uploads, model)
+        eng = self._engine(v.uploads, v.model)
         choices = [(_layer_label(i, r), i) for i, r in enumerate(eng.layer_resolutions)]
         layers = gr.update(choices=choices, value=eng.layer_groups["coarse"],
                            info=t("gan.layers.info", lang, **_ranges(eng)))
@@ -147,35 +151,36 @@ class GanHandlers:
         sliders = [gr.update(visible=i < n_noise, value=1.0,
                              label=t("gan.noise.layer", lang, i=i, res=eng.layer_resolutions[min(i, n_noise - 1)]))
                    for i in range(MAX_NOISE_LAYERS)]
-        return (_format_card(eng, lang), _quality(eng, lang), layers, "coarse", *sliders)
+        return {"card": _format_card(eng, lang), "quality": _quality(eng, lang), "layers": layers,
+                "preset": "coarse", "per_layer": sliders}
 
-    def texts(self, lang, uploads, model):
+    def texts(self, lang, v):
         """The model-dependent texts, re-rendered when the language changes."""
-        eng = self._engine(uploads, model)
+        eng = self._engine(v.uploads, v.model)
         n_noise = eng.num_ws - 1
         sliders = [gr.update(label=t("gan.noise.layer", lang, i=i, res=eng.layer_resolutions[min(i, n_noise - 1)]))
                    for i in range(MAX_NOISE_LAYERS)]
-        return (_format_card(eng, lang), _quality(eng, lang),
-                gr.update(info=t("gan.layers.info", lang, **_ranges(eng))), *sliders)
+        return {"card": _format_card(eng, lang), "quality": _quality(eng, lang),
+                "layers": gr.update(info=t("gan.layers.info", lang, **_ranges(eng))), "per_layer": sliders}
 
-    def upload(self, lang, uploads, files):
+    def upload(self, lang, v):
         """A checkpoint upload; a refused one is explained next to the upload box."""
         try:
-            name, eng, uploads = add_upload(files, uploads, FAMILY)
+            name, eng, uploads = add_upload(v.files, v.uploads, FAMILY)
         except UserError as err:
-            return gr.skip(), gr.skip(), warn(err, lang), None
+            return {"status": warn(err, lang), "files": None}
         choices = self.models.choices(uploads, lang)
         status = t("gan.upload.done", lang, name=name, size=eng.config.image_size, layers=eng.num_ws)
-        return uploads, gr.update(choices=choices, value="upload:" + name), status, None
+        return {"uploads": uploads, "model": gr.update(choices=choices, value="upload:" + name), "status": status,
+                "files": None}
 
-    def relabel_models(self, lang, uploads, model):
-        return gr.update(choices=self.models.choices(uploads, lang), value=model)
+    def relabel_models(self, lang, v):
+        return {"model": gr.update(choices=self.models.choices(v.uploads, lang), value=v.model)}
 
     # --- style mixing ----------------------------------------------------------------------------
 
-    def mix(self, lang, uploads, model, seeds_a, seeds_b, layers, psi):
+    def _grid(self, eng, seeds_a, seeds_b, layers, psi):
         """The composed mixing grid: A row, B column, cells A with `layers` from B."""
-        eng = self._engine(uploads, model)
         a, b = parse_seeds(seeds_a), parse_seeds(seeds_b)
         psi = check_psi(psi)
         index = eng.layer_indices(list(layers or []))
@@ -187,46 +192,51 @@ class GanHandlers:
         grid = cells.reshape(rows, cols, *cells.shape[1:])
         return gan_plots.mixing_grid(grid, self._images(eng, a, psi), self._images(eng, b, psi), a, b)
 
-    def mix_layers(self, lang, uploads, model, seeds_a, seeds_b, layers, psi):
+    def mix(self, lang, v):
+        eng = self._engine(v.uploads, v.model)
+        return {"grid": self._grid(eng, v.seeds_a, v.seeds_b, v.layers, v.psi)}
+
+    def mix_layers(self, lang, v):
         """A checkbox toggle: the grid, and the preset that matches the selection (if any)."""
-        eng = self._engine(uploads, model)
-        chosen = sorted(int(i) for i in (layers or []))
+        eng = self._engine(v.uploads, v.model)
+        chosen = sorted(int(i) for i in (v.layers or []))
         preset = next((g for g in GROUPS if eng.layer_groups.get(g) == chosen), None)
-        return self.mix(lang, uploads, model, seeds_a, seeds_b, layers, psi), preset
+        return {**self.mix(lang, v), "preset": preset}
 
-    def preset(self, lang, uploads, model, group, seeds_a, seeds_b, psi):
+    def preset(self, lang, v):
         """A preset: check that group's layers and redraw the grid."""
-        eng = self._engine(uploads, model)
-        if group not in eng.layer_groups:
-            raise UserError("stylegan_layer", value=group, high=eng.num_ws - 1)
-        layers = eng.layer_groups[group]
-        return layers, self.mix(lang, uploads, model, seeds_a, seeds_b, layers, psi)
+        eng = self._engine(v.uploads, v.model)
+        if v.group not in eng.layer_groups:
+            raise UserError("stylegan_layer", value=v.group, high=eng.num_ws - 1)
+        layers = eng.layer_groups[v.group]
+        return {"layers": layers, "grid": self._grid(eng, v.seeds_a, v.seeds_b, layers, v.psi)}
 
-    def random_seeds(self, lang, uploads, model, seeds_a, seeds_b, layers, psi):
+    def random_seeds(self, lang, v):
         rng = np.random.default_rng()
-        na = len(parse_seeds(seeds_a)) if seeds_a else 4
-        nb = len(parse_seeds(seeds_b)) if seeds_b else 4
+        na = len(parse_seeds(v.seeds_a)) if v.seeds_a else 4
+        nb = len(parse_seeds(v.seeds_b)) if v.seeds_b else 4
         new = rng.choice(10_000, size=na + nb, replace=False).tolist()
         a, b = ", ".join(map(str, new[:na])), ", ".join(map(str, new[na:]))
-        return a, b, self.mix(lang, uploads, model, a, b, layers, psi)
+        eng = self._engine(v.uploads, v.model)
+        return {"seeds_a": a, "seeds_b": b, "grid": self._grid(eng, a, b, v.layers, v.psi)}
 
     # --- truncation ------------------------------------------------------------------------------
 
-    def truncation(self, lang, uploads, model, seeds, psi):
+    def truncation(self, lang, v):
         """(the seeds at psi, the average image, the first seed over the paper's psi sweep)."""
-        eng = self._engine(uploads, model)
-        seeds, psi = parse_seeds(seeds), check_psi(psi)
+        eng = self._engine(v.uploads, v.model)
+        seeds, psi = parse_seeds(v.seeds), check_psi(v.psi)
         images = gan_plots.row(self._images(eng, seeds, psi))
         avg = _IMAGES.get(("avg", str(eng.path)), lambda: eng.synthesize(eng.w_avg[None]))
         sweep = _IMAGES.get(("sweep", str(eng.path), seeds[0]), lambda: gan_plots.labelled_row(
             np.concatenate([eng.generate([seeds[0]], p) for p in SWEEP_PSI]), [f"ψ={p:g}" for p in SWEEP_PSI],
             side=96))
-        return images, display(avg[0], side=192), sweep
+        return {"row": images, "avg": display(avg[0], side=192), "sweep": sweep}
 
-    def truncation_row(self, lang, uploads, model, seeds, psi):
+    def truncation_row(self, lang, v):
         """Only the row at psi: what a psi slider move changes (the average and the sweep stay)."""
-        eng = self._engine(uploads, model)
-        return gan_plots.row(self._images(eng, parse_seeds(seeds), check_psi(psi)))
+        eng = self._engine(v.uploads, v.model)
+        return {"row": gan_plots.row(self._images(eng, parse_seeds(v.seeds), check_psi(v.psi)))}
 
     # --- interpolation ---------------------------------------------------------------------------
 
@@ -235,29 +245,29 @@ class GanHandlers:
         """The z path's images at ts, then the w path's: uint8 (2T, H, W, C), synthesised in one batch."""
         return eng.synthesize(np.concatenate([eng.interpolate_w(a, b, ts, space, psi) for space in ("z", "w")]))
 
-    def interp_t(self, lang, uploads, model, seed_a, seed_b, t_value, psi):
+    def interp_t(self, lang, v):
         """The images at t on the z path and on the w path."""
-        eng = self._engine(uploads, model)
-        a, b, psi = _seed(seed_a), _seed(seed_b), check_psi(psi)
+        eng = self._engine(v.uploads, v.model)
+        a, b, psi = _seed(v.seed_a), _seed(v.seed_b), check_psi(v.psi)
+        t_value = v.t_value
         if t_value is None or not math.isfinite(float(t_value)):
             raise UserError("value_not_finite", what="t", value=t_value)
         if not 0.0 <= float(t_value) <= 1.0:
             raise UserError("value_out_of_range", what="t", low=0, high=1, value=t_value)
         both = self._paths(eng, a, b, [float(t_value)], psi)
-        return display(both[0], side=192), display(both[1], side=192)
+        return {"z_image": display(both[0], side=192), "w_image": display(both[1], side=192)}
 
-    def interp_strips(self, lang, uploads, model, seed_a, seed_b, frames, psi):
-        eng = self._engine(uploads, model)
-        a, b, psi = _seed(seed_a), _seed(seed_b), check_psi(psi)
-        frames = int(frames or 8)
+    def interp_strips(self, lang, v):
+        eng = self._engine(v.uploads, v.model)
+        a, b, psi = _seed(v.seed_a), _seed(v.seed_b), check_psi(v.psi)
+        frames = int(v.frames or 8)
         if not 2 <= frames <= 16:
             raise UserError("value_out_of_range", what="frames", low=2, high=16, value=frames)
         images = self._paths(eng, a, b, np.linspace(0, 1, frames), psi)
-        return gan_plots.row(images[:frames], side=96), gan_plots.row(images[frames:], side=96)
+        return {"z_strip": gan_plots.row(images[:frames], side=96), "w_strip": gan_plots.row(images[frames:], side=96)}
 
-    def interp_all(self, lang, uploads, model, seed_a, seed_b, t_value, frames, psi):
-        return (*self.interp_t(lang, uploads, model, seed_a, seed_b, t_value, psi),
-                *self.interp_strips(lang, uploads, model, seed_a, seed_b, frames, psi))
+    def interp_all(self, lang, v):
+        return {**self.interp_t(lang, v), **self.interp_strips(lang, v)}
 
     # --- noise -----------------------------------------------------------------------------------
 
@@ -273,68 +283,69 @@ class GanHandlers:
         if where not in ("all", "coarse", "fine", "none"):
             raise UserError("stylegan_noise_mode", value=where)
         inside = set(range(eng.num_ws)) if where == "all" else set(eng.layer_groups.get(where, []))
-        values = [1.0 if v is None else float(v) for v in list(per_layer)[:eng.num_ws]]
+        values = [1.0 if x is None else float(x) for x in list(per_layer)[:eng.num_ws]]
         values += [1.0] * (eng.num_ws - len(values))
-        return [g * v if i in inside else 0.0 for i, v in enumerate(values)]
+        return [g * x if i in inside else 0.0 for i, x in enumerate(values)]
 
-    def noise_image(self, lang, uploads, model, seed, psi, where, strength, draw, *per_layer):
+    def _noise_image(self, lang, v, draw):
         """The image for one w with the chosen noise; draw None: the saved maps, k: random draw k."""
-        eng = self._engine(uploads, model)
-        w = self._w(eng, [_seed(seed)], check_psi(psi))
-        s = self._strengths(eng, where, strength, per_layer)
+        eng = self._engine(v.uploads, v.model)
+        w = self._w(eng, [_seed(v.seed)], check_psi(v.psi))
+        s = self._strengths(eng, v.where, v.strength, v.per_layer)
         kw = {"noise_mode": "const"} if draw is None else {"noise_mode": "random", "noise_seed": int(draw)}
         caption = (t("gan.noise.draw.const", lang) if draw is None
                    else t("gan.noise.draw.random", lang, n=int(draw) + 1))
-        return display(eng.synthesize(w, noise_strength=s, **kw)[0], side=256), caption
+        return {"image": display(eng.synthesize(w, noise_strength=s, **kw)[0], side=256), "caption": caption}
 
-    def noise_std(self, lang, uploads, model, seed, psi, where, strength, *per_layer):
+    def noise_image(self, lang, v):
+        return self._noise_image(lang, v, v.draw)
+
+    def noise_std(self, lang, v):
         """Per-pixel standard deviation over NOISE_DRAWS noise draws for the same w (mean over channels)."""
-        eng = self._engine(uploads, model)
-        w = self._w(eng, [_seed(seed)], check_psi(psi))
-        s = self._strengths(eng, where, strength, per_layer)
+        eng = self._engine(v.uploads, v.model)
+        w = self._w(eng, [_seed(v.seed)], check_psi(v.psi))
+        s = self._strengths(eng, v.where, v.strength, v.per_layer)
         draws = np.stack([eng.synthesize(w, noise_mode="random", noise_seed=k, noise_strength=s)[0]
                           for k in range(NOISE_DRAWS)]).astype(np.float32) / 255.0  # (K, H, W, C)
         std = draws.std(axis=0).mean(axis=-1) * 255.0  # grey levels
         picture = gan_plots.std_heatmap(std, t("gan.noise.std", plot_lang(lang), k=NOISE_DRAWS), plot_lang(lang))
         if float(std.max()) < 1.0:
-            return picture, "ℹ️ " + t("gan.noise.tiny", lang, max=float(std.max()))
-        return picture, ""
+            return {"std": picture, "note": "ℹ️ " + t("gan.noise.tiny", lang, max=float(std.max()))}
+        return {"std": picture, "note": ""}
 
-    def noise_compare(self, lang, uploads, model, seed, psi, strength):
+    def noise_compare(self, lang, v):
         """The paper's figure: the same w with noise in all / no / fine / coarse layers."""
-        eng = self._engine(uploads, model)
-        w = self._w(eng, [_seed(seed)], check_psi(psi))
+        eng = self._engine(v.uploads, v.model)
+        w = self._w(eng, [_seed(v.seed)], check_psi(v.psi))
         out = []
         for where in ("all", "none", "fine", "coarse"):
-            s = self._strengths(eng, where, strength, [])
+            s = self._strengths(eng, where, v.strength, [])
             out.append(display(eng.synthesize(w, noise_strength=s)[0], side=160))
-        return tuple(out)
+        return {"compare": out}
 
-    def noise_all(self, lang, uploads, model, seed, psi, where, strength, draw, *per_layer):
-        return (*self.noise_image(lang, uploads, model, seed, psi, where, strength, draw, *per_layer),
-                *self.noise_std(lang, uploads, model, seed, psi, where, strength, *per_layer),
-                *self.noise_compare(lang, uploads, model, seed, psi, strength))
+    def noise_all(self, lang, v):
+        return {**self.noise_image(lang, v), **self.noise_std(lang, v), **self.noise_compare(lang, v)}
 
-    def resample(self, lang, uploads, model, seed, psi, where, strength, draw, *per_layer):
-        draw = 0 if draw is None else int(draw) + 1
-        return (draw, *self.noise_image(lang, uploads, model, seed, psi, where, strength, draw, *per_layer))
+    def resample(self, lang, v):
+        draw = 0 if v.draw is None else int(v.draw) + 1
+        return {"draw": draw, **self._noise_image(lang, v, draw)}
 
-    def saved_noise(self, lang, uploads, model, seed, psi, where, strength, draw, *per_layer):
-        return (None, *self.noise_image(lang, uploads, model, seed, psi, where, strength, None, *per_layer))
+    def saved_noise(self, lang, v):
+        return {"draw": None, **self._noise_image(lang, v, None)}
 
     # --- what each layer controls ----------------------------------------------------------------
 
-    def effects(self, lang, uploads, model):
+    def effects(self, lang, v):
         """(chart or None, message) for the layer-effect measurement of this model (kept by
         attributes.layer_effects per model and regressor, so a second look is immediate)."""
         from engines.stylegan import attributes
 
-        eng = self._engine(uploads, model)
+        eng = self._engine(v.uploads, v.model)
         if eng.config.channels != 3 or eng.card.get("dataset") != "faces":
-            return None, "⚠️ " + t("gan.layers.none", lang, name=eng.name)
-        regressor = attributes.load_default()
+            return {"chart": None, "message": "⚠️ " + t("gan.layers.none", lang, name=eng.name)}
+        regressor = attributes.load_default(self.assets_dir)
         if regressor is None:
-            return None, "⚠️ " + t("gan.layers.missing", lang)
+            return {"chart": None, "message": "⚠️ " + t("gan.layers.missing", lang)}
         result = attributes.layer_effects(eng, regressor, n=EFFECTS_N, seed=0)
         names = list(result["attributes"])
         pl = plot_lang(lang)  # the chart's labels: English where no CJK font can draw Chinese
@@ -356,13 +367,13 @@ class GanHandlers:
             scale = t("gan.group." + truth[j], lang) if truth[j] in GROUPS else "—"
             rows.append(f"| {_describe(attributes, n, lang)} | {scale} | {moved} |")
         note = t("gan.layers.measured", lang, n=result.get("n", EFFECTS_N), seed=result.get("seed", 0))
-        return chart, note + "\n\n" + "\n".join(rows)
+        return {"chart": chart, "message": note + "\n\n" + "\n".join(rows)}
 
-    def effects_again(self, lang, uploads, model, shown):
+    def effects_again(self, lang, v):
         """After a model or language change: measure again only if the sub-tab was opened."""
-        if not shown:
-            return gr.skip(), gr.skip()
-        return self.effects(lang, uploads, model)
+        if not v.shown:
+            return {}
+        return self.effects(lang, v)
 
 
 def _describe(attributes, name: str, lang: str) -> str:
@@ -396,239 +407,275 @@ def _initial_layers(models: Models, default: str | None):
     return [(_layer_label(x.index, x.resolution), x.index) for x in table], layer_groups(size)["coarse"]
 
 
-def build(ctx: AppContext) -> None:
-    """Lay out the GAN tab inside the current gr.Tabs and wire every event."""
-    reg, lang_state, uploads = ctx.reg, ctx.lang, ctx.uploads
-    models = Models(FAMILY, ctx.assets_dir)
-    h = GanHandlers(models)
-    lang = reg.lang
-    default = models.default(DEFAULT_MODEL)
-    choices = models.choices({}, lang)
-    S = [lang_state, uploads]
-    img = {"interactive": False, "format": "png", "buttons": [], "elem_classes": ["out-image", "pixelated"]}
-    psi_kw = {"minimum": PSI_SLIDER[0], "maximum": PSI_SLIDER[1], "step": 0.05, "label": reg.text("gan.psi"),
-              "info": reg.text("gan.psi.info")}
+# --- layout: one function per sub-tab, each returning the components its events need ---------------
 
-    with reg(gr.Tab(reg.text("gan.tab"), id="gan", elem_id="gan-tab"), label="gan.tab"):
-        reg(gr.Markdown(reg.text("gan.intro"), elem_id="gan-intro"), value="gan.intro")
-        model, card, upload_files, upload_status = model_row(reg, "gan", choices, default)
-        quality = gr.Markdown(visible=False, elem_id="gan-quality")
+_IMG = {"interactive": False, "format": "png", "buttons": [], "elem_classes": ["out-image", "pixelated"]}
 
-        with gr.Tabs(elem_id="gan-subtabs"):
-            # --- 1. style mixing ---------------------------------------------------------------------
-            with reg(gr.Tab(reg.text("gan.sub.mix"), id="gan-mix", elem_id="gan-tab-mix"), label="gan.sub.mix"):
-                reg(gr.Markdown(reg.text("gan.mix.help")), value="gan.mix.help")
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=2, min_width=300):
-                        seeds_a = reg(gr.Textbox(DEFAULT_SEEDS_A, label=reg.text("gan.seeds_a"),
-                                                 info=reg.text("gan.seeds.info"), elem_id="gan-seeds-a"),
-                                      label="gan.seeds_a", info="gan.seeds.info")
-                        seeds_b = reg(gr.Textbox(DEFAULT_SEEDS_B, label=reg.text("gan.seeds_b"),
-                                                 elem_id="gan-seeds-b"), label="gan.seeds_b")
-                        random_btn = reg(gr.Button(reg.text("gan.random_seeds"), elem_id="gan-random-seeds", size="md"),
-                                         value="gan.random_seeds")
-                        presets = [("gan.preset.coarse", "coarse"), ("gan.preset.middle", "middle"),
-                                   ("gan.preset.fine", "fine")]
-                        preset = reg(gr.Radio(reg.choices(presets), value="coarse", label=reg.text("gan.preset"),
-                                              elem_id="gan-preset"), label="gan.preset", choices=presets)
-                        layer_choices, coarse = _initial_layers(models, default)
-                        layers = reg(gr.CheckboxGroup(layer_choices, value=coarse, label=reg.text("gan.layers"), elem_id="gan-layers"),
-                                     label="gan.layers")
-                        mix_psi = reg(gr.Slider(value=1.0, elem_id="gan-mix-psi", **psi_kw), label="gan.psi",
-                                      info="gan.psi.info")
-                    with gr.Column(scale=3, min_width=420):
-                        grid = reg(gr.Image(label=reg.text("gan.mix.grid"), elem_id="gan-grid", height=620,
-                                            **{**img, "buttons": ["download"]}), label="gan.mix.grid")
 
-            # --- 2. truncation -----------------------------------------------------------------------
-            with reg(gr.Tab(reg.text("gan.sub.trunc"), id="gan-trunc", elem_id="gan-tab-trunc"),
-                     label="gan.sub.trunc"):
-                reg(gr.Markdown(reg.text("gan.trunc.help")), value="gan.trunc.help")
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=3, min_width=360):
-                        trunc_psi = reg(gr.Slider(value=0.7, elem_id="gan-trunc-psi", **psi_kw), label="gan.psi",
-                                        info="gan.psi.info")
-                        trunc_seeds = reg(gr.Textbox("1, 2, 3, 4, 5, 6", label=reg.text("gan.trunc.seeds"),
-                                                     info=reg.text("gan.seeds.info"),
-                                                     elem_id="gan-trunc-seeds"), label="gan.trunc.seeds", info="gan.seeds.info")
-                    avg_img = reg(gr.Image(label=reg.text("gan.trunc.avg"), elem_id="gan-trunc-avg", height=240,
-                                           scale=1, min_width=200, **img), label="gan.trunc.avg")
-                trunc_row = reg(gr.Image(label=reg.text("gan.trunc.row"), elem_id="gan-trunc-row", height=190, **img),
-                                label="gan.trunc.row")
-                trunc_sweep = reg(gr.Image(label=reg.text("gan.trunc.sweep"), elem_id="gan-trunc-sweep", height=160,
-                                           **img), label="gan.trunc.sweep")
+def _image(reg, key, elem_id, **kwargs):
+    return widget(reg, gr.Image, label=key, elem_id=elem_id, **{**_IMG, **kwargs})
 
-            # --- 3. interpolation in z and in w ------------------------------------------------------
-            with reg(gr.Tab(reg.text("gan.sub.interp"), id="gan-interp", elem_id="gan-tab-interp"),
-                     label="gan.sub.interp"):
-                reg(gr.Markdown(reg.text("gan.interp.help")), value="gan.interp.help")
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=2, min_width=300):
-                        with gr.Row():
-                            seed_a = reg(gr.Number(2, precision=0, minimum=0, maximum=runtime.MAX_SEED,
-                                                   label=reg.text("gan.interp.a"), elem_id="gan-interp-a"),
-                                         label="gan.interp.a")
-                            seed_b = reg(gr.Number(4, precision=0, minimum=0, maximum=runtime.MAX_SEED,
-                                                   label=reg.text("gan.interp.b"), elem_id="gan-interp-b"),
-                                         label="gan.interp.b")
-                        t_slider = reg(gr.Slider(0, 1, value=0.5, step=0.01, label=reg.text("gan.interp.t"),
-                                                 info=reg.text("gan.interp.t.info"), elem_id="gan-interp-t"),
-                                       label="gan.interp.t", info="gan.interp.t.info")
-                        frames = reg(gr.Slider(3, 12, value=8, step=1, label=reg.text("gan.interp.frames"),
-                                               elem_id="gan-interp-frames"), label="gan.interp.frames")
-                        interp_psi = reg(gr.Slider(value=1.0, elem_id="gan-interp-psi", **psi_kw), label="gan.psi",
-                                         info="gan.psi.info")
-                    z_img = reg(gr.Image(label=reg.text("gan.interp.z"), elem_id="gan-interp-z-image", height=250,
-                                         scale=1, min_width=200, **img), label="gan.interp.z")
-                    w_img = reg(gr.Image(label=reg.text("gan.interp.w"), elem_id="gan-interp-w-image", height=250,
-                                         scale=1, min_width=200, **img), label="gan.interp.w")
-                z_strip = reg(gr.Image(label=reg.text("gan.interp.z.strip"), elem_id="gan-interp-z-strip", height=150,
-                                       **img), label="gan.interp.z.strip")
-                w_strip = reg(gr.Image(label=reg.text("gan.interp.w.strip"), elem_id="gan-interp-w-strip", height=150,
-                                       **img), label="gan.interp.w.strip")
 
-            # --- 4. noise ----------------------------------------------------------------------------
-            with reg(gr.Tab(reg.text("gan.sub.noise"), id="gan-noise", elem_id="gan-tab-noise"),
-                     label="gan.sub.noise"):
-                reg(gr.Markdown(reg.text("gan.noise.help")), value="gan.noise.help")
-                draw = gr.State(None)
-                mem = Remembered()  # the live sliders' other inputs, per session
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=2, min_width=300):
-                        noise_seed = reg(gr.Number(4, precision=0, minimum=0, maximum=runtime.MAX_SEED,
-                                                   label=reg.text("gan.noise.seed"), elem_id="gan-noise-seed"),
-                                         label="gan.noise.seed")
-                        wheres = [("gan.noise.all", "all"), ("gan.noise.coarse", "coarse"),
-                                  ("gan.noise.fine", "fine"), ("gan.noise.none", "none")]
-                        where = reg(gr.Radio(reg.choices(wheres), value="all", label=reg.text("gan.noise.where"),
-                                             elem_id="gan-noise-where"), label="gan.noise.where", choices=wheres)
-                        strength = reg(gr.Slider(0, 10, value=1.0, step=0.05, label=reg.text("gan.noise.strength"),
-                                                 info=reg.text("gan.noise.strength.info"), elem_id="gan-noise-strength"),
-                                       label="gan.noise.strength", info="gan.noise.strength.info")
-                        with gr.Row():
-                            resample_btn = reg(gr.Button(reg.text("gan.noise.resample"), variant="primary",
-                                                         elem_id="gan-noise-resample"), value="gan.noise.resample")
-                            saved_btn = reg(gr.Button(reg.text("gan.noise.saved"), elem_id="gan-noise-saved"),
-                                            value="gan.noise.saved")
-                        with reg(gr.Accordion(reg.text("gan.noise.per_layer"), open=False,
-                                              elem_id="gan-noise-layers-box"), label="gan.noise.per_layer"):
-                            per_layer = [gr.Slider(0, 10, value=1.0, step=0.05, label=f"{i}", elem_id=f"gan-noise-layer-{i}",
-                                                   visible=False) for i in range(MAX_NOISE_LAYERS)]
-                        noise_psi = reg(gr.Slider(value=1.0, elem_id="gan-noise-psi", **psi_kw), label="gan.psi",
-                                        info="gan.psi.info")
-                    with gr.Column(scale=2, min_width=260):
-                        noise_img = reg(gr.Image(label=reg.text("gan.noise.image"), elem_id="gan-noise-image",
-                                                 height=300, **img), label="gan.noise.image")
-                        noise_caption = gr.Markdown(elem_id="gan-noise-caption", elem_classes=["small-note"])
-                    with gr.Column(scale=2, min_width=260):
-                        noise_std = gr.Image(show_label=False, elem_id="gan-noise-std", height=300, interactive=False,
-                                             format="png", buttons=[], container=False)
-                        noise_note = gr.Markdown(elem_id="gan-noise-note", elem_classes=["small-note"])
-                reg(gr.Markdown(f"#### {reg.text('gan.noise.compare')}"), value=("gan.noise.compare", "#### {}"))
-                compare = []
-                with gr.Row(equal_height=False):
-                    for key in ("all", "none", "fine", "coarse"):
-                        compare.append(reg(gr.Image(label=reg.text(f"gan.noise.cmp.{key}"),
-                                                    elem_id=f"gan-noise-cmp-{key}", height=200, min_width=150, **img),
-                                           label=f"gan.noise.cmp.{key}"))
+def _psi(reg, value, elem_id):
+    return widget(reg, gr.Slider, minimum=PSI_SLIDER[0], maximum=PSI_SLIDER[1], step=0.05, value=value,
+                  label="gan.psi", info="gan.psi.info", elem_id=elem_id)
 
-            # --- 5. what each layer controls ---------------------------------------------------------
-            with reg(gr.Tab(reg.text("gan.sub.layers"), id="gan-layers-tab", elem_id="gan-tab-layers"),
-                     label="gan.sub.layers") as layers_tab:
-                reg(gr.Markdown(reg.text("gan.layers.help")), value="gan.layers.help")
-                effects_chart = reg(gr.Image(label=reg.text("gan.layers.chart"), elem_id="gan-effects-chart",
-                                             interactive=False, format="png", buttons=["download"]),
-                                    label="gan.layers.chart")
-                effects_msg = gr.Markdown(elem_id="gan-effects-message")
 
-            # --- 6. explanation ----------------------------------------------------------------------
-            with reg(gr.Tab(reg.text("gan.sub.explain"), id="gan-explain", elem_id="gan-tab-explain"),
-                     label="gan.sub.explain"):
-                reg(gr.Markdown(reg.text("gan.explain.body"), latex_delimiters=LATEX_DELIMITERS,
-                                elem_id="gan-explain"), value="gan.explain.body")
+def _seed_box(reg, value, key, elem_id):
+    return widget(reg, gr.Number, value=value, precision=0, minimum=0, maximum=runtime.MAX_SEED, label=key,
+                  elem_id=elem_id)
 
-    # --- wiring -------------------------------------------------------------------------------------
-    M = [*S, model]
-    mix_in = [*M, seeds_a, seeds_b, layers, mix_psi]
-    trunc_in = [*M, trunc_seeds, trunc_psi]
-    interp_in = [*M, seed_a, seed_b, t_slider, frames, interp_psi]
-    noise_in = [*M, noise_seed, noise_psi, where, strength, draw, *per_layer]
-    noise_out = [noise_img, noise_caption, noise_std, noise_note, *compare]
-    effects_out = [effects_chart, effects_msg]
-    model_out = [card, quality, layers, preset, *per_layer]
 
-    # Live sliders send only themselves: the other inputs of their events are remembered per session
-    # from the events that take them (see common.Remembered).
-    trunc_out, interp_out = [trunc_row, avg_img, trunc_sweep], [z_img, w_img, z_strip, w_strip]
-    truncation = mem.record(handler(h.truncation), trunc_in, trunc_out)
-    interp_all = mem.record(handler(h.interp_all), interp_in, interp_out)
-    noise_all = mem.record(handler(h.noise_all), noise_in, noise_out)
-    model_changed = mem.record(handler(h.model_changed), [*M], model_out)
+def _mix_tab(reg, models, default):
+    with widget(reg, gr.Tab, label="gan.sub.mix", id="gan-mix", elem_id="gan-tab-mix"):
+        widget(reg, gr.Markdown, text="gan.mix.help")
+        ui = SimpleNamespace()
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2, min_width=300):
+                ui.seeds_a = widget(reg, gr.Textbox, value=DEFAULT_SEEDS_A, label="gan.seeds_a", info="gan.seeds.info",
+                                    elem_id="gan-seeds-a")
+                ui.seeds_b = widget(reg, gr.Textbox, value=DEFAULT_SEEDS_B, label="gan.seeds_b", elem_id="gan-seeds-b")
+                ui.random = widget(reg, gr.Button, text="gan.random_seeds", elem_id="gan-random-seeds", size="md")
+                ui.preset = widget(reg, gr.Radio, choice_keys=[(f"gan.preset.{g}", g) for g in GROUPS],
+                                   value="coarse", label="gan.preset", elem_id="gan-preset")
+                layer_choices, coarse = _initial_layers(models, default)
+                ui.layers = widget(reg, gr.CheckboxGroup, choices=layer_choices, value=coarse, label="gan.layers",
+                                   elem_id="gan-layers")
+                ui.psi = _psi(reg, 1.0, "gan-mix-psi")
+            with gr.Column(scale=3, min_width=420):
+                ui.grid = _image(reg, "gan.mix.grid", "gan-grid", height=620, buttons=["download"])
+    return ui
+
+
+def _trunc_tab(reg):
+    with widget(reg, gr.Tab, label="gan.sub.trunc", id="gan-trunc", elem_id="gan-tab-trunc"):
+        widget(reg, gr.Markdown, text="gan.trunc.help")
+        ui = SimpleNamespace()
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=360):
+                ui.psi = _psi(reg, 0.7, "gan-trunc-psi")
+                ui.seeds = widget(reg, gr.Textbox, value="1, 2, 3, 4, 5, 6", label="gan.trunc.seeds",
+                                  info="gan.seeds.info", elem_id="gan-trunc-seeds")
+            ui.avg = _image(reg, "gan.trunc.avg", "gan-trunc-avg", height=240, scale=1, min_width=200)
+        ui.row = _image(reg, "gan.trunc.row", "gan-trunc-row", height=190)
+        ui.sweep = _image(reg, "gan.trunc.sweep", "gan-trunc-sweep", height=160)
+    return ui
+
+
+def _interp_tab(reg):
+    with widget(reg, gr.Tab, label="gan.sub.interp", id="gan-interp", elem_id="gan-tab-interp"):
+        widget(reg, gr.Markdown, text="gan.interp.help")
+        ui = SimpleNamespace()
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2, min_width=300):
+                with gr.Row():
+                    ui.seed_a = _seed_box(reg, 2, "gan.interp.a", "gan-interp-a")
+                    ui.seed_b = _seed_box(reg, 4, "gan.interp.b", "gan-interp-b")
+                ui.t = widget(reg, gr.Slider, minimum=0, maximum=1, value=0.5, step=0.01, label="gan.interp.t",
+                              info="gan.interp.t.info", elem_id="gan-interp-t")
+                ui.frames = widget(reg, gr.Slider, minimum=3, maximum=12, value=8, step=1, label="gan.interp.frames",
+                                   elem_id="gan-interp-frames")
+                ui.psi = _psi(reg, 1.0, "gan-interp-psi")
+            ui.z_image = _image(reg, "gan.interp.z", "gan-interp-z-image", height=250, scale=1, min_width=200)
+            ui.w_image = _image(reg, "gan.interp.w", "gan-interp-w-image", height=250, scale=1, min_width=200)
+        ui.z_strip = _image(reg, "gan.interp.z.strip", "gan-interp-z-strip", height=150)
+        ui.w_strip = _image(reg, "gan.interp.w.strip", "gan-interp-w-strip", height=150)
+    return ui
+
+
+def _noise_controls(reg, ui):
+    ui.seed = _seed_box(reg, 4, "gan.noise.seed", "gan-noise-seed")
+    ui.where = widget(reg, gr.Radio, choice_keys=[(f"gan.noise.{w}", w) for w in ("all", "coarse", "fine", "none")],
+                      value="all", label="gan.noise.where", elem_id="gan-noise-where")
+    ui.strength = widget(reg, gr.Slider, minimum=0, maximum=10, value=1.0, step=0.05, label="gan.noise.strength",
+                         info="gan.noise.strength.info", elem_id="gan-noise-strength")
+    with gr.Row():
+        ui.resample = widget(reg, gr.Button, text="gan.noise.resample", variant="primary",
+                             elem_id="gan-noise-resample")
+        ui.saved = widget(reg, gr.Button, text="gan.noise.saved", elem_id="gan-noise-saved")
+    with widget(reg, gr.Accordion, label="gan.noise.per_layer", open=False, elem_id="gan-noise-layers-box"):
+        ui.per_layer = [gr.Slider(0, 10, value=1.0, step=0.05, label=f"{i}", elem_id=f"gan-noise-layer-{i}",
+                                  visible=False) for i in range(MAX_NOISE_LAYERS)]
+    ui.psi = _psi(reg, 1.0, "gan-noise-psi")
+
+
+def _noise_tab(reg):
+    with widget(reg, gr.Tab, label="gan.sub.noise", id="gan-noise", elem_id="gan-tab-noise"):
+        widget(reg, gr.Markdown, text="gan.noise.help")
+        ui = SimpleNamespace(draw=gr.State(None), mem=Remembered())  # mem: the live sliders' other inputs
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2, min_width=300):
+                _noise_controls(reg, ui)
+            with gr.Column(scale=2, min_width=260):
+                ui.image = _image(reg, "gan.noise.image", "gan-noise-image", height=300)
+                ui.caption = gr.Markdown(elem_id="gan-noise-caption", elem_classes=["small-note"])
+            with gr.Column(scale=2, min_width=260):
+                ui.std = gr.Image(show_label=False, elem_id="gan-noise-std", height=300, interactive=False,
+                                  format="png", buttons=[], container=False)
+                ui.note = gr.Markdown(elem_id="gan-noise-note", elem_classes=["small-note"])
+        widget(reg, gr.Markdown, text=("gan.noise.compare", "#### {}"))
+        with gr.Row(equal_height=False):
+            ui.compare = [_image(reg, f"gan.noise.cmp.{key}", f"gan-noise-cmp-{key}", height=200, min_width=150)
+                          for key in ("all", "none", "fine", "coarse")]
+    return ui
+
+
+def _layers_tab(reg):
+    with widget(reg, gr.Tab, label="gan.sub.layers", id="gan-layers-tab", elem_id="gan-tab-layers") as tab:
+        widget(reg, gr.Markdown, text="gan.layers.help")
+        ui = SimpleNamespace(tab=tab)
+        ui.chart = widget(reg, gr.Image, label="gan.layers.chart", elem_id="gan-effects-chart", interactive=False,
+                          format="png", buttons=["download"])
+        ui.message = gr.Markdown(elem_id="gan-effects-message")
+    return ui
+
+
+def _explain_tab(reg):
+    with widget(reg, gr.Tab, label="gan.sub.explain", id="gan-explain", elem_id="gan-tab-explain"):
+        widget(reg, gr.Markdown, text="gan.explain.body", latex_delimiters=LATEX_DELIMITERS, elem_id="gan-explain")
+
+
+# --- wiring: one function per sub-tab --------------------------------------------------------------
+
+
+class _Events:
+    """The events several sub-tabs chain: named once, from the laid-out components."""
+
+    def __init__(self, form, h, top, mx, tr, ip, nz, ly):
+        model = top.model
+        self.mix_in = {"model": model, "seeds_a": mx.seeds_a, "seeds_b": mx.seeds_b, "layers": mx.layers,
+                       "psi": mx.psi}
+        self.mix = form(h.mix, self.mix_in, {"grid": mx.grid})
+        self.trunc_in = {"model": model, "seeds": tr.seeds, "psi": tr.psi}
+        self.truncation = form(h.truncation, self.trunc_in, {"row": tr.row, "avg": tr.avg, "sweep": tr.sweep})
+        self.interp_all = form(h.interp_all, {"model": model, "seed_a": ip.seed_a, "seed_b": ip.seed_b,
+                                              "t_value": ip.t, "frames": ip.frames, "psi": ip.psi},
+                               {"z_image": ip.z_image, "w_image": ip.w_image, "z_strip": ip.z_strip,
+                                "w_strip": ip.w_strip})
+        self.noise_in = {"model": model, "seed": nz.seed, "psi": nz.psi, "where": nz.where, "strength": nz.strength,
+                         "draw": nz.draw, "per_layer": nz.per_layer}
+        self.noise_all = form(h.noise_all, self.noise_in, {"image": nz.image, "caption": nz.caption, "std": nz.std,
+                                                           "note": nz.note, "compare": nz.compare})
+        self.noise_std = form(h.noise_std, {k: c for k, c in self.noise_in.items() if k != "draw"},
+                              {"std": nz.std, "note": nz.note})
+        self.model = form(h.model_changed, {"model": model}, {
+            "card": top.card, "quality": top.quality, "layers": mx.layers, "preset": mx.preset,
+            "per_layer": nz.per_layer})
+        self.texts = form(h.texts, {"model": model}, {"card": top.card, "quality": top.quality, "layers": mx.layers,
+                                                      "per_layer": nz.per_layer})
+        self.relabel = form(h.relabel_models, {"model": model}, {"model": model})
+        self.effects_again = form(h.effects_again, {"model": model, "shown": ly.message},
+                                  {"chart": ly.chart, "message": ly.message})
+
+
+def _wire_model(ctx, form, h, ev, top, mem):
+    """A model change (or the first load) refreshes every sub-tab in order; uploads join the list."""
+    model_changed = mem.record(*ev.model)
+    truncation, interp_all, noise_all = (mem.record(*e) for e in (ev.truncation, ev.interp_all, ev.noise_all))
 
     def refresh(dep):
-        """Everything that depends on the model, in order after `dep`."""
-        return (dep.then(handler(h.mix), mix_in, grid, **QUIET, **PRIVATE)
-                .then(*truncation, trunc_out, **QUIET, **PRIVATE)
-                .then(*interp_all, interp_out, **QUIET, **PRIVATE)
-                .then(*noise_all, noise_out, **QUIET, **PRIVATE))
+        return (dep.then(*ev.mix, **QUIET, **PRIVATE)
+                .then(*truncation, ev.truncation.outputs, **QUIET, **PRIVATE)
+                .then(*interp_all, ev.interp_all.outputs, **QUIET, **PRIVATE)
+                .then(*noise_all, ev.noise_all.outputs, **QUIET, **PRIVATE))
 
-    refresh(model.change(*model_changed, model_out, api_name="gan_model", **QUIET))
-    refresh(ctx.demo.load(*model_changed, model_out, **QUIET, **PRIVATE))
-    model.change(handler(h.effects_again), [*M, effects_msg], effects_out, **QUIET, **PRIVATE)
-    upload_files.upload(handler(h.upload), [*S, upload_files], [uploads, model, upload_status, upload_files],
-                        api_name="gan_upload", **QUIET)
+    refresh(top.model.change(*model_changed, ev.model.outputs, api_name="gan_model", **QUIET))
+    refresh(ctx.demo.load(*model_changed, ev.model.outputs, **QUIET, **PRIVATE))
+    top.model.change(*ev.effects_again, **QUIET, **PRIVATE)
+    top.upload_files.upload(*form(h.upload, {"files": top.upload_files}, {
+        "uploads": ctx.uploads, "model": top.model, "status": top.upload_status, "files": top.upload_files}),
+        api_name="gan_upload", **QUIET)
 
-    # Style mixing: every toggle, preset, seed list or psi release redraws the grid.
-    layers.input(handler(h.mix_layers), mix_in, [grid, preset], api_name="gan_mix_layers", **LIVE)
-    preset.input(handler(h.preset), [*M, preset, seeds_a, seeds_b, mix_psi], [layers, grid],
-                 api_name="gan_preset", **LIVE)
-    gr.on([seeds_a.submit, seeds_b.submit, seeds_a.blur, seeds_b.blur, mix_psi.release], handler(h.mix), mix_in,
-          grid, api_name="gan_mix", **LIVE)
-    random_btn.click(handler(h.random_seeds), mix_in, [seeds_a, seeds_b, grid], api_name="gan_random_seeds", **QUIET)
 
-    # Truncation: the row follows psi live.
-    mem.fast(handler(h.truncation_row), trunc_in, trunc_psi, [trunc_row])
-    gr.on([], handler(h.truncation_row), trunc_in, trunc_row, api_name="gan_truncation_psi", **LIVE)
-    gr.on([trunc_seeds.submit, trunc_seeds.blur], *truncation, trunc_out, api_name="gan_truncation", **LIVE)
+def _wire_mix(form, h, ev, mx):
+    """Every toggle, preset, seed list or psi release redraws the grid."""
+    mx.layers.input(*form(h.mix_layers, ev.mix_in, {"grid": mx.grid, "preset": mx.preset}),
+                    api_name="gan_mix_layers", **LIVE)
+    preset_in = {"model": ev.mix_in["model"], "group": mx.preset, "seeds_a": mx.seeds_a, "seeds_b": mx.seeds_b,
+                 "psi": mx.psi}
+    mx.preset.input(*form(h.preset, preset_in, {"layers": mx.layers, "grid": mx.grid}), api_name="gan_preset",
+                    **LIVE)
+    gr.on([mx.seeds_a.submit, mx.seeds_b.submit, mx.seeds_a.blur, mx.seeds_b.blur, mx.psi.release], *ev.mix,
+          api_name="gan_mix", **LIVE)
+    mx.random.click(*form(h.random_seeds, ev.mix_in, {"seeds_a": mx.seeds_a, "seeds_b": mx.seeds_b,
+                                                      "grid": mx.grid}), api_name="gan_random_seeds", **QUIET)
 
-    # Interpolation: t is live; frames and psi redraw the strips.
-    interp_t_in = [*M, seed_a, seed_b, t_slider, interp_psi]
-    mem.fast(handler(h.interp_t), interp_t_in, t_slider, [z_img, w_img])
-    gr.on([], handler(h.interp_t), interp_t_in, [z_img, w_img], api_name="gan_interp_t", **LIVE)
-    gr.on([frames.release, seed_a.submit, seed_b.submit, seed_a.blur, seed_b.blur, interp_psi.release],
-          *interp_all, interp_out, api_name="gan_interpolate", **LIVE)
 
-    # Noise: the image follows the sliders live; the heat map and the comparison on release.
-    noise_live_out = [noise_img, noise_caption]
-    where.input(*mem.record(handler(h.noise_image), noise_in), noise_live_out, **LIVE, **PRIVATE)
-    gr.on([], handler(h.noise_image), noise_in, noise_live_out, api_name="gan_noise_image", **LIVE)
-    noise_std_in = [*M, noise_seed, noise_psi, where, strength, *per_layer]
-    std_out = [noise_std, noise_note]
-    compare_in = [*M, noise_seed, noise_psi, strength]
-    for s in (strength, *per_layer):
-        mem.fast(handler(h.noise_image), noise_in, s, noise_live_out)
-        s.release(*mem.live(handler(h.noise_std), noise_std_in, s), std_out, **LIVE, **PRIVATE)
-    where.input(handler(h.noise_std), noise_std_in, std_out, **LIVE, **PRIVATE)
-    gr.on([], handler(h.noise_std), noise_std_in, std_out, api_name="gan_noise_std", **LIVE)
-    strength.release(*mem.live(handler(h.noise_compare), compare_in, strength), compare, **LIVE, **PRIVATE)
-    gr.on([noise_seed.submit, noise_seed.blur, noise_psi.release], *noise_all, noise_out, api_name="gan_noise",
-          **LIVE)
-    draw_out = [draw, noise_img, noise_caption]
-    resample_btn.click(*mem.record(handler(h.resample), noise_in, draw_out), draw_out, api_name="gan_noise_resample",
-                       **QUIET)
-    saved_btn.click(*mem.record(handler(h.saved_noise), noise_in, draw_out), draw_out, api_name="gan_noise_saved",
-                    **QUIET)
+def _wire_trunc(form, h, ev, tr, mem):
+    """The row follows psi live."""
+    row = form(h.truncation_row, ev.trunc_in, {"row": tr.row})
+    mem.fast(row.fn, row.inputs, tr.psi, row.outputs)
+    gr.on([], *row, api_name="gan_truncation_psi", **LIVE)
+    gr.on([tr.seeds.submit, tr.seeds.blur], *mem.record(*ev.truncation), ev.truncation.outputs,
+          api_name="gan_truncation", **LIVE)
 
-    # What each layer controls: measured (and cached) when the sub-tab is opened.
-    layers_tab.select(handler(h.effects), M, effects_out, api_name="gan_effects", **COMPUTE,
-                      show_progress="minimal")
 
-    # A model trained in the training tab joins this session's dropdown.
-    uploads.change(handler(h.relabel_models), [*M], [model], **QUIET, **PRIVATE)
+def _wire_interp(form, h, ev, ip, model, mem):
+    """t is live; frames, the seeds and psi redraw the strips."""
+    at_t = form(h.interp_t, {"model": model, "seed_a": ip.seed_a, "seed_b": ip.seed_b, "t_value": ip.t,
+                             "psi": ip.psi}, {"z_image": ip.z_image, "w_image": ip.w_image})
+    mem.fast(at_t.fn, at_t.inputs, ip.t, at_t.outputs)
+    gr.on([], *at_t, api_name="gan_interp_t", **LIVE)
+    gr.on([ip.frames.release, ip.seed_a.submit, ip.seed_b.submit, ip.seed_a.blur, ip.seed_b.blur, ip.psi.release],
+          *mem.record(*ev.interp_all), ev.interp_all.outputs, api_name="gan_interpolate", **LIVE)
 
+
+def _wire_noise(form, h, ev, nz, mem):
+    """The image follows the sliders live; the heat map and the comparison on release."""
+    image = form(h.noise_image, ev.noise_in, {"image": nz.image, "caption": nz.caption})
+    nz.where.input(*mem.record(image.fn, image.inputs), image.outputs, **LIVE, **PRIVATE)
+    gr.on([], *image, api_name="gan_noise_image", **LIVE)
+    std = ev.noise_std
+    compare = form(h.noise_compare, {k: ev.noise_in[k] for k in ("model", "seed", "psi", "strength")},
+                   {"compare": nz.compare})
+    for s in (nz.strength, *nz.per_layer):
+        mem.fast(image.fn, image.inputs, s, image.outputs)
+        s.release(*mem.live(std.fn, std.inputs, s), std.outputs, **LIVE, **PRIVATE)
+    nz.where.input(*std, **LIVE, **PRIVATE)
+    gr.on([], *std, api_name="gan_noise_std", **LIVE)
+    nz.strength.release(*mem.live(compare.fn, compare.inputs, nz.strength), compare.outputs, **LIVE, **PRIVATE)
+    gr.on([nz.seed.submit, nz.seed.blur, nz.psi.release], *mem.record(*ev.noise_all), ev.noise_all.outputs,
+          api_name="gan_noise", **LIVE)
+    drawn = {"draw": nz.draw, "image": nz.image, "caption": nz.caption}
+    for button, fn, name in ((nz.resample, h.resample, "gan_noise_resample"), (nz.saved, h.saved_noise,
+                                                                                "gan_noise_saved")):
+        button.click(*mem.record(*form(fn, ev.noise_in, drawn)), list(drawn.values()), api_name=name, **QUIET)
+
+
+def _wire_session(ctx, form, h, ev, ly, model, mem):
+    """The layer effects (measured when their sub-tab opens), trained models, language switches."""
+    ly.tab.select(*form(h.effects, {"model": model}, {"chart": ly.chart, "message": ly.message}),
+                  api_name="gan_effects", **COMPUTE, show_progress="minimal")
+    ctx.uploads.change(*ev.relabel, **QUIET, **PRIVATE)  # a model trained in the training tab
     ctx.on_lang += [
-        (*mem.record(handler(h.texts), [*M]), [card, quality, layers, *per_layer]),
-        (handler(h.relabel_models), [*M], [model]),
-        (handler(h.noise_std), noise_std_in, [noise_std, noise_note]),
-        (handler(h.effects_again), [*M, effects_msg], effects_out),
+        (*mem.record(*ev.texts), ev.texts.outputs),
+        tuple(ev.relabel),
+        tuple(ev.noise_std),
+        tuple(ev.effects_again),
     ]
+
+
+def build(ctx: AppContext) -> None:
+    """Lay out the GAN tab inside the current gr.Tabs and wire every event."""
+    reg = ctx.reg
+    models = Models(FAMILY, ctx.assets_dir)
+    h = GanHandlers(models)
+    default = models.default(DEFAULT_MODEL)
+    with widget(reg, gr.Tab, label="gan.tab", id="gan", elem_id="gan-tab"):
+        widget(reg, gr.Markdown, text="gan.intro", elem_id="gan-intro")
+        top = SimpleNamespace(**dict(zip(("model", "card", "upload_files", "upload_status"),
+                                         model_row(reg, "gan", models.choices({}, reg.lang), default))))
+        top.quality = gr.Markdown(visible=False, elem_id="gan-quality")
+        with gr.Tabs(elem_id="gan-subtabs"):
+            mx, tr, ip = _mix_tab(reg, models, default), _trunc_tab(reg), _interp_tab(reg)
+            nz, ly = _noise_tab(reg), _layers_tab(reg)
+            _explain_tab(reg)
+    form = Form(ctx.lang, uploads=ctx.uploads)
+    ev = _Events(form, h, top, mx, tr, ip, nz, ly)
+    mem = nz.mem  # live sliders send only themselves: their other inputs are remembered per session
+    _wire_model(ctx, form, h, ev, top, mem)
+    _wire_mix(form, h, ev, mx)
+    _wire_trunc(form, h, ev, tr, mem)
+    _wire_interp(form, h, ev, ip, top.model, mem)
+    _wire_noise(form, h, ev, nz, mem)
+    _wire_session(ctx, form, h, ev, ly, top.model, mem)

@@ -22,6 +22,8 @@ import math
 import os
 import threading
 import time
+from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
@@ -33,6 +35,7 @@ from engines.errors import UserError
 from . import i18n_playground  # noqa: F401 (registers the strings)
 from . import playground_plots as plots
 from .common import PRIVATE, AppContext, handler
+from .forms import widget
 from .i18n import LATEX_DELIMITERS, t
 
 MAX_FPS = 15            # frames a second at most while playing (leaves CPU for the rest of the app)
@@ -146,58 +149,9 @@ def frame_html(image: np.ndarray, alt: str, *, drawing: bool = False) -> str:
             f'style="width:100%;height:100%;display:block;{pointer}"></div>')
 
 
-# Runs in the browser, once, on the frame's container (which outlives the pictures streamed into it).
-# A press on the picture starts a stroke; moves add to it (drawn as a preview on a canvas over the
-# picture); the release sends it as a "select" event whose index is the stroke in the picture's own
-# pixels ([[x, y], ...]; one position for a click), whatever size the browser shows it at.
-FRAME_JS = """
-let path = null, overlay = null;
-const picture = () => element.querySelector('img');
-const at = (e) => {
-  const im = picture(), r = im.getBoundingClientRect();
-  return [(e.clientX - r.left) * im.naturalWidth / r.width, (e.clientY - r.top) * im.naturalHeight / r.height];
-};
-const paint = () => {
-  const im = picture();
-  if (!im || !path) return;
-  if (!overlay || !overlay.isConnected) {
-    overlay = document.createElement('canvas');
-    overlay.style.cssText = 'position:absolute;left:0;top:0;width:100%;height:100%;pointer-events:none';
-    im.parentElement.appendChild(overlay);
-  }
-  overlay.width = im.naturalWidth;
-  overlay.height = im.naturalHeight;
-  const g = overlay.getContext('2d');
-  g.strokeStyle = g.fillStyle = 'rgba(46, 160, 67, 0.85)';
-  g.lineWidth = 5; g.lineCap = g.lineJoin = 'round';
-  g.beginPath();
-  if (path.length === 1) { g.arc(path[0][0], path[0][1], 7, 0, 2 * Math.PI); g.fill(); return; }
-  path.forEach(([x, y], i) => (i ? g.lineTo(x, y) : g.moveTo(x, y)));
-  g.stroke();
-};
-element.addEventListener('dragstart', (e) => e.preventDefault());
-element.addEventListener('pointerdown', (e) => {
-  if (e.button !== 0 || e.target.tagName !== 'IMG') return;
-  path = [at(e)];
-  element.setPointerCapture(e.pointerId);
-  e.preventDefault();
-  paint();
-});
-element.addEventListener('pointermove', (e) => {
-  if (!path) return;
-  const p = at(e), q = path[path.length - 1];
-  if (Math.hypot(p[0] - q[0], p[1] - q[1]) >= 2) { path.push(p); paint(); }
-});
-element.addEventListener('pointerup', () => {
-  if (!path) return;
-  const stroke = path.map(([x, y]) => [Math.round(x * 10) / 10, Math.round(y * 10) / 10]);
-  path = null;
-  const drawn = overlay;
-  setTimeout(() => drawn && drawn.remove(), 800);
-  trigger('select', {index: stroke, value: stroke.length, selected: true});
-});
-element.addEventListener('pointercancel', () => { path = null; if (overlay) overlay.remove(); });
-"""
+# Runs in the browser, once, on the frame's container: strokes on the picture become "select"
+# events (demo/playground_frame.js).
+FRAME_JS = (Path(__file__).resolve().parent / "playground_frame.js").read_text(encoding="utf-8")
 
 
 def stroke_positions(stroke) -> np.ndarray:
@@ -575,124 +529,142 @@ class PlaygroundHandlers:
 # --- layout ---------------------------------------------------------------------------------------
 
 
-def build(ctx: AppContext) -> None:
-    """Lay out the playground tab inside the current gr.Tabs and wire every event."""
-    reg, lang_state = ctx.reg, ctx.lang
-    h = PlaygroundHandlers(slots_from_env())
-    with reg(gr.Tab(reg.text("pg.tab"), id="playground", elem_id="playground-tab"), label="pg.tab"):
-        # Inside the Tab: a State made directly in gr.Tabs shows up as a second tab button.
-        session = gr.State(Session, delete_callback=_close)
-        reg(gr.Markdown(reg.text("pg.intro"), elem_id="playground-intro"), value="pg.intro")
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=1, min_width=300):
-                models = [(f"pg.model.{m}", m) for m in toy2d.MODELS]
-                model = reg(gr.Radio(reg.choices(models), value="gan", label=reg.text("pg.model"),
-                                     elem_id="playground-model"), label="pg.model", choices=models)
-                datas = [(f"pg.data.{d}", d) for d in toy2d.DISTRIBUTIONS]
-                data = reg(gr.Dropdown(reg.choices(datas), value="gaussians8", label=reg.text("pg.data"),
-                                       elem_id="playground-data"), label="pg.data", choices=datas)
-                with gr.Column(visible=False, elem_id="playground-draw-box") as draw_box:
-                    reg(gr.Markdown(reg.text("pg.draw.help"), elem_classes=["small-note"]), value="pg.draw.help")
-                    with gr.Row():
-                        undo_btn = reg(gr.Button(reg.text("pg.draw.undo"), size="sm", elem_id="playground-undo"),
-                                       value="pg.draw.undo")
-                        clear_btn = reg(gr.Button(reg.text("pg.draw.clear"), size="sm", elem_id="playground-clear"),
-                                        value="pg.draw.clear")
-                with gr.Column(visible=True, elem_id="playground-gan-box") as gan_box:
-                    losses = [(f"pg.loss.{k}", k) for k in toy2d.GAN_LOSSES]
-                    loss = reg(gr.Radio(reg.choices(losses), value="ns", label=reg.text("pg.loss"),
-                                        info=reg.text("pg.loss.info"), elem_id="playground-loss"),
-                               label="pg.loss", info="pg.loss.info", choices=losses)
-                    d_steps = reg(gr.Slider(1, 5, value=1, step=1, label=reg.text("pg.d_steps"),
-                                            elem_id="playground-d-steps"), label="pg.d_steps")
-                    gp_weight = reg(gr.Slider(0, 20, value=1.0, step=0.1, label=reg.text("pg.gp"), interactive=False,
-                                              elem_id="playground-gp"), label="pg.gp")
-                with gr.Column(visible=False, elem_id="playground-vae-box") as vae_box:
-                    beta = reg(gr.Slider(0, 5, value=1.0, step=0.05, label=reg.text("pg.beta"),
-                                         info=reg.text("pg.beta.info"), elem_id="playground-beta"),
-                               label="pg.beta", info="pg.beta.info")
-                with gr.Column(visible=False, elem_id="playground-diffusion-box") as diffusion_box:
-                    t_view = reg(gr.Slider(1, TIMESTEPS, value=TIMESTEPS // 4, step=1, label=reg.text("pg.t_view"),
-                                           info=reg.text("pg.t_view.info"), elem_id="playground-t"),
-                                 label="pg.t_view", info="pg.t_view.info")
-                lr = reg(gr.Dropdown(LR_CHOICES, value="0.003", allow_custom_value=True, label=reg.text("pg.lr"),
-                                     info=reg.text("pg.lr.info"), elem_id="playground-lr"),
-                         label="pg.lr", info="pg.lr.info")
-                metrics_ = [(f"pg.metric.{m}", m) for m in toy2d.METRICS]
-                metric = reg(gr.Radio(reg.choices(metrics_), value="js", label=reg.text("pg.metric"),
-                                      info=reg.text("pg.metric.info"), elem_id="playground-metric"),
-                             label="pg.metric", info="pg.metric.info", choices=metrics_)
-                with reg(gr.Accordion(reg.text("pg.more"), open=False, elem_id="playground-more"), label="pg.more"):
-                    spf = reg(gr.Slider(1, 50, value=DEFAULT_SPF, step=1, label=reg.text("pg.spf"),
-                                        elem_id="playground-spf"), label="pg.spf")
-                    batch = reg(gr.Slider(16, 1024, value=256, step=16, label=reg.text("pg.batch"),
-                                          elem_id="playground-batch"), label="pg.batch")
-                    hidden = reg(gr.Slider(0, 256, value=0, step=8, label=reg.text("pg.hidden"),
-                                           elem_id="playground-hidden"), label="pg.hidden")
-                    seed = reg(gr.Number(0, precision=0, minimum=0, maximum=2**32 - 1, label=reg.text("pg.seed"),
-                                         elem_id="playground-seed"), label="pg.seed")
-                    shows = [(f"pg.show.{k}", k) for k in SHOW_DEFAULT]
-                    show = reg(gr.CheckboxGroup(reg.choices(shows), value=list(SHOW_DEFAULT), label=reg.text("pg.show"),
-                                                elem_id="playground-show"), label="pg.show", choices=shows)
-            with gr.Column(scale=2, min_width=480):
-                with gr.Row():
-                    play_btn = reg(gr.Button(reg.text("pg.play"), variant="primary", elem_id="playground-play"),
-                                   value="pg.play")
-                    pause_btn = reg(gr.Button(reg.text("pg.pause"), variant="stop", elem_id="playground-pause"),
-                                    value="pg.pause")
-                    step_btn = reg(gr.Button(reg.text("pg.step"), elem_id="playground-step"), value="pg.step")
-                    step_d_btn = reg(gr.Button(reg.text("pg.step_d"), elem_id="playground-step-d"), value="pg.step_d")
-                    step_g_btn = reg(gr.Button(reg.text("pg.step_g"), elem_id="playground-step-g"), value="pg.step_g")
-                    reset_btn = reg(gr.Button(reg.text("pg.reset"), elem_id="playground-reset"), value="pg.reset")
-                status = gr.Markdown(elem_id="playground-status")
-                frame = gr.HTML(elem_id="playground-frame", min_height=plots.HEIGHT // 2, js_on_load=FRAME_JS)
-                # For API clients: a click or stroke given as frame pixels (the page sends the frame's select event).
-                stroke = gr.JSON(visible=False)
-                add_btn = gr.Button(visible=False)
-                # What is on screen, one text per model (static, so the Registry translates them).
-                helps = [reg(gr.Markdown(reg.text(f"pg.help.{m}"), visible=m == "gan", elem_id=f"playground-help-{m}",
-                                         elem_classes=["small-note"]), value=f"pg.help.{m}") for m in toy2d.MODELS]
-        with reg(gr.Accordion(reg.text("pg.explain.title"), open=False, elem_id="playground-explain-box"),
-                 label="pg.explain.title"):
-            reg(gr.Markdown(reg.text("pg.explain.body"), latex_delimiters=LATEX_DELIMITERS,
-                            elem_id="playground-explain"), value="pg.explain.body")
+# --- layout ---------------------------------------------------------------------------------------
 
-    # --- wiring -------------------------------------------------------------------------------------
-    LS = [lang_state, session]
-    controls = [model, data, loss, lr, d_steps, gp_weight, beta, batch, hidden, seed]
-    view = [metric, show, t_view, spf]
-    values = [*controls, *view]
-    out = [session, frame, status]
 
-    gr.on([model.change, data.change], h.visibility, [model, data, loss],
-          [gan_box, vae_box, diffusion_box, step_d_btn, step_g_btn, draw_box, *helps],
+def _radio(reg, key, pairs, value, elem_id, **kwargs):
+    return widget(reg, gr.Radio, choice_keys=pairs, value=value, label=key, elem_id=elem_id, **kwargs)
+
+
+def _model_boxes(reg, ui):
+    """The drawing tools and each model's own settings, one box per model (shown by h.visibility)."""
+    with gr.Column(visible=False, elem_id="playground-draw-box") as ui.draw_box:
+        widget(reg, gr.Markdown, text="pg.draw.help", elem_classes=["small-note"])
+        with gr.Row():
+            ui.undo = widget(reg, gr.Button, text="pg.draw.undo", size="sm", elem_id="playground-undo")
+            ui.clear = widget(reg, gr.Button, text="pg.draw.clear", size="sm", elem_id="playground-clear")
+    with gr.Column(visible=True, elem_id="playground-gan-box") as ui.gan_box:
+        ui.loss = _radio(reg, "pg.loss", [(f"pg.loss.{k}", k) for k in toy2d.GAN_LOSSES], "ns", "playground-loss",
+                         info="pg.loss.info")
+        ui.d_steps = widget(reg, gr.Slider, minimum=1, maximum=5, value=1, step=1, label="pg.d_steps",
+                            elem_id="playground-d-steps")
+        ui.gp_weight = widget(reg, gr.Slider, minimum=0, maximum=20, value=1.0, step=0.1, label="pg.gp",
+                              interactive=False, elem_id="playground-gp")
+    with gr.Column(visible=False, elem_id="playground-vae-box") as ui.vae_box:
+        ui.beta = widget(reg, gr.Slider, minimum=0, maximum=5, value=1.0, step=0.05, label="pg.beta",
+                         info="pg.beta.info", elem_id="playground-beta")
+    with gr.Column(visible=False, elem_id="playground-diffusion-box") as ui.diffusion_box:
+        ui.t_view = widget(reg, gr.Slider, minimum=1, maximum=TIMESTEPS, value=TIMESTEPS // 4, step=1,
+                           label="pg.t_view", info="pg.t_view.info", elem_id="playground-t")
+
+
+def _more_settings(reg, ui):
+    with widget(reg, gr.Accordion, label="pg.more", open=False, elem_id="playground-more"):
+        ui.spf = widget(reg, gr.Slider, minimum=1, maximum=50, value=DEFAULT_SPF, step=1, label="pg.spf",
+                        elem_id="playground-spf")
+        ui.batch = widget(reg, gr.Slider, minimum=16, maximum=1024, value=256, step=16, label="pg.batch",
+                          elem_id="playground-batch")
+        ui.hidden = widget(reg, gr.Slider, minimum=0, maximum=256, value=0, step=8, label="pg.hidden",
+                           elem_id="playground-hidden")
+        ui.seed = widget(reg, gr.Number, value=0, precision=0, minimum=0, maximum=2**32 - 1, label="pg.seed",
+                         elem_id="playground-seed")
+        ui.show = widget(reg, gr.CheckboxGroup, choice_keys=[(f"pg.show.{k}", k) for k in SHOW_DEFAULT],
+                         value=list(SHOW_DEFAULT), label="pg.show", elem_id="playground-show")
+
+
+def _settings(reg, ui):
+    ui.model = _radio(reg, "pg.model", [(f"pg.model.{m}", m) for m in toy2d.MODELS], "gan", "playground-model")
+    ui.data = widget(reg, gr.Dropdown, choice_keys=[(f"pg.data.{d}", d) for d in toy2d.DISTRIBUTIONS],
+                     value="gaussians8", label="pg.data", elem_id="playground-data")
+    _model_boxes(reg, ui)
+    ui.lr = widget(reg, gr.Dropdown, choices=LR_CHOICES, value="0.003", allow_custom_value=True, label="pg.lr",
+                   info="pg.lr.info", elem_id="playground-lr")
+    ui.metric = _radio(reg, "pg.metric", [(f"pg.metric.{m}", m) for m in toy2d.METRICS], "js", "playground-metric",
+                       info="pg.metric.info")
+    _more_settings(reg, ui)
+
+
+def _stage(reg, ui):
+    """The buttons, the streamed frame and the help text of the model on screen."""
+    with gr.Row():
+        ui.play = widget(reg, gr.Button, text="pg.play", variant="primary", elem_id="playground-play")
+        ui.pause = widget(reg, gr.Button, text="pg.pause", variant="stop", elem_id="playground-pause")
+        ui.step = widget(reg, gr.Button, text="pg.step", elem_id="playground-step")
+        ui.step_d = widget(reg, gr.Button, text="pg.step_d", elem_id="playground-step-d")
+        ui.step_g = widget(reg, gr.Button, text="pg.step_g", elem_id="playground-step-g")
+        ui.reset = widget(reg, gr.Button, text="pg.reset", elem_id="playground-reset")
+    ui.status = gr.Markdown(elem_id="playground-status")
+    ui.frame = gr.HTML(elem_id="playground-frame", min_height=plots.HEIGHT // 2, js_on_load=FRAME_JS)
+    # For API clients: a click or stroke given as frame pixels (the page sends the frame's select event).
+    ui.stroke = gr.JSON(visible=False)
+    ui.add = gr.Button(visible=False)
+    # What is on screen, one text per model (static, so the Registry translates them).
+    ui.helps = [widget(reg, gr.Markdown, text=f"pg.help.{m}", visible=m == "gan", elem_id=f"playground-help-{m}",
+                       elem_classes=["small-note"]) for m in toy2d.MODELS]
+
+
+# --- wiring ---------------------------------------------------------------------------------------
+
+
+def _wire_settings(h, LS, ui, values, out):
+    """Every setting: rebuild the model when it must (model, data, size, seed), else apply it live."""
+    gr.on([ui.model.change, ui.data.change], h.visibility, [ui.model, ui.data, ui.loss],
+          [ui.gan_box, ui.vae_box, ui.diffusion_box, ui.step_d, ui.step_g, ui.draw_box, *ui.helps],
           queue=False, show_progress="hidden", **PRIVATE)
-    # Every setting: rebuild the model when it must (model, data, size, seed), else apply it live.
-    triggers = [model.change, data.change, lr.change, d_steps.release, gp_weight.release, beta.release,
-                batch.release, hidden.release, seed.submit]
+    triggers = [ui.model.change, ui.data.change, ui.lr.change, ui.d_steps.release, ui.gp_weight.release,
+                ui.beta.release, ui.batch.release, ui.hidden.release, ui.seed.submit]
     gr.on(triggers, handler(h.setup), [*LS, *values], out, api_name="playground_setup", trigger_mode="always_last",
           **QUIET)
     # A new loss: its D steps first, then the model takes both (chained, so setup reads the new value).
-    loss.input(h.loss_defaults, loss, [d_steps, gp_weight], queue=False, show_progress="hidden", **PRIVATE).then(
-        handler(h.setup), [*LS, *values], out, **QUIET, **PRIVATE)
-    reset_btn.click(handler(h.reset), [*LS, *values], out, api_name="playground_reset", **QUIET)
-    gr.on([metric.change, show.change, t_view.release, spf.release], handler(h.redraw), [*LS, *view], frame,
-          api_name="playground_view", trigger_mode="always_last", **QUIET)
-    step_btn.click(handler(h.step), [*LS, *values], out, api_name="playground_step", **QUIET)
-    step_d_btn.click(handler(h.step_d), [*LS, *values], out, api_name="playground_step_d", **QUIET)
-    step_g_btn.click(handler(h.step_g), [*LS, *values], out, api_name="playground_step_g", **QUIET)
+    ui.loss.input(h.loss_defaults, ui.loss, [ui.d_steps, ui.gp_weight], queue=False, show_progress="hidden",
+                  **PRIVATE).then(handler(h.setup), [*LS, *values], out, **QUIET, **PRIVATE)
+    ui.reset.click(handler(h.reset), [*LS, *values], out, api_name="playground_reset", **QUIET)
+    view = [ui.metric, ui.show, ui.t_view, ui.spf]
+    gr.on([ui.metric.change, ui.show.change, ui.t_view.release, ui.spf.release], handler(h.redraw), [*LS, *view],
+          ui.frame, api_name="playground_view", trigger_mode="always_last", **QUIET)
+
+
+def _wire_training(h, LS, ui, values, out):
+    """Steps, drawing, Play and Pause."""
+    ui.step.click(handler(h.step), [*LS, *values], out, api_name="playground_step", **QUIET)
+    ui.step_d.click(handler(h.step_d), [*LS, *values], out, api_name="playground_step_d", **QUIET)
+    ui.step_g.click(handler(h.step_g), [*LS, *values], out, api_name="playground_step_g", **QUIET)
     # Drawing: every click counts (trigger_mode "multiple"), in order (the session's points are locked).
-    frame.select(handler(h.clicked), [*LS, *values], out, trigger_mode="multiple", **QUIET, **PRIVATE)
-    add_btn.click(handler(h.add), [*LS, stroke, *values], out, api_name="playground_add_points", **QUIET)
-    undo_btn.click(handler(h.undo), [*LS, *values], out, api_name="playground_undo", **QUIET)
-    clear_btn.click(handler(h.clear), [*LS, *values], out, api_name="playground_clear", **QUIET)
+    ui.frame.select(handler(h.clicked), [*LS, *values], out, trigger_mode="multiple", **QUIET, **PRIVATE)
+    ui.add.click(handler(h.add), [*LS, ui.stroke, *values], out, api_name="playground_add_points", **QUIET)
+    ui.undo.click(handler(h.undo), [*LS, *values], out, api_name="playground_undo", **QUIET)
+    ui.clear.click(handler(h.clear), [*LS, *values], out, api_name="playground_clear", **QUIET)
     # Play sleeps (the frame-rate cap, its turn in the queue), so it stays off the compute thread; its
     # training runs there frame by frame. Gradio lets every admitted or waiting Play in (and a few more,
     # which hear at once that the queue is full); h.slots decides who plays.
-    play_btn.click(handler(h.play, compute=False), [*LS, *values], out, api_name="playground_play",
-                   show_progress="hidden", concurrency_id="playground-play",
-                   concurrency_limit=h.slots.capacity + h.slots.waiting + 2)
-    pause_btn.click(h.pause, session, None, api_name="playground_pause", queue=False, show_progress="hidden")
+    ui.play.click(handler(h.play, compute=False), [*LS, *values], out, api_name="playground_play",
+                  show_progress="hidden", concurrency_id="playground-play",
+                  concurrency_limit=h.slots.capacity + h.slots.waiting + 2)
+    ui.pause.click(h.pause, LS[1], None, api_name="playground_pause", queue=False, show_progress="hidden")
 
+
+def build(ctx: AppContext) -> None:
+    """Lay out the playground tab inside the current gr.Tabs and wire every event."""
+    reg = ctx.reg
+    h = PlaygroundHandlers(slots_from_env())
+    ui = SimpleNamespace()
+    with widget(reg, gr.Tab, label="pg.tab", id="playground", elem_id="playground-tab"):
+        # Inside the Tab: a State made directly in gr.Tabs shows up as a second tab button.
+        session = gr.State(Session, delete_callback=_close)
+        widget(reg, gr.Markdown, text="pg.intro", elem_id="playground-intro")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1, min_width=300):
+                _settings(reg, ui)
+            with gr.Column(scale=2, min_width=480):
+                _stage(reg, ui)
+        with widget(reg, gr.Accordion, label="pg.explain.title", open=False, elem_id="playground-explain-box"):
+            widget(reg, gr.Markdown, text="pg.explain.body", latex_delimiters=LATEX_DELIMITERS,
+                   elem_id="playground-explain")
+    LS = [ctx.lang, session]
+    values = [ui.model, ui.data, ui.loss, ui.lr, ui.d_steps, ui.gp_weight, ui.beta, ui.batch, ui.hidden, ui.seed,
+              ui.metric, ui.show, ui.t_view, ui.spf]  # the setting controls, then the view
+    out = [session, ui.frame, ui.status]
+    _wire_settings(h, LS, ui, values, out)
+    _wire_training(h, LS, ui, values, out)
     ctx.demo.load(handler(h.setup), [*LS, *values], out, show_progress="hidden", **PRIVATE)
-    ctx.on_lang.append((handler(h.texts), LS, [frame, status]))
+    ctx.on_lang.append((handler(h.texts), LS, [ui.frame, ui.status]))

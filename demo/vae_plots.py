@@ -14,18 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .plots_common import render
+
 _LOCK = threading.Lock()
 LOG_2PI = math.log(2 * math.pi)
 BAND_COLOURS = ("#cfe8cf", "#fbe3b6", "#f6c7c1")  # within 1, 2, 3 standard deviations
 DOT_COLOURS = ("#2e7d32", "#e08a00", "#c62828", "#6a1b9a")  # |z| < 1, < 2, < 3, beyond
-
-
-def _render(fig) -> np.ndarray:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    return np.asarray(canvas.buffer_rgba())[:, :, :3].copy()
 
 
 def log_prior(z: np.ndarray) -> float:
@@ -66,7 +60,7 @@ def prior_plot(z: np.ndarray, max_dims: int = 32) -> np.ndarray:
         ax.set_title(f"$\\log p(z)$ = {lp:.1f}   ($\\max$ = {top:.1f}, $z = 0$)", fontsize=9)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
-        return _render(fig)
+        return render(fig)
 
 
 @dataclass(frozen=True)
@@ -121,7 +115,7 @@ def scatter(points: np.ndarray, labels: np.ndarray | None, lim: float) -> tuple[
         ax.set_ylabel("z₂", fontsize=9)
         ax.tick_params(labelsize=8)
         ax.grid(True, lw=0.4, alpha=0.4)
-        picture = _render(fig)
+        picture = render(fig)
     h, w = picture.shape[:2]
     left, bottom, bw, bh = SCATTER_BOX
     geom = MapGeometry(width=w, height=h, left=left * w, top=(1 - bottom - bh) * h,
@@ -181,4 +175,4 @@ def sigma_bars(sigma: np.ndarray) -> np.ndarray:
         ax.set_ylabel("σ", fontsize=8)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
-        return _render(fig)
+        return render(fig)

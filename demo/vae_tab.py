@@ -1,7 +1,8 @@
 """The VAE tab: interpolation, latent sliders, the 2-D latent map, reconstruction and beta.
 
-`build(ctx)` lays the widgets out and wires them; the handlers live on `VaeHandlers`, each
-taking the session language and uploads first, then widget values, and returning images.
+`build(ctx)` lays out one sub-tab per function, then wires each sub-tab's events; the handlers
+live on `VaeHandlers`, each taking the session language and the event's named values and
+returning its outputs by name (demo/forms.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import tempfile
 import time
 import uuid
+from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
@@ -31,14 +33,15 @@ from .common import (
     add_upload,
     card_table,
     display,
-    handler,
     model_row,
     strip,
 )
+from .forms import Form, widget
 from .i18n import LATEX_DELIMITERS, t
-from .vae_inputs import (
+from .image_inputs import (
     Choice,
     build_picker,
+    choice_of,
     default_examples,
     endpoint,
     example_choices,
@@ -95,7 +98,8 @@ def _gif_path() -> str:
 
 
 class VaeHandlers:
-    """Event handlers. Each takes (lang, uploads, model, ...) and returns display-ready values."""
+    """Event handlers. Each takes (lang, v): v holds the event's named values (v.uploads, v.model,
+    ...), and returns display-ready values by output name (see demo/forms.py)."""
 
     def __init__(self, models: Models):
         self.models = models
@@ -105,27 +109,24 @@ class VaeHandlers:
 
     # --- model -----------------------------------------------------------------------------------
 
-    def model_changed(self, lang, uploads, model):
+    def model_changed(self, lang, v):
         """Card, example lists, and the sliders' shape for the newly selected model."""
-        eng = self._engine(uploads, model)
+        eng = self._engine(v.uploads, v.model)
         choices = example_choices(eng)
         a, b = default_examples(eng)
         basis, _, kind = eng.latent_axes(N_SLIDERS)
-        n = len(basis)
         prefix = "PC" if kind == "pca" else "z"
-        sliders = [gr.update(visible=i < n, label=f"{prefix}{i + 1}") for i in range(N_SLIDERS)]
-        return (
-            _format_card(eng, lang),
-            gr.update(choices=choices, value=a), gr.update(choices=choices, value=b),
-            gr.update(choices=choices, value=a), gr.update(choices=choices, value=a),
-            self._slider_help(eng, lang),
-            *sliders,
-        )
+        return {
+            "card": _format_card(eng, lang),
+            "examples": [gr.update(choices=choices, value=x) for x in (a, b, a, a)],  # A, B, sliders, recon
+            "slider_help": self._slider_help(eng, lang),
+            "sliders": [gr.update(visible=i < len(basis), label=f"{prefix}{i + 1}") for i in range(N_SLIDERS)],
+        }
 
-    def texts(self, lang, uploads, model):
+    def texts(self, lang, v):
         """The model-dependent texts, re-rendered when the language changes."""
-        eng = self._engine(uploads, model)
-        return _format_card(eng, lang), self._slider_help(eng, lang)
+        eng = self._engine(v.uploads, v.model)
+        return {"card": _format_card(eng, lang), "slider_help": self._slider_help(eng, lang)}
 
     @staticmethod
     def _slider_help(eng, lang):
@@ -134,35 +135,37 @@ class VaeHandlers:
             return t("sliders.help.pca", lang, latent=eng.latent_dim)
         return t("sliders.help.axes", lang)
 
-    def upload(self, lang, uploads, files, beta_left, beta_right, map_model):
+    def upload(self, lang, v):
         """A checkpoint upload; a refused one is explained next to the upload box, not as an error
         state on the model dropdowns."""
         try:
-            name, eng, uploads = add_upload(files, uploads, FAMILY)
+            name, eng, uploads = add_upload(v.files, v.uploads, FAMILY)
         except UserError as err:
             gr.Warning(err.localized(lang), title=t("error.title", lang))
-            return (*(gr.skip(),) * 5, "⚠️ " + err.localized(lang), None)
-        value = "upload:" + name
+            return {"status": "⚠️ " + err.localized(lang), "files": None}
         choices = self.models.choices(uploads, lang)
-        status = t("model.upload.done", lang, name=name, family=FAMILY, latent=eng.latent_dim)
-        return (uploads, gr.update(choices=choices, value=value), gr.update(choices=choices, value=beta_left),
-                gr.update(choices=choices, value=beta_right), gr.update(choices=choices, value=map_model),
-                status, None)
+        return {
+            "uploads": uploads,
+            "models": [gr.update(choices=choices, value=x)
+                       for x in ("upload:" + name, v.beta_left, v.beta_right, v.map_model)],
+            "status": t("model.upload.done", lang, name=name, family=FAMILY, latent=eng.latent_dim),
+            "files": None,
+        }
 
-    def relabel_models(self, lang, uploads, model, beta_left, beta_right, map_model):
-        choices = self.models.choices(uploads, lang)
-        return tuple(gr.update(choices=choices, value=v) for v in (model, beta_left, beta_right, map_model))
+    def relabel_models(self, lang, v):
+        choices = self.models.choices(v.uploads, lang)
+        return {"models": [gr.update(choices=choices, value=x) for x in (v.model, v.beta_left, v.beta_right,
+                                                                           v.map_model)]}
 
     # --- interpolation ---------------------------------------------------------------------------
 
-    def endpoint(self, lang, uploads, model, source, example, seed, upload, sketch):
+    def endpoint(self, lang, v):
         """One endpoint -> (its z, its decoded picture); skipped while an upload or sketch is missing."""
-        choice = Choice(source=source, example=example, seed=seed, upload=upload, sketch=sketch)
-        if not_given(source, upload, sketch):
-            return gr.skip(), gr.skip()
-        eng = self._engine(uploads, model)
-        z = endpoint(eng, choice)
-        return z.tolist(), display(eng.decode(z)[0])
+        if not_given(v.source, v.upload, v.sketch):
+            return {}
+        eng = self._engine(v.uploads, v.model)
+        z = endpoint(eng, choice_of(v))
+        return {"z": z.tolist(), "image": display(eng.decode(z)[0])}
 
     def _endpoints(self, eng, za, zb):
         """The stored endpoints; each one missing or from another model becomes its default example."""
@@ -176,39 +179,39 @@ class VaeHandlers:
                 ends[i] = prior[i] if prior is not None else endpoint(eng, Choice("example", example=examples[i]))
         return np.asarray(ends[0], np.float32), np.asarray(ends[1], np.float32)
 
-    def interpolate(self, lang, uploads, za, zb, model, t_value, mode):
+    def interpolate(self, lang, v):
         """The decoded image at t on the path A -> B."""
-        eng = self._engine(uploads, model)
+        eng = self._engine(v.uploads, v.model)
+        t_value = v.t_value
         if t_value is None or not math.isfinite(float(t_value)):
             raise UserError("value_not_finite", what="t", value=t_value)
         if not 0.0 <= float(t_value) <= 1.0:
             raise UserError("value_out_of_range", what="t", low=0, high=1, value=t_value)
-        za, zb = self._endpoints(eng, za, zb)
-        return display(eng.interpolate(za, zb, [float(t_value)], mode)[0])
+        za, zb = self._endpoints(eng, v.za, v.zb)
+        return {"image": display(eng.interpolate(za, zb, [float(t_value)], v.mode)[0])}
 
-    def interp_strip(self, lang, uploads, za, zb, model, mode, frames):
-        eng = self._engine(uploads, model)
-        frames = int(frames or 8)
+    def interp_strip(self, lang, v):
+        eng = self._engine(v.uploads, v.model)
+        frames = int(v.frames or 8)
         if not 2 <= frames <= 64:
             raise UserError("value_out_of_range", what="frames", low=2, high=64, value=frames)
-        za, zb = self._endpoints(eng, za, zb)
-        images = eng.interpolate(za, zb, np.linspace(0, 1, frames), mode)
-        return display(strip(images), side=110 * frames)
+        za, zb = self._endpoints(eng, v.za, v.zb)
+        images = eng.interpolate(za, zb, np.linspace(0, 1, frames), v.mode)
+        return {"strip": display(strip(images), side=110 * frames)}
 
-    def interp_all(self, lang, uploads, za, zb, model, t_value, mode, frames):
-        return (self.interpolate(lang, uploads, za, zb, model, t_value, mode),
-                self.interp_strip(lang, uploads, za, zb, model, mode, frames))
+    def interp_all(self, lang, v):
+        return {**self.interpolate(lang, v), **self.interp_strip(lang, v)}
 
-    def export_gif(self, lang, uploads, za, zb, model, mode):
-        eng = self._engine(uploads, model)
-        za, zb = self._endpoints(eng, za, zb)
-        images = eng.interpolate(za, zb, np.linspace(0, 1, GIF_FRAMES), mode)  # (T, H, W, C)
+    def export_gif(self, lang, v):
+        eng = self._engine(v.uploads, v.model)
+        za, zb = self._endpoints(eng, v.za, v.zb)
+        images = eng.interpolate(za, zb, np.linspace(0, 1, GIF_FRAMES), v.mode)  # (T, H, W, C)
         images = images.repeat(GIF_SCALE, axis=1).repeat(GIF_SCALE, axis=2)
         frames = [Image.fromarray(im[:, :, 0] if im.shape[2] == 1 else im) for im in images]
         frames = frames + frames[-2:0:-1]  # A -> B -> back, without repeating the ends
         path = _gif_path()
         frames[0].save(path, save_all=True, append_images=frames[1:], duration=70, loop=0)
-        return gr.update(value=path, visible=True)
+        return {"file": gr.update(value=path, visible=True)}
 
     # --- latent sliders --------------------------------------------------------------------------
 
@@ -228,32 +231,32 @@ class VaeHandlers:
         values = [round(float(c), 2) for c in coeffs] + [0.0] * (N_SLIDERS - len(coeffs))
         return values
 
-    def slider_image(self, lang, uploads, model, *values):
-        eng = self._engine(uploads, model)
-        return display(eng.decode(self._z_from_sliders(eng, values))[0])
+    def slider_image(self, lang, v):
+        eng = self._engine(v.uploads, v.model)
+        return {"image": display(eng.decode(self._z_from_sliders(eng, v.sliders))[0])}
 
-    def slider_plot(self, lang, uploads, model, *values):
-        eng = self._engine(uploads, model)
-        return vae_plots.prior_plot(self._z_from_sliders(eng, values))
+    def slider_plot(self, lang, v):
+        eng = self._engine(v.uploads, v.model)
+        return {"plot": vae_plots.prior_plot(self._z_from_sliders(eng, v.sliders))}
 
     def _set_sliders(self, eng, z):
         values = self._sliders_from_z(eng, np.asarray(z, np.float32))
         z_shown = self._z_from_sliders(eng, values)  # what the (rounded, clipped) sliders encode
-        return (*values, display(eng.decode(z_shown)[0]), vae_plots.prior_plot(z_shown))
+        return {"sliders": values, "image": display(eng.decode(z_shown)[0]), "plot": vae_plots.prior_plot(z_shown)}
 
-    def slider_reset(self, lang, uploads, model):
-        eng = self._engine(uploads, model)
+    def slider_reset(self, lang, v):
+        eng = self._engine(v.uploads, v.model)
         return self._set_sliders(eng, np.zeros(eng.latent_dim, np.float32))
 
-    def slider_random(self, lang, uploads, model, seed):
-        eng = self._engine(uploads, model)
-        return self._set_sliders(eng, eng.prior_sample(1, 0 if seed is None else seed)[0])
+    def slider_random(self, lang, v):
+        eng = self._engine(v.uploads, v.model)
+        return self._set_sliders(eng, eng.prior_sample(1, 0 if v.seed is None else v.seed)[0])
 
-    def slider_from_input(self, lang, uploads, model, source, example, upload, sketch):
-        if not_given(source, upload, sketch):
+    def slider_from_input(self, lang, v):
+        if not_given(v.source, v.upload, v.sketch):
             raise UserError("image_missing")
-        eng = self._engine(uploads, model)
-        mu, _ = eng.encode(model_input(eng, Choice(source, example=example, upload=upload, sketch=sketch)))
+        eng = self._engine(v.uploads, v.model)
+        mu, _ = eng.encode(model_input(eng, choice_of(v)))
         return self._set_sliders(eng, mu[0])
 
     # --- 2-D latent map --------------------------------------------------------------------------
@@ -276,346 +279,366 @@ class VaeHandlers:
 
         return _MAPS((str(eng.path), n, span), make)
 
-    def latent_map(self, lang, uploads, map_model, n, span):
+    def latent_map(self, lang, v):
         """Grid + scatter for a 2-D model, or a clear message (and empty pictures) otherwise."""
-        eng = self._engine(uploads, map_model)
+        eng = self._engine(v.uploads, v.map_model)
         try:
-            grid, picture, _ = self._map_pictures(eng, n, span)
+            self._map_pictures(eng, v.n, v.span)
         except UserError as err:
             if err.key != "model_needs_2d":
                 raise
-            return None, None, None, gr.update(value="⚠️ " + err.localized(lang), visible=True), None, None
-        marked_grid, marked, image, z1, z2 = self._decode_at(eng, n, span, 0.0, 0.0)
-        return marked_grid, marked, image, gr.update(value="", visible=False), z1, z2
+            return {"grid": None, "scatter": None, "decoded": None, "z1": None, "z2": None,
+                    "message": gr.update(value="⚠️ " + err.localized(lang), visible=True)}
+        return {**self._decode_at(eng, v.n, v.span, 0.0, 0.0), "message": gr.update(value="", visible=False)}
 
     def _decode_at(self, eng, n, span, z1, z2):
         grid, picture, geom = self._map_pictures(eng, n, span)
         image = display(eng.decode(np.array([z1, z2], np.float32))[0])
-        return (vae_plots.mark_grid(grid, int(n), float(span), z1, z2), vae_plots.mark(picture, geom, z1, z2),
-                image, round(z1, 3), round(z2, 3))
+        return {"grid": vae_plots.mark_grid(grid, int(n), float(span), z1, z2),
+                "scatter": vae_plots.mark(picture, geom, z1, z2), "decoded": image,
+                "z1": round(z1, 3), "z2": round(z2, 3)}
 
-    def map_click(self, lang, uploads, map_model, n, span, evt: gr.SelectData):
+    def map_click(self, lang, v, evt: gr.SelectData):
         """A click on the scatter: pixel (x, y) of the picture -> z through the axes' extent."""
-        eng = self._engine(uploads, map_model)
-        _, _, geom = self._map_pictures(eng, n, span)
+        eng = self._engine(v.uploads, v.map_model)
+        _, _, geom = self._map_pictures(eng, v.n, v.span)
         x, y = evt.index
         z = geom.to_z(float(x), float(y))
         if z is None:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        return self._decode_at(eng, n, span, *z)
+            return {}
+        return self._decode_at(eng, v.n, v.span, *z)
 
-    def map_grid_click(self, lang, uploads, map_model, n, span, evt: gr.SelectData):
+    def map_grid_click(self, lang, v, evt: gr.SelectData):
         """A click on the decoded grid: its picture covers [-lim, lim]^2 edge to edge."""
-        eng = self._engine(uploads, map_model)
-        grid, _, geom = self._map_pictures(eng, n, span)
+        eng = self._engine(v.uploads, v.map_model)
+        grid, _, geom = self._map_pictures(eng, v.n, v.span)
         x, y = evt.index
         h, w = grid.shape[:2]
         lim = geom.lim
-        return self._decode_at(eng, n, span, -lim + 2 * lim * float(x) / w, lim - 2 * lim * float(y) / h)
+        return self._decode_at(eng, v.n, v.span, -lim + 2 * lim * float(x) / w, lim - 2 * lim * float(y) / h)
 
-    def map_decode(self, lang, uploads, map_model, n, span, z1, z2):
-        eng = self._engine(uploads, map_model)
+    def map_decode(self, lang, v):
+        eng = self._engine(v.uploads, v.map_model)
+        z1, z2 = v.z1, v.z2
         if z1 is None or z2 is None or not (math.isfinite(float(z1)) and math.isfinite(float(z2))):
             raise UserError("value_not_finite", what="z", value=f"({z1}, {z2})")
-        return self._decode_at(eng, n, span, float(z1), float(z2))
+        return self._decode_at(eng, v.n, v.span, float(z1), float(z2))
 
     # --- reconstruction and beta -----------------------------------------------------------------
 
-    def reconstruct(self, lang, uploads, model, source, example, upload, sketch):
-        if not_given(source, upload, sketch):
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        eng = self._engine(uploads, model)
-        x = model_input(eng, Choice(source, example=example, upload=upload, sketch=sketch))
+    def reconstruct(self, lang, v):
+        if not_given(v.source, v.upload, v.sketch):
+            return {}
+        eng = self._engine(v.uploads, v.model)
+        x = model_input(eng, choice_of(v))
         r = eng.reconstruct(x, seed=0)
         metrics = t("recon.table", lang, recon=r["recon_nll"], kl=r["kl"], neg_elbo=r["neg_elbo"])
-        return display(x), display(r["recon"]), metrics, vae_plots.sigma_bars(r["sigma"])
+        return {"input": display(x), "output": display(r["recon"]), "metrics": metrics,
+                "sigma": vae_plots.sigma_bars(r["sigma"])}
 
-    def beta_compare(self, lang, uploads, model, source, example, upload, sketch, left, right, seed):
-        if not_given(source, upload, sketch):
-            return (gr.skip(),) * 6
-        base = model_input(self._engine(uploads, model), Choice(source, example=example, upload=upload, sketch=sketch))
-        out = []
-        for value in (left, right):
-            eng = self._engine(uploads, value)
+    def beta_compare(self, lang, v):
+        if not_given(v.source, v.upload, v.sketch):
+            return {}
+        base = model_input(self._engine(v.uploads, v.model), choice_of(v))
+        out = {}
+        for side, value in (("left", v.left), ("right", v.right)):
+            eng = self._engine(v.uploads, value)
             r = eng.reconstruct(fit(eng, base), seed=0)
-            samples, _ = eng.sample(8, 0 if seed is None else seed)
-            row = t("beta.row", lang, name=eng.name, beta=eng.config.beta, recon=r["recon_nll"], kl=r["kl"])
-            out += [display(r["recon"], side=160), display(strip(samples), side=8 * 64), row]
-        return tuple(out)
+            samples, _ = eng.sample(8, 0 if v.seed is None else v.seed)
+            out[side] = [display(r["recon"], side=160), display(strip(samples), side=8 * 64),
+                         t("beta.row", lang, name=eng.name, beta=eng.config.beta, recon=r["recon_nll"], kl=r["kl"])]
+        return out
+
+
+# --- layout: one function per sub-tab, each returning the components its events need ---------------
+
+_OUT = {"interactive": False, "format": "png", "elem_classes": ["out-image"]}  # a picture the model made
+
+
+def _image(reg, key, elem_id, buttons=(), **kwargs):
+    return widget(reg, gr.Image, label=key, elem_id=elem_id, buttons=list(buttons), **_OUT, **kwargs)
+
+
+def _interp_tab(reg):
+    with widget(reg, gr.Tab, label="vae.sub.interp", id="vae-interp", elem_id="vae-tab-interp"):
+        widget(reg, gr.Markdown, text="interp.help")
+        ui = SimpleNamespace(za=gr.State(None), zb=gr.State(None))
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1, min_width=220):
+                widget(reg, gr.Markdown, text=("interp.a", "#### {}"))
+                ui.pick_a = build_picker(reg, "vae-a", with_seed=True)
+                ui.img_a = _image(reg, "interp.a.image", "vae-a-image", height=180)
+            with gr.Column(scale=2, min_width=300):
+                ui.image = _image(reg, "interp.image", "vae-interp-image", ["download"], height=280)
+                ui.t = widget(reg, gr.Slider, minimum=0, maximum=1, value=0.5, step=0.01, label="interp.t",
+                              info="interp.t.info", elem_id="vae-interp-t")
+                ui.mode = widget(reg, gr.Radio, choice_keys=[("interp.linear", "linear"),
+                                                             ("interp.spherical", "spherical")],
+                                 value="linear", label="interp.mode", info="interp.mode.info",
+                                 elem_id="vae-interp-mode")
+            with gr.Column(scale=1, min_width=220):
+                widget(reg, gr.Markdown, text=("interp.b", "#### {}"))
+                ui.pick_b = build_picker(reg, "vae-b", with_seed=True)
+                ui.img_b = _image(reg, "interp.b.image", "vae-b-image", height=180)
+        ui.strip = _image(reg, "interp.strip", "vae-interp-strip", ["download"], height=150)
+        with gr.Row(equal_height=False):
+            ui.frames = widget(reg, gr.Slider, minimum=3, maximum=16, value=9, step=1, label="interp.frames",
+                               elem_id="vae-interp-frames", scale=2)
+            with gr.Column(scale=2):
+                ui.gif_btn = widget(reg, gr.Button, text="interp.gif", elem_id="vae-interp-gif-btn", size="md")
+                ui.gif_file = widget(reg, gr.File, label="interp.gif.file", elem_id="vae-interp-gif",
+                                     interactive=False, visible=False)
+    return ui
+
+
+def _slider_column():
+    """N_SLIDERS latent sliders in two columns, returned in index order."""
+    sliders = []
+    with gr.Row():
+        for col in range(2):
+            with gr.Column(min_width=170):
+                for i in range(col * N_SLIDERS // 2, (col + 1) * N_SLIDERS // 2):
+                    sliders.append(gr.Slider(-SLIDER_RANGE, SLIDER_RANGE, value=0.0, step=0.05, label=f"z{i + 1}",
+                                             elem_id=f"vae-slider-{i}", elem_classes=["latent-slider"]))
+    return sliders
+
+
+def _sliders_tab(reg):
+    with widget(reg, gr.Tab, label="vae.sub.sliders", id="vae-sliders", elem_id="vae-tab-sliders"):
+        ui = SimpleNamespace(help=gr.Markdown(elem_id="vae-slider-help"))
+        ui.mem = Remembered()  # the live sliders' other inputs, per session
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=360):
+                ui.sliders = _slider_column()
+                with gr.Row():
+                    ui.reset = widget(reg, gr.Button, text="sliders.reset", elem_id="vae-slider-reset")
+                    ui.seed = widget(reg, gr.Number, value=0, precision=0, minimum=0, maximum=2**32 - 1,
+                                     label="sliders.seed", elem_id="vae-slider-seed", min_width=100)
+                    ui.random = widget(reg, gr.Button, text="sliders.random", elem_id="vae-slider-random")
+                with widget(reg, gr.Accordion, label="sliders.from_input", open=False,
+                            elem_id="vae-slider-input-box"):
+                    widget(reg, gr.Markdown, text="sliders.from_input.help")
+                    ui.pick = build_picker(reg, "vae-slider", with_seed=False)
+                    ui.from_btn = widget(reg, gr.Button, text="sliders.from_input", variant="primary",
+                                         elem_id="vae-slider-from-input")
+            with gr.Column(scale=2, min_width=300):
+                ui.image = _image(reg, "sliders.image", "vae-slider-image", height=260)
+                widget(reg, gr.Markdown, text=("sliders.plot", "**{}**"))
+                ui.plot = gr.Image(show_label=False, elem_id="vae-slider-prior-plot", interactive=False,
+                                   format="png", buttons=[], container=False)
+                widget(reg, gr.Markdown, text="sliders.plot.note", elem_classes=["small-note"])
+    return ui
+
+
+def _map_tab(reg, choices, default):
+    with widget(reg, gr.Tab, label="vae.sub.map", id="vae-map", elem_id="vae-tab-map"):
+        widget(reg, gr.Markdown, text="map.help")
+        ui = SimpleNamespace()
+        with gr.Row(equal_height=True):
+            ui.model = widget(reg, gr.Dropdown, choices=choices, value=default, label="map.model",
+                              elem_id="vae-map-model", scale=2)
+            ui.n = widget(reg, gr.Slider, minimum=5, maximum=25, value=15, step=1, label="map.n", elem_id="vae-map-n")
+            ui.span = widget(reg, gr.Slider, minimum=1, maximum=5, value=3, step=0.5, label="map.span",
+                             elem_id="vae-map-span")
+        ui.message = gr.Markdown(visible=False, elem_id="vae-map-message")
+        with gr.Row(equal_height=False):
+            ui.grid = _image(reg, "map.grid", "vae-map-grid", height=470)
+            ui.scatter = _image(reg, "map.scatter", "vae-map-scatter", height=470)
+            with gr.Column(min_width=200, scale=0):
+                ui.decoded = _image(reg, "map.decoded", "vae-map-decoded", height=200)
+                ui.z1 = widget(reg, gr.Number, label="map.z1", info="map.z.info", elem_id="vae-map-z1")
+                ui.z2 = widget(reg, gr.Number, label="map.z2", elem_id="vae-map-z2")
+    return ui
+
+
+def _recon_tab(reg, choices, models):
+    with widget(reg, gr.Tab, label="vae.sub.recon", id="vae-recon", elem_id="vae-tab-recon"):
+        widget(reg, gr.Markdown, text="recon.help")
+        ui = SimpleNamespace()
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1, min_width=240):
+                ui.pick = build_picker(reg, "vae-recon", with_seed=False)
+            ui.input = _image(reg, "recon.input", "vae-recon-input", height=220, scale=1)
+            ui.output = _image(reg, "recon.output", "vae-recon-output", height=220, scale=1)
+            with gr.Column(scale=2, min_width=320):
+                ui.metrics = gr.Markdown(elem_id="vae-recon-metrics")
+                ui.sigma = _image(reg, "recon.sigma", "vae-recon-sigma")
+                widget(reg, gr.Markdown, text="recon.sigma.note", elem_classes=["small-note"])
+        _beta_rows(reg, ui, choices, models)
+    return ui
+
+
+def _beta_rows(reg, ui, choices, models):
+    widget(reg, gr.Markdown, text=("beta.title", "### {}"))
+    widget(reg, gr.Markdown, text="beta.explain")
+    with gr.Row(equal_height=True):
+        ui.beta_left = widget(reg, gr.Dropdown, choices=choices, value=models.default(DEFAULT_BETA[0]),
+                              label="beta.left", elem_id="vae-beta-left")
+        ui.beta_right = widget(reg, gr.Dropdown, choices=choices, value=models.default(DEFAULT_BETA[1]),
+                               label="beta.right", elem_id="vae-beta-right")
+        ui.beta_seed = widget(reg, gr.Number, value=0, precision=0, minimum=0, maximum=2**32 - 1,
+                              label="beta.seed", elem_id="vae-beta-seed")
+    ui.beta_out = {}
+    with gr.Row(equal_height=False):
+        for side in ("left", "right"):
+            with gr.Column():
+                text = gr.Markdown(elem_id=f"vae-beta-{side}-text")
+                with gr.Row(equal_height=False):
+                    rec = _image(reg, "beta.recon", f"vae-beta-{side}-recon", height=170, scale=1, min_width=120)
+                    smp = _image(reg, "beta.samples", f"vae-beta-{side}-samples", height=170, scale=3)
+                ui.beta_out[side] = [rec, smp, text]
+
+
+def _explain_tab(reg):
+    with widget(reg, gr.Tab, label="vae.sub.explain", id="vae-explain", elem_id="vae-tab-explain"):
+        widget(reg, gr.Markdown, text="explain.body", latex_delimiters=LATEX_DELIMITERS, elem_id="vae-explain")
+
+
+# --- wiring: one function per sub-tab --------------------------------------------------------------
+
+
+class _Events:
+    """The events several sub-tabs chain: named once, from the laid-out components."""
+
+    def __init__(self, form, h, top, ip, sl, mp, rc):
+        model = top.model
+        self.endpoint_a = form(h.endpoint, {"model": model, **ip.pick_a.named}, {"z": ip.za, "image": ip.img_a})
+        self.endpoint_b = form(h.endpoint, {"model": model, **ip.pick_b.named}, {"z": ip.zb, "image": ip.img_b})
+        ends = {"za": ip.za, "zb": ip.zb, "model": model}
+        self.interp_all = form(h.interp_all, {**ends, "t_value": ip.t, "mode": ip.mode, "frames": ip.frames},
+                               {"image": ip.image, "strip": ip.strip})
+        self.set_sliders = {"sliders": sl.sliders, "image": sl.image, "plot": sl.plot}
+        self.from_input = form(h.slider_from_input, {"model": model, **sl.pick.named}, self.set_sliders)
+        self.reconstruct = form(h.reconstruct, {"model": model, **rc.pick.named},
+                                {"input": rc.input, "output": rc.output, "metrics": rc.metrics, "sigma": rc.sigma})
+        self.beta = form(h.beta_compare, {"model": model, **rc.pick.named, "left": rc.beta_left,
+                                          "right": rc.beta_right, "seed": rc.beta_seed}, rc.beta_out)
+        self.map = form(h.latent_map, {"map_model": mp.model, "n": mp.n, "span": mp.span},
+                        {"grid": mp.grid, "scatter": mp.scatter, "decoded": mp.decoded, "message": mp.message,
+                         "z1": mp.z1, "z2": mp.z2})
+        self.model = form(h.model_changed, {"model": model}, {
+            "card": top.card, "examples": [ip.pick_a.example, ip.pick_b.example, sl.pick.example, rc.pick.example],
+            "slider_help": sl.help, "sliders": sl.sliders})
+        models = {"model": model, "beta_left": rc.beta_left, "beta_right": rc.beta_right, "map_model": mp.model}
+        self.relabel = form(h.relabel_models, models, {"models": list(models.values())})
+        self.texts = form(h.texts, {"model": model}, {"card": top.card, "slider_help": sl.help})
+
+
+def _model_chain(dep, ev: _Events, mem: Remembered):
+    """Everything that depends on the main model, refreshed in order after `dep`."""
+    interp_all = mem.record(*ev.interp_all)
+    from_input = mem.record(*ev.from_input)
+    return (
+        dep.then(*ev.endpoint_a, **QUIET, **PRIVATE)
+        .then(*ev.endpoint_b, **QUIET, **PRIVATE)
+        .then(*interp_all, ev.interp_all.outputs, **QUIET, **PRIVATE)
+        .then(*from_input, ev.from_input.outputs, **QUIET, **PRIVATE)
+        .then(*ev.reconstruct, **QUIET, **PRIVATE)
+    )
+
+
+def _wire_interp(form, h, ev, ip, model, mem):
+    """Endpoints, the live t slider, the strip and the GIF."""
+    interp_all = mem.record(*ev.interp_all)
+    for pick, ep, name in ((ip.pick_a, ev.endpoint_a, "vae_endpoint_a"), (ip.pick_b, ev.endpoint_b, "vae_endpoint_b")):
+        triggers = [pick.source.input, pick.example.input, pick.seed.submit, pick.seed.input,
+                    pick.upload.upload, pick.sketch.change]
+        gr.on(triggers, *ep, api_name=name, **LIVE).then(*interp_all, ev.interp_all.outputs, **LIVE, **PRIVATE)
+    ends = {"za": ip.za, "zb": ip.zb, "model": model}
+    at_t = form(h.interpolate, {**ends, "t_value": ip.t, "mode": ip.mode}, {"image": ip.image})
+    mem.fast(at_t.fn, at_t.inputs, ip.t, at_t.outputs)
+    gr.on([], *at_t, api_name="vae_interpolate", **LIVE)  # the API's
+    gr.on([ip.mode.input], *interp_all, ev.interp_all.outputs, **LIVE, **PRIVATE)
+    gr.on([], *ev.interp_all, api_name="vae_interp_all", **LIVE)
+    strip_ev = form(h.interp_strip, {**ends, "mode": ip.mode, "frames": ip.frames}, {"strip": ip.strip})
+    gr.on([ip.frames.release, ip.frames.input], *mem.record(strip_ev.fn, strip_ev.inputs), strip_ev.outputs,
+          api_name="vae_interp_strip", **LIVE)
+    ip.gif_btn.click(*form(h.export_gif, {**ends, "mode": ip.mode}, {"file": ip.gif_file}),
+                     api_name="vae_interp_gif", **QUIET)
+
+
+def _wire_sliders(form, h, ev, sl, model):
+    """The image follows every move; the prior plot updates on release. Each slider has its own
+    events, which send that slider alone; the API keeps one event with all 16."""
+    mem = sl.mem
+    image = form(h.slider_image, {"model": model, "sliders": sl.sliders}, {"image": sl.image})
+    plot = form(h.slider_plot, {"model": model, "sliders": sl.sliders}, {"plot": sl.plot})
+    for s in sl.sliders:
+        mem.fast(image.fn, image.inputs, s, image.outputs)
+        s.release(*mem.live(plot.fn, plot.inputs, s), plot.outputs, **LIVE, **PRIVATE)
+    gr.on([], *image, api_name="vae_slider", **LIVE)
+    gr.on([], *plot, api_name="vae_slider_plot", **LIVE)
+    outputs = ev.from_input.outputs
+    reset = form(h.slider_reset, {"model": model}, ev.set_sliders)
+    sl.reset.click(*mem.record(*reset), outputs, api_name="vae_slider_reset", **QUIET)
+    random = mem.record(*form(h.slider_random, {"model": model, "seed": sl.seed}, ev.set_sliders))
+    sl.random.click(*random, outputs, api_name="vae_slider_random", **QUIET)
+    sl.seed.submit(*random, outputs, **QUIET, **PRIVATE)
+    sl.from_btn.click(*mem.record(*ev.from_input), outputs, api_name="vae_slider_from_input", **QUIET)
+
+
+def _wire_map(form, h, ev, mp):
+    gr.on([mp.model.change, mp.n.release, mp.span.release], *ev.map, api_name="vae_map", **COMPUTE,
+          show_progress="minimal")
+    where = {"map_model": mp.model, "n": mp.n, "span": mp.span}
+    decoded = {"grid": mp.grid, "scatter": mp.scatter, "decoded": mp.decoded, "z1": mp.z1, "z2": mp.z2}
+    mp.scatter.select(*form(h.map_click, where, decoded), api_name="vae_map_click", **LIVE)
+    mp.grid.select(*form(h.map_grid_click, where, decoded), api_name="vae_map_grid_click", **LIVE)
+    gr.on([mp.z1.submit, mp.z2.submit], *form(h.map_decode, {**where, "z1": mp.z1, "z2": mp.z2}, decoded),
+          api_name="vae_map_decode", **LIVE)
+
+
+def _wire_recon(ev, rc):
+    """Reconstruction and the beta comparison share the input picker."""
+    pick = rc.pick
+    gr.on([pick.source.input, pick.example.input, pick.upload.upload, pick.sketch.change], *ev.reconstruct,
+          api_name="vae_reconstruct", **LIVE).then(*ev.beta, **LIVE, **PRIVATE)
+    gr.on([rc.beta_left.change, rc.beta_right.change, rc.beta_seed.submit], *ev.beta,
+          api_name="vae_beta_compare", **LIVE)
+
+
+def _wire_session(ctx, form, h, ev, top, rc, mp, mem):
+    """Uploads, the first load, models trained in the training tab, and language switches."""
+    models = {"beta_left": rc.beta_left, "beta_right": rc.beta_right, "map_model": mp.model}
+    top.upload_files.upload(*form(h.upload, {"files": top.upload_files, **models}, {
+        "uploads": ctx.uploads, "models": [top.model, *models.values()], "status": top.upload_status,
+        "files": top.upload_files}), api_name="vae_upload", **QUIET)
+    # First load: the same refresh as a model change, plus the map and the beta comparison.
+    dep = ctx.demo.load(*ev.model, **QUIET, **PRIVATE)
+    _model_chain(dep, ev, mem).then(*ev.map, **QUIET, **PRIVATE).then(*ev.beta, **QUIET, **PRIVATE)
+    ctx.uploads.change(*ev.relabel, **QUIET, **PRIVATE)
+    # After a language switch: the texts built in Python.
+    ctx.on_lang += [
+        (*mem.record(*ev.texts), ev.texts.outputs),
+        tuple(ev.relabel),
+        tuple(ev.reconstruct),
+        tuple(ev.beta),
+    ]
 
 
 def build(ctx: AppContext) -> None:
     """Lay out the VAE tab inside the current gr.Tabs and wire every event."""
-    reg, lang_state, uploads = ctx.reg, ctx.lang, ctx.uploads
+    reg = ctx.reg
     models = Models(FAMILY, ctx.assets_dir)
     h = VaeHandlers(models)
-    lang = reg.lang
-    default = models.default(DEFAULT_MODEL)
-    choices = models.choices({}, lang)
-    S = [lang_state, uploads]  # every handler's first two inputs
-
-    with reg(gr.Tab(reg.text("vae.tab"), id="vae", elem_id="vae-tab"), label="vae.tab"):
-        reg(gr.Markdown(reg.text("vae.intro"), elem_id="vae-intro"), value="vae.intro")
-        model, card, upload_files, upload_status = model_row(reg, "vae", choices, default)
-
+    choices = models.choices({}, reg.lang)
+    with widget(reg, gr.Tab, label="vae.tab", id="vae", elem_id="vae-tab"):
+        widget(reg, gr.Markdown, text="vae.intro", elem_id="vae-intro")
+        top = SimpleNamespace(**dict(zip(("model", "card", "upload_files", "upload_status"),
+                                         model_row(reg, "vae", choices, models.default(DEFAULT_MODEL)))))
         with gr.Tabs(elem_id="vae-subtabs"):
-            # --- 1. interpolation --------------------------------------------------------------------
-            with reg(gr.Tab(reg.text("vae.sub.interp"), id="vae-interp", elem_id="vae-tab-interp"),
-                     label="vae.sub.interp"):
-                reg(gr.Markdown(reg.text("interp.help")), value="interp.help")
-                za, zb = gr.State(None), gr.State(None)
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=1, min_width=220):
-                        reg(gr.Markdown(f"#### {reg.text('interp.a')}"), value=("interp.a", "#### {}"))
-                        pick_a = build_picker(reg, "vae-a", with_seed=True)
-                        img_a = reg(gr.Image(label=reg.text("interp.a.image"), elem_id="vae-a-image", height=180,
-                                             interactive=False, format="png", elem_classes=["out-image"], buttons=[]), label="interp.a.image")
-                    with gr.Column(scale=2, min_width=300):
-                        interp_img = reg(gr.Image(label=reg.text("interp.image"), elem_id="vae-interp-image",
-                                                  height=280, interactive=False, format="png", elem_classes=["out-image"], buttons=["download"]),
-                                         label="interp.image")
-                        t_slider = reg(gr.Slider(0, 1, value=0.5, step=0.01, label=reg.text("interp.t"),
-                                                 info=reg.text("interp.t.info"), elem_id="vae-interp-t"),
-                                       label="interp.t", info="interp.t.info")
-                        modes = [("interp.linear", "linear"), ("interp.spherical", "spherical")]
-                        mode = reg(gr.Radio(reg.choices(modes), value="linear", label=reg.text("interp.mode"),
-                                            info=reg.text("interp.mode.info"), elem_id="vae-interp-mode"),
-                                   label="interp.mode", info="interp.mode.info", choices=modes)
-                    with gr.Column(scale=1, min_width=220):
-                        reg(gr.Markdown(f"#### {reg.text('interp.b')}"), value=("interp.b", "#### {}"))
-                        pick_b = build_picker(reg, "vae-b", with_seed=True)
-                        img_b = reg(gr.Image(label=reg.text("interp.b.image"), elem_id="vae-b-image", height=180,
-                                             interactive=False, format="png", elem_classes=["out-image"], buttons=[]), label="interp.b.image")
-                strip_img = reg(gr.Image(label=reg.text("interp.strip"), elem_id="vae-interp-strip", height=150,
-                                         interactive=False, format="png", elem_classes=["out-image"], buttons=["download"]),
-                                label="interp.strip")
-                with gr.Row(equal_height=False):
-                    frames = reg(gr.Slider(3, 16, value=9, step=1, label=reg.text("interp.frames"),
-                                           elem_id="vae-interp-frames", scale=2), label="interp.frames")
-                    with gr.Column(scale=2):
-                        gif_btn = reg(gr.Button(reg.text("interp.gif"), elem_id="vae-interp-gif-btn", size="md"),
-                                      value="interp.gif")
-                        gif_file = reg(gr.File(label=reg.text("interp.gif.file"), elem_id="vae-interp-gif",
-                                               interactive=False, visible=False), label="interp.gif.file")
-
-            # --- 2. latent sliders -------------------------------------------------------------------
-            with reg(gr.Tab(reg.text("vae.sub.sliders"), id="vae-sliders", elem_id="vae-tab-sliders"),
-                     label="vae.sub.sliders"):
-                slider_help = gr.Markdown(elem_id="vae-slider-help")
-                mem = Remembered()  # the live sliders' other inputs, per session
-                sliders = []
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=3, min_width=360):
-                        with gr.Row():
-                            for col in range(2):
-                                with gr.Column(min_width=170):
-                                    for i in range(col * N_SLIDERS // 2, (col + 1) * N_SLIDERS // 2):
-                                        sliders.append(gr.Slider(-SLIDER_RANGE, SLIDER_RANGE, value=0.0, step=0.05,
-                                                                 label=f"z{i + 1}", elem_id=f"vae-slider-{i}",
-                                                                 elem_classes=["latent-slider"]))
-                        sliders.sort(key=lambda s: int(s.elem_id.rsplit("-", 1)[1]))
-                        with gr.Row():
-                            reset_btn = reg(gr.Button(reg.text("sliders.reset"), elem_id="vae-slider-reset"),
-                                            value="sliders.reset")
-                            slider_seed = reg(gr.Number(value=0, precision=0, minimum=0, maximum=2**32 - 1,
-                                                        label=reg.text("sliders.seed"), elem_id="vae-slider-seed",
-                                                        min_width=100), label="sliders.seed")
-                            random_btn = reg(gr.Button(reg.text("sliders.random"), elem_id="vae-slider-random"),
-                                             value="sliders.random")
-                        with reg(gr.Accordion(reg.text("sliders.from_input"), open=False,
-                                              elem_id="vae-slider-input-box"), label="sliders.from_input"):
-                            reg(gr.Markdown(reg.text("sliders.from_input.help")), value="sliders.from_input.help")
-                            pick_s = build_picker(reg, "vae-slider", with_seed=False)
-                            from_btn = reg(gr.Button(reg.text("sliders.from_input"), variant="primary",
-                                                     elem_id="vae-slider-from-input"), value="sliders.from_input")
-                    with gr.Column(scale=2, min_width=300):
-                        slider_img = reg(gr.Image(label=reg.text("sliders.image"), elem_id="vae-slider-image",
-                                                  height=260, interactive=False, format="png", elem_classes=["out-image"], buttons=[]),
-                                         label="sliders.image")
-                        reg(gr.Markdown(f"**{reg.text('sliders.plot')}**"), value=("sliders.plot", "**{}**"))
-                        prior_plot = gr.Image(show_label=False, elem_id="vae-slider-prior-plot", interactive=False,
-                                              format="png", buttons=[], container=False)
-                        reg(gr.Markdown(reg.text("sliders.plot.note"), elem_classes=["small-note"]),
-                            value="sliders.plot.note")
-
-            # --- 3. 2-D latent map -------------------------------------------------------------------
-            with reg(gr.Tab(reg.text("vae.sub.map"), id="vae-map", elem_id="vae-tab-map"), label="vae.sub.map"):
-                reg(gr.Markdown(reg.text("map.help")), value="map.help")
-                with gr.Row(equal_height=True):
-                    map_model = reg(gr.Dropdown(choices, value=models.default(DEFAULT_MAP_MODEL),
-                                                label=reg.text("map.model"), elem_id="vae-map-model", scale=2),
-                                    label="map.model")
-                    map_n = reg(gr.Slider(5, 25, value=15, step=1, label=reg.text("map.n"), elem_id="vae-map-n"),
-                                label="map.n")
-                    map_span = reg(gr.Slider(1, 5, value=3, step=0.5, label=reg.text("map.span"),
-                                             elem_id="vae-map-span"), label="map.span")
-                map_msg = gr.Markdown(visible=False, elem_id="vae-map-message")
-                with gr.Row(equal_height=False):
-                    map_grid = reg(gr.Image(label=reg.text("map.grid"), elem_id="vae-map-grid", height=470,
-                                            interactive=False, format="png", elem_classes=["out-image"], buttons=[]), label="map.grid")
-                    map_scatter = reg(gr.Image(label=reg.text("map.scatter"), elem_id="vae-map-scatter", height=470,
-                                               interactive=False, format="png", elem_classes=["out-image"], buttons=[]),
-                                      label="map.scatter")
-                    with gr.Column(min_width=200, scale=0):
-                        map_decoded = reg(gr.Image(label=reg.text("map.decoded"), elem_id="vae-map-decoded",
-                                                   height=200, interactive=False, format="png", elem_classes=["out-image"], buttons=[]),
-                                          label="map.decoded")
-                        map_z1 = reg(gr.Number(label=reg.text("map.z1"), info=reg.text("map.z.info"),
-                                               elem_id="vae-map-z1"), label="map.z1", info="map.z.info")
-                        map_z2 = reg(gr.Number(label=reg.text("map.z2"), elem_id="vae-map-z2"), label="map.z2")
-
-            # --- 4. reconstruction and beta ----------------------------------------------------------
-            with reg(gr.Tab(reg.text("vae.sub.recon"), id="vae-recon", elem_id="vae-tab-recon"),
-                     label="vae.sub.recon"):
-                reg(gr.Markdown(reg.text("recon.help")), value="recon.help")
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=1, min_width=240):
-                        pick_r = build_picker(reg, "vae-recon", with_seed=False)
-                    recon_in = reg(gr.Image(label=reg.text("recon.input"), elem_id="vae-recon-input", height=220,
-                                            interactive=False, format="png", elem_classes=["out-image"], buttons=[], scale=1),
-                                   label="recon.input")
-                    recon_out = reg(gr.Image(label=reg.text("recon.output"), elem_id="vae-recon-output", height=220,
-                                             interactive=False, format="png", elem_classes=["out-image"], buttons=[], scale=1),
-                                    label="recon.output")
-                    with gr.Column(scale=2, min_width=320):
-                        recon_metrics = gr.Markdown(elem_id="vae-recon-metrics")
-                        recon_sigma = reg(gr.Image(label=reg.text("recon.sigma"), elem_id="vae-recon-sigma",
-                                                   interactive=False, format="png", elem_classes=["out-image"], buttons=[]), label="recon.sigma")
-                        reg(gr.Markdown(reg.text("recon.sigma.note"), elem_classes=["small-note"]),
-                            value="recon.sigma.note")
-                reg(gr.Markdown(f"### {reg.text('beta.title')}"), value=("beta.title", "### {}"))
-                reg(gr.Markdown(reg.text("beta.explain")), value="beta.explain")
-                with gr.Row(equal_height=True):
-                    beta_left = reg(gr.Dropdown(choices, value=models.default(DEFAULT_BETA[0]),
-                                                label=reg.text("beta.left"), elem_id="vae-beta-left"),
-                                    label="beta.left")
-                    beta_right = reg(gr.Dropdown(choices, value=models.default(DEFAULT_BETA[1]),
-                                                 label=reg.text("beta.right"), elem_id="vae-beta-right"),
-                                     label="beta.right")
-                    beta_seed = reg(gr.Number(value=0, precision=0, minimum=0, maximum=2**32 - 1,
-                                              label=reg.text("beta.seed"), elem_id="vae-beta-seed"),
-                                    label="beta.seed")
-                beta_out = []
-                with gr.Row(equal_height=False):
-                    for side in ("left", "right"):
-                        with gr.Column():
-                            text = gr.Markdown(elem_id=f"vae-beta-{side}-text")
-                            with gr.Row(equal_height=False):
-                                rec = reg(gr.Image(label=reg.text("beta.recon"), elem_id=f"vae-beta-{side}-recon",
-                                                   height=170, interactive=False, format="png", elem_classes=["out-image"], buttons=[],
-                                                   scale=1, min_width=120), label="beta.recon")
-                                smp = reg(gr.Image(label=reg.text("beta.samples"),
-                                                   elem_id=f"vae-beta-{side}-samples", height=170,
-                                                   interactive=False, format="png", elem_classes=["out-image"], buttons=[], scale=3),
-                                          label="beta.samples")
-                            beta_out += [rec, smp, text]
-
-            # --- 5. explanation ----------------------------------------------------------------------
-            with reg(gr.Tab(reg.text("vae.sub.explain"), id="vae-explain", elem_id="vae-tab-explain"),
-                     label="vae.sub.explain"):
-                reg(gr.Markdown(reg.text("explain.body"), latex_delimiters=LATEX_DELIMITERS,
-                                elem_id="vae-explain"), value="explain.body")
-
-    # --- wiring -------------------------------------------------------------------------------------
-    ex_dropdowns = [pick_a.example, pick_b.example, pick_s.example, pick_r.example]
-    ep_a = [model, *pick_a.inputs]
-    ep_b = [model, *pick_b.inputs]
-    interp_inputs = [*S, za, zb, model, t_slider, mode, frames]
-    slider_pick = [model, *pick_s.inputs]
-    recon_inputs = [*S, model, *pick_r.inputs]
-    beta_inputs = [*S, model, *pick_r.inputs, beta_left, beta_right, beta_seed]
-    map_inputs = [*S, map_model, map_n, map_span]
-    map_outputs = [map_grid, map_scatter, map_decoded, map_z1, map_z2]
-
-    # Live sliders send only themselves: the other inputs of their events are remembered per session
-    # from the events that take them (see common.Remembered).
-    interp_all = mem.record(handler(h.interp_all), interp_inputs)
-    set_outputs = [*sliders, slider_img, prior_plot]
-    from_input = mem.record(handler(h.slider_from_input), [*S, *slider_pick], set_outputs)
-
-    def model_chain(dep):
-        """Everything that depends on the main model, refreshed in order after `dep`."""
-        return (
-            dep.then(handler(h.endpoint), [*S, *ep_a], [za, img_a], **QUIET, **PRIVATE)
-            .then(handler(h.endpoint), [*S, *ep_b], [zb, img_b], **QUIET, **PRIVATE)
-            .then(*interp_all, [interp_img, strip_img], **QUIET, **PRIVATE)
-            .then(*from_input, set_outputs, **QUIET, **PRIVATE)
-            .then(handler(h.reconstruct), recon_inputs, [recon_in, recon_out, recon_metrics, recon_sigma],
-                  **QUIET, **PRIVATE)
-        )
-
-    model_outputs = [card, *ex_dropdowns, slider_help, *sliders]
-    dep = model.change(handler(h.model_changed), [*S, model], model_outputs, api_name="vae_model", **QUIET)
-    model_chain(dep).then(handler(h.beta_compare), beta_inputs, beta_out, **QUIET, **PRIVATE)
-
-    # Interpolation: endpoints, the live t slider, the strip and the GIF.
-    for pick, ep, z_state, img, name in ((pick_a, ep_a, za, img_a, "vae_endpoint_a"),
-                                         (pick_b, ep_b, zb, img_b, "vae_endpoint_b")):
-        triggers = [pick.source.input, pick.example.input, pick.seed.submit, pick.seed.input,
-                    pick.upload.upload, pick.sketch.change]
-        gr.on(triggers, handler(h.endpoint), [*S, *ep], [z_state, img], api_name=name, **LIVE).then(
-            *interp_all, [interp_img, strip_img], **LIVE, **PRIVATE)
-    interp_t = [*S, za, zb, model, t_slider, mode]
-    mem.fast(handler(h.interpolate), interp_t, t_slider, [interp_img])
-    gr.on([], handler(h.interpolate), interp_t, interp_img, api_name="vae_interpolate", **LIVE)  # the API's
-    gr.on([mode.input], *interp_all, [interp_img, strip_img], **LIVE, **PRIVATE)
-    gr.on([], handler(h.interp_all), interp_inputs, [interp_img, strip_img], api_name="vae_interp_all", **LIVE)
-    gr.on([frames.release, frames.input], *mem.record(handler(h.interp_strip), [*S, za, zb, model, mode, frames]),
-          strip_img, api_name="vae_interp_strip", **LIVE)
-    gif_btn.click(handler(h.export_gif), [*S, za, zb, model, mode], gif_file, api_name="vae_interp_gif", **QUIET)
-
-    # Latent sliders: the image follows every move; the prior plot updates on release. Each slider
-    # has its own events, which send that slider alone; the API keeps one event with all 16.
-    slider_values = [*S, model, *sliders]
-    for s in sliders:
-        mem.fast(handler(h.slider_image), slider_values, s, [slider_img])
-        s.release(*mem.live(handler(h.slider_plot), slider_values, s), prior_plot, **LIVE, **PRIVATE)
-    gr.on([], handler(h.slider_image), slider_values, slider_img, api_name="vae_slider", **LIVE)
-    gr.on([], handler(h.slider_plot), slider_values, prior_plot, api_name="vae_slider_plot", **LIVE)
-    reset_btn.click(*mem.record(handler(h.slider_reset), [*S, model], set_outputs), set_outputs,
-                    api_name="vae_slider_reset", **QUIET)
-    random = mem.record(handler(h.slider_random), [*S, model, slider_seed], set_outputs)
-    random_btn.click(*random, set_outputs, api_name="vae_slider_random", **QUIET)
-    slider_seed.submit(*random, set_outputs, **QUIET, **PRIVATE)
-    from_btn.click(*from_input, set_outputs, api_name="vae_slider_from_input", **QUIET)
-
-    # 2-D map.
-    map_refresh = [map_grid, map_scatter, map_decoded, map_msg, map_z1, map_z2]
-    gr.on([map_model.change, map_n.release, map_span.release], handler(h.latent_map), map_inputs, map_refresh,
-          api_name="vae_map", **COMPUTE, show_progress="minimal")
-    map_scatter.select(handler(h.map_click), map_inputs, map_outputs, api_name="vae_map_click", **LIVE)
-    map_grid.select(handler(h.map_grid_click), map_inputs, map_outputs, api_name="vae_map_grid_click", **LIVE)
-    gr.on([map_z1.submit, map_z2.submit], handler(h.map_decode), [*map_inputs, map_z1, map_z2], map_outputs,
-          api_name="vae_map_decode", **LIVE)
-
-    # Reconstruction and beta comparison share the input picker.
-    recon_triggers = [pick_r.source.input, pick_r.example.input, pick_r.upload.upload, pick_r.sketch.change]
-    gr.on(recon_triggers, handler(h.reconstruct), recon_inputs, [recon_in, recon_out, recon_metrics, recon_sigma],
-          api_name="vae_reconstruct", **LIVE).then(
-        handler(h.beta_compare), beta_inputs, beta_out, **LIVE, **PRIVATE)
-    gr.on([beta_left.change, beta_right.change, beta_seed.submit], handler(h.beta_compare), beta_inputs, beta_out,
-          api_name="vae_beta_compare", **LIVE)
-
-    # Uploads: the new model joins this session's dropdowns and becomes the selection.
-    upload_files.upload(handler(h.upload), [*S, upload_files, beta_left, beta_right, map_model],
-                        [uploads, model, beta_left, beta_right, map_model, upload_status, upload_files],
-                        api_name="vae_upload", **QUIET)
-
-    # First load: the same refresh as a model change, plus the map and the beta comparison.
-    dep = ctx.demo.load(handler(h.model_changed), [*S, model], model_outputs, **QUIET, **PRIVATE)
-    (model_chain(dep)
-     .then(handler(h.latent_map), map_inputs, map_refresh, **QUIET, **PRIVATE)
-     .then(handler(h.beta_compare), beta_inputs, beta_out, **QUIET, **PRIVATE))
-
-    # A model trained in the training tab joins this session's dropdowns.
-    uploads.change(handler(h.relabel_models), [*S, model, beta_left, beta_right, map_model],
-                   [model, beta_left, beta_right, map_model], **QUIET, **PRIVATE)
-
-    # After a language switch: the texts built in Python.
-    ctx.on_lang += [
-        (*mem.record(handler(h.texts), [*S, model]), [card, slider_help]),
-        (handler(h.relabel_models), [*S, model, beta_left, beta_right, map_model],
-         [model, beta_left, beta_right, map_model]),
-        (handler(h.reconstruct), recon_inputs, [recon_in, recon_out, recon_metrics, recon_sigma]),
-        (handler(h.beta_compare), beta_inputs, beta_out),
-    ]
+            ip = _interp_tab(reg)
+            sl = _sliders_tab(reg)
+            mp = _map_tab(reg, choices, models.default(DEFAULT_MAP_MODEL))
+            rc = _recon_tab(reg, choices, models)
+            _explain_tab(reg)
+    form = Form(ctx.lang, uploads=ctx.uploads)
+    ev = _Events(form, h, top, ip, sl, mp, rc)
+    mem = sl.mem  # live sliders send only themselves: their other inputs are remembered per session
+    dep = top.model.change(*ev.model, api_name="vae_model", **QUIET)
+    _model_chain(dep, ev, mem).then(*ev.beta, **QUIET, **PRIVATE)
+    _wire_interp(form, h, ev, ip, top.model, mem)
+    _wire_sliders(form, h, ev, sl, top.model)
+    _wire_map(form, h, ev, mp)
+    _wire_recon(ev, rc)
+    _wire_session(ctx, form, h, ev, top, rc, mp, mem)

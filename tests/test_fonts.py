@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from demo import clip_plots, diffusion_plots, fonts, gan_plots, i18n_gan, playground_plots, vae_plots  # noqa: F401
+from demo import clip_plots, diffusion_plots, fonts, gan_plots, i18n_gan, playground_plots, plots_common, vae_plots  # noqa: F401,E501
 
 ROOT = Path(__file__).resolve().parents[1]
 CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]")
@@ -115,7 +115,7 @@ def test_matplotlib_draws_with_the_simplified_chinese_face_of_a_collection():
     def draw(family):
         fig = Figure(figsize=(3, 1), dpi=100)
         fig.text(0.05, 0.3, "说骨直", family=family, fontsize=30)
-        return vae_plots._render(fig)
+        return plots_common.render(fig)
 
     with Glyphs() as g:
         sc, jp, sc2 = draw("Noto Sans CJK SC"), draw("Noto Sans CJK JP"), draw("Noto Sans CJK SC")

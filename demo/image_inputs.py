@@ -1,7 +1,9 @@
-"""Choosing an input for a VAE: a held-out example, a random z, an uploaded image or a sketch.
+"""Choosing an input image: a held-out example, a random z, an uploaded image or a sketch.
 
-`Picker` is the group of widgets; `model_input` turns its frozen values into the uint8 image
-the model takes, `endpoint` into a latent vector (the posterior mean, or a prior draw).
+Shared by the tabs that take an image (the VAE tab's endpoints, sliders and reconstruction; the
+diffusion tab's forward process, with demo/diffusion_inputs.py). `Picker` is the group of
+widgets; `model_input` turns its frozen values into the uint8 image the model takes, `endpoint`
+into a latent vector (the posterior mean, or a prior draw).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 from engines import data
 from engines.errors import UserError
 
+from .forms import widget
 from .i18n import Registry
 
 SOURCES = ("example", "seed", "upload", "sketch")
@@ -45,6 +48,13 @@ class Picker:
         return [self.source, self.example, self.seed, self.upload, self.sketch] if self.seed is not None \
             else [self.source, self.example, self.upload, self.sketch]
 
+    @property
+    def named(self) -> dict:
+        """The picker's components by the names a handler reads them (v.source, v.example, ...)."""
+        names = ("source", "example", "seed", "upload", "sketch") if self.seed is not None \
+            else ("source", "example", "upload", "sketch")
+        return dict(zip(names, self.inputs))
+
     def choice(self, *values) -> Choice:
         if self.seed is None:
             source, example, upload, sketch = values
@@ -54,30 +64,32 @@ class Picker:
         return Choice(source=source, example=example, seed=seed, upload=upload, sketch=sketch)
 
 
+def choice_of(v) -> Choice:
+    """A handler's named picker values (v.source, v.example, v.seed?, v.upload, v.sketch) -> Choice."""
+    return Choice(source=v.source, example=v.example, seed=getattr(v, "seed", None), upload=v.upload,
+                  sketch=v.sketch)
+
+
 def build_picker(reg: Registry, prefix: str, *, with_seed: bool, source: str = "example",
                  example: int | None = None) -> Picker:
     """The widgets, with only the chosen source's control visible."""
     pairs = [(f"src.{s}", s) for s in SOURCES if with_seed or s != "seed"]
-    radio = reg(gr.Radio(reg.choices(pairs), value=source, label=reg.text("src.label"),
-                         elem_id=f"{prefix}-source"), label="src.label", choices=pairs)
-    ex = reg(gr.Dropdown(choices=[], value=example, label=reg.text("src.example.label"),
-                         visible=source == "example", elem_id=f"{prefix}-example",
-                         allow_custom_value=True),  # the choices arrive with the model, after load
-             label="src.example.label")
+    radio = widget(reg, gr.Radio, choice_keys=pairs, value=source, label="src.label", elem_id=f"{prefix}-source")
+    ex = widget(reg, gr.Dropdown, choices=[], value=example, label="src.example.label",
+                visible=source == "example", elem_id=f"{prefix}-example",
+                allow_custom_value=True)  # the choices arrive with the model, after load
     seed = None
     if with_seed:
-        seed = reg(gr.Number(value=0, precision=0, minimum=0, maximum=2**32 - 1, label=reg.text("src.seed.label"),
-                             visible=source == "seed", elem_id=f"{prefix}-seed"), label="src.seed.label")
+        seed = widget(reg, gr.Number, value=0, precision=0, minimum=0, maximum=2**32 - 1, label="src.seed.label",
+                      visible=source == "seed", elem_id=f"{prefix}-seed")
     # gr.File without file_types, not gr.Image: the engine decodes the file itself, so a text
     # file or a 20000x20000 image gets the engine's message, in the session's language.
-    upload = reg(gr.File(file_count="single", type="filepath", height=90,
-                         label=reg.text("src.upload.label"), visible=source == "upload",
-                         elem_id=f"{prefix}-upload"), label="src.upload.label")
-    sketch = reg(gr.Sketchpad(label=reg.text("src.sketch.label"), visible=source == "sketch",
-                              canvas_size=SKETCH_CANVAS, fixed_canvas=True, layers=False, height=300,
-                              brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
-                              type="numpy", image_mode="RGBA", format="png", elem_id=f"{prefix}-sketch"),
-                 label="src.sketch.label")
+    upload = widget(reg, gr.File, file_count="single", type="filepath", height=90, label="src.upload.label",
+                    visible=source == "upload", elem_id=f"{prefix}-upload")
+    sketch = widget(reg, gr.Sketchpad, label="src.sketch.label", visible=source == "sketch",
+                    canvas_size=SKETCH_CANVAS, fixed_canvas=True, layers=False, height=300,
+                    brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
+                    type="numpy", image_mode="RGBA", format="png", elem_id=f"{prefix}-sketch")
     picker = Picker(source=radio, example=ex, seed=seed, upload=upload, sketch=sketch)
 
     def show(src):
@@ -109,7 +121,7 @@ def example_choices(engine) -> list[tuple[str, int]]:
     images, labels = engine.examples()
     if labels is None:
         return [(f"#{i}", i) for i in range(len(images))]
-    names = data.SHAPES if engine.card.get("dataset") == "shapes" else None  # shapes' labels index SHAPES
+    names = engine.class_names  # the card's (engines.families.class_names)
 
     def name(label: int) -> str:
         return names[label] if names is not None and 0 <= label < len(names) else str(label)
