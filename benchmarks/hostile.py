@@ -45,7 +45,7 @@ UNEXPECTED = "Something went wrong on the server"  # demo.i18n's error.unexpecte
 
 
 
-def train_recipe(steps: int, **changed) -> list:
+def train_recipe(steps: int = 5, **changed) -> list:
     """The Train tab's train_start values (after the upload), in studio.RECIPE_FIELDS order."""
     from engines import studio
 
@@ -255,7 +255,7 @@ def cases() -> list[Case]:
         return out
 
     def train_with(field, v):
-        return [None, *train_recipe(5, **{field: v})]
+        return [None, *train_recipe(**{"steps": 5, field: v})]
 
     return [
         Case("nan_slider", lambda u: call(u, "vae_slider", ["mnist-vae-z16", NAN, *z[1:]]), "finite",

@@ -213,7 +213,7 @@ def test_the_gan_tabs_chinese_plots_through_its_handlers(tmp_path, monkeypatch):
 
     tiny_stylegan(tmp_path / FACES, card={"dataset": "faces"})
     api = api_lookup(app.build_app(assets_dir=tmp_path))
-    monkeypatch.setattr(attributes, "load_default", lambda: FakeRegressor())
+    monkeypatch.setattr(attributes, "load_default", lambda assets_dir=None: FakeRegressor())
     monkeypatch.setattr(gan_tab, "EFFECTS_N", 4)
     attributes._EFFECTS_CACHE.clear()
     with Glyphs() as g:

@@ -275,7 +275,7 @@ class FakeRegressor:
 def test_layer_effects_chart_with_a_regressor(api, monkeypatch):
     from engines.stylegan import attributes
 
-    monkeypatch.setattr(attributes, "load_default", lambda: FakeRegressor())
+    monkeypatch.setattr(attributes, "load_default", lambda assets_dir=None: FakeRegressor())
     monkeypatch.setattr(gan_tab, "EFFECTS_N", 8)
     attributes._EFFECTS_CACHE.clear()
     chart, table = api("gan_effects")("en", {}, FACES)
@@ -291,7 +291,7 @@ def test_layer_effects_message_without_a_regressor(api, monkeypatch):
 
     chart, msg = api("gan_effects")("zh", {}, GREY)  # not a faces model
     assert chart is None and GREY in msg and CJK.search(msg)
-    monkeypatch.setattr(attributes, "load_default", lambda: None)
+    monkeypatch.setattr(attributes, "load_default", lambda assets_dir=None: None)
     chart, msg = api("gan_effects")("en", {}, FACES)
     assert chart is None and "not installed" in msg
     assert api.fns["gan_effects"].fn("en", {}, FACES)[0] is None

@@ -469,8 +469,7 @@ def _optimise(backend, s: GuideSetting, objective_of: Objective, loaded, stop, e
         target = VAELatent(loaded[1], gen, k)
     else:
         target = StyleGANLatent(loaded[1], gen, s.per_layer, k)
-    lr = LR[target.kind] * s.strength
-    opt = torch.optim.Adam(target.params(), lr=lr)
+    opt = torch.optim.Adam(target.params(), lr=LR[target.kind] * s.strength)
     track = _Tracker(s.steps, every)
     image, score = None, float("nan")
     tops = [-math.inf] * k  # each image's best score so far, and that state
