@@ -152,10 +152,12 @@ class Page:
 
 
     async def post(self, url: str, body: dict) -> httpx.Response:
-        """POST as a browser does: once more when the server had just closed the kept-alive connection."""
+        """POST as a browser does: once more when the server had just closed the kept-alive
+        connection it was sent on (Chromium resends any request that failed so on a reused
+        socket before a byte of the answer came)."""
         try:
             return await self.http.post(url, json=body)
-        except httpx.RemoteProtocolError:
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
             return await self.http.post(url, json=body)
 
     async def fetch(self, url: str) -> None:
