@@ -157,6 +157,7 @@ def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
     gpu.setup()  # on a ZeroGPU Space: interactive work on the CPU, handlers not wrapped in GPU calls
     set_pil_limits()  # Pillow's bomb limit, also for the images Gradio decodes before GenLab sees them
+    common.write_cached_pictures_once()  # no picture served while Gradio rewrites it
     demo = build_app(assets_dir=args.assets_dir, data_dir=args.data_dir, lang=args.lang)
     common.start_sweeper(demo)
     threading.Thread(target=warm_imports, name="genlab-warm-imports", daemon=True).start()

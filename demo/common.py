@@ -649,6 +649,38 @@ def start_sweeper(demo: gr.Blocks) -> threading.Thread:
     return thread
 
 
+# --- Gradio's cached pictures --------------------------------------------------------------------
+
+
+def write_cached_pictures_once() -> None:
+    """Gradio 6.31 names a cached picture by its content's hash and rewrites that file in place
+    (truncate, then write) whenever any session makes the same picture again. A class opening the
+    page together makes the same pictures together, and a browser reading one meanwhile got it cut
+    off (uvicorn: "Too little data for declared Content-Length", seen in benchmarks/class_burst.py's
+    app log). Here each picture is written once, atomically (a temporary file, then a rename); a
+    file already there has the same bytes (same hash) and is left as it is. Call once at start."""
+    import uuid
+
+    from gradio import processing_utils as pu
+
+    if getattr(pu.save_pil_to_cache, "_genlab", False):
+        return
+
+    def save_pil_to_cache(img, cache_dir: str, name: str = "image", format: str = "webp") -> str:
+        data = pu.encode_pil_to_bytes(img, format)
+        folder = Path(cache_dir) / pu.hash_bytes(data)
+        folder.mkdir(exist_ok=True, parents=True)
+        path = (folder / f"{name}.{format}").resolve()
+        if not (path.is_file() and path.stat().st_size == len(data)):
+            part = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
+            part.write_bytes(data)
+            os.replace(part, path)
+        return str(path)
+
+    save_pil_to_cache._genlab = True
+    pu.save_pil_to_cache = save_pil_to_cache
+
+
 # --- live sliders --------------------------------------------------------------------------------
 
 

@@ -307,3 +307,24 @@ def test_a_second_upload_while_the_first_is_checked_is_refused(monkeypatch, tmp_
         common.add_upload([str(tmp_path / "x.zip")], {}, "vae")
     assert err.value.key != "upload_busy"
     assert "session-a" not in common._UPLOADING
+
+
+def test_a_cached_picture_is_written_once_and_never_rewritten_in_place(tmp_path, monkeypatch):
+    import os
+
+    import numpy as np
+    from gradio import processing_utils as pu
+    from PIL import Image
+
+    from demo import common
+
+    monkeypatch.setattr(pu, "save_pil_to_cache", pu.save_pil_to_cache)  # undone after the test
+    common.write_cached_pictures_once()
+    assert getattr(pu.save_pil_to_cache, "_genlab", False)
+    picture = Image.fromarray((np.arange(32 * 32) % 251).astype(np.uint8).reshape(32, 32))
+    first = pu.save_img_array_to_cache(np.asarray(picture), str(tmp_path), format="png")
+    inode, mtime = os.stat(first).st_ino, os.stat(first).st_mtime_ns
+    again = pu.save_img_array_to_cache(np.asarray(picture), str(tmp_path), format="png")
+    assert again == first and os.stat(again).st_ino == inode and os.stat(again).st_mtime_ns == mtime
+    assert np.array_equal(np.asarray(Image.open(first)), np.asarray(picture))
+    assert not [p for p in tmp_path.rglob("*.part")]  # nothing half-written left behind
