@@ -496,3 +496,31 @@ def test_stylegan_messages_have_the_same_fields_in_both_languages():
     for key in keys:
         fields = [{f[1] for f in string.Formatter().parse(MESSAGES[key][lang]) if f[1]} for lang in ("en", "zh")]
         assert fields[0] == fields[1], key
+
+
+def test_weight_derived_kernels_are_kept_for_inference_and_never_stale():
+    import torch
+
+    from engines.stylegan import networks as N
+
+    torch.manual_seed(0)
+    weight = torch.nn.Parameter(torch.randn(8, 4, 3, 3))
+    x, styles = torch.randn(3, 4, 5, 5), torch.randn(3, 4)
+    with torch.no_grad():  # the reference: everything derived afresh
+        fresh = N.modulated_conv2d(x, weight, styles, up=True, fused=False)
+    with torch.inference_mode():
+        first = N.modulated_conv2d(x, weight, styles, up=True, fused=False)
+        kept = N.modulated_conv2d(x, weight, styles, up=True, fused=False)
+    torch.testing.assert_close(first, fresh)
+    torch.testing.assert_close(kept, fresh)
+    assert len(weight.__dict__["_genlab_derived"]) == 2  # the folded kernel and the squared norms
+    with torch.no_grad():
+        weight.add_(torch.randn_like(weight))  # an optimiser step changes the weight in place
+        changed = N.modulated_conv2d(x, weight, styles, up=True, fused=False)
+    with torch.inference_mode():
+        torch.testing.assert_close(N.modulated_conv2d(x, weight, styles, up=True, fused=False), changed)
+    assert (changed - fresh).abs().max() > 0.1  # the change shows (demodulation undoes only a scale)
+    # Training still differentiates through them.
+    out = N.modulated_conv2d(x, weight, styles, up=True, fused=False)
+    out.square().sum().backward()
+    assert weight.grad is not None and torch.isfinite(weight.grad).all() and weight.grad.abs().sum() > 0

@@ -251,14 +251,37 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
         return out.reshape(B, O, *out.shape[2:])
     x = x * styles[:, :, None, None]
     if up:
-        out = F.conv_transpose2d(x, fold_upsample(weight), stride=2, padding=1)
+        out = F.conv_transpose2d(x, _of_weight(weight, fold_upsample), stride=2, padding=1)
     else:
         out = F.conv2d(x, weight, padding=k // 2)
     if demodulate:
         # sum_{i,k} (s_i w_ijk)^2 = sum_i s_i^2 sum_k w_ijk^2: (B, O)
-        dcoef = (styles.square() @ weight.square().sum(dim=(2, 3)).T + 1e-8).rsqrt()
+        dcoef = (styles.square() @ _of_weight(weight, _squared_norms) + 1e-8).rsqrt()
         out = out * dcoef[:, :, None, None]
     return out
+
+
+def _squared_norms(weight: torch.Tensor) -> torch.Tensor:
+    """(O, I, k, k) -> (I, O): sum over the kernel of w_oi^2."""
+    return weight.square().sum(dim=(2, 3)).T
+
+
+# What the unfused path derives from a weight alone (its folded upsampling kernel, its squared
+# norms), kept on the weight itself while inference runs: a slider's picture needs them again
+# unchanged. Checked against the weight's version, so an optimiser step (which changes the weight
+# in place) is never served a stale value; computed afresh whenever autograd records, so training
+# differentiates through them as before.
+def _of_weight(weight: torch.Tensor, derive) -> torch.Tensor:
+    if torch.is_grad_enabled() or not torch.is_inference_mode_enabled():
+        return derive(weight)
+    kept = weight.__dict__.setdefault("_genlab_derived", {})
+    key = (derive, weight.device, weight.dtype)
+    hit = kept.get(key)
+    if hit is not None and hit[0] == weight._version:
+        return hit[1]
+    value = derive(weight)
+    kept[key] = (weight._version, value)
+    return value
 
 
 class SynthesisLayer(nn.Module):
