@@ -17,7 +17,7 @@ import numpy as np
 from engines import checkpoint, data
 from engines.errors import UserError
 
-from .image_inputs import Choice, fit
+from .image_inputs import Choice, example_at, fit
 
 log = logging.getLogger("genlab.demo")
 
@@ -97,14 +97,7 @@ def model_input(engine, choice: Choice, examples: tuple[np.ndarray, np.ndarray |
     """The chosen image as the model's uint8 (size, size, channels), and the original
     (height, width, channels) when an upload had to be converted (else None)."""
     if choice.source == "example":
-        images, _ = examples
-        try:
-            index = int(choice.example)
-        except (TypeError, ValueError):
-            raise UserError("image_missing") from None
-        if not 0 <= index < len(images):
-            raise UserError("image_missing")
-        return images[index], None
+        return example_at(examples[0], choice.example), None
     if choice.source == "upload":
         if not choice.upload:
             raise UserError("image_missing")

@@ -150,17 +150,21 @@ def fit(engine, image: np.ndarray) -> np.ndarray:
     return data.to_model_input(image, size=c.image_size, channels=c.channels, mnist_style=c.channels == 1)
 
 
+def example_at(images: np.ndarray, index) -> np.ndarray:
+    """The held-out example the dropdown picked; UserError image_missing for none or a wrong one."""
+    try:
+        index = int(index)
+    except (TypeError, ValueError):
+        raise UserError("image_missing") from None
+    if not 0 <= index < len(images):
+        raise UserError("image_missing")
+    return images[index]
+
+
 def model_input(engine, choice: Choice) -> np.ndarray:
     """The chosen image, ready for the model: uint8 (size, size, channels)."""
     if choice.source == "example":
-        images, _ = engine.examples()
-        try:
-            index = int(choice.example)
-        except (TypeError, ValueError):
-            raise UserError("image_missing") from None
-        if not 0 <= index < len(images):
-            raise UserError("image_missing")
-        return images[index]
+        return example_at(engine.examples()[0], choice.example)
     if choice.source == "upload":
         if not choice.upload:
             raise UserError("image_missing")
