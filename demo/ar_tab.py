@@ -1,0 +1,25 @@
+"""The autoregressive tab: a shell whose sub-tabs are the autoregressive families' own modules.
+
+Each part (`demo/pixelcnn_tab.py`, `demo/vq_tab.py`) has a `build(ctx)` that lays out its own
+sub-tabs inside the gr.Tabs opened here and wires its own events; this module only lists them.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from . import i18n_ar  # noqa: F401  (adds the tab's strings to demo.i18n.STRINGS)
+from .common import AppContext
+from .forms import widget
+
+# One line per autoregressive family's tab module.
+PARTS: tuple = ()
+
+
+def build(ctx: AppContext) -> None:
+    """Lay out the autoregressive tab inside the current gr.Tabs; each part wires its own events."""
+    with widget(ctx.reg, gr.Tab, label="ar.tab", id="ar", elem_id="ar-tab"):
+        widget(ctx.reg, gr.Markdown, text="ar.intro", elem_id="ar-intro")
+        with gr.Tabs(elem_id="ar-subtabs"):
+            for build_part in PARTS:
+                build_part(ctx)
