@@ -119,6 +119,7 @@ class Page:
         if r.status_code != 200:
             raise Failed(f"live {elem_id}: HTTP {r.status_code}: {r.text[:200]}")
         answer = r.json()
+        answer["_timing"] = parse_server_timing(r.headers.get("server-timing", ""))
         if "outputs" not in answer or any(isinstance(o, dict) and o.get("skip") for o in answer["outputs"]):
             raise Failed(f"live {elem_id}: no picture: {str(answer)[:200]}")
         return answer
@@ -240,8 +241,9 @@ async def slider_session(page: Page, i: int, kind: str, moves: int, rate: float,
             elem_id, value = slider_move(kind, i, rng)
             moved_at = first + k / rate
             sent_at = time.perf_counter()
-            await page.live(elem_id, value)
+            answer = await page.live(elem_id, value)
             done = time.perf_counter()
+            out["server"].append((kind, i, answer["_timing"]))
             out["move"].append((kind, i, done - min(moved_at, sent_at)))
             out["event"].append((kind, i, done - sent_at))
             sent += 1
@@ -337,7 +339,7 @@ async def burst(url: str, args) -> dict:
         for kind in args.kinds:
             await warm.live(*slider_move(kind, 0, random.Random(0)))
         errors: list = []
-        lat = {"move": [], "event": [], "sent": 0, "superseded": 0}
+        lat = {"move": [], "event": [], "server": [], "sent": 0, "superseded": 0}
         trainer_runs, long_runs = [], []
         rng = random.Random(0)
         tasks = []
@@ -378,6 +380,31 @@ async def burst(url: str, args) -> dict:
 
 def _say(text: str) -> None:
     print(f"[class_burst] {text}", file=sys.stderr, flush=True)
+
+
+def parse_server_timing(header: str) -> dict:
+    """'queue;dur=12.5, run;dur=3.1' -> {"queue": 12.5, "run": 3.1} (ms)."""
+    out = {}
+    for part in header.split(","):
+        name, _, dur = part.strip().partition(";dur=")
+        try:
+            out[name] = float(dur)
+        except ValueError:
+            continue
+    return out
+
+
+def server_parts(samples) -> dict:
+    """Where the server's time went, per part (demo/live.py's Server-Timing): p50 / p95 ms over the
+    moves, a kept answer counting 0 for the parts it skipped, and the share of moves it answered."""
+    parts = ("prepare", "thread", "queue", "run", "encode", "total")
+    out = {}
+    for kind in ("all", *SLIDER_KINDS):
+        mine = [tm for k, _, tm in samples if kind in ("all", k)]
+        if mine:
+            out[kind] = {p: percentiles([tm.get(p, 0.0) / 1e3 for tm in mine]) for p in parts}
+            out[kind]["kept_share"] = round(sum("run" not in tm for tm in mine) / len(mine), 3)
+    return out
 
 
 def summarise(samples) -> dict:
@@ -449,6 +476,7 @@ def main(argv=None) -> dict:
         "errors": result["errors"],
         "slider_move_to_picture_ms": summarise(lat["move"]),
         "slider_event_round_trip_ms": summarise(lat["event"]),
+        "slider_server_ms": server_parts(lat["server"]),
         "slider_per_session_ms": {i: {"kind": k, **percentiles(v)} for i, (k, v) in sorted(per_session.items())},
         "slider_moves_sent": lat["sent"], "slider_moves_superseded": lat["superseded"],
         # From the moment the whole class had opened the page to the last move answered: the app's

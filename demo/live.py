@@ -31,6 +31,7 @@ import json
 import logging
 import math
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -38,6 +39,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
+from engines import runtime
 from engines.errors import UserError
 
 from . import guard
@@ -213,15 +215,29 @@ def prepare(demo: gr.Blocks, request: dict):
     return entry, args, cache_key
 
 
-def compute(entry: Entry, args: tuple, cache_key: str | None) -> dict:
-    """Run the handler (on the compute thread, through common.handler) and encode its outputs."""
+def compute(entry: Entry, args: tuple, cache_key: str | None, timing: dict | None = None) -> dict:
+    """Run the handler (on the compute thread, through common.handler) and encode its outputs.
+    timing, when given, gets the milliseconds spent waiting for the compute thread ("queue"),
+    running there ("run") and encoding the pictures ("encode")."""
+    began = time.perf_counter()
     try:
-        outputs = encode(entry.fn(*args), len(entry.outputs))
+        with runtime.timed_calls() as spent:
+            result = entry.fn(*args)
+        encoding = time.perf_counter()
+        outputs = encode(result, len(entry.outputs))
     except gr.Error as err:
         raise Refused(422, str(err.message)) from None
+    if timing is not None:
+        timing.update(thread=(began - timing.pop("_sent", began)) * 1e3, queue=spent[0] * 1e3, run=spent[1] * 1e3,
+                      encode=(time.perf_counter() - encoding) * 1e3)
     if not any(isinstance(o, dict) and o.get("skip") for o in outputs):
         ANSWERS.put(cache_key, outputs)
     return {"outputs": outputs}
+
+
+def server_timing(timing: dict) -> bytes:
+    """{"queue": 12.5, ...} (ms) -> a Server-Timing header value (the browser's devtools show it)."""
+    return ", ".join(f"{name};dur={value:.1f}" for name, value in timing.items()).encode()
 
 
 def _skipped(value) -> bool:
@@ -296,12 +312,16 @@ class LiveRoute:
                 self.sessions[session] = self.sessions.get(session, 0) + 1
         if busy:
             return await _send(send, 503, {"error": both("live.busy")})
+        arrived, timing = time.perf_counter(), {}
         try:
             import anyio
 
             ready = prepare(self.demo, request)  # a kept answer needs no thread
-            status, body = 200, (ready if isinstance(ready, dict) else
-                                 await anyio.to_thread.run_sync(compute, *ready, limiter=self.limiter))
+            timing["prepare"] = (time.perf_counter() - arrived) * 1e3
+            if not isinstance(ready, dict):
+                timing["_sent"] = time.perf_counter()
+                ready = await anyio.to_thread.run_sync(compute, *ready, timing, limiter=self.limiter)
+            status, body = 200, ready
         except Refused as err:
             status, body = err.status, {"error": err.message}
         except Exception:
@@ -315,7 +335,9 @@ class LiveRoute:
                     self.sessions[session] = left
                 else:
                     self.sessions.pop(session, None)
-        await _send(send, status, body)
+        timing.pop("_sent", None)
+        timing["total"] = (time.perf_counter() - arrived) * 1e3
+        await _send(send, status, body, server_timing(timing))
 
 
 async def _body(receive) -> bytes:
@@ -334,11 +356,13 @@ async def _body(receive) -> bytes:
     return b"".join(chunks)
 
 
-async def _send(send, status: int, body: dict) -> None:
+async def _send(send, status: int, body: dict, timing: bytes = b"") -> None:
     data = json.dumps(body, allow_nan=False).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
-                            (b"cache-control", b"no-store")]})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
+               (b"cache-control", b"no-store")]
+    if timing:
+        headers.append((b"server-timing", timing))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": data})
 
 

@@ -143,22 +143,26 @@ def lane() -> tuple[str, object]:
 
 
 class _Task:
-    __slots__ = ("fn", "args", "kwargs", "context", "future", "priority", "owner")
+    __slots__ = ("fn", "args", "kwargs", "context", "future", "priority", "owner", "queued", "started", "ended")
 
     def __init__(self, fn, args, kwargs, priority, owner):
         self.fn, self.args, self.kwargs = fn, args, kwargs
         self.context = contextvars.copy_context()
         self.future: concurrent.futures.Future = concurrent.futures.Future()
         self.priority, self.owner = priority, owner
+        self.queued = self.started = self.ended = time.perf_counter()
 
     def run(self) -> None:
         if not self.future.set_running_or_notify_cancel():
             return
+        self.started = time.perf_counter()
         try:
             result = self.context.run(self.fn, *self.args, **self.kwargs)
         except BaseException as exc:  # noqa: BLE001 - handed to the caller, who re-raises it
+            self.ended = time.perf_counter()
             self.future.set_exception(exc)
         else:
+            self.ended = time.perf_counter()
             self.future.set_result(result)
 
 
@@ -297,6 +301,9 @@ def give_way() -> None:
             sched.yield_to_interactive()
 
 
+_TIMING = threading.local()  # per calling thread: [s waited for the compute thread, s run there]
+
+
 def call(fn: Callable[..., T], /, *args, **kwargs) -> T:
     """Run fn on the compute thread and wait for it (directly when already on it). fn sees the
     caller's context variables (a web framework's request context, progress bars, warnings).
@@ -307,7 +314,29 @@ def call(fn: Callable[..., T], /, *args, **kwargs) -> T:
     priority, owner = lane()
     task = _Task(fn, args, kwargs, priority, owner)
     _scheduler().submit(task)
-    return task.future.result()
+    try:
+        return task.future.result()
+    finally:
+        spent = getattr(_TIMING, "spent", None)
+        if spent is not None and task.future.done():
+            spent[0] += task.started - task.queued
+            spent[1] += task.ended - task.started
+
+
+@contextlib.contextmanager
+def timed_calls() -> Iterator[list[float]]:
+    """Add up, for the `call`s this thread makes inside the block, the seconds their tasks waited
+    for the compute thread and the seconds they ran there: -> [waited_s, ran_s] (the live
+    sliders' Server-Timing header, so a benchmark can tell a queue from slow work)."""
+    outer = getattr(_TIMING, "spent", None)
+    _TIMING.spent = spent = [0.0, 0.0]
+    try:
+        yield spent
+    finally:
+        _TIMING.spent = outer
+        if outer is not None:
+            outer[0] += spent[0]
+            outer[1] += spent[1]
 
 
 def stats() -> dict:

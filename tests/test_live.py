@@ -186,3 +186,24 @@ def test_two_sessions_moving_alike_get_the_same_answer(app):
     a = post(app["url"], {**body, "session": first})[1]
     b = post(app["url"], {**body, "session": other.session_hash})[1]
     assert a == b and a["outputs"][0]["url"].startswith("data:image/png")
+
+
+def test_the_answer_says_where_its_time_went(app):
+    """Server-Timing: a computed move names its wait for the compute thread, its run and its encoding;
+    the same move again is a kept answer, which never reaches the compute thread."""
+    session = opened(app)
+    body = json.dumps({"session": session, "slider": app["keys"]["vae-slider-3"], "value": 0.875}).encode()
+
+    def timing() -> dict:
+        req = urllib.request.Request(app["url"] + "genlab/live", data=body, method="POST",
+                                     headers={"content-type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            header = r.headers["server-timing"]
+        parts = dict(p.strip().split(";dur=") for p in header.split(","))
+        return {name: float(ms) for name, ms in parts.items()}
+
+    first, again = timing(), timing()
+    assert {"prepare", "thread", "queue", "run", "encode", "total"} <= set(first)
+    assert all(ms >= 0 for ms in first.values())
+    assert first["run"] > 0 and first["total"] >= first["queue"] + first["run"] + first["encode"]
+    assert set(again) == {"prepare", "total"}
