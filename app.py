@@ -27,7 +27,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 
 from demo import clip_tab, common, diffusion_tab, gan_tab, guard, i18n, live, playground_tab, train_tab, vae_tab  # noqa: E402
-from engines import gpu  # noqa: E402
+from engines import gpu, runtime  # noqa: E402
 from engines.data import set_pil_limits  # noqa: E402
 
 CSS_PATH = Path(__file__).resolve().parent / "demo" / "style.css"
@@ -155,6 +155,7 @@ def warm_imports() -> None:
 
 def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
+    runtime.share_the_gil()  # the model thread takes the GIL back promptly from the web threads
     gpu.setup()  # on a ZeroGPU Space: interactive work on the CPU, handlers not wrapped in GPU calls
     set_pil_limits()  # Pillow's bomb limit, also for the images Gradio decodes before GenLab sees them
     common.write_cached_pictures_once()  # no picture served while Gradio rewrites it

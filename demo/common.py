@@ -658,7 +658,10 @@ def write_cached_pictures_once() -> None:
     page together makes the same pictures together, and a browser reading one meanwhile got it cut
     off (uvicorn: "Too little data for declared Content-Length", seen in benchmarks/class_burst.py's
     app log). Here each picture is written once, atomically (a temporary file, then a rename); a
-    file already there has the same bytes (same hash) and is left as it is. Call once at start."""
+    file already there has the same bytes (same hash) and is left as it is, but touched: Gradio's
+    `delete_cache` removes a file whose ctime is older than its age, and a picture first made an
+    hour ago (or by an earlier run of the app: the cache folder outlives it) would be removed while
+    a session that was just given it fetches it (a 403 seen in class_burst). Call once at start."""
     import uuid
 
     from gradio import processing_utils as pu
@@ -671,10 +674,15 @@ def write_cached_pictures_once() -> None:
         folder = Path(cache_dir) / pu.hash_bytes(data)
         folder.mkdir(exist_ok=True, parents=True)
         path = (folder / f"{name}.{format}").resolve()
-        if not (path.is_file() and path.stat().st_size == len(data)):
-            part = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
-            part.write_bytes(data)
-            os.replace(part, path)
+        if path.is_file() and path.stat().st_size == len(data):
+            try:  # its age starts again: delete_cache ages a file by its ctime, and a session has just been given it
+                os.utime(path)
+                return str(path)
+            except FileNotFoundError:  # delete_cache took it meanwhile: write it again
+                pass
+        part = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
+        part.write_bytes(data)
+        os.replace(part, path)
         return str(path)
 
     save_pil_to_cache._genlab = True

@@ -323,8 +323,12 @@ def test_a_cached_picture_is_written_once_and_never_rewritten_in_place(tmp_path,
     assert getattr(pu.save_pil_to_cache, "_genlab", False)
     picture = Image.fromarray((np.arange(32 * 32) % 251).astype(np.uint8).reshape(32, 32))
     first = pu.save_img_array_to_cache(np.asarray(picture), str(tmp_path), format="png")
-    inode, mtime = os.stat(first).st_ino, os.stat(first).st_mtime_ns
+    inode = os.stat(first).st_ino
+    os.utime(first, (1e9, 1e9))  # made long ago (2001): Gradio's delete_cache would take it at its next sweep
     again = pu.save_img_array_to_cache(np.asarray(picture), str(tmp_path), format="png")
-    assert again == first and os.stat(again).st_ino == inode and os.stat(again).st_mtime_ns == mtime
+    assert again == first and os.stat(again).st_ino == inode  # the same file, not written again
+    assert os.stat(again).st_mtime > 1e9 + 86400 * 365  # but its age starts again: it was just given out
+    os.remove(first)  # removed by delete_cache: the next session's copy is written anew
+    assert pu.save_img_array_to_cache(np.asarray(picture), str(tmp_path), format="png") == first and os.path.isfile(first)
     assert np.array_equal(np.asarray(Image.open(first)), np.asarray(picture))
     assert not [p for p in tmp_path.rglob("*.part")]  # nothing half-written left behind

@@ -178,3 +178,21 @@ def test_call_carries_the_callers_context_variables():
     finally:
         var.reset(token)
     assert runtime.call(var.get) == "unset"
+
+
+def test_share_the_gil_sets_a_bounded_switch_interval(monkeypatch):
+    import sys
+
+    before = sys.getswitchinterval()
+    try:
+        monkeypatch.delenv("GENLAB_SWITCH_INTERVAL_MS", raising=False)
+        assert runtime.share_the_gil() == runtime.SWITCH_INTERVAL_S == sys.getswitchinterval()
+        monkeypatch.setenv("GENLAB_SWITCH_INTERVAL_MS", "5")
+        assert runtime.share_the_gil() == pytest.approx(0.005) and sys.getswitchinterval() == pytest.approx(0.005)
+        for junk in ("nan", "inf", "fast", ""):  # a host's typo never leaves Python's default or a 0
+            monkeypatch.setenv("GENLAB_SWITCH_INTERVAL_MS", junk)
+            assert runtime.share_the_gil() == runtime.SWITCH_INTERVAL_S
+        monkeypatch.setenv("GENLAB_SWITCH_INTERVAL_MS", "1e9")
+        assert runtime.share_the_gil() == 0.1
+    finally:
+        sys.setswitchinterval(before)
