@@ -264,15 +264,29 @@ class _Scheduler:
                     return
                 task = self.interactive.popleft()
                 self.current = task
-            # A clean autograd state, as on an idle compute thread: the background task may be
-            # inside inference_mode or no_grad.
+            # A clean torch state, as on an idle compute thread: the background task may be inside
+            # inference_mode or no_grad, and a trainer replays its random draws through a torch
+            # function mode that must not see (and refuse) a slider's own draws.
             t0 = time.monotonic()
-            with torch.inference_mode(False), torch.enable_grad():
+            with torch.inference_mode(False), torch.enable_grad(), _no_torch_function_modes():
                 task.run()
             self.inline_s += time.monotonic() - t0
             with self.cond:
                 self.counts[INTERACTIVE] += 1
                 self.counts["inline"] += 1
+
+
+@contextlib.contextmanager
+def _no_torch_function_modes():
+    """Set aside this thread's torch function modes (a trainer's `_Replay`) for the block."""
+    modes = []
+    while torch._C._len_torch_function_stack() > 0:
+        modes.append(torch._C._pop_torch_function_stack())
+    try:
+        yield
+    finally:
+        for mode in reversed(modes):
+            torch._C._push_on_torch_function_stack(mode)
 
 
 _SCHEDULER: _Scheduler | None = None

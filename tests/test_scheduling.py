@@ -324,3 +324,47 @@ def test_give_way_inside_one_background_unit_lets_interactive_calls_in():
     assert waited < 0.4, waited  # without give_way: the rest of the 1 s unit
     assert len(parts) == 10
     runtime.give_way()  # off the compute thread: nothing happens
+
+
+def test_a_slider_run_inside_a_training_unit_does_not_see_the_trainers_torch_function_mode():
+    """A trainer replays its random draws through a torch function mode (engines.train._Replay) and
+    gives way to waiting sliders in the middle of its unit: the slider's own torch.randn must run as
+    on an idle thread (it was refused with 'not drawn as in the first micro-batch' in class_burst),
+    and the trainer's mode must be back when the unit goes on."""
+    from torch.overrides import TorchFunctionMode
+
+    class Refuse(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            if func is torch.randn:
+                raise RuntimeError("the trainer's mode saw a slider's draw")
+            return func(*args, **(kwargs or {}))
+
+    queued, results = threading.Event(), {}
+
+    def unit():
+        with Refuse():
+            assert queued.wait(10)
+            time.sleep(0.05)  # the slider's task is in the interactive queue now
+            runtime.give_way()
+            with pytest.raises(RuntimeError):
+                torch.randn(2)  # the trainer's own mode is still there
+            results["modes_after"] = torch._C._len_torch_function_stack()
+
+    def slider():
+        queued.set()
+        results["slider"] = runtime.call(lambda: (torch._C._len_torch_function_stack(), torch.randn(3).shape))
+
+    def train():
+        with runtime.background("trainer-x"):
+            runtime.call(unit)
+
+    job = threading.Thread(target=train)
+    job.start()
+    time.sleep(0.05)
+    other = threading.Thread(target=slider)
+    other.start()
+    job.join(10)
+    other.join(10)
+    assert results["slider"] == (0, torch.Size([3]))
+    assert results["modes_after"] == 1
+    assert runtime.stats()["inline"] >= 1  # the slider did run inside the unit
