@@ -30,6 +30,7 @@ import io
 import json
 import logging
 import math
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -90,16 +91,16 @@ class Answers:
         except (TypeError, ValueError):
             return None
 
-    def get(self, key: str | None):
+    def get(self, key: str | None, count: bool = True):
         if key is None:
             return None
         with self.lock:
             item = self.items.get(key)
             if item is None:
-                self.misses += 1
+                self.misses += count
                 return None
             self.items.move_to_end(key)
-            self.hits += 1
+            self.hits += count
             return item[0]
 
     def put(self, key: str | None, outputs: list) -> None:
@@ -119,6 +120,59 @@ class Answers:
 
 
 ANSWERS = Answers(ANSWERS_MB * 2**20)
+
+
+class Prefetch:
+    """The next value of a slider being moved, computed while the compute thread has nothing else
+    to do, so that the next step of a drag (or an arrow key) is a kept answer.
+
+    A slider moved from a to b is likely to go to b + (b - a) next: that value (within the slider's
+    range, on its step grid, written as the page's JSON writes numbers) is computed once the answer
+    for b has been sent, if the compute thread is idle and no other guess is being computed, and
+    only for answers `Answers` may keep (plain arguments). It runs as any move does, so a move that
+    arrives meanwhile waits for at most this one handler call. GENLAB_LIVE_PREFETCH=0 turns it off."""
+
+    REMEMBERED = 4096  # (session, slider) pairs whose last value is kept, least recent dropped first
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled
+        self.last: OrderedDict[tuple[str, str], float] = OrderedDict()
+        self.busy = False
+        self.lock = threading.Lock()
+        self.done = 0
+
+    def guess(self, session: str, slider_key: str, block, value) -> float | int | None:
+        """Remember `value` as the slider's newest -> the value after it, or None."""
+        with self.lock:
+            prev = self.last.pop((session, slider_key), None)
+            self.last[(session, slider_key)] = value
+            while len(self.last) > self.REMEMBERED:
+                self.last.popitem(last=False)
+        if not self.enabled or not isinstance(block, gr.Slider) or prev is None or prev == value:
+            return None
+        lo, hi, step = block.minimum, block.maximum, block.step or 0
+        nxt = min(max(value + (value - prev), lo), hi)
+        if step > 0:
+            nxt = lo + round((nxt - lo) / step) * step
+        nxt = round(nxt, 9)
+        if not lo <= nxt <= hi or nxt == value:
+            return None
+        return int(nxt) if float(nxt).is_integer() else nxt  # as JSON.stringify writes it
+
+    def claim(self) -> bool:
+        with self.lock:
+            if self.busy or not self.enabled or not runtime.idle():
+                return False
+            self.busy = True
+            return True
+
+    def release(self) -> None:
+        with self.lock:
+            self.busy = False
+            self.done += 1
+
+
+PREFETCH = Prefetch(enabled=os.environ.get("GENLAB_LIVE_PREFETCH", "1").strip() != "0")
 
 
 def registry(demo: gr.Blocks) -> dict[str, Entry]:
@@ -215,6 +269,29 @@ def prepare(demo: gr.Blocks, request: dict):
     return entry, args, cache_key
 
 
+def next_move(demo: gr.Blocks, request: dict):
+    """After a move was answered: (entry, args, cache key) of the slider's likely next value when it
+    is worth computing now (Prefetch), else None. Never raises."""
+    try:
+        entry = registry(demo).get(str(request.get("slider")))
+        session = _session(demo, request.get("session"))
+        if entry is None or session is None:
+            return None
+        block = session[entry.slider._id]
+        value = PREFETCH.guess(request["session"], key(entry.slider), block, request.get("value"))
+        if value is None:
+            return None
+        guard.check_value(block, value)
+        args = entry.compose(session[entry.box._id], *[session[c._id] for c in entry.fresh], value)
+        cache_key = Answers.key(key(entry.slider), args) if args is not None else None
+        if cache_key is None or ANSWERS.get(cache_key, count=False) is not None:
+            return None
+        return entry, args, cache_key
+    except Exception:  # noqa: BLE001 - a guess that cannot be made is simply not made
+        log.debug("no prefetch", exc_info=True)
+        return None
+
+
 def compute(entry: Entry, args: tuple, cache_key: str | None, timing: dict | None = None) -> dict:
     """Run the handler (on the compute thread, through common.handler) and encode its outputs.
     timing, when given, gets the milliseconds spent waiting for the compute thread ("queue"),
@@ -291,6 +368,7 @@ class LiveRoute:
         self.waiting = 0
         self.sessions: dict[str, int] = {}
         self.lock = threading.Lock()
+        self.tasks: set = set()  # prefetches running (a reference, so none is collected mid-run)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or not scope.get("path", "").endswith(PATH):
@@ -338,6 +416,28 @@ class LiveRoute:
         timing.pop("_sent", None)
         timing["total"] = (time.perf_counter() - arrived) * 1e3
         await _send(send, status, body, server_timing(timing))
+        if status == 200 and isinstance(request, dict):
+            await self._prefetch(request)
+
+    async def _prefetch(self, request: dict) -> None:
+        ready = next_move(self.demo, request)  # the slider's newest value is noted either way
+        if ready is None or not PREFETCH.claim():
+            return
+        import asyncio
+
+        import anyio
+
+        async def run():
+            try:
+                await anyio.to_thread.run_sync(compute, *ready, limiter=self.limiter)
+            except Exception:  # noqa: BLE001 - a guess that fails is forgotten; the real move reports
+                log.debug("prefetch failed", exc_info=True)
+            finally:
+                PREFETCH.release()
+
+        task = asyncio.get_running_loop().create_task(run())
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
 
 async def _body(receive) -> bytes:

@@ -376,6 +376,13 @@ def timed_calls() -> Iterator[list[float]]:
             outer[1] += spent[1]
 
 
+def idle() -> bool:
+    """Whether the compute thread has nothing to do now: no task running, none waiting."""
+    sched = _scheduler()
+    with sched.cond:
+        return sched.current is None and not sched.interactive and not sched.background
+
+
 def stats() -> dict:
     """Tasks run so far per lane ("inline": interactive tasks run inside a background one's
     nested call) and tasks waiting now: for benchmarks and monitoring."""

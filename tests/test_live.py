@@ -207,3 +207,49 @@ def test_the_answer_says_where_its_time_went(app):
     assert all(ms >= 0 for ms in first.values())
     assert first["run"] > 0 and first["total"] >= first["queue"] + first["run"] + first["encode"]
     assert set(again) == {"prepare", "total"}
+
+
+def test_prefetch_guesses_the_next_step_on_the_sliders_grid():
+    import gradio as gr
+
+    slider = gr.Slider(-1.0, 1.5, step=0.05, value=0.7)
+    guess = live.Prefetch().guess
+    assert guess("s", "k", slider, 0.7) is None                 # one value: no direction yet
+    assert guess("s", "k", slider, 0.75) == 0.8                 # as JSON.stringify(0.8) gives it, not 0.8000000000000002
+    assert guess("s", "k", slider, 0.65) == 0.55                # turned round: twice the step back down
+    assert guess("s", "k", slider, 0.65) is None                # the same value again: no direction
+    assert guess("s", "k", slider, 1.45) == 1.5 and guess("s", "k", slider, 1.5) is None  # never beyond the range
+    assert guess("s", "k", slider, 0.0) == -1.0 and guess("s", "k", slider, 1) == 1.5     # a jump is clamped
+    assert guess("t", "k", slider, 0.1) is None                 # another session has its own history
+    whole = gr.Slider(0, 999, step=1, value=0)
+    guess("s", "t", whole, 10)
+    value = guess("s", "t", whole, 12)
+    assert value == 14 and isinstance(value, int)               # JSON writes 14, never 14.0
+    off = live.Prefetch(enabled=False)
+    off.guess("s", "k", slider, 0.7)
+    assert off.guess("s", "k", slider, 0.75) is None and not off.claim()
+    small = live.Prefetch()
+    small.REMEMBERED = 3
+    for i in range(10):
+        small.guess(f"s{i}", "k", slider, 0.5)
+    assert len(small.last) == 3                                 # bounded, whatever the number of sessions
+
+
+def test_the_next_step_of_a_drag_is_ready_before_it_is_asked_for(app):
+    import time
+
+    session = opened(app)
+    slider = app["keys"]["vae-slider-7"]
+
+    def move(value) -> set:
+        req = urllib.request.Request(app["url"] + "genlab/live", method="POST",
+                                     data=json.dumps({"session": session, "slider": slider, "value": value}).encode(),
+                                     headers={"content-type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            assert r.status == 200
+            return {p.strip().split(";")[0] for p in r.headers["server-timing"].split(",")}
+
+    assert "run" in move(1.05) and "run" in move(1.1)   # computed: nothing was known of them
+    time.sleep(1.0)                                     # the idle compute thread makes 1.15 meanwhile
+    assert "run" not in move(1.15)                      # kept: answered without the compute thread
+    assert "run" in move(-1.95)                         # a jump elsewhere could not be guessed
