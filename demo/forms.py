@@ -92,15 +92,16 @@ def named(fn, inputs: dict, outputs=None):
             out += [value] if size is None else list(value)
         return out[0] if len(out) == 1 else tuple(out)
 
+    # Gradio passes its injected arguments (gr.Progress) by position; a direct call may name them.
     if inspect.isgeneratorfunction(fn):
-        def positional(lang, *args):
+        def positional(lang, *args, **injected):
             v, extra = values(args)
-            for item in fn(lang, v, *extra):
+            for item in fn(lang, v, *extra, **injected):
                 yield ordered(item)
     else:
-        def positional(lang, *args):
+        def positional(lang, *args, **injected):
             v, extra = values(args)
-            return ordered(fn(lang, v, *extra))
+            return ordered(fn(lang, v, *extra, **injected))
 
     # Gradio reads the API's parameter names and injected arguments from the signature.
     kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
