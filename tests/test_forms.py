@@ -197,3 +197,23 @@ def test_the_vae_api_keeps_its_parameter_names():
     assert names("vae_map_decode") == ["map_model", "n", "span", "z1", "z2"]
     assert names("gan_noise_image") == ["model", "seed", "psi", "where", "strength", "draw", "per_layer"]
     assert names("gan_preset") == ["model", "group", "seeds_a", "seeds_b", "psi"]
+
+
+def test_a_named_group_arrives_as_a_namespace_and_is_the_apis_varargs():
+    lang, a, b, group, image, text = _components()
+    seen = {}
+
+    def fn(lang, v):
+        seen.update(a=v.a, x=v.values.x, z=v.values.z)
+        return {"text": "ok"}
+
+    fn_named = forms.named(fn, {"a": a, "values": dict(zip("xyz", group))}, {"text": text})
+    assert list(inspect.signature(fn_named).parameters) == ["lang", "a", "values"]
+    assert fn_named("en", 1, 7, 8, 9) == "ok" and seen == {"a": 1, "x": 7, "z": 9}
+
+
+def test_a_plain_event_takes_no_language():
+    lang, a, b, group, image, text = _components()
+    ev = forms.plain(lambda v: {"text": v.a + 1}, {"a": a}, {"image": image, "text": text})
+    assert ev.inputs == [a] and ev.outputs == [image, text]
+    assert ev.fn(1) == (gr.skip(), 2)
