@@ -19,7 +19,8 @@ from demo.i18n import Registry, t
 
 DEMO = Path(__file__).resolve().parents[1] / "demo"
 # Modules whose widgets are built with forms.widget (each string key written once).
-KEYS_ONCE = ("vae_tab.py", "gan_tab.py", "image_inputs.py", "diffusion_tab.py", "clip_tab.py", "playground_tab.py")
+KEYS_ONCE = ("vae_tab.py", "gan_tab.py", "image_inputs.py", "diffusion_tab.py", "clip_tab.py", "playground_tab.py",
+             "train_tab.py", "common.py")
 # Modules with no function over 60 lines: the tabs on the form layer (named handlers: vae, gan),
 # the tabs whose build() is split per sub-tab, and the shared modules.
 SPLIT = KEYS_ONCE + ("forms.py", "plots_common.py")
