@@ -22,7 +22,7 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from engines import checkpoint, clip, runtime
+from engines import checkpoint, clip, families, runtime
 from engines.clip.backends import BACKEND_CHOICES, parse_pretrained
 from engines.clip.guide import (
     GENERATOR_KINDS,
@@ -51,7 +51,7 @@ from .forms import Form, widget
 from .i18n import LATEX_DELIMITERS, t
 
 FAMILY = "clip"
-GENERATOR_FAMILIES = GENERATOR_KINDS[1:]  # "vae", "stylegan", "ddpm"
+GENERATOR_FAMILIES = GENERATOR_KINDS[1:]  # every family CLIP guidance can steer (engines.families)
 DEFAULT_STEPS = 100
 DEFAULT_STRENGTH = 1.0
 DEFAULT_AUGMENT = 4
@@ -80,13 +80,15 @@ def _pretrained_name() -> str:
 
 @dataclass(frozen=True)
 class Generator:
-    """Something CLIP can steer: raw pixels or a shipped VAE / StyleGAN / DDPM checkpoint."""
+    """Something CLIP can steer: raw pixels or a checkpoint of a family whose spec can be guided."""
 
     name: str                       # the dropdown value: "pixels", a shipped folder's name, or "upload:FAMILY:NAME"
-    family: str                     # "pixels" | "vae" | "stylegan" | "ddpm"
+    family: str                     # "pixels" or the family's name
     folder: Path | None = None
     dataset: str = "pixels"         # what it was trained on: picks the default captions
-    num_classes: int | None = None  # a class-conditional DDPM's classes
+    num_classes: int | None = None  # a class-conditional generator's classes (its spec is `conditional`)
+    per_layer: bool = False         # its guidance target reads GuideSetting.per_layer (a StyleGAN's w per layer)
+    sampler: bool = False           # guided through its own sampler (spec.guide_run): scores are of the predicted x_0
 
     @property
     def spec(self) -> str:
@@ -112,9 +114,12 @@ def _read_json(path: Path) -> dict:
 
 def _generator(name: str, family: str, folder: Path) -> Generator:
     card, config = _read_json(folder / "card.json"), _read_json(folder / "config.json")
-    classes = config.get("num_classes") if family == "ddpm" else None
+    spec = families.get(family)
+    classes = config.get("num_classes") if spec.conditional else None
     return Generator(name, family, Path(folder), str(card.get("dataset") or "pixels"),
-                     classes if isinstance(classes, int) and classes > 0 else None)
+                     classes if isinstance(classes, int) and classes > 0 else None,
+                     per_layer="per_layer" in getattr(spec.guide_target, "options", ()),
+                     sampler=spec.guide_run is not None)
 
 
 def find_generators(assets_dir: str | Path | None = None) -> dict[str, Generator]:
@@ -311,7 +316,7 @@ class ClipHandlers:
         s = clip.GuideSetting(prompt=_prompt(v.prompt, required=True), negative=_prompt(v.negative, required=False),
                               generator=g.spec, steps=v.steps, strength=v.strength, seed=_number(v.seed),
                               augment=v.augment, label=label, size=size if g.family == "pixels" else DEFAULT_SIZE,
-                              per_layer=bool(v.per_layer) and g.family == "stylegan",
+                              per_layer=bool(v.per_layer) and g.per_layer,
                               candidates=CANDIDATES[g.family] if v.candidates is None else _number(v.candidates))
         return clip.check_setting(s)
 
@@ -408,8 +413,8 @@ class ClipHandlers:
         if running:
             text = t("clip.status.running", lang, step=f.step, total=f.total, score=f.score, best=f.best_score,
                      s=s, setting=desc)
-            ddpm = runs.generator is not None and runs.generator.family == "ddpm"
-            return text + (" · " + t("clip.status.x0", lang) if ddpm else "")
+            x0 = runs.generator is not None and runs.generator.sampler
+            return text + (" · " + t("clip.status.x0", lang) if x0 else "")
         best_step = _best_step(f)
         if runs.stopped:
             return t("clip.status.stopped", lang, step=f.step, total=f.total, s=s, best=f.best_score,
@@ -479,7 +484,7 @@ class ClipHandlers:
         captions that fit the generator's data (if the user has not edited them)."""
         g = self.generator(v.generator, v.uploads)
         out = {"label": gr.update(choices=self.label_choices(g, lang), value="none", visible=g.num_classes is not None),
-               "size": gr.update(visible=g.family == "pixels"), "per_layer": gr.update(visible=g.family == "stylegan"),
+               "size": gr.update(visible=g.family == "pixels"), "per_layer": gr.update(visible=g.per_layer),
                "candidates": gr.update(value=CANDIDATES[g.family])}
         if self._is_default(v.captions):
             out["captions"] = self.default_captions(lang, g.name, v.uploads)

@@ -17,6 +17,7 @@ class GuideLatent(torch.nn.Module):
     lr = 0.1
     prior_weight = 0.02
     psi = 0.7  # the starting w is the seed's, truncated toward w_avg
+    options = ("per_layer",)  # the GuideSetting fields it reads (the CLIP tab shows their widgets)
 
     def __init__(self, engine, gen: torch.Generator, setting, k: int = 1):
         super().__init__()
