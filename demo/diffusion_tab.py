@@ -232,7 +232,8 @@ class DiffusionHandlers:
             "source": gr.update(value="example" if choices else "sketch"),
             "fwd_t": gr.update(maximum=T, value=fwd_t),
             "schedule": gr.update(value=c.schedule),
-            "steps": [gr.update(maximum=T, value=min(DEFAULT_STEPS, T)), gr.update(maximum=T, value=min(DEFAULT_STEPS, T)),
+            "steps": [gr.update(maximum=T, value=min(DEFAULT_STEPS, T)),  # reverse, branch, fork A, fork B
+                      gr.update(maximum=T, value=min(DEFAULT_STEPS, T)),
                       gr.update(maximum=T, value=T), gr.update(maximum=T, value=min(20, T))],
             "labels": labels,
             "guidance": guidance,
@@ -257,8 +258,9 @@ class DiffusionHandlers:
         status = t("diffusion.upload.done", lang, name=name, T=eng.config.timesteps,
                    kind=t("diffusion.card.classes", lang, k=eng.num_classes) if eng.num_classes
                    else t("diffusion.card.uncond", lang))
-        return {"uploads": uploads, "model": gr.update(choices=self.models.choices(uploads, lang), value="upload:" + name),
-                "status": status, "files": None}
+        choices = self.models.choices(uploads, lang)
+        return {"uploads": uploads, "model": gr.update(choices=choices, value="upload:" + name), "status": status,
+                "files": None}
 
     # --- forward process -------------------------------------------------------------------------
 
@@ -592,7 +594,8 @@ def _forward_tab(reg):
             ui.sched = widget(reg, gr.Image, label="diffusion.fwd.schedules", elem_id="diffusion-fwd-schedules",
                               scale=5, min_width=500, **_PLOT)
         widget(reg, gr.Markdown, text="diffusion.fwd.note", elem_classes=["small-note"])
-    ui.outputs = {"x0": ui.x0, "noise": ui.noise, "xt": ui.xt, "hist": ui.hist, "sched": ui.sched, "caption": ui.caption}
+    ui.outputs = {"x0": ui.x0, "noise": ui.noise, "xt": ui.xt, "hist": ui.hist, "sched": ui.sched,
+                  "caption": ui.caption}
     return ui
 
 

@@ -97,8 +97,8 @@ CONTRAST_SAME = 0.9               # contrast captions closer than this to the pr
 # CLIP and back, each costing about max(image side, the tower's side)^2 (a family's guided loop does it
 # its spec's guide_repeats times: the DDPM's recurrence). One step is one unit on the compute thread.
 # The GenLab CLIP sees 64x64; a pretrained ViT 224x224 through a network ~100x bigger, so its budget
-# is far lower: about 8 views a step and 100 such steps. On the 2-core CPU (busy with other jobs) 8 candidates x 5 views at 64
-# px took 0.68 s a step with the GenLab CLIP.
+# is far lower: about 8 views a step and 100 such steps. On the 2-core CPU (busy with other jobs)
+# 8 candidates x 5 views at 64 px took 0.68 s a step with the GenLab CLIP.
 MAX_STEP_WORK = {"genlab": 512 * 1024, "pretrained": 8 * 224 * 224}
 MAX_RUN_STEPS_AT_MAX = {"genlab": 200, "pretrained": 100}  # whole run: this many steps at the step budget
 
