@@ -10,7 +10,7 @@ a budget allows while a probe makes an interactive no-op call every 20 ms: the p
 what a slider waits. Runs: a DDIM run of each shipped DDPM at the most images a run or a step may
 hold (MNIST guided, which runs the UNet twice), CLIP guidance of raw pixels at the whole step budget,
 and a CLIP-guided shapes DDPM at the tab's defaults (8 samples, 5 views, each step taken
-DDPM_RECURRENCE times). Target (issue 17): about 0.5 s or less. Prints one JSON object.
+engines.diffusion.guided.RECURRENCE times). Target (issue 17): about 0.5 s or less. Prints one JSON object.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from engines import checkpoint, clip, runtime
+from engines import checkpoint, clip, families, runtime
 from engines.clip.backends import BACKEND_CHOICES, parse_pretrained
 from engines.clip.guide import (
     GENERATOR_KINDS,
@@ -44,15 +44,14 @@ from .common import (
     add_upload,
     card_split,
     display,
-    handler,
     session_label,
     warn,
 )
-from .forms import widget
+from .forms import Form, widget
 from .i18n import LATEX_DELIMITERS, t
 
 FAMILY = "clip"
-GENERATOR_FAMILIES = GENERATOR_KINDS[1:]  # "vae", "stylegan", "ddpm"
+GENERATOR_FAMILIES = GENERATOR_KINDS[1:]  # every family CLIP guidance can steer (engines.families)
 DEFAULT_STEPS = 100
 DEFAULT_STRENGTH = 1.0
 DEFAULT_AUGMENT = 4
@@ -81,13 +80,15 @@ def _pretrained_name() -> str:
 
 @dataclass(frozen=True)
 class Generator:
-    """Something CLIP can steer: raw pixels or a shipped VAE / StyleGAN / DDPM checkpoint."""
+    """Something CLIP can steer: raw pixels or a checkpoint of a family whose spec can be guided."""
 
     name: str                       # the dropdown value: "pixels", a shipped folder's name, or "upload:FAMILY:NAME"
-    family: str                     # "pixels" | "vae" | "stylegan" | "ddpm"
+    family: str                     # "pixels" or the family's name
     folder: Path | None = None
     dataset: str = "pixels"         # what it was trained on: picks the default captions
-    num_classes: int | None = None  # a class-conditional DDPM's classes
+    num_classes: int | None = None  # a class-conditional generator's classes (its spec is `conditional`)
+    per_layer: bool = False         # its guidance target reads GuideSetting.per_layer (a StyleGAN's w per layer)
+    sampler: bool = False           # guided through its own sampler (spec.guide_run): scores are of the predicted x_0
 
     @property
     def spec(self) -> str:
@@ -113,9 +114,12 @@ def _read_json(path: Path) -> dict:
 
 def _generator(name: str, family: str, folder: Path) -> Generator:
     card, config = _read_json(folder / "card.json"), _read_json(folder / "config.json")
-    classes = config.get("num_classes") if family == "ddpm" else None
+    spec = families.get(family)
+    classes = config.get("num_classes") if spec.conditional else None
     return Generator(name, family, Path(folder), str(card.get("dataset") or "pixels"),
-                     classes if isinstance(classes, int) and classes > 0 else None)
+                     classes if isinstance(classes, int) and classes > 0 else None,
+                     per_layer="per_layer" in getattr(spec.guide_target, "options", ()),
+                     sampler=spec.guide_run is not None)
 
 
 def find_generators(assets_dir: str | Path | None = None) -> dict[str, Generator]:
@@ -283,37 +287,37 @@ class ClipHandlers:
 
     # --- backend card ----------------------------------------------------------------------------
 
-    def card(self, lang, uploads, backend):
+    def card(self, lang, v):
         """The selected CLIP's model card. The pretrained model is not loaded for this."""
-        if backend == "pretrained":
+        if v.backend == "pretrained":
             return t("clip.card.pretrained", lang, name=_pretrained_name())
-        return format_card(self.backend(backend, uploads), lang)
+        return format_card(self.backend(v.backend, v.uploads), lang)
 
-    def upload(self, lang, uploads, files):
+    def upload(self, lang, v):
         """A CLIP checkpoint (e.g. one retrained in the training tab) for this session only."""
         try:
-            name, b, uploads = add_upload(files, uploads, FAMILY)
+            name, b, uploads = add_upload(v.files, v.uploads, FAMILY)
         except UserError as err:
-            return gr.skip(), gr.skip(), warn(err, lang), None
-        value = "upload:" + name
-        status = t("clip.upload.done", lang, name=name, side=b.image_size)
-        return uploads, gr.update(choices=self.backend_choices(lang, uploads), value=value), status, None
+            return {"status": warn(err, lang), "files": None}
+        return {"uploads": uploads,
+                "backend": gr.update(choices=self.backend_choices(lang, uploads), value="upload:" + name),
+                "status": t("clip.upload.done", lang, name=name, side=b.image_size), "files": None}
 
     # --- generation ------------------------------------------------------------------------------
 
-    def setting(self, prompt, negative, generator, steps, strength, seed, augment, label, size=DEFAULT_SIZE,
-                per_layer=False, uploads=None, candidates=None):
-        """Widget values -> a checked engines.clip.GuideSetting (check_setting checks the numbers;
-        no candidates: the generator's default)."""
-        g = self.generator(generator, uploads)
-        label = None if label in (None, "", "none") or g.num_classes is None else _whole(_number(label))
+    def setting(self, v) -> clip.GuideSetting:
+        """The generate event's named values -> a checked engines.clip.GuideSetting (check_setting checks
+        the numbers; no candidates: the generator's default)."""
+        g = self.generator(v.generator, v.uploads)
+        label = None if v.label in (None, "", "none") or g.num_classes is None else _whole(_number(v.label))
         if label is not None and (not isinstance(label, int) or not 0 <= label < g.num_classes):
             raise UserError("clip_tab_label", value=label, high=g.num_classes - 1)
-        s = clip.GuideSetting(prompt=_prompt(prompt, required=True), negative=_prompt(negative, required=False),
-                              generator=g.spec, steps=steps, strength=strength, seed=_number(seed), augment=augment,
-                              label=label, size=size if g.family == "pixels" else DEFAULT_SIZE,
-                              per_layer=bool(per_layer) and g.family == "stylegan",
-                              candidates=CANDIDATES[g.family] if candidates is None else _number(candidates))
+        size = DEFAULT_SIZE if v.size is None else v.size
+        s = clip.GuideSetting(prompt=_prompt(v.prompt, required=True), negative=_prompt(v.negative, required=False),
+                              generator=g.spec, steps=v.steps, strength=v.strength, seed=_number(v.seed),
+                              augment=v.augment, label=label, size=size if g.family == "pixels" else DEFAULT_SIZE,
+                              per_layer=bool(v.per_layer) and g.per_layer,
+                              candidates=CANDIDATES[g.family] if v.candidates is None else _number(v.candidates))
         return clip.check_setting(s)
 
     @staticmethod
@@ -326,29 +330,43 @@ class ClipHandlers:
             text += " · " + t("clip.setting.candidates", lang, k=setting.candidates)
         return text
 
-    def generate(self, lang, uploads, runs, prompt, negative, backend, generator, steps, strength, seed, augment, label,
-                 size=DEFAULT_SIZE, per_layer=False, candidates=None,
-                 progress=gr.Progress()):  # noqa: B008 (Gradio's progress bar)
+    def generate(self, lang, v, progress=gr.Progress()):  # noqa: B008 (Gradio's progress bar)
         """Stream the image, the best image so far and the CLIP score plot; then the snapshots."""
-        setting = self.setting(prompt, negative, generator, steps, strength, seed, augment, label, size, per_layer,
-                               uploads, candidates)
-        runs = runs if isinstance(runs, Runs) else Runs()
-        if backend == "pretrained":  # the first load of a large CLIP can take a while: say so
-            yield (gr.skip(), t("clip.status.loading", lang, backend=_pretrained_name()), *(gr.skip(),) * 4)
-        try:
-            b = self.backend(backend, uploads)
-        except UserError as err:  # e.g. the pretrained CLIP offline: the status says so too, not "Loading"
-            yield (gr.skip(), "⚠️ " + err.localized(lang), *(gr.skip(),) * 4)
-            raise
+        setting = self.setting(v)
+        runs = v.runs if isinstance(v.runs, Runs) else Runs()
+        b = yield from self._load_backend(lang, v)
         self._warn_prompt(b, setting, lang)
         stop = threading.Event()
         runs.stop_event, runs.stopped = stop, False
         runs.frame, runs.snapshots, runs.setting, runs.backend_name = None, [], setting, b.name
-        runs.generator = self.generator(generator, uploads)
-        keep = _snapshot_steps(setting.steps)
+        runs.generator = self.generator(v.generator, v.uploads)
+        yield from self._stream(lang, runs, clip.guide(b, setting, stop=stop), progress)
+        frame = runs.frame
+        if frame is None:  # the engine yields at least one frame; keep the screen as it is otherwise
+            return
+        runs.stopped = frame.stopped or frame.step < frame.total
+        if frame.warning is not None:  # the run ended early on its own (e.g. a non-finite score)
+            gr.Warning(frame.warning.localized(lang), title=t("error.title", lang))
+        if not runs.snapshots or runs.snapshots[-1][0] != frame.step:
+            runs.snapshots.append((frame.step, frame.image, frame.score))
+        yield {**self._frame_view(runs, lang, running=False), "gallery": self._gallery(runs, lang)}
+
+    def _load_backend(self, lang, v):
+        """The CLIP to steer with (a generator: it yields the status while a large one loads)."""
+        if v.backend == "pretrained":  # the first load of a large CLIP can take a while: say so
+            yield {"status": t("clip.status.loading", lang, backend=_pretrained_name())}
+        try:
+            return self.backend(v.backend, v.uploads)
+        except UserError as err:  # e.g. the pretrained CLIP offline: the status says so too, not "Loading"
+            yield {"status": "⚠️ " + err.localized(lang)}
+            raise
+
+    def _stream(self, lang, runs, guide, progress):
+        """The run's frames, stepped on the engine's compute thread (one OpenMP team, whichever pool
+        thread resumes us), shown every STREAM_EVERY_S; snapshots kept in `runs`."""
+        keep = _snapshot_steps(runs.setting.steps)
         t0, last, shown = time.perf_counter(), 0.0, False
-        # Stepped on the engine's compute thread (one OpenMP team, whichever pool thread resumes us).
-        frames = runtime.stepped(clip.guide(b, setting, stop=stop))
+        frames = runtime.stepped(guide)
         try:
             for frame in frames:
                 runs.frame = frame
@@ -362,23 +380,16 @@ class ClipHandlers:
                     last = now
                     progress((frame.step, frame.total), desc=t("clip.progress", lang), unit="steps")
                     # the first frame clears the last run's snapshots; later ones leave the gallery alone
-                    yield (runs, self._status(runs, lang, running=True), display(frame.image, IMAGE_SIDE),
-                           display(frame.best_image, IMAGE_SIDE), score_frame(frame.scores, frame.total, lang),
-                           gr.skip() if shown else None)
+                    yield {**self._frame_view(runs, lang, running=True), **({} if shown else {"gallery": None})}
                     shown = True
         finally:
             frames.close()
-        frame = runs.frame
-        if frame is None:  # the engine yields at least one frame; keep the screen as it is otherwise
-            return
-        runs.stopped = frame.stopped or frame.step < frame.total
-        if frame.warning is not None:  # the run ended early on its own (e.g. a non-finite score)
-            gr.Warning(frame.warning.localized(lang), title=t("error.title", lang))
-        if not runs.snapshots or runs.snapshots[-1][0] != frame.step:
-            runs.snapshots.append((frame.step, frame.image, frame.score))
-        yield (runs, self._status(runs, lang, running=False), display(frame.image, IMAGE_SIDE),
-               display(frame.best_image, IMAGE_SIDE), score_frame(frame.scores, frame.total, lang),
-               self._gallery(runs, lang))
+
+    def _frame_view(self, runs: Runs, lang: str, *, running: bool) -> dict:
+        f = runs.frame
+        return {"runs": runs, "status": self._status(runs, lang, running=running),
+                "image": display(f.image, IMAGE_SIDE), "best": display(f.best_image, IMAGE_SIDE),
+                "plot": score_frame(f.scores, f.total, lang)}
 
     @staticmethod
     def _warn_prompt(b, setting, lang: str) -> None:
@@ -402,8 +413,8 @@ class ClipHandlers:
         if running:
             text = t("clip.status.running", lang, step=f.step, total=f.total, score=f.score, best=f.best_score,
                      s=s, setting=desc)
-            ddpm = runs.generator is not None and runs.generator.family == "ddpm"
-            return text + (" · " + t("clip.status.x0", lang) if ddpm else "")
+            x0 = runs.generator is not None and runs.generator.sampler
+            return text + (" · " + t("clip.status.x0", lang) if x0 else "")
         best_step = _best_step(f)
         if runs.stopped:
             return t("clip.status.stopped", lang, step=f.step, total=f.total, s=s, best=f.best_score,
@@ -421,30 +432,31 @@ class ClipHandlers:
                     t("clip.gallery.best", lang, step=_best_step(f), score=f.best_score)))
         return out
 
-    def run_texts(self, lang, runs):
+    def run_texts(self, lang, v):
         """After a language switch: the status, the plot and the gallery captions of the stored run."""
+        runs = v.runs
         if not isinstance(runs, Runs) or runs.frame is None or not runs.frame.done:
-            return gr.skip(), gr.skip(), gr.skip()
+            return {}
         f = runs.frame
-        return (self._status(runs, lang, running=False), score_frame(f.scores, f.total, lang),
-                self._gallery(runs, lang))
+        return {"status": self._status(runs, lang, running=False), "plot": score_frame(f.scores, f.total, lang),
+                "gallery": self._gallery(runs, lang)}
 
     # --- what CLIP sees --------------------------------------------------------------------------
 
-    def sees(self, lang, uploads, runs, backend, source, upload, captions):
+    def sees(self, lang, v):
         """Zero-shot bars of the run's best (or current) image, or an uploaded one, against the captions."""
         from engines import data
 
-        texts = parse_captions(captions)
-        if source == "upload":
-            if not upload:
+        texts = parse_captions(v.captions)
+        if v.source == "upload":
+            if not v.upload:
                 raise UserError("image_missing")
-            image = data.decode_image(upload)
+            image = data.decode_image(v.upload)
         else:
-            if not isinstance(runs, Runs) or runs.frame is None:
+            if not isinstance(v.runs, Runs) or v.runs.frame is None:
                 raise UserError("clip_tab_no_run")
-            image = runs.frame.image if source == "current" else runs.frame.best_image
-        b = self.backend(backend, uploads)
+            image = v.runs.frame.image if v.source == "current" else v.runs.frame.best_image
+        b = self.backend(v.backend, v.uploads)
         out = b.similarity(image[None], texts)
         cos, probs = np.asarray(out["cosine"])[0], np.asarray(out["probs"])[0]
         top = int(np.argmax(probs))
@@ -453,63 +465,72 @@ class ClipHandlers:
         h, w = image.shape[:2]
         if (h, w) != (b.image_size, b.image_size):
             summary += "\n\n" + t("clip.sees.converted", lang, w=w, h=h, side=b.image_size)
-        return display(image, IMAGE_SIDE), plots.similarity_bars(texts, probs, cos, lang), summary
+        return {"image": display(image, IMAGE_SIDE), "bars": plots.similarity_bars(texts, probs, cos, lang),
+                "text": summary}
 
-    def sees_after_run(self, lang, uploads, runs, backend, source, upload, captions):
+    def sees_after_run(self, lang, v):
         """After a run: the bars for its best (or current) image, unless the user looks at an upload."""
-        if source == "upload" or not isinstance(runs, Runs) or runs.frame is None:
-            return gr.skip(), gr.skip(), gr.skip()
+        if v.source == "upload" or not isinstance(v.runs, Runs) or v.runs.frame is None:
+            return {}
         try:
-            return self.sees(lang, uploads, runs, backend, source, upload, captions)
+            return self.sees(lang, v)
         except UserError:  # e.g. captions being edited: the Compare button reports it
-            return gr.skip(), gr.skip(), gr.skip()
+            return {}
 
     # --- widgets that follow each other ----------------------------------------------------------
 
-    def generator_changed(self, lang, uploads, generator, captions):
+    def generator_changed(self, lang, v):
         """A class dropdown for a class-conditional DDPM, the size for pixels, per-layer w for a StyleGAN;
         captions that fit the generator's data (if the user has not edited them)."""
-        g = self.generator(generator, uploads)
-        label = gr.update(choices=self.label_choices(g, lang), value="none", visible=g.num_classes is not None)
-        new_captions = self.default_captions(lang, g.name, uploads) if self._is_default(captions) else gr.skip()
-        return (label, gr.update(visible=g.family == "pixels"), gr.update(visible=g.family == "stylegan"),
-                gr.update(value=CANDIDATES[g.family]), new_captions)
+        g = self.generator(v.generator, v.uploads)
+        out = {"label": gr.update(choices=self.label_choices(g, lang), value="none", visible=g.num_classes is not None),
+               "size": gr.update(visible=g.family == "pixels"), "per_layer": gr.update(visible=g.per_layer),
+               "candidates": gr.update(value=CANDIDATES[g.family])}
+        if self._is_default(v.captions):
+            out["captions"] = self.default_captions(lang, g.name, v.uploads)
+        return out
 
-    def example(self, lang, index):
+    def example(self, lang, v):
         """An example prompt clicked: the prompt and the generator that fits it."""
         examples = self.examples(lang)
         try:
-            prompt, generator = examples[int(index)]
+            prompt, generator = examples[int(v.index)]
         except (TypeError, ValueError, IndexError):
-            return gr.skip(), gr.skip()
-        return prompt, generator
+            return {}
+        return {"prompt": prompt, "generator": generator}
 
-    def reset_captions(self, lang, uploads, generator):
-        return self.default_captions(lang, generator, uploads)
+    def reset_captions(self, lang, v):
+        return self.default_captions(lang, v.generator, v.uploads)
 
-    def refresh_generators(self, lang, uploads, generator):
+    def refresh_generators(self, lang, v):
         """Opening the tab: the generators now include what this session uploaded in the other tabs."""
+        return self._generator_list(lang, v.uploads, v.generator)
+
+    def _generator_list(self, lang, uploads, generator):
         choices = self.generator_choices(lang, uploads)
-        value = generator if any(v == generator for _, v in choices) else "pixels"
+        value = generator if any(c == generator for _, c in choices) else "pixels"
         return gr.update(choices=choices, value=value)
 
-    def refresh_lists(self, lang, uploads, backend, generator):
+    def refresh_lists(self, lang, v):
         """The session's models changed (an upload here or in another tab, a model kept in the Train
         tab): redraw the CLIP and generator lists, keeping the choices that still exist."""
-        backends = self.backend_choices(lang, uploads)
-        backend = backend if any(v == backend for _, v in backends) else "genlab"
-        return gr.update(choices=backends, value=backend), self.refresh_generators(lang, uploads, generator)
+        backends = self.backend_choices(lang, v.uploads)
+        backend = v.backend if any(c == v.backend for _, c in backends) else "genlab"
+        return {"backend": gr.update(choices=backends, value=backend),
+                "generator": self._generator_list(lang, v.uploads, v.generator)}
 
-    def texts(self, lang, uploads, backend, generator, label, captions):
+    def texts(self, lang, v):
         """After a language switch: CLIP and generator names, class names, examples, untouched captions."""
-        g = self.all_generators(uploads).get(str(generator or ""))
-        label_update = (gr.update(choices=self.label_choices(g, lang), value=label) if g is not None
-                        else gr.skip())
-        samples = [[p] for p, _ in self.examples(lang)]
-        return (gr.update(choices=self.backend_choices(lang, uploads), value=backend),
-                gr.update(choices=self.generator_choices(lang, uploads), value=generator), label_update,
-                gr.Dataset(components=[self.prompt_box], samples=samples) if self.prompt_box is not None else gr.skip(),
-                self.default_captions(lang, generator, uploads) if self._is_default(captions) else gr.skip())
+        g = self.all_generators(v.uploads).get(str(v.generator or ""))
+        out = {"backend": gr.update(choices=self.backend_choices(lang, v.uploads), value=v.backend),
+               "generator": gr.update(choices=self.generator_choices(lang, v.uploads), value=v.generator)}
+        if g is not None:
+            out["label"] = gr.update(choices=self.label_choices(g, lang), value=v.label)
+        if self.prompt_box is not None:
+            out["examples"] = gr.Dataset(components=[self.prompt_box], samples=[[p] for p, _ in self.examples(lang)])
+        captions_fit = self._is_default(v.captions)  # the user's own captions stay
+        out["captions"] = self.default_captions(lang, v.generator, v.uploads) if captions_fit else gr.skip()
+        return out
 
 
 def score_rows(scores: list[float], lang: str) -> pd.DataFrame:
@@ -696,46 +717,51 @@ def _explain_tab(reg):
 # --- wiring ---------------------------------------------------------------------------------------
 
 
-def _wire_models(ctx, h, S, top, tab, gen, sees):
+def _wire_models(ctx, form, h, top, tab, gen, sees):
     """The card, uploads, the generator list and the examples."""
-    ctx.demo.load(handler(h.card), [*S.LU, top.backend], top.card, **QUIET, **PRIVATE)
-    top.backend.change(handler(h.card), [*S.LU, top.backend], top.card, api_name="clip_card", **QUIET)
-    top.upload_files.upload(handler(h.upload), [*S.LU, top.upload_files],
-                            [ctx.uploads, top.backend, top.upload_status, top.upload_files],
-                            api_name="clip_upload", **QUIET)
-    tab.select(handler(h.refresh_generators), [*S.LU, gen.generator], gen.generator, queue=False,
-               show_progress="hidden", **PRIVATE)
-    ctx.uploads.change(handler(h.refresh_lists), [*S.LU, top.backend, gen.generator], [top.backend, gen.generator],
-                       queue=False, show_progress="hidden", **PRIVATE)
-    gen.generator.change(handler(h.generator_changed), [*S.LU, gen.generator, sees.captions],
-                         [gen.label, gen.size, gen.per_layer, gen.candidates, sees.captions],
-                         api_name="clip_generator", queue=False, show_progress="hidden")
-    gen.examples.click(handler(h.example), [ctx.lang, gen.examples], [gen.prompt, gen.generator],
-                       api_name="clip_example", queue=False, show_progress="hidden")
+    card = form(h.card, {"backend": top.backend}, top.card)
+    ctx.demo.load(*card, **QUIET, **PRIVATE)
+    top.backend.change(*card, api_name="clip_card", **QUIET)
+    top.upload_files.upload(*form(h.upload, {"files": top.upload_files}, {
+        "uploads": ctx.uploads, "backend": top.backend, "status": top.upload_status, "files": top.upload_files}),
+        api_name="clip_upload", **QUIET)
+    quick = {"queue": False, "show_progress": "hidden"}
+    tab.select(*form(h.refresh_generators, {"generator": gen.generator}, gen.generator), **quick, **PRIVATE)
+    ctx.uploads.change(*form(h.refresh_lists, {"backend": top.backend, "generator": gen.generator},
+                             {"backend": top.backend, "generator": gen.generator}), **quick, **PRIVATE)
+    gen.generator.change(*form(h.generator_changed, {"generator": gen.generator, "captions": sees.captions}, {
+        "label": gen.label, "size": gen.size, "per_layer": gen.per_layer, "candidates": gen.candidates,
+        "captions": sees.captions}), api_name="clip_generator", **quick)
+    gen.examples.click(*Form(ctx.lang)(h.example, {"index": gen.examples},
+                                       {"prompt": gen.prompt, "generator": gen.generator}),
+                       api_name="clip_example", **quick)
 
 
-def _wire_runs(h, S, top, gen, sees):
+def _wire_runs(form, h, runs, top, gen, sees):
     """Generate streams; Stop ends the run after the step in progress and keeps the best image.
     preprocess=False: plain JSON values, checked by the handler and the engine, so NaN or 10^6 steps
     sent through the API get a message in the session's language instead of Gradio's English
     bounds check. What CLIP sees follows each run, or its own button."""
-    sees_inputs = [*S.LUR, top.backend, sees.source, sees.upload, sees.captions]
-    sees_outputs = [sees.image, sees.bars, sees.text]
-    gen_inputs = [*S.LUR, gen.prompt, gen.negative, top.backend, gen.generator, gen.steps, gen.strength, gen.seed,
-                  gen.augment, gen.label, gen.size, gen.per_layer, gen.candidates]
-    gen_outputs = [S.runs, gen.status, gen.image, gen.best, gen.plot, gen.gallery]
-    run = gr.on([gen.generate.click, gen.prompt.submit], handler(h.generate), gen_inputs, gen_outputs,
-                api_name="clip_generate", show_progress="full", show_progress_on=[gen.plot], preprocess=False,
-                **LONG)
-    run.success(handler(h.sees_after_run), sees_inputs, sees_outputs, **QUIET, **PRIVATE)
-    gen.stop.click(h.stop, S.runs, None, api_name="clip_stop", queue=False, show_progress="hidden")
+    sees_in = {"runs": runs, "backend": top.backend, "source": sees.source, "upload": sees.upload,
+               "captions": sees.captions}
+    sees_out = {"image": sees.image, "bars": sees.bars, "text": sees.text}
+    generate = form(h.generate, {"runs": runs, "prompt": gen.prompt, "negative": gen.negative, "backend": top.backend,
+                                 "generator": gen.generator, "steps": gen.steps, "strength": gen.strength,
+                                 "seed": gen.seed, "augment": gen.augment, "label": gen.label, "size": gen.size,
+                                 "per_layer": gen.per_layer, "candidates": gen.candidates},
+                    {"runs": runs, "status": gen.status, "image": gen.image, "best": gen.best, "plot": gen.plot,
+                     "gallery": gen.gallery})
+    run = gr.on([gen.generate.click, gen.prompt.submit], *generate, api_name="clip_generate", show_progress="full",
+                show_progress_on=[gen.plot], preprocess=False, **LONG)
+    run.success(*form(h.sees_after_run, sees_in, sees_out), **QUIET, **PRIVATE)
+    gen.stop.click(h.stop, runs, None, api_name="clip_stop", queue=False, show_progress="hidden")
 
     sees.source.change(lambda s: gr.update(visible=s == "upload"), sees.source, sees.upload, queue=False,
                        show_progress="hidden", **PRIVATE)
-    gr.on([sees.run.click, sees.upload.upload], handler(h.sees), sees_inputs, sees_outputs, api_name="clip_sees",
+    gr.on([sees.run.click, sees.upload.upload], *form(h.sees, sees_in, sees_out), api_name="clip_sees",
           show_progress="minimal", **COMPUTE)
-    sees.defaults.click(handler(h.reset_captions), [*S.LU, gen.generator], sees.captions, api_name="clip_captions",
-                        queue=False, show_progress="hidden")
+    sees.defaults.click(*form(h.reset_captions, {"generator": gen.generator}, sees.captions),
+                        api_name="clip_captions", queue=False, show_progress="hidden")
 
 
 def build(ctx: AppContext) -> None:
@@ -752,12 +778,15 @@ def build(ctx: AppContext) -> None:
             gen = _generate_tab(reg, h, lang, default_gen)
             sees = _sees_tab(reg, h, lang, default_gen)
             _explain_tab(reg)
-    S = SimpleNamespace(LU=[ctx.lang, ctx.uploads], LUR=[ctx.lang, ctx.uploads, runs], runs=runs)
-    _wire_models(ctx, h, S, top, tab, gen, sees)
-    _wire_runs(h, S, top, gen, sees)
+    form = Form(ctx.lang, uploads=ctx.uploads)
+    _wire_models(ctx, form, h, top, tab, gen, sees)
+    _wire_runs(form, h, runs, top, gen, sees)
     ctx.on_lang += [
-        (handler(h.card), [*S.LU, top.backend], top.card),
-        (handler(h.texts), [*S.LU, top.backend, gen.generator, gen.label, sees.captions],
-         [top.backend, gen.generator, gen.label, gen.examples, sees.captions]),
-        (handler(h.run_texts), [ctx.lang, runs], [gen.status, gen.plot, gen.gallery]),
+        tuple(form(h.card, {"backend": top.backend}, top.card)),
+        tuple(form(h.texts, {"backend": top.backend, "generator": gen.generator, "label": gen.label,
+                             "captions": sees.captions},
+                   {"backend": top.backend, "generator": gen.generator, "label": gen.label, "examples": gen.examples,
+                    "captions": sees.captions})),
+        tuple(Form(ctx.lang)(h.run_texts, {"runs": runs}, {"status": gen.status, "plot": gen.plot,
+                                                            "gallery": gen.gallery})),
     ]

@@ -343,36 +343,42 @@ def handler(fn=None, *, compute: bool = True, priority: str | None = None, long:
     """
     if fn is None:
         return functools.partial(handler, compute=compute, priority=priority, long=long)
-
-    def translate(lang, exc):
-        if isinstance(exc, gr.Error):
-            return exc
-        if isinstance(exc, UserError):
-            return gr.Error(exc.localized(lang), title=t("error.title", lang), print_exception=False)
-        log.error("handler %s failed", fn.__name__, exc_info=exc)
-        return gr.Error(t("error.unexpected", lang), title=t("error.title", lang), print_exception=False)
-
     if inspect.isgeneratorfunction(fn):
-        lane = priority or runtime.BACKGROUND
-        one_per_session = compute if long is None else long
+        return _streamed(fn, compute=compute, lane=priority or runtime.BACKGROUND,
+                         one_per_session=compute if long is None else long)
+    return _called(fn, compute=compute, lane=priority or runtime.INTERACTIVE)
 
-        @functools.wraps(fn)
-        def streamed(lang, *args, **kwargs):
-            session = _session_hash() if one_per_session else None
-            try:
-                with _long_run(session):
-                    items = fn(lang, *args, **kwargs)
-                    if compute:
-                        yield from runtime.stepped(items, priority=lane)
-                    else:
-                        yield from _in_lane(items, lane)
-            except Exception as exc:  # GeneratorExit (a cancelled event) is not an Exception
-                raise translate(lang, exc) from None
 
-        return streamed
+def _translate(fn, lang, exc) -> gr.Error:
+    """What a handler raised -> the gr.Error the page shows, in the session language."""
+    if isinstance(exc, gr.Error):
+        return exc
+    if isinstance(exc, UserError):
+        return gr.Error(exc.localized(lang), title=t("error.title", lang), print_exception=False)
+    log.error("handler %s failed", fn.__name__, exc_info=exc)
+    return gr.Error(t("error.unexpected", lang), title=t("error.title", lang), print_exception=False)
 
-    lane = priority or runtime.INTERACTIVE
 
+def _streamed(fn, *, compute: bool, lane: str, one_per_session: bool):
+    """A streaming handler, stepped item by item in its lane (see `handler`)."""
+    @functools.wraps(fn)
+    def streamed(lang, *args, **kwargs):
+        session = _session_hash() if one_per_session else None
+        try:
+            with _long_run(session):
+                items = fn(lang, *args, **kwargs)
+                if compute:
+                    yield from runtime.stepped(items, priority=lane)
+                else:
+                    yield from _in_lane(items, lane)
+        except Exception as exc:  # GeneratorExit (a cancelled event) is not an Exception
+            raise _translate(fn, lang, exc) from None
+
+    return streamed
+
+
+def _called(fn, *, compute: bool, lane: str):
+    """A plain handler, run on the compute thread in its lane (or where it was called: compute=False)."""
     @functools.wraps(fn)
     def wrapped(lang, *args, **kwargs):
         try:
@@ -383,7 +389,7 @@ def handler(fn=None, *, compute: bool = True, priority: str | None = None, long:
                     return runtime.call(fn, lang, *args, **kwargs)
             return runtime.call(fn, lang, *args, **kwargs)
         except Exception as exc:
-            raise translate(lang, exc) from None
+            raise _translate(fn, lang, exc) from None
 
     return wrapped
 
@@ -473,17 +479,17 @@ def warn(err: UserError, lang: str) -> str:
 def model_row(reg: Registry, prefix: str, choices, default):
     """The row every family tab opens with: the model dropdown, the model card and the upload box.
     -> (model, card, upload_files, upload_status); element ids are `{prefix}-model` etc."""
+    from .forms import widget  # (demo.forms imports this module)
+
     with gr.Row(equal_height=False):
-        model = reg(gr.Dropdown(choices, value=default, label=reg.text("model.label"),
-                                info=reg.text("model.info"), elem_id=f"{prefix}-model", scale=2),
-                    label="model.label", info="model.info")
-        with reg(gr.Accordion(reg.text("model.card"), open=False, elem_id=f"{prefix}-card-box"), label="model.card"):
+        model = widget(reg, gr.Dropdown, choices=choices, value=default, label="model.label", info="model.info",
+                       elem_id=f"{prefix}-model", scale=2)
+        with widget(reg, gr.Accordion, label="model.card", open=False, elem_id=f"{prefix}-card-box"):
             card = gr.Markdown(elem_id=f"{prefix}-card")
-        with reg(gr.Accordion(reg.text("model.upload"), open=False, elem_id=f"{prefix}-upload-box"),
-                 label="model.upload"):
-            upload_files = reg(gr.File(file_count="multiple", label=reg.text("model.upload.file"),
-                                       elem_id=f"{prefix}-upload"), label="model.upload.file")
-            reg(gr.Markdown(reg.text("model.upload.note")), value="model.upload.note")
+        with widget(reg, gr.Accordion, label="model.upload", open=False, elem_id=f"{prefix}-upload-box"):
+            upload_files = widget(reg, gr.File, file_count="multiple", label="model.upload.file",
+                                  elem_id=f"{prefix}-upload")
+            widget(reg, gr.Markdown, text="model.upload.note")
             upload_status = gr.Markdown(elem_id=f"{prefix}-upload-status")
     return model, card, upload_files, upload_status
 

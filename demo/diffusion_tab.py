@@ -34,14 +34,14 @@ from .common import (
     add_upload,
     card_table,
     display,
-    handler,
     model_row,
     warn,
 )
 from .diffusion_inputs import example_choices, examples_for, model_input
+from . import forms
 from .forms import Form, widget
 from .i18n import LATEX_DELIMITERS, t
-from .image_inputs import Choice, build_picker, not_given
+from .image_inputs import build_picker, choice_of, not_given
 
 FAMILY = "ddpm"
 DEFAULT_MODEL = "mnist-ddpm"
@@ -134,8 +134,10 @@ def _caption(traj, frame: dict, lang: str) -> str:
     return t("diffusion.caption.step", lang, step=frame["step"], count=traj.count, t=frame["t"])
 
 
-def _pictures(frame: dict, side: int = GRID_SIDE) -> tuple:
-    return plots.grid(frame["x_t"], side), plots.grid(frame["eps"], side), plots.grid(frame["x0"], side)
+def _pictures(frame: dict, side: int = GRID_SIDE) -> dict:
+    """x_t, the predicted noise and the predicted x_0 as grids, by the reverse sub-tab's output names."""
+    return {"xt": plots.grid(frame["x_t"], side), "eps": plots.grid(frame["eps"], side),
+            "x0": plots.grid(frame["x0"], side)}
 
 
 def _stream(run, stop):
@@ -209,81 +211,78 @@ class DiffusionHandlers:
 
     # --- model -----------------------------------------------------------------------------------
 
-    def model_changed(self, lang, uploads, model, fwd_t):
+    def model_changed(self, lang, v):
         """Card, examples, slider ranges and the class/guidance controls for the selected model."""
-        if not model:  # no diffusion model shipped or uploaded yet: nothing to set up
-            return (gr.skip(),) * 16
-        eng = self._engine(uploads, model)
+        if not v.model:  # no diffusion model shipped or uploaded yet: nothing to set up
+            return {}
+        eng = self._engine(v.uploads, v.model)
         c = eng.config
         images, labels = self._examples(eng)
         choices = example_choices(images, labels, eng.card.get("dataset"))
         conditional = eng.num_classes is not None
         default_g = float(eng.card.get("default_guidance", 3.0))
         T = c.timesteps
-        fwd_t = DEFAULT_T if fwd_t is None else min(int(fwd_t), T)
-
+        fwd_t = DEFAULT_T if v.fwd_t is None else min(int(v.fwd_t), T)
         # A fresh update for each widget: Gradio consumes an update's value while applying it.
-        def labels():
-            return gr.update(choices=_label_choices(eng, lang), value="all", visible=conditional)
+        labels = [gr.update(choices=_label_choices(eng, lang), value="all", visible=conditional) for _ in range(3)]
+        guidance = [gr.update(visible=conditional, value=default_g) for _ in range(4)]
+        return {
+            "card": _format_card(eng, lang),
+            "example": gr.update(choices=choices, value=choices[0][1] if choices else None),
+            "source": gr.update(value="example" if choices else "sketch"),
+            "fwd_t": gr.update(maximum=T, value=fwd_t),
+            "schedule": gr.update(value=c.schedule),
+            "steps": [gr.update(maximum=T, value=min(DEFAULT_STEPS, T)),  # reverse, branch, fork A, fork B
+                      gr.update(maximum=T, value=min(DEFAULT_STEPS, T)),
+                      gr.update(maximum=T, value=T), gr.update(maximum=T, value=min(20, T))],
+            "labels": labels,
+            "guidance": guidance,
+        }
 
-        def guidance():
-            return gr.update(visible=conditional, value=default_g)
-
-        return (
-            _format_card(eng, lang),
-            gr.update(choices=choices, value=choices[0][1] if choices else None),
-            gr.update(value="example" if choices else "sketch"),
-            gr.update(maximum=T, value=fwd_t),
-            gr.update(value=c.schedule),
-            gr.update(maximum=T, value=min(DEFAULT_STEPS, T)), gr.update(maximum=T, value=min(DEFAULT_STEPS, T)),
-            gr.update(maximum=T, value=T), gr.update(maximum=T, value=min(20, T)),
-            labels(), labels(), labels(),
-            guidance(), guidance(), guidance(), guidance(),
-        )
-
-    def texts(self, lang, uploads, model, label, branch_label, fork_label):
+    def texts(self, lang, v):
         """After a language switch: the card, the model list and the class lists."""
-        if not model:
-            return (gr.skip(),) * 5
-        eng = self._engine(uploads, model)
-        choices = self.models.choices(uploads, lang)
+        if not v.model:
+            return {}
+        eng = self._engine(v.uploads, v.model)
         labels = _label_choices(eng, lang)
-        return (_format_card(eng, lang), gr.update(choices=choices, value=model),
-                *(gr.update(choices=labels, value=v) for v in (label, branch_label, fork_label)))
+        return {"card": _format_card(eng, lang),
+                "model": gr.update(choices=self.models.choices(v.uploads, lang), value=v.model),
+                **{name: gr.update(choices=labels, value=getattr(v, name))
+                   for name in ("label", "branch_label", "fork_label")}}
 
-    def upload(self, lang, uploads, files):
+    def upload(self, lang, v):
         try:
-            name, eng, uploads = add_upload(files, uploads, FAMILY)
+            name, eng, uploads = add_upload(v.files, v.uploads, FAMILY)
         except UserError as err:
-            return gr.skip(), gr.skip(), warn(err, lang), None
-        value = "upload:" + name
+            return {"status": warn(err, lang), "files": None}
         status = t("diffusion.upload.done", lang, name=name, T=eng.config.timesteps,
                    kind=t("diffusion.card.classes", lang, k=eng.num_classes) if eng.num_classes
                    else t("diffusion.card.uncond", lang))
-        return uploads, gr.update(choices=self.models.choices(uploads, lang), value=value), status, None
+        choices = self.models.choices(uploads, lang)
+        return {"uploads": uploads, "model": gr.update(choices=choices, value="upload:" + name), "status": status,
+                "files": None}
 
     # --- forward process -------------------------------------------------------------------------
 
-    def forward(self, lang, uploads, model, source, example, upload, sketch, seed, t_value, schedule):
+    def forward(self, lang, v):
         """x_0, the noise, x_t at t, the histogram of x_t and the schedules with t marked."""
-        if not model or not_given(source, upload, sketch):
-            return (gr.skip(),) * 6
-        eng, out, caption = self._forward(lang, uploads, model, source, example, upload, sketch, seed, t_value,
-                                          schedule)
+        if not v.model or not_given(v.source, v.upload, v.sketch):
+            return {}
+        eng, out, caption = self._forward(lang, v)
         side = 200
-        return (display(out["x0"], side), display(out["noise"], side), display(out["xt"], side),
-                *self._forward_plots(eng, out, lang), caption)
+        hist, sched = self._forward_plots(eng, out, lang)
+        return {"x0": display(out["x0"], side), "noise": display(out["noise"], side), "xt": display(out["xt"], side),
+                "hist": hist, "sched": sched, "caption": caption}
 
     @staticmethod
     def _forward_plots(eng, out, lang):
         sched = plots.mark_schedules(plots.schedule_picture(eng.schedules(), eng.config.schedule, lang), out["t"])
         return plots.histogram(out["values"], out["t"], lang, start=out["x0"].astype(np.float32) / 127.5 - 1), sched
 
-    def _forward(self, lang, uploads, model, source, example, upload, sketch, seed, t_value, schedule):
-        eng = self._engine(uploads, model)
-        image, converted = model_input(eng, Choice(source, example=example, upload=upload, sketch=sketch),
-                                       self._examples(eng))
-        out = eng.forward(image, t_value, 0 if seed is None else seed, schedule or eng.config.schedule)
+    def _forward(self, lang, v):
+        eng = self._engine(v.uploads, v.model)
+        image, converted = model_input(eng, choice_of(v), self._examples(eng))
+        out = eng.forward(image, v.t_value, 0 if v.seed is None else v.seed, v.schedule or eng.config.schedule)
         c = eng.config
         caption = t("diffusion.fwd.caption", lang, t=out["t"], abar=out["abar"], signal=math.sqrt(out["abar"]),
                     noise=math.sqrt(1 - out["abar"]),
@@ -296,12 +295,12 @@ class DiffusionHandlers:
 
     # --- reverse process -------------------------------------------------------------------------
 
-    def generate(self, lang, uploads, runs, model, n, seed, sampler, steps, eta, label, guidance,
-                 progress=gr.Progress()):  # noqa: B008 (how Gradio asks for a progress bar)
+    def generate(self, lang, v, progress=gr.Progress()):  # noqa: B008 (how Gradio asks for a progress bar)
         """Stream x_t, the predicted noise and the predicted x_0 while sampling; then open the scrubber."""
-        eng = self._engine(uploads, model)
-        run = eng.run(n, 0 if seed is None else seed, self._setting(eng, sampler, steps, eta, label, guidance))
-        runs = runs if isinstance(runs, Runs) else Runs()
+        eng = self._engine(v.uploads, v.model)
+        run = eng.run(v.n, 0 if v.seed is None else v.seed,
+                      self._setting(eng, v.sampler, v.steps, v.eta, v.label, v.guidance))
+        runs = v.runs if isinstance(v.runs, Runs) else Runs()
         runs.branch = None  # a branch belongs to the run it came from
         runs.stop["main"] = False
         with contextlib.closing(_stream(run, lambda: runs.stop["main"])) as frames:
@@ -310,8 +309,8 @@ class DiffusionHandlers:
                 if traj.done or runs.stop["main"]:
                     break
                 progress((traj.done_steps, traj.count), desc=t("diffusion.progress", lang), unit="steps")
-                yield (runs, _status(traj, lang, running=True), *_pictures(_latest(traj)),
-                       gr.update(interactive=False), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
+                yield {"runs": runs, "status": _status(traj, lang, running=True), **_pictures(_latest(traj)),
+                       "scrub": gr.update(interactive=False)}
         yield self._after_run(lang, runs)
 
     def _after_run(self, lang, runs):
@@ -320,10 +319,10 @@ class DiffusionHandlers:
         last = traj.num_frames - 1
         frame = traj.frame(last)
         ts = self._default_strip(traj)
-        return (runs, _status(traj, lang, running=False), *_pictures(frame),
-                gr.update(minimum=0, maximum=max(last, 1), value=last, step=1, interactive=last > 0),
-                _caption(traj, frame, lang), gr.update(maximum=traj.n, value=1), ts,
-                self._strip_picture(traj, 1, ts), gr.update(visible=True))
+        return {"runs": runs, "status": _status(traj, lang, running=False), **_pictures(frame),
+                "scrub": gr.update(minimum=0, maximum=max(last, 1), value=last, step=1, interactive=last > 0),
+                "caption": _caption(traj, frame, lang), "strip_no": gr.update(maximum=traj.n, value=1),
+                "strip_ts": ts, "strip": self._strip_picture(traj, 1, ts), "after_run": gr.update(visible=True)}
 
     @staticmethod
     def stop(runs, which: str = "main"):
@@ -337,18 +336,20 @@ class DiffusionHandlers:
     def stop_fork(self, runs):
         self.stop(runs, "fork")
 
-    def scrub(self, lang, runs, k):
+    def scrub(self, lang, v):
         """A stored step of the run: x_t, the predicted noise and the predicted x_0 (no recomputation)."""
-        traj = self._main(runs)
-        frame = traj.frame(0 if k is None else k)
-        return (*_pictures(frame), _caption(traj, frame, lang))
+        traj = self._main(v.runs)
+        frame = traj.frame(0 if v.k is None else v.k)
+        return {**_pictures(frame), "caption": _caption(traj, frame, lang)}
 
-    def run_texts(self, lang, runs, k):
+    def run_texts(self, lang, v):
         """After a language switch: the status and caption of the stored run."""
+        runs = v.runs
         if not isinstance(runs, Runs) or runs.main is None or runs.main.num_frames == 0:
-            return gr.skip(), gr.skip()
+            return {}
         traj = runs.main
-        return _status(traj, lang, running=False), _caption(traj, traj.frame(0 if k is None else k), lang)
+        return {"status": _status(traj, lang, running=False),
+                "caption": _caption(traj, traj.frame(0 if v.k is None else v.k), lang)}
 
     @staticmethod
     def _main(runs):
@@ -385,34 +386,34 @@ class DiffusionHandlers:
         h = traj.frame(0)["x_t"].shape[1]
         return plots.labelled_strip(columns, rows=["xₜ", "ε̂", "x̂₀"], scale=max(2, round(84 / h)))
 
-    def strip(self, lang, runs, image_no, text):
+    def strip(self, lang, v):
         """The chosen image at the chosen timesteps: x_t, the predicted noise and x_0, top to bottom."""
-        return self._strip_picture(self._main(runs), image_no, text)
+        return self._strip_picture(self._main(v.runs), v.image_no, v.text)
 
-    def export(self, lang, runs):
+    def export(self, lang, v):
         """The run as an animated GIF (and an MP4 where imageio-ffmpeg is installed)."""
-        traj = self._main(runs)
+        traj = self._main(v.runs)
         frames = plots.animation_frames(traj)
         gif = plots.write_gif(frames, plots.export_path(".gif"))
         if plots.mp4_available():
             mp4 = plots.write_mp4(frames, plots.export_path(".mp4"))
-            note = t("diffusion.export.both", lang, frames=len(frames))
-            return gr.update(value=gif, visible=True), gr.update(value=mp4, visible=True), note
-        note = t("diffusion.export.gif_only", lang, frames=len(frames))
-        return gr.update(value=gif, visible=True), gr.update(value=None, visible=False), note
+            return {"gif": gr.update(value=gif, visible=True), "mp4": gr.update(value=mp4, visible=True),
+                    "note": t("diffusion.export.both", lang, frames=len(frames))}
+        return {"gif": gr.update(value=gif, visible=True), "mp4": gr.update(value=None, visible=False),
+                "note": t("diffusion.export.gif_only", lang, frames=len(frames))}
 
     # --- branch ----------------------------------------------------------------------------------
 
-    def branch(self, lang, uploads, runs, model, k, sampler, steps, eta, label, guidance, progress=gr.Progress()):  # noqa: B008 (how Gradio asks for a progress bar)
+    def branch(self, lang, v, progress=gr.Progress()):  # noqa: B008 (how Gradio asks for a progress bar)
         """Continue the stored run from the step shown by the scrubber with another setting."""
+        runs = v.runs
         traj = self._main(runs)
-        eng = self._engine(uploads, model)
+        eng = self._engine(v.uploads, v.model)
         steps_list = traj.frame_steps()
-        k = min(max(int(0 if k is None else k), 0), len(steps_list) - 1)
-        step = steps_list[k]
-        run = eng.branch(traj, step, self._setting(eng, sampler, steps, eta, label, guidance))
-        start = traj.frame(k)
-        original = plots.grid(traj.final, FORK_GRID_SIDE) if traj.done else None
+        k = min(max(int(0 if v.k is None else v.k), 0), len(steps_list) - 1)
+        run = eng.branch(traj, steps_list[k], self._setting(eng, v.sampler, v.steps, v.eta, v.label, v.guidance))
+        shown = {"start": plots.grid(traj.frame(k)["x_t"], FORK_GRID_SIDE),
+                 "original": plots.grid(traj.final, FORK_GRID_SIDE) if traj.done else None}
         runs.stop["branch"] = False
         with contextlib.closing(_stream(run, lambda: runs.stop["branch"])) as frames:
             for b in frames:
@@ -420,11 +421,11 @@ class DiffusionHandlers:
                 if b.done or runs.stop["branch"]:
                     break
                 progress((b.done_steps, b.count), desc=t("diffusion.progress", lang), unit="steps")
-                yield (runs, self._branch_status(b, lang, running=True), plots.grid(start["x_t"], FORK_GRID_SIDE),
-                       original, plots.grid(_latest(b)["x0"], FORK_GRID_SIDE))
-        yield (runs, self._branch_status(runs.branch, lang, running=False), plots.grid(start["x_t"], FORK_GRID_SIDE),
-               original, plots.grid(runs.branch.final if runs.branch.done else _latest(runs.branch)["x0"],
-                                    FORK_GRID_SIDE))
+                yield {"runs": runs, "status": self._branch_status(b, lang, running=True), **shown,
+                       "result": plots.grid(_latest(b)["x0"], FORK_GRID_SIDE)}
+        b = runs.branch
+        yield {"runs": runs, "status": self._branch_status(b, lang, running=False), **shown,
+               "result": plots.grid(b.final if b.done else _latest(b)["x0"], FORK_GRID_SIDE)}
 
     @staticmethod
     def _branch_status(b, lang, *, running: bool) -> str:
@@ -593,7 +594,8 @@ def _forward_tab(reg):
             ui.sched = widget(reg, gr.Image, label="diffusion.fwd.schedules", elem_id="diffusion-fwd-schedules",
                               scale=5, min_width=500, **_PLOT)
         widget(reg, gr.Markdown, text="diffusion.fwd.note", elem_classes=["small-note"])
-    ui.outputs = [ui.x0, ui.noise, ui.xt, ui.hist, ui.sched, ui.caption]
+    ui.outputs = {"x0": ui.x0, "noise": ui.noise, "xt": ui.xt, "hist": ui.hist, "sched": ui.sched,
+                  "caption": ui.caption}
     return ui
 
 
@@ -715,46 +717,61 @@ def _explain_tab(reg):
 RAW = {"preprocess": False}
 
 
-def _forward_inputs(S, top, fw):
-    return [*S.LU, top.model, *fw.pick.inputs, fw.seed, fw.t, fw.schedule]
+def _forward_event(form, top, h, fw):
+    return form(h.forward, {"model": top.model, **fw.pick.named, "seed": fw.seed, "t_value": fw.t,
+                            "schedule": fw.schedule}, fw.outputs)
 
 
-def _wire_forward(h, S, top, fw, mem, forward):
+def _wire_forward(fw, mem, fwd, forward):
     """Every input redraws x_t, the histogram and the marked schedules (t's .input already delivers
     the value a drag ends on, so a .release would only draw it again)."""
-    fwd_inputs = _forward_inputs(S, top, fw)
     pick = fw.pick
     fwd_triggers = [pick.source.input, pick.example.input, pick.upload.upload, pick.sketch.change, fw.seed.submit,
                     fw.seed.input, fw.schedule.input]
-    gr.on(fwd_triggers, *forward, fw.outputs, **LIVE, **PRIVATE)
-    gr.on([], handler(h.forward), fwd_inputs, fw.outputs, api_name="diffusion_forward", **LIVE)
+    gr.on(fwd_triggers, *forward, **LIVE, **PRIVATE)
+    gr.on([], *fwd, api_name="diffusion_forward", **LIVE)
     # One event for all six outputs: a second one for the plots, chained, delayed the picture (measured).
-    mem.fast(handler(h.forward), fwd_inputs, fw.t, fw.outputs)
+    mem.fast(fwd.fn, fwd.inputs, fw.t, fwd.outputs)
 
 
-def _wire_reverse(h, S, top, rv, mem, remember_runs):
+def _reverse_events(form, h, S, top, rv) -> SimpleNamespace:
+    """The reverse sub-tab's events: generate, branch, scrub, strip, export."""
+    by_runs = Form(S.lang)
+    setting = {"sampler": rv.sampler, "steps": rv.steps, "eta": rv.eta, "label": rv.label, "guidance": rv.guidance}
+    branch_setting = {"sampler": rv.b_sampler, "steps": rv.b_steps, "eta": rv.b_eta, "label": rv.b_label,
+                      "guidance": rv.b_guidance}
+    return SimpleNamespace(
+        generate=form(h.generate, {"runs": S.runs, "model": top.model, "n": rv.batch, "seed": rv.seed, **setting}, {
+            "runs": S.runs, "status": rv.status, "xt": rv.xt, "eps": rv.eps, "x0": rv.x0, "scrub": rv.scrub,
+            "caption": rv.caption, "strip_no": rv.strip_no, "strip_ts": rv.strip_ts, "strip": rv.strip,
+            "after_run": rv.after_run}),
+        branch=form(h.branch, {"runs": S.runs, "model": top.model, "k": rv.scrub, **branch_setting}, {
+            "runs": S.runs, "status": rv.branch_status, "start": rv.br_start, "original": rv.br_orig,
+            "result": rv.br_result}),
+        scrub=by_runs(h.scrub, {"runs": S.runs, "k": rv.scrub},
+                      {"xt": rv.xt, "eps": rv.eps, "x0": rv.x0, "caption": rv.caption}),
+        strip=by_runs(h.strip, {"runs": S.runs, "image_no": rv.strip_no, "text": rv.strip_ts}, rv.strip),
+        export=by_runs(h.export, {"runs": S.runs}, {"gif": rv.export_gif, "mp4": rv.export_mp4,
+                                                   "note": rv.export_note}),
+        run_texts=by_runs(h.run_texts, {"runs": S.runs, "k": rv.scrub}, {"status": rv.status, "caption": rv.caption}),
+    )
+
+
+def _wire_reverse(h, S, rv, ev, mem, remember_runs):
     """Generate streams, Stop cancels and keeps what was computed, the slider scrubs."""
-    runs = S.runs
-    run_outputs = [runs, rv.status, rv.xt, rv.eps, rv.x0, rv.scrub, rv.caption, rv.strip_no, rv.strip_ts, rv.strip,
-                   rv.after_run]
     stream = {"show_progress": "full", "show_progress_on": [rv.scrub], **LONG, **RAW}
-    rv.generate.click(handler(h.generate), [*S.LUR, top.model, rv.batch, rv.seed, rv.sampler, rv.steps, rv.eta,
-                                            rv.label, rv.guidance],
-                      run_outputs, api_name="diffusion_generate", **stream).then(**remember_runs)
-    branch_inputs = [*S.LUR, top.model, rv.scrub, rv.b_sampler, rv.b_steps, rv.b_eta, rv.b_label, rv.b_guidance]
-    branch_outputs = [runs, rv.branch_status, rv.br_start, rv.br_orig, rv.br_result]
-    rv.branch.click(handler(h.branch), branch_inputs, branch_outputs, api_name="diffusion_branch",
-                    show_progress="full", show_progress_on=[rv.br_result], **LONG, **RAW).then(**remember_runs)
-    rv.stop.click(h.stop, runs, None, api_name="diffusion_stop", queue=False, show_progress="hidden")
-    rv.branch_stop.click(h.stop_branch, runs, None, api_name="diffusion_branch_stop", queue=False,
+    rv.generate.click(*ev.generate, api_name="diffusion_generate", **stream).then(**remember_runs)
+    rv.branch.click(*ev.branch, api_name="diffusion_branch", show_progress="full", show_progress_on=[rv.br_result],
+                    **LONG, **RAW).then(**remember_runs)
+    rv.stop.click(h.stop, S.runs, None, api_name="diffusion_stop", queue=False, show_progress="hidden")
+    rv.branch_stop.click(h.stop_branch, S.runs, None, api_name="diffusion_branch_stop", queue=False,
                          show_progress="hidden")
-    scrub_out = [rv.xt, rv.eps, rv.x0, rv.caption]
-    mem.fast(handler(h.scrub), [*S.LR, rv.scrub], rv.scrub, scrub_out, triggers=[rv.scrub.input, rv.scrub.release])
-    gr.on([], handler(h.scrub), [*S.LR, rv.scrub], scrub_out, api_name="diffusion_scrub", **INSTANT)
-    gr.on([rv.strip_no.submit, rv.strip_no.input, rv.strip_ts.submit], handler(h.strip),
-          [*S.LR, rv.strip_no, rv.strip_ts], rv.strip, api_name="diffusion_strip", **INSTANT)
-    rv.export.click(handler(h.export), [*S.LR], [rv.export_gif, rv.export_mp4, rv.export_note],
-                    api_name="diffusion_export", show_progress="minimal", concurrency_limit=2)
+    scrub = ev.scrub
+    mem.fast(scrub.fn, scrub.inputs, rv.scrub, scrub.outputs, triggers=[rv.scrub.input, rv.scrub.release])
+    gr.on([], *scrub, api_name="diffusion_scrub", **INSTANT)
+    gr.on([rv.strip_no.submit, rv.strip_no.input, rv.strip_ts.submit], *ev.strip, api_name="diffusion_strip",
+          **INSTANT)
+    rv.export.click(*ev.export, api_name="diffusion_export", show_progress="minimal", concurrency_limit=2)
 
 
 def _fork_outputs(fk) -> dict:
@@ -762,9 +779,8 @@ def _fork_outputs(fk) -> dict:
     return {"a": fk.out[:3], "b": fk.out[3:], "compare": fk.compare}
 
 
-def _wire_fork(h, S, top, fk, remember_runs):
+def _wire_fork(form, h, S, top, fk, remember_runs):
     """A preset fills both settings; Run streams A then B; the slider compares them at any point."""
-    form = Form(S.LU[0], uploads=S.LU[1])
     sides = {f"{side}_{name}": widget for side in "ab"
              for name, widget in zip(("sampler", "steps", "eta", "guidance"), fk.sides[side])}
     fk.preset.input(*form(h.fork_preset, {"model": top.model, "preset": fk.preset},
@@ -774,44 +790,53 @@ def _wire_fork(h, S, top, fk, remember_runs):
     fk.run.click(*fork, api_name="diffusion_fork", show_progress="full", show_progress_on=[fk.pct], **LONG,
                  **RAW).then(**remember_runs)
     fk.stop.click(h.stop_fork, S.runs, None, api_name="diffusion_fork_stop", queue=False, show_progress="hidden")
-    gr.on([fk.pct.input, fk.pct.release], *Form(S.LU[0])(h.fork_scrub, {"runs": S.runs, "pct": fk.pct},
-                                                          _fork_outputs(fk)),
+    gr.on([fk.pct.input, fk.pct.release], *Form(S.lang)(h.fork_scrub, {"runs": S.runs, "pct": fk.pct},
+                                                        _fork_outputs(fk)),
           api_name="diffusion_fork_scrub", **INSTANT)
 
 
-def _wire_model(ctx, h, S, top, fw, rv, fk, forward):
-    """Model changes and uploads; -> (the model outputs, the chain that follows a model change)."""
+def _model_events(form, h, top, fw, rv, fk) -> SimpleNamespace:
+    """The model's events: a model change sets every sub-tab's ranges; texts after a language switch."""
     a, b = fk.sides["a"], fk.sides["b"]
-    model_outputs = [top.card, fw.pick.example, fw.pick.source, fw.t, fw.schedule, rv.steps, rv.b_steps, a[1], b[1],
-                     rv.label, rv.b_label, fk.label, rv.guidance, rv.b_guidance, a[3], b[3]]
+    return SimpleNamespace(
+        model=form(h.model_changed, {"model": top.model, "fwd_t": fw.t}, {
+            "card": top.card, "example": fw.pick.example, "source": fw.pick.source, "fwd_t": fw.t,
+            "schedule": fw.schedule, "steps": [rv.steps, rv.b_steps, a[1], b[1]],
+            "labels": [rv.label, rv.b_label, fk.label], "guidance": [rv.guidance, rv.b_guidance, a[3], b[3]]}),
+        texts=form(h.texts, {"model": top.model, "label": rv.label, "branch_label": rv.b_label,
+                             "fork_label": fk.label},
+                   {"card": top.card, "model": top.model, "label": rv.label, "branch_label": rv.b_label,
+                    "fork_label": fk.label}),
+        upload=form(h.upload, {"files": top.upload_files}, {"uploads": form.session["uploads"], "model": top.model,
+                                                            "status": top.upload_status, "files": top.upload_files}),
+    )
+
+
+def _wire_model(top, ev, forward):
+    """Model changes and uploads; -> the chain that follows a model change (the forward process)."""
 
     def model_chain(dep):
-        return dep.then(*forward, fw.outputs, **QUIET, **PRIVATE)
+        return dep.then(*forward, **QUIET, **PRIVATE)
 
-    model_chain(top.model.change(handler(h.model_changed), [*S.LU, top.model, fw.t], model_outputs,
-                                 api_name="diffusion_model", **QUIET))
-    top.upload_files.upload(handler(h.upload), [*S.LU, top.upload_files],
-                            [ctx.uploads, top.model, top.upload_status, top.upload_files],
-                            api_name="diffusion_upload", **QUIET)
-    return model_outputs, model_chain
+    model_chain(top.model.change(*ev.model, api_name="diffusion_model", **QUIET))
+    top.upload_files.upload(*ev.upload, api_name="diffusion_upload", **QUIET)
+    return model_chain
 
 
-def _wire_session(ctx, h, S, top, fw, rv, fk, forward, mem, model_outputs, model_chain):
+def _wire_session(ctx, h, S, fk, forward, mem, ev, rev, model_chain):
     """Session values for the scrubber, the first load, trained models, language switches."""
     # The scrubber's session values (language, runs), for its live event.
     ctx.demo.load(*mem.remember(S.LR), None, queue=False, show_progress="hidden", **PRIVATE)
     # First load: the model's settings, then the forward process.
-    model_chain(ctx.demo.load(handler(h.model_changed), [*S.LU, top.model, fw.t], model_outputs, **QUIET, **PRIVATE))
+    model_chain(ctx.demo.load(*ev.model, **QUIET, **PRIVATE))
     # A model trained in the training tab joins this session's dropdown.
-    texts_in = [*S.LU, top.model, rv.label, rv.b_label, fk.label]
-    texts_out = [top.card, top.model, rv.label, rv.b_label, fk.label]
-    ctx.uploads.change(handler(h.texts), texts_in, texts_out, **QUIET, **PRIVATE)
+    ctx.uploads.change(*ev.texts, **QUIET, **PRIVATE)
     # After a language switch: the texts built in Python.
     ctx.on_lang += [
-        (handler(h.texts), texts_in, texts_out),
-        (*forward, fw.outputs),
+        tuple(ev.texts),
+        tuple(forward),
         (*mem.remember(S.LR), None),
-        (handler(h.run_texts), [*S.LR, rv.scrub], [rv.status, rv.caption]),
+        tuple(rev.run_texts),
         tuple(Form(ctx.lang)(h.fork_texts, {"runs": S.runs, "pct": fk.pct}, _fork_outputs(fk))),
     ]
 
@@ -835,18 +860,21 @@ def build(ctx: AppContext) -> None:
         with gr.Tabs(elem_id="diffusion-subtabs"):
             fw, rv, fk = _forward_tab(reg), _reverse_tab(reg), _fork_tab(reg)
             _explain_tab(reg)
-    # The session's states each event takes first: language, uploads, runs.
-    S = SimpleNamespace(LU=[ctx.lang, ctx.uploads], LUR=[ctx.lang, ctx.uploads, runs], LR=[ctx.lang, runs],
-                        runs=runs)
+    # The session's states: language, runs (the events' uploads come from the Form).
+    S = SimpleNamespace(lang=ctx.lang, LR=[ctx.lang, runs], runs=runs)
+    form = Form(ctx.lang, uploads=ctx.uploads)
     # Live sliders send only themselves: the other inputs of their events are remembered per session
     # from the events that take them (see common.Remembered).
-    forward = mem.record(handler(h.forward), _forward_inputs(S, top, fw))
-    model_outputs, model_chain = _wire_model(ctx, h, S, top, fw, rv, fk, forward)
-    _wire_forward(h, S, top, fw, mem, forward)
+    fwd = _forward_event(form, top, h, fw)
+    forward = forms.Event(*mem.record(fwd.fn, fwd.inputs), fwd.outputs)
+    ev = _model_events(form, h, top, fw, rv, fk)
+    model_chain = _wire_model(top, ev, forward)
+    _wire_forward(fw, mem, fwd, forward)
     # The events that set `runs` (preprocess=False hands them None, so they may make a new one) are
     # followed by one that remembers it for the scrubber's live event.
     fn, inputs = mem.remember(S.LR)
     remember_runs = {"fn": fn, "inputs": inputs, "outputs": None, "queue": False, "show_progress": "hidden", **PRIVATE}
-    _wire_reverse(h, S, top, rv, mem, remember_runs)
-    _wire_fork(h, S, top, fk, remember_runs)
-    _wire_session(ctx, h, S, top, fw, rv, fk, forward, mem, model_outputs, model_chain)
+    rev = _reverse_events(form, h, S, top, rv)
+    _wire_reverse(h, S, rv, rev, mem, remember_runs)
+    _wire_fork(form, h, S, top, fk, remember_runs)
+    _wire_session(ctx, h, S, fk, forward, mem, ev, rev, model_chain)

@@ -12,7 +12,11 @@ order: they are the dict's keys), but `fn(lang, v)` reads `v.model`, `v.t_value`
 `{"image": ...}`, which becomes the tuple in output order (a name it leaves out is skipped).
 Adding a widget to an event then never shifts anything. A list of components under one name
 (16 latent sliders) arrives as a list and is returned as a list; placed last, it is the API's
-`*name`. A handler with one output may return its value plainly.
+`*name`. A handler with one output may return its value plainly. A dict of components under one name (the
+playground's settings) arrives as a namespace (`v.values.model`); placed last, it too is `*name`.
+
+`plain(fn, inputs, outputs)` is the same for a widget-only event that needs no session language and
+runs no model (a control that shows or hides others): `fn(v) -> {name: update}`.
 """
 
 from __future__ import annotations
@@ -56,8 +60,14 @@ class Event(typing.NamedTuple):
 def _flat(named: dict) -> list:
     out = []
     for comp in named.values():
-        out += list(comp) if isinstance(comp, (list, tuple)) else [comp]
+        out += list(comp.values()) if isinstance(comp, dict) else list(comp) if isinstance(comp, (list, tuple)) \
+            else [comp]
     return out
+
+
+def _size(comp) -> int | None:
+    """A group's number of components (a list, or a dict of named ones); None for one component."""
+    return len(comp) if isinstance(comp, (list, tuple, dict)) else None
 
 
 def _specials(fn) -> list[inspect.Parameter]:
@@ -68,15 +78,18 @@ def _specials(fn) -> list[inspect.Parameter]:
 def named(fn, inputs: dict, outputs=None):
     """The positional function Gradio calls (lang, *input values) -> the ordered outputs."""
     names = list(inputs)
-    sizes = [len(c) if isinstance(c, (list, tuple)) else None for c in inputs.values()]
+    sizes = [_size(c) for c in inputs.values()]
+    groups = {name: list(c) for name, c in inputs.items() if isinstance(c, dict)}  # named groups
     out_names = list(outputs) if isinstance(outputs, dict) else None
-    out_sizes = [len(c) if isinstance(c, (list, tuple)) else None for c in outputs.values()] if out_names else []
+    out_sizes = [_size(c) for c in outputs.values()] if out_names else []
     specials = _specials(fn)
 
     def values(args):
         v, i = {}, 0
         for name, size in zip(names, sizes):
             v[name] = args[i] if size is None else list(args[i:i + size])
+            if name in groups:
+                v[name] = SimpleNamespace(**dict(zip(groups[name], v[name])))
             i += 1 if size is None else size
         return SimpleNamespace(**v), args[i:]
 
@@ -92,15 +105,16 @@ def named(fn, inputs: dict, outputs=None):
             out += [value] if size is None else list(value)
         return out[0] if len(out) == 1 else tuple(out)
 
+    # Gradio passes its injected arguments (gr.Progress) by position; a direct call may name them.
     if inspect.isgeneratorfunction(fn):
-        def positional(lang, *args):
+        def positional(lang, *args, **injected):
             v, extra = values(args)
-            for item in fn(lang, v, *extra):
+            for item in fn(lang, v, *extra, **injected):
                 yield ordered(item)
     else:
-        def positional(lang, *args):
+        def positional(lang, *args, **injected):
             v, extra = values(args)
-            return ordered(fn(lang, v, *extra))
+            return ordered(fn(lang, v, *extra, **injected))
 
     # Gradio reads the API's parameter names and injected arguments from the signature.
     kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
@@ -118,6 +132,17 @@ def named(fn, inputs: dict, outputs=None):
     positional.__annotations__ = {p.name: hints[p.name] for p in specials if p.name in hints}
     positional.__name__ = positional.__qualname__ = fn.__name__
     return positional
+
+
+def plain(fn, inputs: dict, outputs: dict) -> Event:
+    """fn(v) -> {name: value} wired without the session language or common.handler (it runs no model)."""
+    inner = named(lambda lang, v: fn(v), inputs, outputs)
+
+    def call(*args):
+        return inner(None, *args)
+
+    call.__name__ = fn.__name__
+    return Event(call, _flat(inputs), _flat(outputs))
 
 
 def event(fn, lang, inputs: dict, outputs=None, **handler_kw) -> Event:

@@ -34,8 +34,9 @@ from engines.errors import UserError
 
 from . import i18n_playground  # noqa: F401 (registers the strings)
 from . import playground_plots as plots
-from .common import PRIVATE, AppContext, handler
-from .forms import widget
+from . import forms
+from .common import PRIVATE, AppContext
+from .forms import Form, widget
 from .i18n import LATEX_DELIMITERS, t
 
 MAX_FPS = 15            # frames a second at most while playing (leaves CPU for the rest of the app)
@@ -130,10 +131,11 @@ def _int(value, default: int = 0):
     return int(number) if math.isfinite(number) and number == int(number) else value
 
 
-def settings_from(model, data, loss, lr, d_steps, gp_weight, beta, batch, hidden, seed) -> toy2d.Settings:
-    return toy2d.Settings(model=model, data=data, loss=loss, lr=_lr(lr), d_steps=_int(d_steps, 1),
-                          gp_weight=gp_weight, beta=beta, batch=_int(batch, 256), hidden=_int(hidden),
-                          timesteps=TIMESTEPS, seed=_int(seed)).checked()
+def settings_from(s) -> toy2d.Settings:
+    """The setting widgets' named values (s.model, s.data, ...) -> checked toy2d.Settings."""
+    return toy2d.Settings(model=s.model, data=s.data, loss=s.loss, lr=_lr(s.lr), d_steps=_int(s.d_steps, 1),
+                          gp_weight=s.gp_weight, beta=s.beta, batch=_int(s.batch, 256), hidden=_int(s.hidden),
+                          timesteps=TIMESTEPS, seed=_int(s.seed)).checked()
 
 
 def frame_html(image: np.ndarray, alt: str, *, drawing: bool = False) -> str:
@@ -200,7 +202,9 @@ class PlaygroundHandlers:
         return session if isinstance(session, Session) else Session()
 
     @staticmethod
-    def _set_view(sess: Session, metric, show, t_view, spf) -> None:
+    def _set_view(sess: Session, s) -> None:
+        """The view widgets' named values (s.metric, s.show, s.t_view, s.spf) -> the session's view."""
+        metric, show, t_view, spf = s.metric, s.show, s.t_view, s.spf
         steps = _int(spf, DEFAULT_SPF)
         if not isinstance(steps, int) or not 1 <= steps <= 100:
             raise UserError("toy2d_setting", what="Steps per frame", what_zh="每帧训练步数", low=1, high=100, value=spf)
@@ -272,97 +276,104 @@ class PlaygroundHandlers:
             return self._counted(sess, lang, t("pg.status.paused", lang, step=sess.pg.step, metric=name, value=value))
         return self._ready(sess, lang)
 
-    def setup(self, lang, session, model, data, loss, lr, d_steps, gp_weight, beta, batch, hidden, seed,
-              metric, show, t_view, spf, rebuild=False):
+    def setup(self, lang, v):
         """Build (or update) the session's model for these settings and draw it.
-        -> (session, frame, status)."""
-        sess = self._session(session)
+        -> {session, frame, status}."""
+        return self._setup(lang, v, rebuild=False)
+
+    def _setup(self, lang, v, *, rebuild: bool):
+        sess = self._session(v.session)
         lang = sess.lang or lang
-        self._set_view(sess, metric, show, t_view, spf)
-        settings = settings_from(model, data, loss, lr, d_steps, gp_weight, beta, batch, hidden, seed)
+        self._set_view(sess, v)
+        settings = settings_from(v)
         with _POINTS:
             self._ensure(sess, settings, rebuild=rebuild)
         if sess.streaming:  # the running loop draws the next frame itself
-            return sess, gr.skip(), gr.skip()
+            return {"session": sess}
         html, status = self._picture(sess, lang), self._idle_status(sess, lang)
         if sess.lang and sess.lang != lang:  # the language switched while this was being drawn
             lang = sess.lang
             html, status = self._picture(sess, lang), self._idle_status(sess, lang)
-        return sess, html, status
+        return {"session": sess, "frame": html, "status": status}
 
-    def reset(self, lang, session, *values):
-        return self.setup(lang, session, *values, rebuild=True)
+    def reset(self, lang, v):
+        return self._setup(lang, SimpleNamespace(session=v.session, **vars(v.values)), rebuild=True)
 
-    def redraw(self, lang, session, metric, show, t_view, spf):
+    def redraw(self, lang, v):
         """A display option changed: draw the current model again (the play loop picks it up itself)."""
-        sess = self._session(session)
+        sess = self._session(v.session)
         lang = sess.lang or lang
-        self._set_view(sess, metric, show, t_view, spf)
+        self._set_view(sess, v)
         if sess.settings is None or sess.streaming:
-            return gr.skip()
-        return self._picture(sess, lang)
+            return {}
+        return {"frame": self._picture(sess, lang)}
 
-    def texts(self, lang, session):
+    def texts(self, lang, v):
         """After a language switch: the frame and the status line in the new language."""
-        sess = self._session(session)
+        sess = self._session(v.session)
         sess.lang = lang
         if sess.settings is None or sess.playing:  # a playing (or waiting) loop switches at its next message
-            return gr.skip(), gr.skip()
-        return self._picture(sess, lang), self._idle_status(sess, lang)
+            return {}
+        return {"frame": self._picture(sess, lang), "status": self._idle_status(sess, lang)}
 
     def _read(self, sess: Session, values) -> toy2d.Settings:
-        """The widget values (controls, then view): the view is set on the session; -> the settings."""
-        self._set_view(sess, *values[-4:])
-        return settings_from(*values[:10])
+        """The widgets' named values (settings and view): the view is set on the session; -> the settings."""
+        self._set_view(sess, values)
+        return settings_from(values)
 
     def _prepare(self, sess: Session, values) -> bool:
-        """Step / Play / a stroke: the view and the model for these widget values (controls, then view).
+        """Step / Play / a stroke: the view and the model for these widgets' named values.
         -> False when there is nothing to train yet (drawn data with too few points)."""
         settings = self._read(sess, values)
         with _POINTS:
             return self._ensure(sess, settings)
 
-    def _step(self, lang, session, which, *values):
-        sess = self._session(session)
+    def _step(self, lang, v, which):
+        sess = self._session(v.session)
         lang = sess.lang or lang
-        if not self._prepare(sess, values):
-            return sess, self._picture(sess, lang), self._idle_status(sess, lang)
+        if not self._prepare(sess, v.values):
+            return {"session": sess, "frame": self._picture(sess, lang), "status": self._idle_status(sess, lang)}
         try:
             sess.pg.train(1, which=which)
         except UserError as err:
             if err.key != "toy2d_nan":
                 raise
             gr.Warning(err.localized(lang), title=t("error.title", lang))
-            return sess, self._picture(sess, lang), "⚠️ " + err.localized(lang)
+            return {"session": sess, "frame": self._picture(sess, lang), "status": "⚠️ " + err.localized(lang)}
         html = self._picture(sess, lang)
         name, value = self._metric_value(sess, lang)
-        return sess, html, self._counted(sess, lang, t("pg.status.stepped", lang, step=sess.pg.step,
-                                                       which=t(f"pg.which.{which}", lang), metric=name, value=value))
+        return {"session": sess, "frame": html, "status": self._counted(sess, lang, t(
+            "pg.status.stepped", lang, step=sess.pg.step, which=t(f"pg.which.{which}", lang), metric=name,
+            value=value))}
 
-    def step(self, lang, session, *values):
-        return self._step(lang, session, "both", *values)
+    def step(self, lang, v):
+        return self._step(lang, v, "both")
 
-    def step_d(self, lang, session, *values):
-        return self._step(lang, session, "D", *values)
+    def step_d(self, lang, v):
+        return self._step(lang, v, "D")
 
-    def step_g(self, lang, session, *values):
-        return self._step(lang, session, "G", *values)
+    def step_g(self, lang, v):
+        return self._step(lang, v, "G")
 
     # --- drawing on the plot ----------------------------------------------------------------------
 
-    def add(self, lang, session, stroke, *values):
+    def add(self, lang, v):
+        """The Add button (the API's): v.stroke, in the picture's pixels; see `_add`."""
+        return self._add(lang, v, v.stroke)
+
+    def _add(self, lang, v, stroke):
         """A click or a stroke on the frame, in the picture's pixels ([[x, y], ...]): a click adds a small
         cluster of points around it, a stroke points along it; the model takes them at once (and keeps
-        its weights). -> (session, frame, status)."""
-        sess = self._session(session)
+        its weights). -> {session, frame, status}."""
+        sess = self._session(v.session)
         lang = sess.lang or lang
         positions = stroke_positions(stroke)
-        settings = self._read(sess, values)
+        settings = self._read(sess, v.values)
         if settings.data != "drawn":
-            return sess, gr.skip(), t("pg.status.choose_drawn", lang)
+            return {"session": sess, "status": t("pg.status.choose_drawn", lang)}
         panel, path = plots.data_at(settings.model, positions)
         if panel is None or not len(path):
-            return sess, gr.skip(), t(f"pg.status.off_panel.{settings.model}", lang)
+            return {"session": sess, "status": t(f"pg.status.off_panel.{settings.model}", lang)}
         moved = float(np.linalg.norm(np.diff(positions, axis=0), axis=1).sum()) if len(positions) > 1 else 0.0
         with _POINTS:
             if moved < CLICK_MOVE_PX:
@@ -378,15 +389,15 @@ class PlaygroundHandlers:
             self._ensure(sess, settings)
         return self._after_points(sess, lang, what)
 
-    def clicked(self, lang, session, evt: gr.SelectData, *values):
+    def clicked(self, lang, v, evt: gr.SelectData):
         """The frame's select event (a click or a stroke on the picture): see `add`."""
-        return self.add(lang, session, evt.index, *values)
+        return self._add(lang, v, evt.index)
 
-    def undo(self, lang, session, *values):
+    def undo(self, lang, v):
         """Take back the last click or stroke."""
-        sess = self._session(session)
+        sess = self._session(v.session)
         lang = sess.lang or lang
-        settings = self._read(sess, values)
+        settings = self._read(sess, v.values)
         with _POINTS:
             if not sess.strokes:
                 what = t("pg.status.nothing_to_undo", lang)
@@ -395,11 +406,11 @@ class PlaygroundHandlers:
             self._ensure(sess, settings)
         return self._after_points(sess, lang, what)
 
-    def clear(self, lang, session, *values):
+    def clear(self, lang, v):
         """Remove every drawn point; the next points start a fresh model."""
-        sess = self._session(session)
+        sess = self._session(v.session)
         lang = sess.lang or lang
-        settings = self._read(sess, values)
+        settings = self._read(sess, v.values)
         with _POINTS:
             sess.strokes.clear()
             sess.pg = None
@@ -408,11 +419,12 @@ class PlaygroundHandlers:
 
     def _after_points(self, sess: Session, lang: str, what: str):
         if sess.streaming:   # the play loop draws the new points with its next frame, and counts them
-            return sess, gr.skip(), gr.skip()
+            return {"session": sess}
         if sess.pg is None:
-            return sess, self._picture(sess, lang), what + " " + t("pg.status.draw", lang, count=sess.count,
-                                                                   min=toy2d.MIN_DRAWN)
-        return sess, self._picture(sess, lang), what + " " + t("pg.status.points_total", lang, count=sess.count)
+            total = t("pg.status.draw", lang, count=sess.count, min=toy2d.MIN_DRAWN)
+        else:
+            total = t("pg.status.points_total", lang, count=sess.count)
+        return {"session": sess, "frame": self._picture(sess, lang), "status": what + " " + total}
 
     # --- play -------------------------------------------------------------------------------------
 
@@ -421,32 +433,32 @@ class PlaygroundHandlers:
             return t("pg.status.next", lang, cap=self.slots.capacity)
         return t("pg.status.busy", lang, ahead=ahead, cap=self.slots.capacity)
 
-    def play(self, lang, session, *values):
+    def play(self, lang, v):
         """Wait for a place among the sessions that play (saying how many are ahead), then train and stream
-        frames until Pause, a divergence, or MAX_PLAY_S. Yields (session, frame, status)."""
-        sess = self._session(session)
+        frames until Pause, a divergence, or MAX_PLAY_S. Yields {session, frame, status}."""
+        sess = self._session(v.session)
         lang = sess.lang or lang
         if sess.playing:  # already playing (or waiting) in this session (a second click): that loop goes on
-            yield sess, gr.skip(), gr.skip()
+            yield {"session": sess}
             return
-        runtime.call(self._prepare, sess, values)   # no model yet (drawn data, too few points): it waits for points
+        runtime.call(self._prepare, sess, v.values)   # no model yet (drawn data, too few points): it waits for points
         sess.playing, sess.pause = True, False
         ticket = self.slots.join()
         try:
             if ticket is None:
                 playing, waiting = self.slots.counts()
-                yield sess, gr.skip(), t("pg.status.full", lang, playing=playing, waiting=waiting)
+                yield {"session": sess, "status": t("pg.status.full", lang, playing=playing, waiting=waiting)}
                 return
             said = None
             while not ticket.wait(QUEUE_POLL_S):
                 if sess.pause or sess.closed:
-                    yield sess, gr.skip(), t("pg.status.left_queue", sess.lang or lang)
+                    yield {"session": sess, "status": t("pg.status.left_queue", sess.lang or lang)}
                     return
                 lang = sess.lang or lang
                 ahead = ticket.ahead()
                 if (ahead, lang) != said:
                     said = (ahead, lang)
-                    yield sess, gr.skip(), self._busy(lang, ahead)
+                    yield {"session": sess, "status": self._busy(lang, ahead)}
             yield from self._stream(sess, lang)
         finally:
             sess.playing = False
@@ -469,7 +481,7 @@ class PlaygroundHandlers:
                 pg, tick = sess.pg, time.perf_counter()
                 lang = sess.lang or lang   # a language switch while playing takes effect at the next frame
                 if time.perf_counter() - start > MAX_PLAY_S:
-                    yield sess, gr.skip(), t("pg.status.limit", lang, minutes=MAX_PLAY_S // 60)
+                    yield {"session": sess, "status": t("pg.status.limit", lang, minutes=MAX_PLAY_S // 60)}
                     return
                 if pg is None:   # drawn data with too few points: show them as they come
                     if sess.settings is None or sess.settings.data != "drawn":
@@ -477,8 +489,8 @@ class PlaygroundHandlers:
                     seen = (sess.count, lang, sess.settings.model)
                     if seen != shown:
                         shown = seen
-                        yield sess, self._picture(sess, lang), t("pg.status.draw_playing", lang, count=sess.count,
-                                                                 min=toy2d.MIN_DRAWN)
+                        yield {"session": sess, "frame": self._picture(sess, lang),
+                               "status": t("pg.status.draw_playing", lang, count=sess.count, min=toy2d.MIN_DRAWN)}
                     time.sleep(IDLE_S)
                     continue
                 shown = None
@@ -490,17 +502,19 @@ class PlaygroundHandlers:
                     if err.key != "toy2d_nan":
                         raise
                     gr.Warning(err.localized(lang), title=t("error.title", lang))
-                    yield sess, runtime.call(self._picture, sess, lang), "⚠️ " + err.localized(lang)
+                    yield {"session": sess, "frame": runtime.call(self._picture, sess, lang),
+                           "status": "⚠️ " + err.localized(lang)}
                     return
                 html = self._render(sess, frame, lang)
                 stamps.append(time.perf_counter())
                 fps = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else 0.0
                 name, value = self._metric_value(sess, lang)
-                yield sess, html, self._counted(sess, lang, t("pg.status.playing", lang, step=pg.step, fps=fps,
-                                                              sps=fps * sess.view["spf"], metric=name, value=value))
+                yield {"session": sess, "frame": html, "status": self._counted(sess, lang, t(
+                    "pg.status.playing", lang, step=pg.step, fps=fps, sps=fps * sess.view["spf"], metric=name,
+                    value=value))}
                 time.sleep(max(0.0, 1 / MAX_FPS - (time.perf_counter() - tick)))
             if sess.settings is not None and not sess.closed:
-                yield sess, gr.skip(), self._idle_status(sess, sess.lang or lang)
+                yield {"session": sess, "status": self._idle_status(sess, sess.lang or lang)}
         finally:
             sess.streaming = False
 
@@ -511,19 +525,20 @@ class PlaygroundHandlers:
             session.pause = True
 
     @staticmethod
-    def loss_defaults(loss):
+    def loss_defaults(v):
         """A new GAN loss brings its usual D steps (the WGAN-GP paper's 5 critic steps; 1 otherwise)
         and unlocks the penalty weight for WGAN-GP only."""
-        wgan = loss == "wgan-gp"
-        return gr.update(value=5 if wgan else 1), gr.update(interactive=wgan)
+        wgan = v.loss == "wgan-gp"
+        return {"d_steps": gr.update(value=5 if wgan else 1), "gp_weight": gr.update(interactive=wgan)}
 
     @staticmethod
-    def visibility(model, data, loss):
+    def visibility(v):
         """Which controls the chosen model has."""
-        gan, diffusion, vae = model == "gan", model == "diffusion", model == "vae"
-        return (gr.update(visible=gan), gr.update(visible=vae), gr.update(visible=diffusion),
-                gr.update(visible=gan), gr.update(visible=gan), gr.update(visible=data == "drawn"),
-                gr.update(visible=gan), gr.update(visible=diffusion), gr.update(visible=vae))
+        gan, diffusion, vae = v.model == "gan", v.model == "diffusion", v.model == "vae"
+        return {"gan_box": gr.update(visible=gan), "vae_box": gr.update(visible=vae),
+                "diffusion_box": gr.update(visible=diffusion), "step_d": gr.update(visible=gan),
+                "step_g": gr.update(visible=gan), "draw_box": gr.update(visible=v.data == "drawn"),
+                "helps": [gr.update(visible=gan), gr.update(visible=diffusion), gr.update(visible=vae)]}
 
 
 # --- layout ---------------------------------------------------------------------------------------
@@ -606,41 +621,85 @@ def _stage(reg, ui):
 # --- wiring ---------------------------------------------------------------------------------------
 
 
-def _wire_settings(h, LS, ui, values, out):
+def _wire_settings(ev, ui):
     """Every setting: rebuild the model when it must (model, data, size, seed), else apply it live."""
-    gr.on([ui.model.change, ui.data.change], h.visibility, [ui.model, ui.data, ui.loss],
-          [ui.gan_box, ui.vae_box, ui.diffusion_box, ui.step_d, ui.step_g, ui.draw_box, *ui.helps],
-          queue=False, show_progress="hidden", **PRIVATE)
+    gr.on([ui.model.change, ui.data.change], *ev.visibility, queue=False, show_progress="hidden", **PRIVATE)
     triggers = [ui.model.change, ui.data.change, ui.lr.change, ui.d_steps.release, ui.gp_weight.release,
                 ui.beta.release, ui.batch.release, ui.hidden.release, ui.seed.submit]
-    gr.on(triggers, handler(h.setup), [*LS, *values], out, api_name="playground_setup", trigger_mode="always_last",
-          **QUIET)
+    gr.on(triggers, *ev.setup, api_name="playground_setup", trigger_mode="always_last", **QUIET)
     # A new loss: its D steps first, then the model takes both (chained, so setup reads the new value).
-    ui.loss.input(h.loss_defaults, ui.loss, [ui.d_steps, ui.gp_weight], queue=False, show_progress="hidden",
-                  **PRIVATE).then(handler(h.setup), [*LS, *values], out, **QUIET, **PRIVATE)
-    ui.reset.click(handler(h.reset), [*LS, *values], out, api_name="playground_reset", **QUIET)
-    view = [ui.metric, ui.show, ui.t_view, ui.spf]
-    gr.on([ui.metric.change, ui.show.change, ui.t_view.release, ui.spf.release], handler(h.redraw), [*LS, *view],
-          ui.frame, api_name="playground_view", trigger_mode="always_last", **QUIET)
+    ui.loss.input(*ev.loss_defaults, queue=False, show_progress="hidden", **PRIVATE).then(*ev.setup, **QUIET,
+                                                                                            **PRIVATE)
+    ui.reset.click(*ev.reset, api_name="playground_reset", **QUIET)
+    gr.on([ui.metric.change, ui.show.change, ui.t_view.release, ui.spf.release], *ev.redraw,
+          api_name="playground_view", trigger_mode="always_last", **QUIET)
 
 
-def _wire_training(h, LS, ui, values, out):
+def _wire_training(h, ev, ui, session):
     """Steps, drawing, Play and Pause."""
-    ui.step.click(handler(h.step), [*LS, *values], out, api_name="playground_step", **QUIET)
-    ui.step_d.click(handler(h.step_d), [*LS, *values], out, api_name="playground_step_d", **QUIET)
-    ui.step_g.click(handler(h.step_g), [*LS, *values], out, api_name="playground_step_g", **QUIET)
+    ui.step.click(*ev.step, api_name="playground_step", **QUIET)
+    ui.step_d.click(*ev.step_d, api_name="playground_step_d", **QUIET)
+    ui.step_g.click(*ev.step_g, api_name="playground_step_g", **QUIET)
     # Drawing: every click counts (trigger_mode "multiple"), in order (the session's points are locked).
-    ui.frame.select(handler(h.clicked), [*LS, *values], out, trigger_mode="multiple", **QUIET, **PRIVATE)
-    ui.add.click(handler(h.add), [*LS, ui.stroke, *values], out, api_name="playground_add_points", **QUIET)
-    ui.undo.click(handler(h.undo), [*LS, *values], out, api_name="playground_undo", **QUIET)
-    ui.clear.click(handler(h.clear), [*LS, *values], out, api_name="playground_clear", **QUIET)
+    ui.frame.select(*ev.clicked, trigger_mode="multiple", **QUIET, **PRIVATE)
+    ui.add.click(*ev.add, api_name="playground_add_points", **QUIET)
+    ui.undo.click(*ev.undo, api_name="playground_undo", **QUIET)
+    ui.clear.click(*ev.clear, api_name="playground_clear", **QUIET)
     # Play sleeps (the frame-rate cap, its turn in the queue), so it stays off the compute thread; its
     # training runs there frame by frame. Gradio lets every admitted or waiting Play in (and a few more,
     # which hear at once that the queue is full); h.slots decides who plays.
-    ui.play.click(handler(h.play, compute=False), [*LS, *values], out, api_name="playground_play",
-                  show_progress="hidden", concurrency_id="playground-play",
+    ui.play.click(*ev.play, api_name="playground_play", show_progress="hidden", concurrency_id="playground-play",
                   concurrency_limit=h.slots.capacity + h.slots.waiting + 2)
-    ui.pause.click(h.pause, LS[1], None, api_name="playground_pause", queue=False, show_progress="hidden")
+    ui.pause.click(h.pause, session, None, api_name="playground_pause", queue=False, show_progress="hidden")
+
+
+# The handlers' inputs (after the language) and outputs, by name. "values" is every setting, then the
+# view, as one named group (the API's *values); build() maps the names to widgets, `positional` to
+# plain arguments.
+SETTINGS = ("model", "data", "loss", "lr", "d_steps", "gp_weight", "beta", "batch", "hidden", "seed")
+VIEW = ("metric", "show", "t_view", "spf")
+OUTPUTS = ("session", "frame", "status")
+EVENTS = {
+    "setup": (("session", *SETTINGS, *VIEW), OUTPUTS),
+    "reset": (("session", "values"), OUTPUTS),
+    "redraw": (("session", *VIEW), ("frame",)),
+    "texts": (("session",), ("frame", "status")),
+    **{name: (("session", "values"), OUTPUTS) for name in ("step", "step_d", "step_g", "clicked", "undo", "clear",
+                                                            "play")},
+    "add": (("session", "stroke", "values"), OUTPUTS),
+}
+
+
+def _named(components: dict, names) -> dict:
+    return {name: components[name] for name in names}
+
+
+def _events(lang, h, ui, session) -> SimpleNamespace:
+    """Every event of the tab as (fn, inputs, outputs), from EVENTS."""
+    comps = {"session": session, "stroke": ui.stroke, "frame": ui.frame, "status": ui.status,
+             **{name: getattr(ui, name) for name in SETTINGS + VIEW}}
+    comps["values"] = _named(comps, SETTINGS + VIEW)
+    form = Form(lang)
+    ev = SimpleNamespace(**{
+        name: form(getattr(h, name), _named(comps, ins), _named(comps, outs), **({"compute": False}
+                                                                               if name == "play" else {}))
+        for name, (ins, outs) in EVENTS.items()})
+    ev.visibility = forms.plain(h.visibility, {"model": ui.model, "data": ui.data, "loss": ui.loss}, {
+        "gan_box": ui.gan_box, "vae_box": ui.vae_box, "diffusion_box": ui.diffusion_box, "step_d": ui.step_d,
+        "step_g": ui.step_g, "draw_box": ui.draw_box, "helps": list(ui.helps)})
+    ev.loss_defaults = forms.plain(h.loss_defaults, {"loss": ui.loss}, {"d_steps": ui.d_steps,
+                                                                       "gp_weight": ui.gp_weight})
+    return ev
+
+
+def positional(h: PlaygroundHandlers) -> SimpleNamespace:
+    """The handlers as Gradio calls them: (lang, *values in EVENTS' order) -> outputs in order (for tests
+    and benchmarks that call them in-process); `pause` and `slots` as they are."""
+    out = SimpleNamespace(pause=h.pause, slots=h.slots, handlers=h)
+    for name, (ins, outs) in EVENTS.items():
+        inputs = {n: dict.fromkeys(SETTINGS + VIEW) if n == "values" else None for n in ins}
+        setattr(out, name, forms.named(getattr(h, name), inputs, dict.fromkeys(outs)))
+    return out
 
 
 def build(ctx: AppContext) -> None:
@@ -660,11 +719,8 @@ def build(ctx: AppContext) -> None:
         with widget(reg, gr.Accordion, label="pg.explain.title", open=False, elem_id="playground-explain-box"):
             widget(reg, gr.Markdown, text="pg.explain.body", latex_delimiters=LATEX_DELIMITERS,
                    elem_id="playground-explain")
-    LS = [ctx.lang, session]
-    values = [ui.model, ui.data, ui.loss, ui.lr, ui.d_steps, ui.gp_weight, ui.beta, ui.batch, ui.hidden, ui.seed,
-              ui.metric, ui.show, ui.t_view, ui.spf]  # the setting controls, then the view
-    out = [session, ui.frame, ui.status]
-    _wire_settings(h, LS, ui, values, out)
-    _wire_training(h, LS, ui, values, out)
-    ctx.demo.load(handler(h.setup), [*LS, *values], out, show_progress="hidden", **PRIVATE)
-    ctx.on_lang.append((handler(h.texts), LS, [ui.frame, ui.status]))
+    ev = _events(ctx.lang, h, ui, session)
+    _wire_settings(ev, ui)
+    _wire_training(h, ev, ui, session)
+    ctx.demo.load(*ev.setup, show_progress="hidden", **PRIVATE)
+    ctx.on_lang.append(tuple(ev.texts))

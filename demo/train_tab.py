@@ -20,6 +20,7 @@ import tempfile
 import threading
 import weakref
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 import pandas as pd
@@ -32,6 +33,7 @@ from engines.jobs import JobManager
 from . import i18n_train  # noqa: F401  (adds the tab's strings to demo.i18n.STRINGS)
 from .common import PRIVATE, AppContext, add_trained, display, upload_paths
 from .common import handler as _handler
+from .forms import widget
 from .i18n import t
 
 # Off the compute thread: they wait on training jobs, whose steps run on the compute thread.
@@ -234,7 +236,7 @@ class TrainHandlers:
 
     # --- runs -------------------------------------------------------------------------------
     def start(self, lang, sess, zip_file, request: gr.Request, **values):
-        """Check, load and queue a new run -> (session, status, stats, plot, preview, timer)."""
+        """Check, load and queue a new run -> {sess, status, stats, plot, preview, timer}."""
         sess = self.session(sess, request)
         recipe = studio.check(self.recipe(values))
         self.jobs.check(sess.sid)  # answer "busy" before loading anything
@@ -244,7 +246,7 @@ class TrainHandlers:
         sess.plan = plan
         sess.reset_curves()
         sess.first_step = 0
-        return (sess, *self._view(lang, sess), gr.Timer(active=True))
+        return {"sess": sess, **self._view(lang, sess), "timer": gr.Timer(active=True)}
 
     def resume(self, lang, sess, zip_file, request: gr.Request, **values):
         """Go on from the session's model (after a run, or a checkpoint upload) with these settings."""
@@ -257,28 +259,28 @@ class TrainHandlers:
         sess.first_step = plan.step
         sess.job = self.jobs.submit(sess.sid, name, plan.make_trainer)
         sess.cursor, sess.shown_preview = 0, -1
-        return (sess, *self._view(lang, sess), gr.Timer(active=True))
+        return {"sess": sess, **self._view(lang, sess), "timer": gr.Timer(active=True)}
 
     def stop(self, lang, sess, request: gr.Request = None):
-        """Stop the session's run and answer once it has ended -> (status, stats, plot, preview,
-        timer). The step in progress is undone (engines.train), so the run ends well within a
+        """Stop the session's run and answer once it has ended -> {status, stats, plot, preview,
+        timer}. The step in progress is undone (engines.train), so the run ends well within a
         second, keeping the weights of its last completed step."""
         sess = self.session(sess, request)
         job = self.jobs.stop(sess.sid)
         if job is not None:
             job.wait(STOP_WAIT_S)
         finished = sess.job is None or sess.job.finished
-        return (*self._view(lang, sess), gr.Timer(active=not finished))
+        return {**self._view(lang, sess), "timer": gr.Timer(active=not finished)}
 
     def tick(self, lang, sess, request: gr.Request = None):
-        """Read the job's new events -> (status, stats, plot, preview, timer)."""
+        """Read the job's new events -> {status, stats, plot, preview, timer}."""
         sess = self.session(sess, request)
         # Finished before reading: a job that ends between the two would lose its last events.
         finished = sess.job is None or sess.job.finished
-        return (*self._view(lang, sess), gr.Timer(active=not finished))
+        return {**self._view(lang, sess), "timer": gr.Timer(active=not finished)}
 
-    def _view(self, lang, sess: StudioSession, *, replot: bool = False):
-        """(status, stats, plot, preview) from the session's job; the plot and the preview only when
+    def _view(self, lang, sess: StudioSession, *, replot: bool = False) -> dict:
+        """{status, stats, plot, preview} from the session's job; the plot and the preview only when
         they changed (or `replot`), so a tick without new events rebuilds and sends neither."""
         with sess.lock:
             return self._view_locked(lang, sess, replot=replot)
@@ -286,7 +288,7 @@ class TrainHandlers:
     def _view_locked(self, lang, sess: StudioSession, *, replot: bool):
         job, plan = sess.job, sess.plan
         if plan is None:
-            return t("train.status.idle", lang), "", loss_plot([]), None
+            return {"status": t("train.status.idle", lang), "stats": "", "plot": loss_plot([]), "preview": None}
         if job is not None:
             events, sess.cursor = job.events_since(sess.cursor)
             terms = families.get(plan.family).curves
@@ -308,7 +310,7 @@ class TrainHandlers:
         if replot or len(sess.rows) != sess.plotted:
             sess.plotted = len(sess.rows)
             plot = loss_plot(sess.rows)
-        return status, stats, plot, preview
+        return {"status": status, "stats": stats, "plot": plot, "preview": preview}
 
     def _steps(self, sess: StudioSession) -> int:
         plan = sess.plan
@@ -405,17 +407,18 @@ class TrainHandlers:
             shutil.rmtree(folder, ignore_errors=True)
         sess.plan, sess.job = plan, None
         sess.reset_curves()
-        status, stats, plot, _ = self._view(lang, sess)
+        view = self._view(lang, sess)
         r = plan.recipe
-        return {"sess": sess, "status": status, "stats": stats, "plot": plot, **_recipe_updates(r),
+        return {"sess": sess, "status": view["status"], "stats": view["stats"], "plot": view["plot"],
+                **_recipe_updates(r),
                 "data_note": _data_note(lang, r.dataset), "zip_file": gr.update(visible=r.dataset == "zip"),
                 "continue_file": None}
 
     def texts(self, lang, sess, dataset, request: gr.Request = None):
         """After a language switch: the texts built here."""
         sess = self.session(sess, request)
-        status, stats, plot, _ = self._view(lang, sess, replot=True)
-        return status, stats, plot, _device_note(lang, self.jobs), _data_note(lang, dataset)
+        view = self._view(lang, sess, replot=True)
+        return view["status"], view["stats"], view["plot"], _device_note(lang, self.jobs), _data_note(lang, dataset)
 
     def unload(self, request: gr.Request):
         """The tab closed: stop its run and free its model now (the state lives on for an hour)."""
@@ -452,43 +455,37 @@ def _knob_widget(reg, knob, value, *, visible: bool = True, min_width: int | Non
     elem_id = knob.key.replace(".", "-").replace("_", "-")
     extra = {"min_width": min_width} if min_width else {}
     texts = {"label": knob.key, **({"info": knob.info} if knob.info else {})}
-    shown = {k: reg.text(v) for k, v in texts.items()}
     if knob.kind is bool:
-        return reg(gr.Checkbox(value, elem_id=elem_id, visible=visible, **shown, **extra), **texts)
-    return reg(gr.Number(value, precision=0 if knob.kind is int else None, elem_id=elem_id, visible=visible,
-                         **shown, **extra), **texts)
+        return widget(reg, gr.Checkbox, value=value, elem_id=elem_id, visible=visible, **texts, **extra)
+    return widget(reg, gr.Number, value=value, precision=0 if knob.kind is int else None, elem_id=elem_id,
+                  visible=visible, **texts, **extra)
 
 
 def _settings(reg, r: studio.Recipe, jobs) -> dict:
     """The left column: family, data set, size, then every knob -> {name: component}."""
-    families_ = [(f"train.family.{f}", f) for f in studio.FAMILIES]
-    datasets = [(f"train.dataset.{d}", d) for d in studio.DATASETS]
-    sizes = [(f"train.size.{s}", s) for s in studio.SIZES]
     gpu = runtime.device().type == "cuda"
     form = {}
-    form["family"] = reg(gr.Radio(reg.choices(families_), value=r.family, label=reg.text("train.family"),
-                                  elem_id="train-family"), label="train.family", choices=families_)
-    form["dataset"] = reg(gr.Radio(reg.choices(datasets), value=r.dataset, label=reg.text("train.dataset"),
-                                   elem_id="train-dataset"), label="train.dataset", choices=datasets)
-    form["zip_file"] = reg(gr.File(label=reg.text("train.zip"), file_types=[".zip"], visible=False,
-                                   elem_id="train-zip"), label="train.zip")
+    form["family"] = widget(reg, gr.Radio, choice_keys=[(f"train.family.{f}", f) for f in studio.FAMILIES],
+                            value=r.family, label="train.family", elem_id="train-family")
+    form["dataset"] = widget(reg, gr.Radio, choice_keys=[(f"train.dataset.{d}", d) for d in studio.DATASETS],
+                             value=r.dataset, label="train.dataset", elem_id="train-dataset")
+    form["zip_file"] = widget(reg, gr.File, label="train.zip", file_types=[".zip"], visible=False,
+                              elem_id="train-zip")
     form["data_note"] = gr.Markdown(_data_note(reg.lang, r.dataset), elem_id="train-data-note",
                                     elem_classes=["small-note"])
-    form["size"] = reg(gr.Radio(reg.choices(sizes), value=r.size, label=reg.text("train.size"),
-                                info=reg.text("train.size.info"), elem_id="train-size"),
-                       label="train.size", info="train.size.info", choices=sizes)
+    form["size"] = widget(reg, gr.Radio, choice_keys=[(f"train.size.{s}", s) for s in studio.SIZES], value=r.size,
+                          label="train.size", info="train.size.info", elem_id="train-size")
     with gr.Row():
         for knob in studio.HEAD:
             form[knob.name] = _knob_widget(reg, knob, getattr(r, knob.name), min_width=90)
-    with reg(gr.Accordion(reg.text("train.more"), open=False, elem_id="train-more"), label="train.more"):
+    with widget(reg, gr.Accordion, label="train.more", open=False, elem_id="train-more"):
         for knob in studio.FAMILY_KNOBS + studio.TAIL:
             owner = studio.owner(knob.name)
             visible = (owner is None or owner == r.family) and (knob.name != "fast" or gpu)
             form[knob.name] = _knob_widget(reg, knob, getattr(r, knob.name), visible=visible)
     with gr.Row():
         for name, variant in (("start", "primary"), ("stop", "stop"), ("resume", "secondary")):
-            form[name] = reg(gr.Button(reg.text(f"train.{name}"), variant=variant, elem_id=f"train-{name}"),
-                             value=f"train.{name}")
+            form[name] = widget(reg, gr.Button, text=f"train.{name}", variant=variant, elem_id=f"train-{name}")
     form["device_note"] = gr.Markdown(_device_note(reg.lang, jobs), elem_id="train-device",
                                       elem_classes=["small-note"])
     return form
@@ -499,30 +496,24 @@ def _watch(reg) -> dict:
     form = {"status": gr.Markdown(t("train.status.idle", reg.lang), elem_id="train-status"),
             "stats": gr.Markdown(elem_id="train-stats")}
     # No fixed height: Gradio's LinePlot then cuts off the legend.
-    form["plot"] = reg(gr.LinePlot(loss_frame([]), x="step", y="value", color="term",
-                                   x_title=reg.text("train.loss.step"), y_title=reg.text("train.loss.value"),
-                                   color_title=reg.text("train.loss.series"), label=reg.text("train.loss"),
-                                   elem_id="train-loss"),
-                       label="train.loss", x_title="train.loss.step", y_title="train.loss.value",
-                       color_title="train.loss.series")
-    form["preview"] = reg(gr.Image(label=reg.text("train.preview"), elem_id="train-preview", interactive=False,
-                                   format="png", height=PREVIEW_SIDE, buttons=["download"],
-                                   elem_classes=["out-image", "pixelated"]), label="train.preview")
-    with reg(gr.Accordion(reg.text("train.keep"), open=True, elem_id="train-keep"), label="train.keep"):
+    form["plot"] = widget(reg, gr.LinePlot, value=loss_frame([]), x="step", y="value", color="term",
+                          x_title="train.loss.step", y_title="train.loss.value", color_title="train.loss.series",
+                          label="train.loss", elem_id="train-loss")
+    form["preview"] = widget(reg, gr.Image, label="train.preview", elem_id="train-preview", interactive=False,
+                             format="png", height=PREVIEW_SIDE, buttons=["download"],
+                             elem_classes=["out-image", "pixelated"])
+    with widget(reg, gr.Accordion, label="train.keep", open=True, elem_id="train-keep"):
         with gr.Row(equal_height=True):
-            form["name"] = reg(gr.Textbox("", label=reg.text("train.name"), elem_id="train-name", scale=2),
-                               label="train.name")
-            form["use"] = reg(gr.Button(reg.text("train.use"), elem_id="train-use", scale=1), value="train.use")
-            form["download"] = reg(gr.Button(reg.text("train.download"), elem_id="train-download", scale=1),
-                                   value="train.download")
+            form["name"] = widget(reg, gr.Textbox, value="", label="train.name", elem_id="train-name", scale=2)
+            form["use"] = widget(reg, gr.Button, text="train.use", elem_id="train-use", scale=1)
+            form["download"] = widget(reg, gr.Button, text="train.download", elem_id="train-download", scale=1)
         form["use_note"] = gr.Markdown(elem_id="train-use-note")
-        form["download_file"] = reg(gr.File(label=reg.text("train.file"), interactive=False, visible=False,
-                                            elem_id="train-file"), label="train.file")
-    with reg(gr.Accordion(reg.text("train.continue"), open=False, elem_id="train-continue-box"),
-             label="train.continue"):
-        reg(gr.Markdown(reg.text("train.continue.note")), value="train.continue.note")
-        form["continue_file"] = reg(gr.File(file_count="multiple", label=reg.text("train.continue.file"),
-                                            elem_id="train-continue"), label="train.continue.file")
+        form["download_file"] = widget(reg, gr.File, label="train.file", interactive=False, visible=False,
+                                       elem_id="train-file")
+    with widget(reg, gr.Accordion, label="train.continue", open=False, elem_id="train-continue-box"):
+        widget(reg, gr.Markdown, text="train.continue.note")
+        form["continue_file"] = widget(reg, gr.File, file_count="multiple", label="train.continue.file",
+                                       elem_id="train-continue")
     return form
 
 
@@ -535,16 +526,37 @@ def named(fn, form: dict):
     return call
 
 
+# The run handlers' outputs by name, in the order Gradio lists them (and `positional` returns them).
+VIEW = ("status", "stats", "plot", "preview")
+OUTPUTS = {"start": ("sess", *VIEW, "timer"), "resume": ("sess", *VIEW, "timer"), "stop": (*VIEW, "timer"),
+           "tick": (*VIEW, "timer")}
+
+
+def positional(h: TrainHandlers) -> SimpleNamespace:
+    """The handlers with the run handlers' named outputs as a tuple in OUTPUTS' order, as Gradio shows them
+    (for callers in-process: tests); every other attribute as it is."""
+    def ordered(fn, names):
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            out = fn(*args, **kwargs)
+            return tuple(out.get(name, gr.skip()) for name in names)
+
+        return call
+
+    plain = {name: getattr(h, name) for name in dir(h) if not name.startswith("__")}
+    return SimpleNamespace(**{**plain, **{name: ordered(plain[name], names) for name, names in OUTPUTS.items()}})
+
+
 def build(ctx: AppContext) -> None:
     """Lay out the training tab inside the current gr.Tabs and wire every event."""
     h = TrainHandlers(data_dir=ctx.data_dir)
     r = studio.defaults(studio.FAMILIES[0])
     if not mnist_available(ctx.data_dir):  # a file check: nothing is read or downloaded at start-up
         r = dataclasses.replace(r, dataset="shapes")
-    with ctx.reg(gr.Tab(ctx.reg.text("train.tab"), id="train", elem_id="train-tab"), label="train.tab"):
+    with widget(ctx.reg, gr.Tab, label="train.tab", id="train", elem_id="train-tab"):
         # Inside the tab: a component made directly in gr.Tabs would count as one of its tabs.
         form = {"sess": gr.State(None, delete_callback=_close_state)}
-        ctx.reg(gr.Markdown(ctx.reg.text("train.intro"), elem_id="train-intro"), value="train.intro")
+        widget(ctx.reg, gr.Markdown, text="train.intro", elem_id="train-intro")
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=320):
                 form.update(_settings(ctx.reg, r, h.jobs))
@@ -557,23 +569,26 @@ def build(ctx: AppContext) -> None:
 def _wire(ctx: AppContext, h: TrainHandlers, form: dict) -> None:
     f, lang = form, ctx.lang
     recipe = {name: f[name] for name in RECIPE_FIELDS}   # the handlers' keyword values
-    view = [f["status"], f["stats"], f["plot"], f["preview"]]
+
+    def run(name):  # a run handler returning {name: update}, its outputs from OUTPUTS
+        return handler(named(getattr(h, name), f)), [f[n] for n in OUTPUTS[name]]
+
     switched = [f[n] for n in RECIPE_FIELDS if n not in KEPT_ON_SWITCH] + [f["data_note"], f["zip_file"]]
     f["family"].input(handler(named(h.family_changed, f)), [lang, f["family"]], switched, api_name="train_family",
                       **QUIET)
     f["dataset"].change(handler(h.dataset_changed), [lang, f["dataset"]], [f["data_note"], f["zip_file"]], **QUIET,
                         **PRIVATE)
-    run_in, run_out = [lang, f["sess"], f["zip_file"]], [f["sess"], *view, f["timer"]]
     # Start and Resume only check, load and queue: they return at once, the timer shows the rest.
     for name in ("start", "resume"):
-        f[name].click(handler(getattr(h, name)), run_in, run_out, inputs_kwargs=recipe, api_name=f"train_{name}",
+        fn, outputs = run(name)
+        f[name].click(fn, [lang, f["sess"], f["zip_file"]], outputs, inputs_kwargs=recipe, api_name=f"train_{name}",
                       show_progress="minimal", concurrency_id="train-submit", concurrency_limit=4)
     # Off the queue, so Stop is never behind anything; it answers once the run has ended.
-    f["stop"].click(handler(h.stop), [lang, f["sess"]], [*view, f["timer"]], api_name="train_stop", queue=False,
-                    **QUIET)
+    fn, outputs = run("stop")
+    f["stop"].click(fn, [lang, f["sess"]], outputs, api_name="train_stop", queue=False, **QUIET)
     # Ticks only read a job's buffer: many sessions may tick at once.
-    f["timer"].tick(handler(h.tick), [lang, f["sess"]], [*view, f["timer"]], api_name="train_poll",
-                    concurrency_limit=None, **QUIET)
+    fn, outputs = run("tick")
+    f["timer"].tick(fn, [lang, f["sess"]], outputs, api_name="train_poll", concurrency_limit=None, **QUIET)
     f["use"].click(handler(h.use), [lang, f["sess"], ctx.uploads, f["name"]], [ctx.uploads, f["use_note"]],
                    api_name="train_use", **QUIET)
     f["download"].click(handler(h.download), [lang, f["sess"], f["name"]], f["download_file"],

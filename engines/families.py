@@ -140,6 +140,10 @@ class Family:
     compact: Callable[..., dict] | None = None    # (model, config, dataset, data_dir) -> metrics re-measured
     evaluate: Callable[..., dict] | None = None   # (model, float images, seed=) -> held-out metrics (`eval`)
     guide_candidates: int | None = None           # CLIP guidance can steer it: default candidates
+    guide_target: Callable[..., Any] | None = None  # (engine, gen, setting, k) -> what CLIP guidance's Adam moves
+    guide_run: Callable[..., Any] | None = None   # or its own guided loop: (backend, setting, objective, engine,
+    #                                               stop, every) -> GuideFrames (engines.clip.guide)
+    guide_repeats: int = 1                        # CLIP passes per guided step (its work budget)
 
     @property
     def trainable(self) -> bool:

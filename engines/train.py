@@ -249,6 +249,11 @@ _HYPER = ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize")
 STATE_VERSION = 1
 
 
+def _mismatch(reason: str) -> UserError:
+    """A saved trainer state that does not fit this trainer."""
+    return UserError("train_state_mismatch", reason=reason)
+
+
 class Trainer:
     """Train `model` on `images` (float (N, C, H, W) in [0, 1]) with `loss_fn`.
 
@@ -747,18 +752,10 @@ class Trainer:
             preview = c.preview_every and self.step % c.preview_every == 0
             if not (report or preview or not self.deferred_check):
                 continue
-            # Read the window's losses back (one sync on a GPU).
-            losses = self._on_compute(self._read_back, [p[1] for p in pending])
-            if self.deferred_check and not all(math.isfinite(v) for v in losses):
-                bad = next(i for i, v in enumerate(losses) if not math.isfinite(v))
-                self._on_compute(self._restore, good[1])
-                self.step = good[0]
-                yield TrainEvent("nan", pending[bad][0] - 1, {"loss": losses[bad]},
-                                 elapsed_s=time.perf_counter() - start)
+            rolled_back = self._settle(pending, good, start)
+            if rolled_back is not None:
+                yield rolled_back
                 return
-            for (step, _, step_logs), value in zip(pending, losses):
-                self.history.append({"step": step, "loss": value,
-                                     **{k: float(v) for k, v in step_logs.items()}})
             pending = []
             if self.deferred_check:
                 good = (self.step, self._on_compute(self._snapshot))
@@ -777,6 +774,19 @@ class Trainer:
         self.model.eval()
         yield TrainEvent("done", self.step, self.history[-1] if self.history else {}, ips, 0.0,
                          time.perf_counter() - start, self._preview())
+
+    def _settle(self, pending: list[tuple[int, torch.Tensor, dict]], good, start: float) -> TrainEvent | None:
+        """Read a window's losses back (one sync on a GPU) into the history; a non-finite one rolls the
+        weights back to `good` (step, snapshot) -> the "nan" event, else None."""
+        losses = self._on_compute(self._read_back, [p[1] for p in pending])
+        if self.deferred_check and not all(math.isfinite(v) for v in losses):
+            bad = next(i for i, v in enumerate(losses) if not math.isfinite(v))
+            self._on_compute(self._restore, good[1])
+            self.step = good[0]
+            return TrainEvent("nan", pending[bad][0] - 1, {"loss": losses[bad]}, elapsed_s=time.perf_counter() - start)
+        for (step, _, step_logs), value in zip(pending, losses):
+            self.history.append({"step": step, "loss": value, **{k: float(v) for k, v in step_logs.items()}})
+        return None
 
     # --- saving and continuing ----------------------------------------------------------------
     def state_dict(self) -> tuple[dict[str, torch.Tensor], dict]:
@@ -809,53 +819,21 @@ class Trainer:
     def load_state_dict(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
         """Continue from `state_dict()`'s output (from a file: checked here, UserError if it does
         not fit this trainer's model and phases)."""
-        def bad(reason: str):
-            return UserError("train_state_mismatch", reason=reason)
-
         if not isinstance(meta, dict) or meta.get("version") != STATE_VERSION:
-            raise bad("unknown format")
+            raise _mismatch("unknown format")
         phases = meta.get("phases")
         if not isinstance(phases, list) or len(phases) != len(self.opts):
-            raise bad(f"{len(phases) if isinstance(phases, list) else 0} optimisers for {len(self.opts)} phases")
+            raise _mismatch(f"{len(phases) if isinstance(phases, list) else 0} optimisers for {len(self.opts)} phases")
         scalars = meta.get("scalars") or {}
-        loaded = []
-        for k, (opt, info) in enumerate(zip(self.opts, phases)):
-            mine = opt.state_dict()["param_groups"]
-            groups = info.get("param_groups") if isinstance(info, dict) else None
-            if not isinstance(groups, list) or len(groups) != len(mine):
-                raise bad(f"phase {k}: parameter groups differ")
-            new_groups, shapes = [], {}
-            for g, m in zip(groups, mine):
-                if len(g.get("params", ())) != len(m["params"]):
-                    raise bad(f"phase {k}: {len(g.get('params', ()))} parameters for {len(m['params'])}")
-                hyper = {h: (tuple(g[h]) if h == "betas" else g[h]) for h in _HYPER if g.get(h) is not None}
-                new_groups.append({**m, **hyper})
-            for pid, p in enumerate(self._params[k]):
-                shapes[pid] = p.shape
-            state: dict[int, dict] = {}
-            prefix = f"opt.{k}."
-            for key, v in tensors.items():
-                if key.startswith(prefix):
-                    pid, _, name = key[len(prefix):].partition(".")
-                    state.setdefault(int(pid), {})[name] = v
-            for key, v in scalars.items():
-                pk, pid, name = key.split(".", 2)
-                if int(pk) == k:
-                    state.setdefault(int(pid), {})[name] = v
-            for pid, st in state.items():
-                if pid not in shapes:
-                    raise bad(f"phase {k}: no parameter {pid}")
-                for name in ("exp_avg", "exp_avg_sq"):
-                    if name in st and tuple(st[name].shape) != tuple(shapes[pid]):
-                        raise bad(f"phase {k}, parameter {pid}: {name} {tuple(st[name].shape)} for {tuple(shapes[pid])}")
-            loaded.append({"state": state, "param_groups": new_groups})
+        loaded = [self._optimiser_state(k, opt, info, tensors, scalars)
+                  for k, (opt, info) in enumerate(zip(self.opts, phases))]
         if self.ema is not None:
             ema = {name[4:]: v for name, v in tensors.items() if name.startswith("ema.")}
             if ema:
                 try:
                     self.ema.load_state_dict(ema)
                 except RuntimeError as exc:
-                    raise bad(f"EMA: {str(exc)[:200]}") from None
+                    raise _mismatch(f"EMA: {str(exc)[:200]}") from None
         for opt, sd in zip(self.opts, loaded):
             opt.load_state_dict(sd)
         self.step = int(meta.get("step") or 0)
@@ -864,8 +842,41 @@ class Trainer:
             try:
                 self._gen.set_state(gen.to(torch.uint8).cpu())
             except (RuntimeError, ValueError) as exc:
-                raise bad(f"generator: {str(exc)[:200]}") from None
+                raise _mismatch(f"generator: {str(exc)[:200]}") from None
         order = tensors.get("order")
         if order is not None and order.dim() == 1 and (len(order) == 0 or (
                 int(order.min()) >= 0 and int(order.max()) < len(self.images))):
             self._order = order.to(self.device, torch.long)
+
+    def _optimiser_state(self, k: int, opt, info, tensors: dict, scalars: dict) -> dict:
+        """Phase k's optimiser state from a saved state (its hyperparameters, Adam's moments and step
+        counts), checked against this trainer's parameters -> what `opt.load_state_dict` takes."""
+        mine = opt.state_dict()["param_groups"]
+        groups = info.get("param_groups") if isinstance(info, dict) else None
+        if not isinstance(groups, list) or len(groups) != len(mine):
+            raise _mismatch(f"phase {k}: parameter groups differ")
+        new_groups = []
+        for g, m in zip(groups, mine):
+            if len(g.get("params", ())) != len(m["params"]):
+                raise _mismatch(f"phase {k}: {len(g.get('params', ()))} parameters for {len(m['params'])}")
+            hyper = {h: (tuple(g[h]) if h == "betas" else g[h]) for h in _HYPER if g.get(h) is not None}
+            new_groups.append({**m, **hyper})
+        shapes = {pid: p.shape for pid, p in enumerate(self._params[k])}
+        state: dict[int, dict] = {}
+        prefix = f"opt.{k}."
+        for key, v in tensors.items():
+            if key.startswith(prefix):
+                pid, _, name = key[len(prefix):].partition(".")
+                state.setdefault(int(pid), {})[name] = v
+        for key, v in scalars.items():
+            pk, pid, name = key.split(".", 2)
+            if int(pk) == k:
+                state.setdefault(int(pid), {})[name] = v
+        for pid, st in state.items():
+            if pid not in shapes:
+                raise _mismatch(f"phase {k}: no parameter {pid}")
+            for name in ("exp_avg", "exp_avg_sq"):
+                if name in st and tuple(st[name].shape) != tuple(shapes[pid]):
+                    raise _mismatch(f"phase {k}, parameter {pid}: {name} {tuple(st[name].shape)} "
+                                    f"for {tuple(shapes[pid])}")
+        return {"state": state, "param_groups": new_groups}

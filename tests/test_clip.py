@@ -377,12 +377,12 @@ def test_gradient_blur_keeps_flat_fields_and_mass():
 
     guide = importlib.import_module("engines.clip.guide")
     flat = torch.full((2, 3, 32, 32), 0.7)
-    torch.testing.assert_close(guide._blur(flat, 2.0), flat)
+    torch.testing.assert_close(guide.blur(flat, 2.0), flat)
     dot = torch.zeros(1, 1, 32, 32)
     dot[0, 0, 16, 16] = 1.0
-    out = guide._blur(dot, 2.0)
+    out = guide.blur(dot, 2.0)
     assert out.sum().item() == pytest.approx(1.0, abs=1e-5) and 0.02 < out.max().item() < 0.05  # 1 / (2 pi 4)
-    assert torch.equal(guide._blur(dot, 0.1), dot)  # below a third of a pixel: untouched
+    assert torch.equal(guide.blur(dot, 0.1), dot)  # below a third of a pixel: untouched
 
 
 def test_training_blur_is_a_gaussian_per_image():
@@ -429,7 +429,7 @@ def test_ddpm_x0_views_replace_only_shapes_images_with_the_models_guess():
 def guide_blur(x, sigma):
     import importlib
 
-    return importlib.import_module("engines.clip.guide")._blur(x, sigma)
+    return importlib.import_module("engines.clip.guide").blur(x, sigma)
 
 
 def test_genlab_clip_knows_its_worlds_captions(trained):

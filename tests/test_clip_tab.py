@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from types import SimpleNamespace as NS
 
 import gradio as gr
 import numpy as np
@@ -236,15 +237,18 @@ def test_language_switch_translates_python_made_texts(assets):
         h.prompt_box = gr.Textbox()
     token = LocalContext.in_event_listener.set(True)  # as inside an event, where components are updates
     try:
-        backend, gen, label, examples, captions = h.texts("zh", {}, "genlab", DDPM, "1",
-                                                          h.default_captions("en", DDPM))
+        out = h.texts("zh", NS(uploads={}, backend="genlab", generator=DDPM, label="1",
+                               captions=h.default_captions("en", DDPM)))
+        backend, gen, label, examples, captions = (out[k] for k in ("backend", "generator", "label", "examples",
+                                                                    "captions"))
     finally:
         LocalContext.in_event_listener.reset(token)
     assert any("扩散模型" in name for name, _ in gen["choices"]) and gen["value"] == DDPM
     assert label["value"] == "1" and label["choices"][0][0] == "无：只用 CLIP"
     assert ["数字七"] in examples.samples and captions.splitlines()[0] == "数字零"
     assert backend["choices"][0] == ("GenLab CLIP（小模型，可离线）", "genlab") and backend["value"] == "genlab"
-    *_, kept = h.texts("en", {}, "genlab", DDPM, "none", "a cat\na dog")
+    kept = h.texts("en", NS(uploads={}, backend="genlab", generator=DDPM, label="none",
+                            captions="a cat\na dog"))["captions"]
     assert isinstance(kept, type(gr.skip()))  # the user's own captions stay
 
 
@@ -295,7 +299,7 @@ def test_generators_uploaded_in_other_tabs_can_be_steered(api, assets, tmp_path)
     _, _, uploads = add_upload([str(z)], {}, "vae")  # what the VAE tab's upload box does
 
     h = ClipHandlers(find_generators(assets), assets)
-    choices = h.refresh_generators("zh", uploads, "pixels")["choices"]
+    choices = h.refresh_generators("zh", NS(uploads=uploads, generator="pixels"))["choices"]
     value = next(v for _, v in choices if v.startswith("upload:vae:"))
     assert any("（已上传）" in name for name, _ in choices)
     out = run_all(api, uploads=uploads, generator=value, steps=2, prompt="the digit 3")[-1]
@@ -311,9 +315,9 @@ def test_the_lists_follow_the_sessions_models(assets):
 
     h = ClipHandlers(find_generators(assets), assets_dir=assets)
     uploads = {"clip": {"mine": str(assets / "genlab-clip")}}
-    backend, generator = h.refresh_lists("en", uploads, "upload:mine", "pixels")
+    backend, generator = h.refresh_lists("en", NS(uploads=uploads, backend="upload:mine", generator="pixels")).values()
     assert "upload:mine" in [v for _, v in backend["choices"]] and backend["value"] == "upload:mine"
-    backend, generator = h.refresh_lists("en", {}, "upload:mine", "pixels")
+    backend, generator = h.refresh_lists("en", NS(uploads={}, backend="upload:mine", generator="pixels")).values()
     assert backend["value"] == "genlab" and generator["value"] == "pixels"
 
 

@@ -282,3 +282,27 @@ def test_stored_results_travel_in_the_generators_card(tiny_stylegan, tmp_path, m
     stored = fa._precomputed(again, fa.load(moved / "reg"), **args)
     assert stored is not None
     np.testing.assert_array_equal(stored["effect"], fa.layer_effects(engine, reg, n=6, seed=1, cached=False)["effect"])
+
+
+def test_stored_results_follow_an_upload_and_no_file_sits_at_a_fixed_path(tiny_stylegan, tmp_path):
+    """An uploaded generator (the zip the GAN tab's upload box takes) brings its stored result; the
+    regressor is found among the assets folder given (the app's --assets-dir), else the shipped assets."""
+    import shutil
+
+    from tests.diffusion_fixtures import zip_checkpoint
+
+    assert fa.PRECOMPUTED is None  # nothing is read from a fixed path beside the shipped regressor
+    assert fa.find() == checkpoint.list_assets(fa.FAMILY).get("faces-attributes")
+    assets = tmp_path / "assets"
+    shutil.copytree(tiny_stylegan.path, assets / "gen")
+    checkpoint.save(assets / "reg", family=fa.FAMILY, config=tiny_config(), model=tiny_net(seed=2), card={"name": "r"})
+    engine = stylegan.Engine.load(assets / "gen", device=torch.device("cpu"))
+    reg = fa.load_default(assets)
+    fa.precompute(engine, reg, [{"n": 6, "seed": 1}])
+    folder = checkpoint.unpack_upload([zip_checkpoint(assets / "gen", tmp_path / "gen.zip")], tmp_path / "upload")
+    uploaded = stylegan.Engine.load(folder, device=torch.device("cpu"))
+    args = dict(n=6, seed=1, group_layers={g: list(v) for g, v in uploaded.layer_groups.items()}, psi=1.0,
+                per_layer=True)
+    stored = fa._precomputed(uploaded, reg, **args)
+    assert stored is not None
+    np.testing.assert_array_equal(stored["effect"], fa.layer_effects(engine, reg, n=6, seed=1, cached=False)["effect"])

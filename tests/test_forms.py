@@ -19,7 +19,8 @@ from demo.i18n import Registry, t
 
 DEMO = Path(__file__).resolve().parents[1] / "demo"
 # Modules whose widgets are built with forms.widget (each string key written once).
-KEYS_ONCE = ("vae_tab.py", "gan_tab.py", "image_inputs.py", "diffusion_tab.py", "clip_tab.py", "playground_tab.py")
+KEYS_ONCE = ("vae_tab.py", "gan_tab.py", "image_inputs.py", "diffusion_tab.py", "clip_tab.py", "playground_tab.py",
+             "train_tab.py", "common.py")
 # Modules with no function over 60 lines: the tabs on the form layer (named handlers: vae, gan),
 # the tabs whose build() is split per sub-tab, and the shared modules.
 SPLIT = KEYS_ONCE + ("forms.py", "plots_common.py")
@@ -197,3 +198,23 @@ def test_the_vae_api_keeps_its_parameter_names():
     assert names("vae_map_decode") == ["map_model", "n", "span", "z1", "z2"]
     assert names("gan_noise_image") == ["model", "seed", "psi", "where", "strength", "draw", "per_layer"]
     assert names("gan_preset") == ["model", "group", "seeds_a", "seeds_b", "psi"]
+
+
+def test_a_named_group_arrives_as_a_namespace_and_is_the_apis_varargs():
+    lang, a, b, group, image, text = _components()
+    seen = {}
+
+    def fn(lang, v):
+        seen.update(a=v.a, x=v.values.x, z=v.values.z)
+        return {"text": "ok"}
+
+    fn_named = forms.named(fn, {"a": a, "values": dict(zip("xyz", group))}, {"text": text})
+    assert list(inspect.signature(fn_named).parameters) == ["lang", "a", "values"]
+    assert fn_named("en", 1, 7, 8, 9) == "ok" and seen == {"a": 1, "x": 7, "z": 9}
+
+
+def test_a_plain_event_takes_no_language():
+    lang, a, b, group, image, text = _components()
+    ev = forms.plain(lambda v: {"text": v.a + 1}, {"a": a}, {"image": image, "text": text})
+    assert ev.inputs == [a] and ev.outputs == [image, text]
+    assert ev.fn(1) == (gr.skip(), 2)

@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
-from engines import checkpoint, downloads, runtime, studio
+from engines import checkpoint, downloads, families, runtime, studio
 from engines.data import check_animation, decode_image, load_folder, set_pil_limits, zip_directory
 from engines.errors import UserError
 from tests.test_checkpoint import refused  # a UserError with this key, in English and Chinese
@@ -378,8 +378,9 @@ def test_clip_guidance_has_a_budget_far_lower_for_a_pretrained_clip():
     guide.check_work(Fake("genlab", 64), default, 64)
     guide.check_work(Fake("pretrained", 224), default, 64)  # the default pixels run fits a ViT too
     ddpm = guide.check_setting(guide.GuideSetting(prompt="a red square", candidates=8, augment=4))
-    guide.check_work(Fake("genlab", 64), ddpm, 32, ddpm=True)
-    refused("clip_work", guide.check_work, Fake("pretrained", 224), ddpm, 32, ddpm=True)
+    repeats = families.get("ddpm").guide_repeats  # a guided DDPM step sends its views through CLIP this often
+    guide.check_work(Fake("genlab", 64), ddpm, 32, repeats=repeats)
+    refused("clip_work", guide.check_work, Fake("pretrained", 224), ddpm, 32, repeats=repeats)
     most = guide.check_setting(guide.GuideSetting(prompt="a", candidates=16, augment=16, steps=1000, size=256))
     refused("clip_work", guide.check_work, Fake("genlab", 64), most, 256)
 

@@ -37,7 +37,7 @@ def decode(html: str) -> np.ndarray:
 
 @pytest.fixture
 def h():
-    return pt.PlaygroundHandlers()
+    return pt.positional(pt.PlaygroundHandlers())
 
 
 def test_setup_draws_a_frame_for_every_model(h):
@@ -293,7 +293,7 @@ class Player(threading.Thread):
 
 
 def test_busy_message_updates_as_the_queue_moves_and_the_turn_starts_by_itself():
-    h = pt.PlaygroundHandlers(toy2d.Slots(capacity=1, waiting=2))
+    h = pt.positional(pt.PlaygroundHandlers(toy2d.Slots(capacity=1, waiting=2)))
     sessions = [h.setup("en", None, *controls(batch=32), *VIEW)[0] for _ in range(4)]
     a, b, c = Player(h, sessions[0]), Player(h, sessions[1], "zh"), Player(h, sessions[2])
     a.start()

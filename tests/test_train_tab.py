@@ -40,7 +40,7 @@ def wait_for(cond, timeout=WAIT):
 def tab():
     torch.set_num_threads(1)
     jobs = JobManager(max_running=2, max_queued=1)
-    yield T.TrainHandlers(jobs)
+    yield T.positional(T.TrainHandlers(jobs))  # outputs in the order Gradio shows them
     jobs.shutdown(5)
 
 
@@ -94,7 +94,7 @@ def test_stop_takes_effect_within_a_second_and_keeps_the_weights(tab):
 
 def test_the_queue_answers_at_once_instead_of_hanging():
     jobs = JobManager(max_running=1, max_queued=1)
-    tab = T.TrainHandlers(jobs)
+    tab = T.positional(T.TrainHandlers(jobs))
     try:
         first = tab.start("en", None, None, req("a"), **values(steps=100_000))[0]
         second = tab.start("en", None, None, req("b"), **values(steps=3))[0]

@@ -350,82 +350,107 @@ def _by_value(codes: np.ndarray, names: tuple[str, ...], part, *arrays) -> list[
     return out
 
 
+def _col(a):  # (B,) -> (B, 1, 1)
+    return np.asarray(a, np.float32).reshape(-1, 1, 1)
+
+
+def _rgb(a):  # (B, 3) -> (B, 3, 1, 1)
+    return np.asarray(a, np.float32).reshape(-1, 3, 1, 1)
+
+
+class _Heads:
+    """Where each face's head sits in a side x side picture: pixel centres `g` (S,) as fractions of the
+    side, the centre (cx, cy), the tilt's cos / sin and the radius, each (B, 1, 1); `k` (B, 1, 1) pixels
+    per head radius."""
+
+    def __init__(self, p: dict[str, np.ndarray], side: int):
+        self.g = (np.arange(side, dtype=np.float32) + np.float32(0.5)) / np.float32(side)
+        self.cx, self.cy = np.float32(0.5) + _col(p["head_x"]), np.float32(0.5) + _col(p["head_y"])
+        # cos/sin per image in Python floats: exact whatever the batch size (numpy's SIMD may differ)
+        self.cos = _col([math.cos(math.radians(t)) for t in p["tilt"].tolist()])
+        self.sin = _col([math.sin(math.radians(t)) for t in p["tilt"].tolist()])
+        self.radius = _col(p["head_size"])
+        self.k = self.radius * np.float32(side)
+
+    def local(self, xs, ys):  # pixel centres (B, 1, W) and (B, H, 1) -> head-local (u, v), each (B, H, W)
+        dx, dy = xs - self.cx, ys - self.cy
+        return (dx * self.cos + dy * self.sin) / self.radius, (dy * self.cos - dx * self.sin) / self.radius
+
+
 def _render_chunk(p: dict[str, np.ndarray], size: int) -> np.ndarray:
     """Draw B faces from parameter arrays (see `_params`): uint8 (B, 3, size, size)."""
     ss = max(1, -(-_BASE_SIDE // size))  # supersampling factor
     side = size * ss
-    n = len(p["head_shape"])
-
-    def col(a):  # (B,) -> (B, 1, 1)
-        return np.asarray(a, np.float32).reshape(-1, 1, 1)
-
-    def rgb(a):  # (B, 3) -> (B, 3, 1, 1)
-        return np.asarray(a, np.float32).reshape(-1, 3, 1, 1)
-
-    # Pixel centres as fractions of the side; head-local (u, v) of the whole image, (B, S, S).
-    g = (np.arange(side, dtype=np.float32) + np.float32(0.5)) / np.float32(side)
-    cx, cy = np.float32(0.5) + col(p["head_x"]), np.float32(0.5) + col(p["head_y"])
-    # cos/sin per image in Python floats: exact whatever the batch size (numpy's SIMD may differ)
-    cos = col([math.cos(math.radians(t)) for t in p["tilt"].tolist()])
-    sin = col([math.sin(math.radians(t)) for t in p["tilt"].tolist()])
-    radius = col(p["head_size"])
-    k = radius * np.float32(side)  # (B, 1, 1) pixels per head radius
-
-    def local(xs, ys):  # pixel centres (B, 1, W) and (B, H, 1) -> (u, v), each (B, H, W)
-        dx, dy = xs - cx, ys - cy
-        return (dx * cos + dy * sin) / radius, (dy * cos - dx * sin) / radius
-
-    u, v = local(g[None, None, :], g[None, :, None])
-    skin, hair, bg = rgb(p["skin_rgb"]), rgb(p["hair_rgb"]), rgb(p["bg_rgb"])
-    skin_line = skin * np.float32(0.45)
+    heads = _Heads(p, side)
+    u, v = heads.local(heads.g[None, None, :], heads.g[None, :, None])  # of the whole image, (B, S, S)
+    skin, hair = _rgb(p["skin_rgb"]), _rgb(p["hair_rgb"])
     # Outlines: a darker shade of the fill; pale hair is shaded down to a brightest channel of 90.
     hair_line = hair * np.minimum(np.float32(0.5), np.float32(90) / np.maximum(hair.max(1, keepdims=True), 1))
+    img = _background(p, side)
+    head = _paint_coarse(img, p, u, v, heads.k, skin, hair, hair_line)
+    _paint_face_window(img, p, heads, skin)
+    # Middle: hair over the head.
+    front = _by_value(p["hair_style"], HAIR_STYLES, _hair_front, u, v, head)[0]
+    _paint(img, front - _OUTLINE, heads.k, hair_line)
+    _paint(img, front, heads.k, hair)
+    return _to_size(img, p, size, ss)
 
-    # Fine: the background and its pattern, a lighter tint on dark colours, a darker shade on light ones.
+
+def _background(p, side: int) -> np.ndarray:
+    """Fine: the background and its pattern, a lighter tint on dark colours, a darker shade on light
+    ones -> float32 (B, 3, S, S)."""
+    bg = _rgb(p["bg_rgb"])
     lum = (0.3 * bg[:, 0] + 0.59 * bg[:, 1] + 0.11 * bg[:, 2])[:, None]  # (B, 1, 1, 1)
     tint = np.where(lum < 110, bg + np.float32(0.22) * (255 - bg), bg * np.float32(0.87)).astype(np.float32)
-    img = np.broadcast_to(bg, (n, 3, side, side)).copy()  # (B, 3, S, S)
+    img = np.broadcast_to(bg, (len(p["head_shape"]), 3, side, side)).copy()  # (B, 3, S, S)
     img += _patterns(side)[p["pattern"]][:, None] * (tint - bg)
+    return img
 
-    # Coarse: hair behind the head, ears, the head.
+
+def _paint_coarse(img, p, u, v, k, skin, hair, hair_line) -> np.ndarray:
+    """Coarse: hair behind the head, ears, the head, onto img in place -> the head's distance field."""
+    skin_line = skin * np.float32(0.45)
     head = _by_value(p["head_shape"], HEAD_SHAPES, _head, u, v)[0]
     back = _by_value(p["hair_style"], HAIR_STYLES, _hair_back, u, v, head)[0]
     _paint(img, back - _OUTLINE, k, hair_line)
     _paint(img, back, k, hair)
-    half_width = col([_HEAD_HALF_WIDTH[HEAD_SHAPES[i]] for i in p["head_shape"].tolist()])
+    half_width = _col([_HEAD_HALF_WIDTH[HEAD_SHAPES[i]] for i in p["head_shape"].tolist()])
     ears = _ellipse(np.abs(u) - half_width, v - _EAR_Y, 0.18, 0.24)
     ears[np.isin(p["hair_style"], [HAIR_STYLES.index(s) for s in ("long", "bangs", "curly")])] = _FAR
     _paint(img, ears - _OUTLINE, k, skin_line)
     _paint(img, ears, k, skin)
     _paint(img, head - _OUTLINE, k, skin_line)
     _paint(img, head, k, skin)
+    return head
 
-    # Middle (and freckles): drawn in a window around the face, about a third of the pixels.
-    # Every part lies within |u| < 0.7, -0.45 < v < 0.82; tilted and at the largest head that
-    # is x in +-0.26, y in -0.18 ... +0.29 of the side around the head centre.
+
+def _paint_face_window(img, p, heads: _Heads, skin) -> None:
+    """Middle (and freckles): drawn in a window around the face, about a third of the pixels.
+    Every part lies within |u| < 0.7, -0.45 < v < 0.82; tilted and at the largest head that
+    is x in +-0.26, y in -0.18 ... +0.29 of the side around the head centre."""
+    side = img.shape[-1]
+    g = heads.g
     win = int(side * _WINDOW)
-    x0 = np.clip(np.floor(cx.ravel() * side - win / 2 + 0.5).astype(np.int64), 0, side - win)
-    y0 = np.clip(np.floor((cy.ravel() + np.float32(0.055)) * side - win / 2 + 0.5).astype(np.int64), 0, side - win)
+    x0 = np.clip(np.floor(heads.cx.ravel() * side - win / 2 + 0.5).astype(np.int64), 0, side - win)
+    y0 = np.clip(np.floor((heads.cy.ravel() + np.float32(0.055)) * side - win / 2 + 0.5).astype(np.int64), 0,
+                 side - win)
     crop = np.stack([img[i, :, y:y + win, x:x + win] for i, (x, y) in enumerate(zip(x0.tolist(), y0.tolist()))])
     steps = np.arange(win)
-    wu, wv = local(g[x0[:, None] + steps][:, None, :], g[y0[:, None] + steps][:, :, None])  # (B, win, win)
-    _face_parts(crop, p, wu, wv, k, skin)
+    wu, wv = heads.local(g[x0[:, None] + steps][:, None, :], g[y0[:, None] + steps][:, :, None])  # (B, win, win)
+    _face_parts(crop, p, wu, wv, heads.k, skin)
     for i, (x, y) in enumerate(zip(x0.tolist(), y0.tolist())):
         img[i, :, y:y + win, x:x + win] = crop[i]
 
-    # Middle: hair over the head.
-    front = _by_value(p["hair_style"], HAIR_STYLES, _hair_front, u, v, head)[0]
-    _paint(img, front - _OUTLINE, k, hair_line)
-    _paint(img, front, k, hair)
 
-    # Down to the output size (mean of ss x ss blocks), then grain at output resolution.
+def _to_size(img, p, size: int, ss: int) -> np.ndarray:
+    """Down to the output size (mean of ss x ss blocks), then grain at output resolution -> uint8."""
     if ss > 1:
-        small = np.zeros((n, 3, size, size), np.float32)
+        small = np.zeros((len(img), 3, size, size), np.float32)
         for oy in range(ss):
             for ox in range(ss):
                 small += img[:, :, oy::ss, ox::ss]
         img = small * np.float32(1.0 / (ss * ss))
-    img += _grain(p["noise_seed"], size) * (col(p["grain"])[:, None] * np.float32(2 * _GRAIN_LEVELS))
+    img += _grain(p["noise_seed"], size) * (_col(p["grain"])[:, None] * np.float32(2 * _GRAIN_LEVELS))
     return np.clip(np.rint(img), 0, 255).astype(np.uint8)
 
 

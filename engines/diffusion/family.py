@@ -8,7 +8,7 @@ import torch
 from .. import runtime
 from ..families import Family, Knob, held_out_at_hand
 from ..pictures import image_grid, to_uint8
-from . import FAMILY, Config, build, heldout_loss, make_loss, make_process
+from . import FAMILY, Config, build, guided, heldout_loss, make_loss, make_process
 from .engine import Engine
 
 KNOBS = (
@@ -158,5 +158,5 @@ SPEC = Family(
     curves=("loss",), aux=studio_aux, aux_schema=AUX_SCHEMA,
     card=lambda config: {"default_guidance": 1.0} if config.num_classes else {},
     train_cli=train_cli, sample_knobs=SAMPLE_KNOBS, compact=compact_metrics,
-    guide_candidates=8,
+    guide_candidates=8, guide_run=guided.run, guide_repeats=guided.RECURRENCE,
 )

@@ -9,9 +9,11 @@ attributes of A move to B's value.
   regressor   `Config`, `build`, `AttributeNet` (.predict: uint8 images -> {name: (N,)}),
               `make_loss` for the shared trainer, `evaluate` (held-out accuracy / MAE)
   effects     `layer_effects(engine, regressor, n=, seed=)` -> groups x attributes in [0, 1]
-  shipped     `load_default()` (assets/faces-attributes, or None), `ATTRIBUTE_NAMES`, `describe`;
-              assets/faces-attributes/layer_effects.json holds the effects of the shipped faces
-              StyleGAN (n 64 and 256, seed 0), returned at once when generator and regressor match
+  shipped     `load_default(assets_dir)` (the first regressor among the assets: the app's --assets-dir,
+              else assets/, or None), `ATTRIBUTE_NAMES`, `describe`; a generator's card.json
+              ("layer_effects") holds its effects with that regressor (the shipped faces StyleGAN's:
+              n 64 and 256, seed 0), returned at once when both weight files match, so the stored
+              result travels with the generator (a copy, another --assets-dir, an upload)
 
 Retrain the shipped regressor: python -m engines.stylegan.attributes --train --out assets/faces-attributes
 Then store the shipped model's effects: python -m engines.stylegan.attributes --precompute assets/faces-stylegan
@@ -227,13 +229,12 @@ def load(path: str | Path = DEFAULT_DIR, device: torch.device | None = None) -> 
 
 
 def find(assets_dir: str | Path | None = None) -> Path | None:
-    """The regressor's checkpoint folder among the assets (the app's --assets-dir): the first of
-    this family there, else None."""
+    """The regressor's checkpoint folder among the assets (the app's --assets-dir; None: the shipped
+    assets/): the first of this family there, else None."""
     from .. import checkpoint
 
-    if assets_dir is None:
-        return DEFAULT_DIR if (DEFAULT_DIR / "model.safetensors").is_file() else None
-    return next(iter(checkpoint.list_assets(FAMILY, root=Path(assets_dir)).values()), None)
+    root = Path(assets_dir) if assets_dir is not None else checkpoint.ASSETS_DIR
+    return next(iter(checkpoint.list_assets(FAMILY, root=root).values()), None)
 
 
 def load_default(assets_dir: str | Path | None = None) -> AttributeNet | None:
@@ -385,7 +386,7 @@ def _layer_effects(engine, regressor, *, n: int, seed: int, group_layers: dict[s
 # stored result travels with its checkpoint: another --assets-dir, a copy, an upload.
 
 CARD_KEY = "layer_effects"
-PRECOMPUTED = DEFAULT_DIR / "layer_effects.json"  # where it once lived beside the regressor (still read)
+PRECOMPUTED: Path | None = None  # an extra file of stored results to read as well (precompute's `out`); none shipped
 _SHA: dict[tuple, str] = {}
 
 
@@ -414,12 +415,12 @@ def _entry_key(engine, regressor, *, n, seed, group_layers, psi, per_layer) -> d
 
 
 def _stored_entries(engine) -> list:
-    """Stored results: the generator card's, then the old file beside the shipped regressor."""
+    """Stored results: the generator card's, then those of the file PRECOMPUTED (if set)."""
     import json
 
     stored = (getattr(engine, "card", None) or {}).get(CARD_KEY)
     entries = list(stored.get("entries", [])) if isinstance(stored, dict) else []
-    if PRECOMPUTED.is_file():
+    if PRECOMPUTED is not None and Path(PRECOMPUTED).is_file():
         entries += json.loads(PRECOMPUTED.read_text()).get("entries", [])
     return [e for e in entries if isinstance(e, dict) and isinstance(e.get("key"), dict)]
 

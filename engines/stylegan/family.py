@@ -12,6 +12,7 @@ from ..errors import UserError
 from ..families import Family, Knob
 from ..train import Split
 from . import FAMILY, Config, Engine, build, make_phases, preview_fn
+from .guided import GuideLatent
 
 KNOBS = (
     Knob("r1_gamma", 1.0, 0.0, 1000.0, float, key="train.r1", en="R1 γ", zh="R1 γ", help="R1 penalty weight gamma"),
@@ -132,5 +133,5 @@ SPEC = Family(
     presets=presets, config=family_config, side=lambda side: 2 ** math.ceil(math.log2(side)),
     loss=family_loss, preview=lambda config, loss, stop=None, n=16, seed=1234: preview_fn(config, n=n, seed=seed),
     curves=("D_loss", "G_loss"), grad_clip=None, split=lambda model: mbstd_split(model.D.mbstd_group),
-    train_cli=train_cli, sample_knobs=SAMPLE_KNOBS, sample=sample, guide_candidates=4,
+    train_cli=train_cli, sample_knobs=SAMPLE_KNOBS, sample=sample, guide_candidates=4, guide_target=GuideLatent,
 )
