@@ -225,3 +225,13 @@ def test_nll_of_images_is_per_image_and_finite(tiny_checkpoint):
     with pytest.raises(UserError):
         eng.nll(images[:4], None)     # a conditional model needs the labels
     assert F is not None
+
+
+def test_draw_never_picks_a_value_of_probability_zero_and_follows_the_rest():
+    from engines.pixelcnn.sampler import draw
+
+    probs = torch.tensor([[0.0, 0.25, 0.0, 0.75, 0.0]]).repeat(4000, 1)
+    got = draw(probs, torch.Generator().manual_seed(0))
+    counts = torch.bincount(got, minlength=5)
+    assert counts[[0, 2, 4]].sum() == 0
+    assert abs(counts[3].item() / 4000 - 0.75) < 0.03
