@@ -16,7 +16,6 @@ import gradio as gr
 import numpy as np
 from PIL import Image, ImageDraw
 
-from engines import runtime
 from engines.errors import UserError
 from engines.pictures import image_grid
 from engines.pixelcnn.engine import plain_twin, receptive_field
