@@ -80,13 +80,14 @@ def bar_chart(probs: np.ndarray, chosen: int | None = None) -> np.ndarray:
     return np.asarray(img)
 
 
-def heat(conf: np.ndarray) -> np.ndarray:
-    """(N, H, W) confidence in [0, 1] -> one RGB grid image (magma)."""
-    import matplotlib
+# A magma-like ramp (dark: unsure, bright: sure) from five anchor colours, without matplotlib.
+_ANCHORS = np.array([[0, 0, 4], [80, 18, 123], [183, 55, 121], [252, 137, 97], [252, 253, 191]], np.float64)
+_LUT = np.stack([np.interp(np.linspace(0, 4, 256), np.arange(5), _ANCHORS[:, k]) for k in range(3)], 1).astype(np.uint8)
 
-    lut = (matplotlib.colormaps["magma"](np.linspace(0, 1, 256))[:, :3] * 255).astype(np.uint8)
-    coloured = lut[np.clip(conf * 255, 0, 255).astype(np.uint8)]
-    return image_grid(coloured)
+
+def heat(conf: np.ndarray) -> np.ndarray:
+    """(N, H, W) confidence in [0, 1] -> one RGB grid image."""
+    return image_grid(_LUT[np.clip(conf * 255, 0, 255).astype(np.uint8)])
 
 
 def field_picture(dep: np.ndarray, row: int, col: int, other: np.ndarray | None = None) -> np.ndarray:
