@@ -12,7 +12,7 @@ import torch
 
 from engines import checkpoint, cli
 from engines.errors import UserError
-from engines.pixelcnn import Config, build, evaluate, nll
+from engines.pixelcnn import Config, build, evaluate, marginal_nll, nll
 from engines.pixelcnn.engine import Engine, receptive_field
 from engines.pixelcnn.sampler import Knobs, cached_logits, check_knobs, filtered_probs, stream
 
@@ -233,3 +233,14 @@ def test_draw_never_picks_a_value_of_probability_zero_and_follows_the_rest():
     counts = torch.bincount(got, minlength=5)
     assert counts[[0, 2, 4]].sum() == 0
     assert abs(counts[3].item() / 4000 - 0.75) < 0.03
+
+
+def test_without_labels_a_conditional_model_sums_them_out():
+    m = model_of(tiny(image_size=4, layers=2, num_classes=3))
+    x = torch.randint(0, 256, (2, 1, 4, 4), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        per = torch.stack([nll(m, x, torch.full((2,), y)) for y in range(3)])      # (3, 2) nats
+        hand = -torch.log(torch.exp(-per.double()).mean(0))
+        torch.testing.assert_close(marginal_nll(m, x).double(), hand, atol=1e-3, rtol=1e-6)
+        assert (per.min(0).values <= marginal_nll(m, x) + 1e-4).all()
+        assert evaluate(m, x.float() / 255)["nll_nats"] == pytest.approx(float(hand.mean()), rel=1e-5)

@@ -82,16 +82,29 @@ def make_loss(config: Config):
     return loss_fn
 
 
+def marginal_nll(model: PixelCNN, x: torch.Tensor) -> torch.Tensor:
+    """-log p(x) of a class-conditional model without a label: p(x) = sum_y p(y) p(x | y) with
+    p(y) uniform over its classes (one forward per class), nats per image (B,)."""
+    k = model.config.num_classes
+    per_class = torch.stack([nll(model, x, torch.full((len(x),), y, device=x.device)) for y in range(k)])
+    return -(torch.logsumexp(-per_class, 0) - math.log(k))
+
+
 @torch.no_grad()
 def evaluate(model: PixelCNN, images: torch.Tensor, *, labels: torch.Tensor | None = None, seed: int = 0,
              batch_size: int = 250) -> dict[str, float]:
-    """Exact held-out NLL of float images (N, C, H, W) in [0, 1]: nats per image and bits per dim."""
+    """Exact held-out NLL of float images (N, C, H, W) in [0, 1]: nats per image and bits per dim.
+    A class-conditional model is given `labels` (log p(x | y)); without them, log p(x) with the
+    labels summed out (`marginal_nll`)."""
     cfg = model.config
     model.eval()
     total, n = 0.0, len(images)
     for s in range(0, n, batch_size):
         x = quantize(images[s: s + batch_size], cfg.levels)
-        y = labels[s: s + batch_size] if labels is not None and cfg.num_classes else None
+        if cfg.num_classes and labels is None:
+            total += float(marginal_nll(model, x).sum())
+            continue
+        y = labels[s: s + batch_size].to(x.device) if cfg.num_classes else None
         total += float(nll(model, x, y).sum())
     nats = total / n
     return {"nll_nats": nats, "bits_per_dim": nats / (cfg.channels * cfg.image_size ** 2 * math.log(2))}
@@ -99,4 +112,5 @@ def evaluate(model: PixelCNN, images: torch.Tensor, *, labels: torch.Tensor | No
 
 from .engine import Engine  # noqa: E402  (after Config: engine.py imports it)
 
-__all__ = ["Engine", "FAMILY", "Config", "PixelCNN", "build", "evaluate", "make_loss", "nll", "quantize"]
+__all__ = ["Engine", "FAMILY", "Config", "PixelCNN", "build", "evaluate", "make_loss", "marginal_nll", "nll",
+           "quantize"]

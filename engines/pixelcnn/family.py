@@ -157,5 +157,5 @@ SPEC = Family(
     studio_defaults={"dataset": "mnist", "steps": 300, "lr": 2e-3}, studio_gpu={"steps": 3000},
     presets=presets, config=family_config, conditional=True, loss=family_loss, preview=studio_preview,
     curves=("loss", "bits_per_dim"), aux=studio_aux, aux_schema=AUX_SCHEMA, card=card_fields,
-    train_cli=train_cli, sample_knobs=SAMPLE_KNOBS, compact=compact_metrics,
+    train_cli=train_cli, sample_knobs=SAMPLE_KNOBS, compact=compact_metrics, evaluate=evaluate,
 )
