@@ -579,6 +579,35 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "A '{family}' checkpoint does not draw images; 'sample' takes a checkpoint of {families}.",
         "zh": "“{family}”类型的检查点不生成图像；“sample”需要以下类型之一的检查点：{families}。",
     },
+    # --- pixelcnn (engines.pixelcnn, demo/pixelcnn_tab.py) ------------------------------------
+    "pixelcnn_temperature": {
+        "en": "The temperature must be a number from 0.05 to 5, not {value} (0 would always pick the likeliest value: use top-k 1 for that).",
+        "zh": "温度必须是 0.05 到 5 之间的数，而不是 {value}（温度为 0 等于总取最可能的值：请改用 top-k = 1）。",
+    },
+    "pixelcnn_top_k": {
+        "en": "Top-k must be a whole number from 0 (off) to {high}, not {value}.",
+        "zh": "top-k 必须是 0（关闭）到 {high} 之间的整数，而不是 {value}。",
+    },
+    "pixelcnn_top_p": {
+        "en": "Top-p must be above 0 and at most 1 (1 keeps every value), not {value}.",
+        "zh": "top-p 必须大于 0 且不超过 1（1 表示保留所有取值），而不是 {value}。",
+    },
+    "pixelcnn_image": {
+        "en": "This PixelCNN takes {size}x{size} images with {channels} channel(s) (uint8), not {got}.",
+        "zh": "此 PixelCNN 接受 {size}x{size}、{channels} 个通道的图像（uint8），而不是 {got}。",
+    },
+    "pixelcnn_label": {
+        "en": "The class must be one of the model's classes, 0 to {high}, or 'all'; not {value}.",
+        "zh": "类别必须是模型的类别之一（0 到 {high}）或“all”，而不是 {value}。",
+    },
+    "pixelcnn_unconditional": {
+        "en": "This PixelCNN was trained without labels, so it cannot be asked for a class.",
+        "zh": "此 PixelCNN 训练时没有使用标签，无法指定类别。",
+    },
+    "pixelcnn_no_model": {
+        "en": "No PixelCNN is loaded. Pick one in the model row, or train one in the Train tab.",
+        "zh": "没有加载 PixelCNN。请在模型栏中选择一个，或在训练标签页中训练一个。",
+    },
     # --- zerogpu ---------------------------------------------------------------------------
     "gpu_quota": {
         "en": "The free GPU time of this Space is used up for now ({reason}). What was done so far is kept; log in to Hugging Face or try again later.",
