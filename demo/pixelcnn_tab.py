@@ -257,7 +257,7 @@ class PixelcnnHandlers:
         nats = eng.nll(images, labels if eng.conditional else None)
         dims = images[0].size
         bpd = nats / (dims * np.log(2))
-        elbo = self._vae_bounds(v.uploads, v.vae, images)
+        elbo = self._vae_bounds(v.uploads, v.bound_model, images)
         rows = [t("pixelcnn.like.head", lang), "|---|---|---|---|---|"]
         for i in range(n):
             label = "" if labels is None else str(int(labels[i]))
@@ -426,7 +426,7 @@ def _wire_field(form, h, top, fd):
 
 
 def _wire_likelihood(form, h, top, lk):
-    ev = form(h.likelihood, {"model": top.model, "vae": lk.vae, "count": lk.count},
+    ev = form(h.likelihood, {"model": top.model, "bound_model": lk.vae, "count": lk.count},
               {"summary": lk.summary, "table": lk.table, "digits": lk.digits})
     lk.go.click(*ev, api_name="pixelcnn_likelihood", **QUIET)
 

@@ -12,7 +12,8 @@ EVERYWHERE = ("engines/families.py", "engines/errors.py", "demo/i18n*.py")  # th
 # Each name's own modules: the family's engine and its tab (with the tab's helpers). The 2-D playground
 # has a toy model called "vae" (engines.toy2d's model kinds: another thing of the same name).
 OWN = {
-    "vae": ("engines/vae.py", "demo/vae_tab.py", "demo/vae_plots.py",
+    # The PixelCNN's Likelihood sub-tab sets its exact likelihood beside the VAE's bound: it lists the VAE's models.
+    "vae": ("engines/vae.py", "demo/vae_tab.py", "demo/vae_plots.py", "demo/pixelcnn_tab.py",
             "engines/toy2d/playground.py", "demo/playground_tab.py", "demo/playground_plots.py"),
     "ddpm": ("engines/diffusion/*.py", "demo/diffusion_tab.py", "demo/diffusion_inputs.py",
              "demo/diffusion_plots.py"),
