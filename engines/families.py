@@ -27,6 +27,7 @@ REGISTRY = {
     "ddpm": "engines.diffusion.family",
     "clip": "engines.clip.family",
     "faceattr": "engines.stylegan.attributes",
+    "vqvae": "engines.vqvae.family",
 }
 NAMES = tuple(REGISTRY)
 SIZES = ("tiny", "small", "base")   # size presets every trainable family has
