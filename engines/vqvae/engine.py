@@ -223,7 +223,10 @@ class Engine:
         gen = runtime.generator(seed, self.device)
         start = time.perf_counter()
         s, length = self.side, self.config.tokens
-        first = (keep if keep is not None else torch.full((n, length), -1, dtype=torch.long)).cpu().numpy()
+        first = torch.full((n, length), -1, dtype=torch.long)
+        if keep is not None:
+            first = torch.where(resample[None], -1, keep.cpu())
+        first = first.numpy()
         yield self._frame(-1, first, [], -1, start)
         with runtime.compute():
             it = sampling.steps(self.model.prior, self.codebook_size, self._begin(n, label), length, settings, gen,
