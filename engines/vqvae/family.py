@@ -242,6 +242,8 @@ def train_cli(args, kit):
         return evaluate(m, held_out.to(next(m.parameters()).device))["mse"]
 
     stages = [("vq", "prior")] if not values["prior_steps"] else [("vq",), ("prior",)]
+    if values["prior_steps"] and args.steps == 0 and args.init:  # --init DIR --steps 0: more of the prior only
+        stages = [("prior",)]
     total_steps, wall, curve, last, trainer = 0, 0.0, [], None, None
     for which in stages:
         stage_args = args
