@@ -71,7 +71,7 @@ class VqHandlers:
         eng = self._engine(v.uploads, v.model)
         first, _ = default_examples(eng)
         side, k = eng.side, eng.codebook_size
-        return {**self.texts(lang, v), **self.codebook(lang, v),
+        return {**self.texts(lang, v), **self.codebook(lang, v), "label": self._first_class(lang, v),
                 "example": gr.update(choices=example_choices(eng), value=first),
                 "top_k": gr.update(maximum=k), "code": gr.update(maximum=k - 1, value=0),
                 "region": [gr.update(maximum=side - 1, value=x) for x in (side // 2, side - 1, 0, side - 1)]}
@@ -79,6 +79,10 @@ class VqHandlers:
     def texts(self, lang, v):
         eng = self._engine(v.uploads, v.model)
         return {"card": _format_card(eng, lang), "label": gr.update(choices=_class_choices(eng, lang))}
+
+    def _first_class(self, lang, v):
+        eng = self._engine(v.uploads, v.model)
+        return gr.update(choices=_class_choices(eng, lang), value=0 if eng.num_classes else -1)
 
     def upload(self, lang, v):
         try:
@@ -166,16 +170,18 @@ class VqHandlers:
         return int(n)
 
     def _frames(self, lang, eng, frames, marked=None):
-        total = None
+        total, candidates = None, None
         for f in frames:
             total = int((f.tokens[0] < 0).sum()) + (0 if f.position < 0 else 1) if total is None else total
             done = int((f.tokens[0] >= 0).sum()) - (eng.side ** 2 - total)
+            if f.candidates:  # the last step's stay shown when the grid is done
+                candidates = {t("vq.candidate", lang, code=k): p for k, p in f.candidates}
             status = (t("vq.status.done", lang, total=total, seconds=f.seconds) if f.done else
                       t("vq.status", lang, done=done, total=total, seconds=f.seconds))
             yield {"samples": display(image_grid(f.images, nrow=min(4, len(f.images))), side=448),
                    "prior_grid": vq_plots.token_grid(f.tokens[0], marked=marked,
                                                      current=None if f.done else f.position),
-                   "candidates": {t("vq.candidate", lang, code=k): p for k, p in f.candidates} or None,
+                   "candidates": candidates,
                    "status": status}
 
     def sample(self, lang, v):
@@ -264,7 +270,7 @@ def _prior_tab(reg):
                 ui.status = gr.Markdown(elem_id="vq-status")
             with gr.Column(scale=1, min_width=240):
                 ui.prior_grid = widget(reg, gr.Image, label="vq.prior.grid", elem_id="vq-prior-grid",
-                                       interactive=False, format="png", height=240)
+                                       interactive=False, format="png", height=320)
                 ui.candidates = widget(reg, gr.Label, label="vq.candidates", num_top_classes=TOP,
                                        elem_id="vq-candidates")
         with widget(reg, gr.Accordion, label="vq.region", open=False, elem_id="vq-region-box"):

@@ -31,7 +31,14 @@ SUBTABS = {
 }
 
 
-def shoot(browser, url: str, out: Path, lang: str) -> list[Path]:
+def background_code(assets: Path) -> int:
+    """The code the shipped MNIST model draws most (its black background): a visible edit."""
+    from engines.vqvae import Engine
+
+    return Engine.load(assets / "mnist-vqvae").blank_code()
+
+
+def shoot(browser, url: str, out: Path, lang: str, code: int) -> list[Path]:
     page = _open(browser, url, lang)
     page.click("#ar-tab-button")
     page.wait_for_selector("#vq-part", state="visible")
@@ -45,7 +52,7 @@ def shoot(browser, url: str, out: Path, lang: str) -> list[Path]:
             box = page.locator("#vq-grid img").bounding_box()
             page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
             page.wait_for_function("() => (document.querySelector('#vq-cell-info') || {}).innerText.includes('3')")
-            page.locator("#vq-code input[type=number]").fill("7")
+            page.locator("#vq-code input[type=number]").fill(str(code))
             page.locator("#vq-code input[type=number]").press("Enter")
             page.click("#vq-replace")
             page.wait_for_timeout(1500)
@@ -76,8 +83,9 @@ def main(argv=None) -> int:
             sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
+            code = background_code(Path(args.assets_dir or ROOT / "assets"))
             for lang in args.langs.split(","):
-                for path in shoot(browser, url, out, lang):
+                for path in shoot(browser, url, out, lang, code):
                     print(path)
         finally:
             browser.close()

@@ -158,15 +158,13 @@ class Engine:
         return grid, self.decode(grid)[0]
 
     def codebook_images(self, margin: int = 1) -> np.ndarray:
-        """Every code decoded alone: the code at the grid's centre among blank codes, the centre
-        token's patch and `margin` tokens around it cropped -> uint8 (K, P, P, C)."""
+        """Every code decoded alone: a grid holding only that code, its middle 1 + 2 * margin tokens
+        a side cropped (the edges see the decoder's zero padding) -> uint8 (K, P, P, C)."""
         c, s, k = self.config, self.side, self.codebook_size
-        grids = torch.full((k, s, s), self.blank_code(), dtype=torch.long, device=self.device)
-        mid = s // 2
-        grids[:, mid, mid] = torch.arange(k, device=self.device)
+        grids = torch.arange(k, device=self.device)[:, None, None].expand(k, s, s)
         with runtime.compute():
             images = self.model.decode_tokens(grids)
-        px = c.image_size // s
+        px, mid = c.image_size // s, s // 2
         lo, hi = max(0, (mid - margin) * px), min(c.image_size, (mid + 1 + margin) * px)
         return to_uint8(images[:, :, lo:hi, lo:hi])
 
