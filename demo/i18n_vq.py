@@ -57,10 +57,10 @@ VQ_STRINGS: dict[str, tuple[str, str]] = {
                       "{side}×{side} = {n} 个 token，共 {k} 个编码；重构 MSE {mse:.4f}（PSNR {psnr:.1f} dB）。"),
     # codebook
     "vq.codebook.help": (
-        "Every code decoded on its own (placed in the middle of a blank grid, its patch cut out), how "
+        "Every code decoded on its own (a grid holding only that code, its middle cut out), how "
         "often each code is picked on the held-out images, the **perplexity** exp(H) of that usage (how "
         "many codes are in use, effectively) and the **dead codes** no image picks (crossed out).",
-        "每个编码单独解码的样子（放在空白网格中央后裁出的小块）、每个编码在留出图像上被选中的次数、"
+        "每个编码单独解码的样子（整个网格都填上这个编码，再裁出中间一块）、每个编码在留出图像上被选中的次数、"
         "使用分布的**困惑度** exp(H)（等效地说有多少个编码在被使用），以及没有任何图像选中的**死编码**（打叉）。",
     ),
     "vq.codes": ("The codes, decoded", "码本中的编码（解码后）"),

@@ -78,7 +78,8 @@ class VqHandlers:
 
     def texts(self, lang, v):
         eng = self._engine(v.uploads, v.model)
-        return {"card": _format_card(eng, lang), "label": gr.update(choices=_class_choices(eng, lang))}
+        return {"card": _format_card(eng, lang), "label": gr.update(choices=_class_choices(eng, lang)),
+                "usage_info": self._usage_info(eng, lang)}
 
     def _first_class(self, lang, v):
         eng = self._engine(v.uploads, v.model)
@@ -151,11 +152,15 @@ class VqHandlers:
     def codebook(self, lang, v):
         eng = self._engine(v.uploads, v.model)
         use = eng.usage()
-        dead = ", ".join(map(str, use["dead"][:40])) + (" …" if len(use["dead"]) > 40 else "") or "0"
         return {"codes": vq_plots.codebook_sheet(eng.codebook_images(), use["counts"]),
-                "usage": vq_plots.usage_bars(use["counts"]),
-                "usage_info": t("vq.usage.info", lang, ppl=use["perplexity"], k=eng.codebook_size,
-                                dead=f"{len(use['dead'])} ({dead})" if use["dead"] else "0", images=use["images"])}
+                "usage": vq_plots.usage_bars(use["counts"]), "usage_info": self._usage_info(eng, lang)}
+
+    @staticmethod
+    def _usage_info(eng, lang) -> str:
+        use = eng.usage()
+        dead = ", ".join(map(str, use["dead"][:40])) + (" …" if len(use["dead"]) > 40 else "")
+        return t("vq.usage.info", lang, ppl=use["perplexity"], k=eng.codebook_size,
+                 dead=f"{len(use['dead'])} ({dead})" if use["dead"] else "0", images=use["images"])
 
     # --- prior ---------------------------------------------------------------------------------
     def _settings(self, v) -> dict:
@@ -343,5 +348,5 @@ def build(ctx: AppContext) -> None:
                                                      "files": files}), api_name="vq_upload", **QUIET)
     relabel = form(h.relabel, {"model": model}, {"model": model})
     ctx.uploads.change(*relabel, **QUIET, **PRIVATE)
-    texts = form(h.texts, {"model": model}, {"card": card, "label": pr.label})
+    texts = form(h.texts, {"model": model}, {"card": card, "label": pr.label, "usage_info": cb.usage_info})
     ctx.on_lang += [tuple(texts), tuple(relabel)]

@@ -53,7 +53,8 @@ def test_model_change_fills_card_classes_and_codebook(handlers):
     assert "tiny-vq" in out["card"] and "困惑度" in out["card"]
     assert [c[1] for c in out["label"]["choices"]] == [-1, 0, 1, 2]
     assert out["codes"].ndim == 3 and out["usage"].shape == (180, 640, 3)
-    assert "K = 6" in out["usage_info"]
+    assert "K = 6" in out["usage_info"] and "困惑度" in out["usage_info"]
+    assert "Perplexity" in handlers.texts("en", v())["usage_info"]   # the language switch redraws it
     assert out["top_k"]["maximum"] == 6 and out["code"]["maximum"] == 5
     assert [r["maximum"] for r in out["region"]] == [3, 3, 3, 3]
 
