@@ -265,8 +265,10 @@ def train_cli(args, kit):
     aux = build_aux(final, held_out.to(dev), test.labels.to(dev) if test.labels is not None else None)
     card = kit.card(args, train, test, last, curve, metrics=metrics, class_names=train.class_names, **init_card,
                     steps=total_steps, usage_images=len(held_out),
-                    phases=("both phases every step" if len(stages) == 1 else
-                            f"VQ-VAE {args.steps} steps, then the prior {values['prior_steps']} steps on frozen codes"),
+                    phases={("vq", "prior"): "both phases every step",
+                            ("prior",): f"the prior alone, {values['prior_steps']} steps on the frozen codes"}.get(
+                        stages[0], f"VQ-VAE {args.steps} steps, then the prior {values['prior_steps']} steps "
+                                   "on frozen codes"),
                     metrics_note="mse: mean squared error per pixel on [0, 1] of the decoded tokens; psnr in dB; "
                                  "perplexity: exp(entropy) of the held-out code usage; dead_codes: codes no "
                                  "held-out vector picks; prior_nll: the prior's nats per token, class given")
