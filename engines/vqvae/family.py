@@ -244,7 +244,7 @@ def train_cli(args, kit):
     stages = [("vq", "prior")] if not values["prior_steps"] else [("vq",), ("prior",)]
     if values["prior_steps"] and args.steps == 0 and args.init:  # --init DIR --steps 0: more of the prior only
         stages = [("prior",)]
-    total_steps, wall, curve, last, trainer = 0, 0.0, [], None, None
+    total_steps, wall, curve, last, trainer, done = 0, 0.0, [], None, None, []
     for which in stages:
         stage_args = args
         if which == ("prior",):
@@ -256,6 +256,7 @@ def train_cli(args, kit):
         model = trainer.model
         curve += [[total_steps + s, v] for s, v in stage_curve]
         total_steps += trainer.step
+        done.append(trainer.step)  # the steps each stage ran (--max-seconds may cut it short)
         wall += stage_wall
     final = trainer.final_model()
     dev = next(final.parameters()).device
@@ -266,9 +267,8 @@ def train_cli(args, kit):
     card = kit.card(args, train, test, last, curve, metrics=metrics, class_names=train.class_names, **init_card,
                     steps=total_steps, usage_images=len(held_out),
                     phases={("vq", "prior"): "both phases every step",
-                            ("prior",): f"the prior alone, {values['prior_steps']} steps on the frozen codes"}.get(
-                        stages[0], f"VQ-VAE {args.steps} steps, then the prior {values['prior_steps']} steps "
-                                   "on frozen codes"),
+                            ("prior",): f"the prior alone, {done[0]} steps on the frozen codes"}.get(
+                        stages[0], f"VQ-VAE {done[0]} steps, then the prior {done[-1]} steps on frozen codes"),
                     metrics_note="mse: mean squared error per pixel on [0, 1] of the decoded tokens; psnr in dB; "
                                  "perplexity: exp(entropy) of the held-out code usage; dead_codes: codes no "
                                  "held-out vector picks; prior_nll: the prior's nats per token, class given")
