@@ -349,4 +349,4 @@ def build(ctx: AppContext) -> None:
     relabel = form(h.relabel, {"model": model}, {"model": model})
     ctx.uploads.change(*relabel, **QUIET, **PRIVATE)
     texts = form(h.texts, {"model": model}, {"card": card, "label": pr.label, "usage_info": cb.usage_info})
-    ctx.on_lang += [tuple(texts), tuple(relabel)]
+    ctx.on_lang += [tuple(texts), tuple(relabel), tuple(encode)]

@@ -32,10 +32,12 @@ SUBTABS = {
 
 
 def background_code(assets: Path) -> int:
-    """The code the shipped MNIST model draws most (its black background): a visible edit."""
+    """The code in the bottom-left corner of the first example's grid (black background): put on
+    the digit's stroke, it makes a visible gap."""
     from engines.vqvae import Engine
 
-    return Engine.load(assets / "mnist-vqvae").blank_code()
+    engine = Engine.load(assets / "mnist-vqvae")
+    return int(engine.encode(engine.examples()[0][0])[0, -1, 0])
 
 
 def shoot(browser, url: str, out: Path, lang: str, code: int) -> list[Path]:
@@ -48,10 +50,13 @@ def shoot(browser, url: str, out: Path, lang: str, code: int) -> list[Path]:
     for tab, selectors in SUBTABS.items():
         page.click(f"#vq-tab-{tab}-button")
         page.wait_for_selector(f"#vq-tab-{tab}", state="visible")
-        if tab == "tokens":  # click a token in the digit's middle, pick another code, replace it
+        if tab == "tokens":  # click a token on the digit's stroke (row 4, column 3), put background there
+            if lang == "zh":  # the language switch encodes the image again: wait for it, then edit
+                page.wait_for_function("() => (document.querySelector('#vq-recon-info') || {}).innerText"
+                                       ".includes('个 token')")
             box = page.locator("#vq-grid img").bounding_box()
-            page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
-            page.wait_for_function("() => (document.querySelector('#vq-cell-info') || {}).innerText.includes('3')")
+            page.mouse.click(box["x"] + box["width"] * 3.5 / 7, box["y"] + box["height"] * 4.5 / 7)
+            page.wait_for_function("() => (document.querySelector('#vq-cell-info') || {}).innerText.includes('4')")
             page.locator("#vq-code input[type=number]").fill(str(code))
             page.locator("#vq-code input[type=number]").press("Enter")
             page.click("#vq-replace")
