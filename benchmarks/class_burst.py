@@ -269,7 +269,8 @@ async def trainer_session(page: Page, i: int, families: list, runs: list, errors
     run["seed"] = i
     if not data_dir():
         run["dataset"] = "shapes"
-    settings = [run[f] for f in studio.RECIPE_FIELDS]
+    defaults = {k.name: k.default for k in studio.KNOBS}  # other families' own settings, as declared
+    settings = [{**defaults, **run}[f] for f in studio.RECIPE_FIELDS]
     try:
         t0 = time.perf_counter()
         out = await page.event("train_start", None, *settings)

@@ -49,7 +49,8 @@ def train_recipe(steps: int = 5, **changed) -> list:
     """The Train tab's train_start values (after the upload), in studio.RECIPE_FIELDS order."""
     from engines import studio
 
-    recipe = {"family": "vae", "dataset": "mnist", "size": "tiny", "steps": steps, "batch_size": 8, "lr": 0.002,
+    defaults = {k.name: k.default for k in studio.KNOBS}  # every family's own settings, as declared
+    recipe = {**defaults, "family": "vae", "dataset": "mnist", "size": "tiny", "steps": steps, "batch_size": 8, "lr": 0.002,
               "beta": 1.0, "latent_dim": 2, "p_uncond": 0.1, "r1_gamma": 1.0, "n_images": 64, "seed": 0,
               "preview_every": 50, "fast": False, **changed}
     return [recipe[f] for f in studio.RECIPE_FIELDS]

@@ -9,12 +9,12 @@ from __future__ import annotations
 import gradio as gr
 
 from . import i18n_ar  # noqa: F401  (adds the tab's strings to demo.i18n.STRINGS)
-from . import pixelcnn_tab
+from . import pixelcnn_tab, vq_tab
 from .common import AppContext
 from .forms import widget
 
 # One line per autoregressive family's tab module.
-PARTS: tuple = (pixelcnn_tab.build,)
+PARTS: tuple = (pixelcnn_tab.build, vq_tab.build)
 
 
 def build(ctx: AppContext) -> None:

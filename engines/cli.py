@@ -306,14 +306,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--n", type=int, default=64)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", required=True, help=".png for a grid, .npz for raw uint8 (N, H, W, C) images")
-    seen = set()  # an option two families share (--label) is declared once, by the first
+    seen: set[str] = set()  # an option two families share (--label) is declared once, by the first
     for spec in families.all_families():  # each family's sampler options, in a group of its own
-        if spec.sample_knobs:
+        own = [k for k in spec.sample_knobs if k.option not in seen]
+        if own:
             group = s.add_argument_group(spec.name)
-            for knob in spec.sample_knobs:
-                if knob.name not in seen:
-                    seen.add(knob.name)
-                    _knob_option(group, knob)
+            for knob in own:
+                _knob_option(group, knob)
+                seen.add(knob.option)
 
     g = sub.add_parser("guide", help="steer an image toward a text prompt with CLIP's gradient")
     g.add_argument("--prompt", required=True, help="what the image should show (any language the CLIP reads)")

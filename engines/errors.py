@@ -608,6 +608,47 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "No PixelCNN is loaded. Pick one in the model row, or train one in the Train tab.",
         "zh": "没有加载 PixelCNN。请在模型栏中选择一个，或在训练标签页中训练一个。",
     },
+    # --- vq-vae and its transformer prior (engines.vqvae, demo/vq_tab.py) ---
+    "vq_temperature": {
+        "en": "The temperature must be a number above 0 and at most {high}; got {value}.",
+        "zh": "温度必须是大于 0、不超过 {high} 的数；当前为 {value}。",
+    },
+    "vq_top_p": {
+        "en": "Top-p must be above 0 and at most 1 (1 keeps every token); got {value}.",
+        "zh": "top-p 必须大于 0 且不超过 1（1 表示保留所有词元）；当前为 {value}。",
+    },
+    "vq_top_k": {
+        "en": "Top-k must be a whole number from 0 (off) to {high}, the codebook size; got {value}.",
+        "zh": "top-k 必须是 0（关闭）到 {high}（码本大小）之间的整数；当前为 {value}。",
+    },
+    "vq_token": {
+        "en": "Token {value} is not in the codebook: its codes are 0 to {high}.",
+        "zh": "词元 {value} 不在码本中：码本的编码为 0 到 {high}。",
+    },
+    "vq_grid": {
+        "en": "The token grid must be {side}x{side}; got shape {shape}.",
+        "zh": "词元网格必须是 {side}x{side}；当前形状为 {shape}。",
+    },
+    "vq_cell": {
+        "en": "There is no token at row {row}, column {col}: the grid is {side}x{side}.",
+        "zh": "第 {row} 行第 {col} 列没有词元：网格大小为 {side}x{side}。",
+    },
+    "vq_image": {
+        "en": "This VQ-VAE reads {channels}-channel {size}x{size} images; got an array of shape {shape}.",
+        "zh": "该 VQ-VAE 读取 {channels} 通道的 {size}x{size} 图像；当前数组形状为 {shape}。",
+    },
+    "vq_label": {
+        "en": "Class {value} is not one this prior knows: 0 to {high}, or none.",
+        "zh": "该先验模型没有类别 {value}：可选 0 到 {high}，或不指定类别。",
+    },
+    "vq_mask_empty": {
+        "en": "Mark at least one token of an encoded image to resample (click tokens on the grid).",
+        "zh": "请在已编码图像的网格上至少标记一个要重新采样的词元（点击网格中的词元）。",
+    },
+    "vq_no_image": {
+        "en": "Encode an image first (Tokens tab): pick a held-out example or upload one.",
+        "zh": "请先编码一张图像（“词元”页）：选择一个留出样本或上传图像。",
+    },
     # --- zerogpu ---------------------------------------------------------------------------
     "gpu_quota": {
         "en": "The free GPU time of this Space is used up for now ({reason}). What was done so far is kept; log in to Hugging Face or try again later.",

@@ -28,6 +28,7 @@ REGISTRY = {
     "clip": "engines.clip.family",
     "faceattr": "engines.stylegan.attributes",
     "pixelcnn": "engines.pixelcnn.family",
+    "vqvae": "engines.vqvae.family",
 }
 NAMES = tuple(REGISTRY)
 SIZES = ("tiny", "small", "base")   # size presets every trainable family has

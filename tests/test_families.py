@@ -32,14 +32,14 @@ def literals(path: Path) -> set[str]:
 
 def test_one_list_of_families_and_no_name_without_a_spec():
     assert engines.FAMILIES == families.NAMES == tuple(checkpoint.FAMILY_MODULES)
-    for name in ("pixelrnn", "vqvae", "ldm"):
+    for name in ("pixelrnn", "ldm"):
         assert name not in engines.FAMILIES
         with pytest.raises(UserError) as err:
             families.get(name)
         assert err.value.key == "checkpoint_unknown_family"
     for spec in families.all_families():
         assert spec.name in families.REGISTRY and spec.load_module().Config is not None
-    assert [f.name for f in families.trainable()] == list(studio.FAMILIES) == ["vae", "stylegan", "ddpm", "clip", "pixelcnn"]
+    assert [f.name for f in families.trainable()] == list(studio.FAMILIES) == ["vae", "stylegan", "ddpm", "clip", "pixelcnn", "vqvae"]
 
 
 def test_save_refuses_a_family_without_a_spec_as_load_does(tmp_path):

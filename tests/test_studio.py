@@ -23,7 +23,7 @@ def tiny(family: str, **kw) -> studio.Recipe:
     """A seeded recipe on 64 procedural images that runs in a second or two on a CPU."""
     base = {"family": family, "dataset": "shapes", "size": "tiny", "steps": 30, "batch_size": 16,
             "n_images": 64, "preview_every": 0, "seed": 0,
-            "lr": {"vae": 3e-3, "ddpm": 2e-3, "stylegan": 2e-3, "clip": 3e-3, "pixelcnn": 3e-3}[family]}
+            "lr": {"vae": 3e-3, "ddpm": 2e-3, "stylegan": 2e-3, "clip": 3e-3, "pixelcnn": 3e-3, "vqvae": 2e-3}[family]}
     return studio.Recipe(**{**base, **kw})
 
 

@@ -1,0 +1,352 @@
+"""The VQ-VAE part of the autoregressive tab: tokens, the codebook, the prior, how it works.
+
+`build(ctx)` lays out its sub-tabs inside the autoregressive tab's gr.Tabs (demo/ar_tab.py) and
+wires them; the handlers live on `VqHandlers`, each taking the session language and the event's
+named values and returning its outputs by name (demo/forms.py).
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import gradio as gr
+import numpy as np
+
+from engines.errors import UserError
+from engines.pictures import image_grid
+from engines.vqvae.model import psnr
+
+from . import i18n_vq  # noqa: F401  (adds the part's strings to demo.i18n.STRINGS)
+from . import vq_plots
+from .common import (
+    LONG,
+    PRIVATE,
+    QUIET,
+    AppContext,
+    Models,
+    add_upload,
+    card_table,
+    display,
+    model_row,
+)
+from .forms import Form, widget
+from .i18n import t
+from .image_inputs import build_picker, choice_of, default_examples, example_choices, model_input, not_given
+
+FAMILY = "vqvae"
+DEFAULT_MODEL = "mnist-vqvae"
+TOP = 8            # candidates shown for the next token
+MAX_N = 16         # images one streamed sample draws
+
+
+def _format_card(engine, lang: str) -> str:
+    c, m = engine.config, engine.card.get("metrics") or {}
+    rows = [("vq.card.config", f"{c.image_size}×{c.image_size}×{c.channels} → {c.side}×{c.side} tokens, "
+                               f"K = {c.codebook_size}, D = {c.code_dim}; GPT-2 {c.prior_layers}×{c.prior_width}")]
+    if isinstance(m.get("heldout_mse"), (int, float)):
+        nll = m.get("heldout_prior_nll")
+        rows.append(("vq.card.metrics", t("vq.card.metrics.value", lang, mse=m["heldout_mse"], psnr=m["heldout_psnr"],
+                                          ppl=m.get("heldout_perplexity", 0.0),
+                                          nll=f"{nll:.3f}" if isinstance(nll, (int, float)) else "–")))
+    return card_table(engine, lang, rows)
+
+
+def _class_choices(engine, lang: str) -> list[tuple[str, int]]:
+    names = engine.class_names or []
+    return [(t("vq.class.none", lang), -1)] + [(names[i] if i < len(names) else str(i), i)
+                                               for i in range(engine.num_classes)]
+
+
+class VqHandlers:
+    """Event handlers: (lang, v) -> {output name: value}."""
+
+    def __init__(self, models: Models):
+        self.models = models
+
+    def _engine(self, uploads, model):
+        return self.models.engine(model, uploads)
+
+    # --- model ---------------------------------------------------------------------------------
+    def model_changed(self, lang, v):
+        eng = self._engine(v.uploads, v.model)
+        first, _ = default_examples(eng)
+        side, k = eng.side, eng.codebook_size
+        return {**self.texts(lang, v), **self.codebook(lang, v), "label": self._first_class(lang, v),
+                "example": gr.update(choices=example_choices(eng), value=first),
+                "top_k": gr.update(maximum=k), "code": gr.update(maximum=k - 1, value=0),
+                "region": [gr.update(maximum=side - 1, value=x) for x in (side // 2, side - 1, 0, side - 1)]}
+
+    def texts(self, lang, v):
+        eng = self._engine(v.uploads, v.model)
+        return {"card": _format_card(eng, lang), "label": gr.update(choices=_class_choices(eng, lang)),
+                "usage_info": self._usage_info(eng, lang)}
+
+    def _first_class(self, lang, v):
+        eng = self._engine(v.uploads, v.model)
+        return gr.update(choices=_class_choices(eng, lang), value=0 if eng.num_classes else -1)
+
+    def upload(self, lang, v):
+        try:
+            name, eng, uploads = add_upload(v.files, v.uploads, FAMILY)
+        except UserError as err:
+            gr.Warning(err.localized(lang), title=t("error.title", lang))
+            return {"status": "⚠️ " + err.localized(lang), "files": None}
+        return {"uploads": uploads, "model": gr.update(choices=self.models.choices(uploads, lang), value="upload:" + name),
+                "status": t("vq.upload.done", lang, name=name, side=eng.side, k=eng.codebook_size), "files": None}
+
+    def relabel(self, lang, v):
+        return {"model": gr.update(choices=self.models.choices(v.uploads, lang), value=v.model)}
+
+    # --- tokens --------------------------------------------------------------------------------
+    def encode(self, lang, v):
+        if not_given(v.source, v.upload, v.sketch):
+            return {}
+        eng = self._engine(v.uploads, v.model)
+        x = model_input(eng, choice_of(v))
+        r = eng.reconstruct(x)
+        tokens = r["tokens"].tolist()
+        info = t("vq.recon.info", lang, side=eng.side, n=eng.side ** 2, k=eng.codebook_size, mse=r["mse"],
+                 psnr=psnr(r["mse"]))
+        return {"input": display(x), "grid": vq_plots.token_grid(r["tokens"]), "recon": display(r["recon"]),
+                "edited": display(r["recon"]), "tokens": tokens, "original": tokens, "cell": None,
+                "info": info, "cell_info": t("vq.cell.none", lang)}
+
+    def pick_cell(self, lang, v, evt: gr.SelectData):
+        eng = self._engine(v.uploads, v.model)
+        if v.tokens is None:
+            raise UserError("vq_no_image")
+        tokens = np.asarray(v.tokens)
+        at = vq_plots.cell_at(*evt.index, side=eng.side)
+        if at is None or tokens.shape != (eng.side, eng.side):
+            return {}
+        marked = np.zeros_like(tokens, bool)
+        marked[at] = True
+        code = int(tokens[at])
+        return {"cell": list(at), "code": code, "grid": vq_plots.token_grid(tokens, marked=marked),
+                "cell_info": t("vq.cell", lang, row=at[0], col=at[1], code=code)}
+
+    def replace(self, lang, v):
+        eng = self._engine(v.uploads, v.model)
+        if v.tokens is None:
+            raise UserError("vq_no_image")
+        if v.cell is None:
+            return {"cell_info": t("vq.cell.none", lang)}
+        code = v.code
+        if isinstance(code, float) and code.is_integer():
+            code = int(code)
+        grid, image = eng.swap(np.asarray(v.tokens), int(v.cell[0]), int(v.cell[1]), code)
+        marked = np.zeros_like(grid, bool)
+        marked[tuple(v.cell)] = True
+        return {"tokens": grid.tolist(), "grid": vq_plots.token_grid(grid, marked=marked), "edited": display(image),
+                "cell_info": t("vq.cell", lang, row=v.cell[0], col=v.cell[1], code=code)}
+
+    def reset(self, lang, v):
+        eng = self._engine(v.uploads, v.model)
+        if v.original is None:
+            raise UserError("vq_no_image")
+        grid = np.asarray(v.original)
+        return {"tokens": v.original, "grid": vq_plots.token_grid(grid), "edited": display(eng.decode(grid)[0]),
+                "cell": None, "cell_info": t("vq.cell.none", lang)}
+
+    # --- codebook ------------------------------------------------------------------------------
+    def codebook(self, lang, v):
+        eng = self._engine(v.uploads, v.model)
+        use = eng.usage()
+        return {"codes": vq_plots.codebook_sheet(eng.codebook_images(), use["counts"]),
+                "usage": vq_plots.usage_bars(use["counts"]), "usage_info": self._usage_info(eng, lang)}
+
+    @staticmethod
+    def _usage_info(eng, lang) -> str:
+        use = eng.usage()
+        dead = ", ".join(map(str, use["dead"][:40])) + (" …" if len(use["dead"]) > 40 else "")
+        return t("vq.usage.info", lang, ppl=use["perplexity"], k=eng.codebook_size,
+                 dead=f"{len(use['dead'])} ({dead})" if use["dead"] else "0", images=use["images"])
+
+    # --- prior ---------------------------------------------------------------------------------
+    def _settings(self, v) -> dict:
+        label = None if v.label is None or v.label == -1 else v.label
+        top_k = int(v.top_k) if isinstance(v.top_k, float) and v.top_k.is_integer() else v.top_k
+        return {"label": label, "temperature": v.temperature, "top_k": top_k, "top_p": v.top_p}
+
+    @staticmethod
+    def _count(n) -> int:
+        if n is None or not float(n).is_integer() or not 1 <= n <= MAX_N:
+            raise UserError("value_out_of_range", what="n", low=1, high=MAX_N, value=n)
+        return int(n)
+
+    def _frames(self, lang, eng, frames, marked=None):
+        total, candidates = None, None
+        for f in frames:
+            total = int((f.tokens[0] < 0).sum()) + (0 if f.position < 0 else 1) if total is None else total
+            done = int((f.tokens[0] >= 0).sum()) - (eng.side ** 2 - total)
+            if f.candidates:  # the last step's stay shown when the grid is done
+                candidates = {t("vq.candidate", lang, code=k): p for k, p in f.candidates}
+            status = (t("vq.status.done", lang, total=total, seconds=f.seconds) if f.done else
+                      t("vq.status", lang, done=done, total=total, seconds=f.seconds))
+            yield {"samples": display(image_grid(f.images, nrow=min(4, len(f.images))), side=448),
+                   "prior_grid": vq_plots.token_grid(f.tokens[0], marked=marked,
+                                                     current=None if f.done else f.position),
+                   "candidates": candidates,
+                   "status": status}
+
+    def sample(self, lang, v):
+        eng = self._engine(v.uploads, v.model)
+        frames = eng.stream(self._count(v.n), v.seed, top=TOP, **self._settings(v))
+        yield from self._frames(lang, eng, frames)
+
+    def resample(self, lang, v):
+        eng = self._engine(v.uploads, v.model)
+        if v.tokens is None:
+            raise UserError("vq_no_image")
+        tokens = np.asarray(v.tokens)
+        mask = np.zeros((eng.side, eng.side), bool)
+        r0, r1, c0, c1 = (int(x) for x in v.region)
+        mask[min(r0, r1):max(r0, r1) + 1, min(c0, c1):max(c0, c1) + 1] = True
+        frames = eng.stream(self._count(v.n), v.seed, top=TOP, tokens=tokens, mask=mask, **self._settings(v))
+        yield from self._frames(lang, eng, frames, marked=mask)
+
+
+# --- layout: one function per sub-tab -------------------------------------------------------------
+
+_OUT = {"interactive": False, "format": "png", "elem_classes": ["out-image"]}
+
+
+def _image(reg, key, elem_id, **kwargs):
+    return widget(reg, gr.Image, label=key, elem_id=elem_id, buttons=["download"], **_OUT, **kwargs)
+
+
+def _tokens_tab(reg):
+    with widget(reg, gr.Tab, label="vq.sub.tokens", id="vq-tokens", elem_id="vq-tab-tokens"):
+        widget(reg, gr.Markdown, text="vq.tokens.help")
+        ui = SimpleNamespace(tokens=gr.State(None), original=gr.State(None), cell=gr.State(None))
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1, min_width=220):
+                ui.pick = build_picker(reg, "vq-tok", with_seed=False)
+                ui.input = _image(reg, "vq.input", "vq-input", height=200)
+            with gr.Column(scale=2, min_width=300):
+                ui.grid = widget(reg, gr.Image, label="vq.grid", elem_id="vq-grid", interactive=False,
+                                 format="png", height=340, buttons=["download"])
+                ui.info = gr.Markdown(elem_id="vq-recon-info")
+            with gr.Column(scale=1, min_width=220):
+                ui.recon = _image(reg, "vq.recon", "vq-recon", height=200)
+                ui.edited = _image(reg, "vq.edited", "vq-edited", height=200)
+        with gr.Row(equal_height=False):
+            ui.cell_info = gr.Markdown(elem_id="vq-cell-info")
+            ui.code = widget(reg, gr.Slider, minimum=0, maximum=63, value=0, step=1, label="vq.code",
+                             elem_id="vq-code")
+            ui.replace = widget(reg, gr.Button, text="vq.replace", elem_id="vq-replace", variant="primary")
+            ui.reset = widget(reg, gr.Button, text="vq.reset", elem_id="vq-reset")
+    return ui
+
+
+def _codebook_tab(reg):
+    with widget(reg, gr.Tab, label="vq.sub.codebook", id="vq-codebook", elem_id="vq-tab-codebook"):
+        widget(reg, gr.Markdown, text="vq.codebook.help")
+        ui = SimpleNamespace(usage_info=gr.Markdown(elem_id="vq-usage-info"))
+        ui.codes = widget(reg, gr.Image, label="vq.codes", elem_id="vq-codes", interactive=False, format="png",
+                          buttons=["download"])
+        ui.usage = widget(reg, gr.Image, label="vq.usage", elem_id="vq-usage", interactive=False, format="png",
+                          height=220)
+    return ui
+
+
+def _prior_tab(reg):
+    with widget(reg, gr.Tab, label="vq.sub.prior", id="vq-prior", elem_id="vq-tab-prior"):
+        widget(reg, gr.Markdown, text="vq.prior.help")
+        ui = SimpleNamespace()
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1, min_width=240):
+                ui.label = widget(reg, gr.Dropdown, choices=[], value=-1, label="vq.class", elem_id="vq-class",
+                                  allow_custom_value=True)
+                ui.temperature = widget(reg, gr.Slider, minimum=0.1, maximum=3.0, value=1.0, step=0.05,
+                                        label="vq.temperature", info="vq.temperature.info", elem_id="vq-temperature")
+                ui.top_k = widget(reg, gr.Slider, minimum=0, maximum=64, value=0, step=1, label="vq.top_k",
+                                  elem_id="vq-top-k")
+                ui.top_p = widget(reg, gr.Slider, minimum=0.05, maximum=1.0, value=1.0, step=0.01, label="vq.top_p",
+                                  elem_id="vq-top-p")
+                with gr.Row():
+                    ui.seed = widget(reg, gr.Number, value=0, precision=0, minimum=0, maximum=2**32 - 1,
+                                     label="vq.seed", elem_id="vq-seed")
+                    ui.n = widget(reg, gr.Slider, minimum=1, maximum=MAX_N, value=8, step=1, label="vq.n",
+                                  elem_id="vq-n")
+                ui.sample = widget(reg, gr.Button, text="vq.sample", elem_id="vq-sample", variant="primary")
+            with gr.Column(scale=2, min_width=320):
+                ui.samples = _image(reg, "vq.samples", "vq-samples", height=360)
+                ui.status = gr.Markdown(elem_id="vq-status")
+            with gr.Column(scale=1, min_width=240):
+                ui.prior_grid = widget(reg, gr.Image, label="vq.prior.grid", elem_id="vq-prior-grid",
+                                       interactive=False, format="png", height=320)
+                ui.candidates = widget(reg, gr.Label, label="vq.candidates", num_top_classes=TOP,
+                                       elem_id="vq-candidates")
+        with widget(reg, gr.Accordion, label="vq.region", open=False, elem_id="vq-region-box"):
+            with gr.Row():
+                ui.region = [widget(reg, gr.Slider, minimum=0, maximum=15, value=v, step=1, label=key,
+                                    elem_id=f"vq-region-{i}")
+                             for i, (key, v) in enumerate((("vq.rows", 3), ("vq.rows_to", 6), ("vq.cols", 0),
+                                                           ("vq.cols_to", 6)))]
+                ui.resample = widget(reg, gr.Button, text="vq.resample", elem_id="vq-resample")
+    return ui
+
+
+def _explain_tab(reg):
+    with widget(reg, gr.Tab, label="vq.sub.explain", id="vq-explain", elem_id="vq-tab-explain"):
+        widget(reg, gr.Markdown, text="vq.explain", elem_id="vq-explain-text")
+
+
+# --- wiring: one function per sub-tab -----------------------------------------------------------
+
+def _wire_tokens(form, h, model, tk):
+    pick = tk.pick
+    encode = form(h.encode, {"model": model, **pick.named}, {
+        "input": tk.input, "grid": tk.grid, "recon": tk.recon, "edited": tk.edited, "tokens": tk.tokens,
+        "original": tk.original, "cell": tk.cell, "info": tk.info, "cell_info": tk.cell_info})
+    gr.on([pick.source.input, pick.example.input, pick.upload.upload, pick.sketch.change], *encode,
+          api_name="vq_encode", **QUIET)
+    tk.grid.select(*form(h.pick_cell, {"model": model, "tokens": tk.tokens}, {
+        "cell": tk.cell, "code": tk.code, "grid": tk.grid, "cell_info": tk.cell_info}), api_name="vq_pick", **QUIET)
+    swap = form(h.replace, {"model": model, "tokens": tk.tokens, "cell": tk.cell, "code": tk.code}, {
+        "tokens": tk.tokens, "grid": tk.grid, "edited": tk.edited, "cell_info": tk.cell_info})
+    tk.replace.click(*swap, api_name="vq_replace", **QUIET)
+    tk.reset.click(*form(h.reset, {"model": model, "original": tk.original}, {
+        "tokens": tk.tokens, "grid": tk.grid, "edited": tk.edited, "cell": tk.cell, "cell_info": tk.cell_info}),
+        api_name="vq_reset", **QUIET)
+    return encode
+
+
+def _wire_prior(form, h, model, tk, pr):
+    settings = {"model": model, "label": pr.label, "temperature": pr.temperature, "top_k": pr.top_k,
+                "top_p": pr.top_p, "seed": pr.seed, "n": pr.n}
+    shown = {"samples": pr.samples, "prior_grid": pr.prior_grid, "candidates": pr.candidates, "status": pr.status}
+    stream = {"show_progress": "minimal", **LONG}
+    pr.sample.click(*form(h.sample, settings, shown), api_name="vq_sample", **stream)
+    pr.resample.click(*form(h.resample, {**settings, "tokens": tk.tokens, "region": pr.region}, shown),
+                      api_name="vq_resample", **stream)
+
+
+def build(ctx: AppContext) -> None:
+    """Lay out the VQ-VAE sub-tabs inside the autoregressive tab's gr.Tabs and wire them."""
+    reg = ctx.reg
+    models = Models(FAMILY, ctx.assets_dir)
+    h = VqHandlers(models)
+    with widget(reg, gr.Tab, label="vq.tab", id="vq", elem_id="vq-part"):
+        widget(reg, gr.Markdown, text="vq.intro", elem_id="vq-intro")
+        model, card, files, status = model_row(reg, "vq", models.choices({}, reg.lang), models.default(DEFAULT_MODEL))
+        with gr.Tabs(elem_id="vq-subtabs"):
+            tk = _tokens_tab(reg)
+            cb = _codebook_tab(reg)
+            pr = _prior_tab(reg)
+            _explain_tab(reg)
+    form = Form(ctx.lang, uploads=ctx.uploads)
+    encode = _wire_tokens(form, h, model, tk)
+    _wire_prior(form, h, model, tk, pr)
+    changed = form(h.model_changed, {"model": model}, {
+        "card": card, "label": pr.label, "codes": cb.codes, "usage": cb.usage, "usage_info": cb.usage_info,
+        "example": tk.pick.example, "top_k": pr.top_k, "code": tk.code, "region": pr.region})
+    model.change(*changed, api_name="vq_model", **QUIET).then(*encode, **QUIET, **PRIVATE)
+    ctx.demo.load(*changed, **QUIET, **PRIVATE).then(*encode, **QUIET, **PRIVATE)
+    files.upload(*form(h.upload, {"files": files}, {"uploads": ctx.uploads, "model": model, "status": status,
+                                                     "files": files}), api_name="vq_upload", **QUIET)
+    relabel = form(h.relabel, {"model": model}, {"model": model})
+    ctx.uploads.change(*relabel, **QUIET, **PRIVATE)
+    texts = form(h.texts, {"model": model}, {"card": card, "label": pr.label, "usage_info": cb.usage_info})
+    ctx.on_lang += [tuple(texts), tuple(relabel), tuple(encode)]

@@ -1,0 +1,106 @@
+"""demo/vq_tab.py: the VQ-VAE part's handlers called through their functions, on a tiny checkpoint."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from demo import ar_tab, vq_plots, vq_tab
+from demo.common import Models
+from engines import checkpoint
+from engines.errors import UserError
+from engines.vqvae import Config, build
+from engines.vqvae.family import build_aux
+
+
+@pytest.fixture(scope="module")
+def handlers(tmp_path_factory):
+    torch.manual_seed(0)
+    c = Config(image_size=8, channels=1, widths=(4,), codebook_size=6, code_dim=2, num_classes=3,
+               prior_width=16, prior_layers=1, prior_heads=2, prior_dropout=0.0)
+    model = build(c).eval()
+    with torch.no_grad():
+        model.codebook.usage.fill_(1 / 6)
+        model.codebook.embed_avg.copy_(torch.randn(6, 2) / 6)
+    images = torch.rand(12, 1, 8, 8)
+    root = tmp_path_factory.mktemp("assets")
+    checkpoint.save(root / "tiny-vq", family="vqvae", config=c, model=model,
+                    card={"name": "tiny-vq", "class_names": ["a", "b", "c"],
+                          "metrics": {"heldout_mse": 0.01, "heldout_psnr": 20.0, "heldout_perplexity": 5.0}},
+                    aux=build_aux(model, images, torch.tensor([0, 1, 2] * 4)))
+    return vq_tab.VqHandlers(Models("vqvae", root))
+
+
+def v(**kw):
+    base = dict(uploads={}, model="tiny-vq", source="example", example=0, upload=None, sketch=None,
+                label=-1, temperature=1.0, top_k=0, top_p=1.0, seed=0, n=2)
+    return SimpleNamespace(**{**base, **kw})
+
+
+def test_the_part_joins_the_autoregressive_tab_after_diffusion():
+    import app
+
+    assert vq_tab.build in ar_tab.PARTS
+    tabs = list(app.TABS)
+    assert tabs.index(ar_tab.build) == tabs.index(app.diffusion_tab.build) + 1
+
+
+def test_model_change_fills_card_classes_and_codebook(handlers):
+    out = handlers.model_changed("zh", v())
+    assert "tiny-vq" in out["card"] and "困惑度" in out["card"]
+    assert [c[1] for c in out["label"]["choices"]] == [-1, 0, 1, 2]
+    assert out["codes"].ndim == 3 and out["usage"].shape == (180, 640, 3)
+    assert "K = 6" in out["usage_info"] and "困惑度" in out["usage_info"]
+    assert "Perplexity" in handlers.texts("en", v())["usage_info"]   # the language switch redraws it
+    assert out["top_k"]["maximum"] == 6 and out["code"]["maximum"] == 5
+    assert [r["maximum"] for r in out["region"]] == [3, 3, 3, 3]
+
+
+def test_encode_pick_replace_and_reset(handlers):
+    enc = handlers.encode("en", v())
+    tokens = np.asarray(enc["tokens"])
+    assert tokens.shape == (4, 4) and enc["grid"].shape == (4 * vq_plots.CELL, 4 * vq_plots.CELL, 3)
+    evt = SimpleNamespace(index=(2 * vq_plots.CELL + 5, 1 * vq_plots.CELL + 5))   # x, y -> row 1, col 2
+    picked = handlers.pick_cell("en", v(tokens=enc["tokens"]), evt)
+    assert picked["cell"] == [1, 2] and picked["code"] == tokens[1, 2]
+    new = (int(tokens[1, 2]) + 1) % 6
+    out = handlers.replace("en", v(tokens=enc["tokens"], cell=[1, 2], code=float(new)))
+    changed = np.asarray(out["tokens"])
+    assert changed[1, 2] == new and (np.delete(changed.flatten(), 6) == np.delete(tokens.flatten(), 6)).all()
+    back = handlers.reset("en", v(original=enc["original"]))
+    assert back["tokens"] == enc["original"] and back["cell"] is None
+    with pytest.raises(UserError) as err:
+        handlers.replace("en", v(tokens=enc["tokens"], cell=[1, 2], code=6))
+    assert err.value.key == "vq_token"
+    with pytest.raises(UserError):
+        handlers.replace("en", v(tokens=None, cell=[1, 2], code=1))
+
+
+def test_sampling_streams_frames_and_a_region_keeps_the_rest(handlers):
+    frames = list(handlers.sample("en", v(n=2, label=1, top_k=3)))
+    assert len(frames) == 16 + 2 and frames[-1]["status"].startswith("Done")
+    assert len(frames[1]["candidates"]) <= 3
+    tokens = np.asarray(handlers.encode("en", v())["tokens"])
+    region = [2, 3, 0, 1]  # rows 2-3, columns 0-1
+    frames = list(handlers.resample("en", v(tokens=tokens.tolist(), region=region, temperature=2.0)))
+    assert len(frames) == 4 + 2 and "4 tokens" in frames[-1]["status"]
+
+
+@pytest.mark.parametrize("kw, key", [
+    ({"top_p": 0.0}, "vq_top_p"), ({"top_p": 1.5}, "vq_top_p"), ({"temperature": 0.0}, "vq_temperature"),
+    ({"temperature": float("nan")}, "vq_temperature"), ({"label": 7}, "vq_label"), ({"n": 99}, "value_out_of_range"),
+    ({"top_k": 99}, "vq_top_k"),
+])
+def test_hostile_prior_settings(handlers, kw, key):
+    with pytest.raises(UserError) as err:
+        list(handlers.sample("en", v(**kw)))
+    assert err.value.key == key
+
+
+def test_a_region_needs_an_encoded_image(handlers):
+    with pytest.raises(UserError) as err:
+        list(handlers.resample("en", v(tokens=None, region=[0, 1, 0, 1])))
+    assert err.value.key == "vq_no_image"
