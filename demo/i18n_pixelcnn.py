@@ -17,11 +17,11 @@ PIXELCNN_STRINGS: dict[str, tuple[str, str]] = {
     "train.pixelcnn.layers.info": (
         "Each gated layer sees one more row up and one more column left.",
         "每一层门控卷积向上多看一行、向左多看一列。"),
-    "pixelcnn.sub.sample": ("PixelCNN · Sample", "PixelCNN · 采样"),
-    "pixelcnn.sub.complete": ("PixelCNN · Complete", "PixelCNN · 补全"),
-    "pixelcnn.sub.field": ("PixelCNN · Receptive field", "PixelCNN · 感受野"),
-    "pixelcnn.sub.likelihood": ("PixelCNN · Likelihood", "PixelCNN · 似然"),
-    "pixelcnn.sub.explain": ("PixelCNN · How it works", "PixelCNN · 原理"),
+    "pixelcnn.sub.sample": ("Sample", "采样"),
+    "pixelcnn.sub.complete": ("Complete", "补全"),
+    "pixelcnn.sub.field": ("Receptive field", "感受野"),
+    "pixelcnn.sub.likelihood": ("Likelihood", "似然"),
+    "pixelcnn.sub.explain": ("How it works", "原理"),
     # --- sample -------------------------------------------------------------------------------------
     "pixelcnn.sample.help": (
         "The model draws every pixel from p(xᵢ | all pixels before it), left to right, top to bottom. "

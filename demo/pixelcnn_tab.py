@@ -306,10 +306,8 @@ def _knobs(reg, prefix, ui, n_max, n_value):
                           info="pixelcnn.top_p.info", elem_id=f"{prefix}-top-p")
 
 
-def _sample_tab(reg, models: Models, top):
+def _sample_tab(reg):
     with widget(reg, gr.Tab, label="pixelcnn.sub.sample", id="pixelcnn-sample", elem_id="pixelcnn-tab-sample"):
-        row = model_row(reg, "pixelcnn", models.choices({}, reg.lang), models.default(DEFAULT_MODEL))
-        top.model, top.card, top.upload_files, top.upload_status = row
         widget(reg, gr.Markdown, text="pixelcnn.sample.help")
         ui = SimpleNamespace(run=gr.State(None))
         with gr.Row(equal_height=False):
@@ -447,18 +445,22 @@ def _wire_session(ctx, form, h, top, sp, cp, field_ev):
 
 
 def build(ctx: AppContext) -> None:
-    """Lay out the PixelCNN sub-tabs inside the autoregressive tab's gr.Tabs and wire them. The
-    model row opens the Sample sub-tab; every sub-tab uses the model chosen there."""
+    """Lay out the PixelCNN part inside the autoregressive tab's gr.Tabs (its model row above its own
+    sub-tabs, as the VQ-VAE part has) and wire it; every sub-tab uses the model chosen there."""
     reg = ctx.reg
     models = Models(FAMILY, ctx.assets_dir)
     vae_models = Models("vae", ctx.assets_dir)
     h = PixelcnnHandlers(models, vae_models)
     top = SimpleNamespace()
-    sp = _sample_tab(reg, models, top)
-    cp = _complete_tab(reg)
-    fd = _field_tab(reg)
-    lk = _likelihood_tab(reg, vae_models)
-    _explain_tab(reg)
+    with widget(reg, gr.Tab, label="pixelcnn.tab", id="pixelcnn", elem_id="pixelcnn-part"):
+        row = model_row(reg, "pixelcnn", models.choices({}, reg.lang), models.default(DEFAULT_MODEL))
+        top.model, top.card, top.upload_files, top.upload_status = row
+        with gr.Tabs(elem_id="pixelcnn-subtabs"):
+            sp = _sample_tab(reg)
+            cp = _complete_tab(reg)
+            fd = _field_tab(reg)
+            lk = _likelihood_tab(reg, vae_models)
+            _explain_tab(reg)
     form = Form(ctx.lang, uploads=ctx.uploads)
     _wire_sample(form, h, top, sp)
     _wire_complete(form, h, top, cp)

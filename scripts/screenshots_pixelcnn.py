@@ -22,7 +22,7 @@ if str(ROOT) not in sys.path:
 from scripts.screenshots import CHROMIUM, CHROMIUM_ARGS, _open, _settle
 from tests.launch import launched_app
 
-ZH_TAB_TEXT = "PixelCNN · 采样"
+ZH_TAB_TEXT = "采样"
 DONE = """(s) => { const t = (document.querySelector(s) || {}).innerText || '';
     return t.includes('images') || t.includes('张图像') || t.includes('Stopped') || t.includes('停止'); }"""
 
@@ -36,6 +36,7 @@ def _run(page, button: str, status: str, selectors: list[str]) -> None:
 def shoot(browser, url: str, out: Path, lang: str) -> list[Path]:
     page = _open(browser, url, lang)
     page.click("#ar-tab-button")
+    page.click("#pixelcnn-part-button")
     page.wait_for_selector("#pixelcnn-tab-sample", state="visible")
     if lang == "zh":
         page.wait_for_function("t => document.querySelector('#pixelcnn-tab-sample-button').innerText.trim() === t",
