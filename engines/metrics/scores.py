@@ -67,15 +67,17 @@ def fid(real: torch.Tensor, fake: torch.Tensor) -> float:
         return float(metric.compute())
 
 
-def kid(real: torch.Tensor, fake: torch.Tensor, *, subsets: int = 20, subset_size: int = 1000,
+def kid(real: torch.Tensor, fake: torch.Tensor, *, subsets: int = 20, subset_size: int | None = None,
         seed: int = 0) -> tuple[float, float]:
     """Kernel Inception Distance (Binkowski et al. 2018): the unbiased MMD^2 with the cubic
     kernel k(x, y) = (x.y / D + 1)^3, averaged over `subsets` random subsets of
-    min(subset_size, N, M) per side -> (mean, std over subsets)."""
+    subset_size per side (default min(1000, N / 2, M / 2): subsets that differ, so their std says
+    something) -> (mean, std over subsets)."""
     from torchmetrics.image.kid import KernelInceptionDistance
 
-    _check(real, fake)
-    size = min(subset_size, len(real), len(fake))
+    _check(real, fake, low=4)
+    size = min(subset_size or 1000, len(real) if subset_size else len(real) // 2,
+               len(fake) if subset_size else len(fake) // 2)
     metric = KernelInceptionDistance(feature=_Given(real.shape[1]), subsets=subsets, subset_size=size)
     metric.update(real.double(), real=True)
     metric.update(fake.double(), real=False)
