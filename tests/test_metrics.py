@@ -125,3 +125,19 @@ def test_classifier_ranks_real_digits_above_a_vae_and_the_cli_writes_json(mnist_
     assert floor["precision"] > result["precision"]
     assert set(result["kid"]) == {"mean", "std"} and set(result["timings"]) == {"sample_s", "eval_s"}
     assert 1 < result["is"]["mean"] <= 10 and result["bootstrap"]["fid_std"] > 0
+
+
+def test_the_shipped_classifier_is_no_model_in_the_asset_list():
+    from engines import checkpoint
+    from engines.metrics.features import CLASSIFIER_DIR
+
+    assert CLASSIFIER_DIR.parent == checkpoint.ASSETS_DIR and (CLASSIFIER_DIR / "model.safetensors").is_file()
+    assert CLASSIFIER_DIR.name not in checkpoint.list_assets() and "mnist-vae-z16" in checkpoint.list_assets()
+
+
+def test_the_benchmark_classifier_features_are_the_engines():
+    from benchmarks import classifier as clf
+
+    digits = np.random.default_rng(0).integers(0, 256, (8, 28, 28), dtype=np.uint8)
+    np.testing.assert_allclose(clf.features(digits, model=clf.load_classifier(device=torch.device("cpu"))),
+                               metrics.extract(digits).features.numpy(), rtol=1e-5, atol=1e-5)

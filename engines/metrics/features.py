@@ -158,9 +158,10 @@ def inception_features(images) -> Extracted:
     feats, logits = [], []
     with torch.inference_mode():
         for i in range(0, len(x), 100):
-            f, lg = net((x[i:i + 100] * 255).round().to(torch.uint8))  # it resizes to 299 itself
-            feats.append(f)
-            logits.append(lg)
+            # both outputs (forward() returns only the first); it resizes to 299 itself
+            f, lg = net._torch_fidelity_forward((x[i:i + 100] * 255).round().to(torch.uint8))
+            feats.append(f.reshape(len(f), -1))
+            logits.append(lg.reshape(len(lg), -1))
     return Extracted(torch.cat(feats).double(), torch.cat(logits).double(), "inception-v3 (pool3, 2048 dims)")
 
 
