@@ -141,3 +141,25 @@ def test_the_benchmark_classifier_features_are_the_engines():
     digits = np.random.default_rng(0).integers(0, 256, (8, 28, 28), dtype=np.uint8)
     np.testing.assert_allclose(clf.features(digits, model=clf.load_classifier(device=torch.device("cpu"))),
                                metrics.extract(digits).features.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_inception_features_shapes_with_stub_weights(monkeypatch):
+    """The online path without the network: torch-fidelity's Inception-v3 with its download and
+    weight loading stubbed (random weights), read for its two outputs."""
+    pytest.importorskip("torch_fidelity")
+    import torch_fidelity.feature_extractor_inceptionv3 as tfi
+
+    from engines.metrics import features
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("GENLAB_OFFLINE", raising=False)
+    monkeypatch.setattr(tfi, "load_state_dict_from_url", lambda *a, **k: {})
+    monkeypatch.setattr(tfi.FeatureExtractorInceptionV3, "load_state_dict", lambda self, *a, **k: None)
+    features._inception.cache_clear()
+    try:
+        torch.manual_seed(0)
+        got = metrics.extract(np.random.default_rng(0).integers(0, 256, (3, 28, 28, 1), dtype=np.uint8), "inception")
+    finally:
+        features._inception.cache_clear()
+    assert got.features.shape == (3, 2048) and got.logits.shape == (3, 1008)
+    assert got.space == "inception-v3 (pool3, 2048 dims)" and torch.isfinite(got.features).all()
