@@ -148,7 +148,7 @@ def fid_vs_n(real: torch.Tensor, fake: torch.Tensor, ns=None, *, repeats: int = 
     "fid_infinity": float, "slope": float}."""
     m = len(fake)
     if ns is None:
-        ns = [n for n in (100, 200, 500, 1000, 2000, 5000, 10000) if n <= m] or [m]
+        ns = [n for n in (100, 200, 500, 1000, 2000, 5000, 10000) if n < m] + [m]
     ns = sorted({int(n) for n in ns if 2 <= n <= m})
     gen = torch.Generator().manual_seed(seed)
     means, stds = [], []
