@@ -20,7 +20,8 @@ def add_parser(sub) -> None:
     m.add_argument("--data-dir", default=None, help="folder with the MNIST IDX files (or GENLAB_DATA_DIR)")
     m.add_argument("--rounds", type=int, default=10, help="bootstrap resamples for the error bars (0: none)")
     m.add_argument("--curve", action="store_true", help="also FID against N and 1/N, extrapolated to infinite N")
-    m.add_argument("--sampler-options", default="{}", help='JSON of the family\'s sampler options, e.g. \'{"steps": 20}\'')
+    m.add_argument("--sampler-options", default="{}",
+                   help='JSON of the family\'s sampler options, e.g. \'{"sampler": "ddim", "steps": 10}\'')
     m.add_argument("--out", default=None, help="JSON file to write")
 
 

@@ -52,7 +52,8 @@ def compare(real, fake, *, features: str = "classifier", k: int = 3, rounds: int
             "precision_std": _round(pr_std[0]), "recall_std": _round(pr_std[1]),
         }
     if out["n"] < FEW:
-        out["warning"] = f"only {out['n']} samples: FID is biased upward below about {FEW}; read KID, or fid_curve's extrapolation"
+        out["warning"] = (f"only {out['n']} samples: FID is biased upward below about {FEW}; "
+                          "read KID, or fid_curve's extrapolation")
     out["eval_s"] = round(time.perf_counter() - started, 3)
     out["extract_s"] = round(extract_s, 3)
     return out
