@@ -20,7 +20,7 @@ def add_parser(sub) -> None:
     m.add_argument("--data-dir", default=None, help="folder with the MNIST IDX files (or GENLAB_DATA_DIR)")
     m.add_argument("--rounds", type=int, default=10, help="bootstrap resamples for the error bars (0: none)")
     m.add_argument("--curve", action="store_true", help="also FID against N and 1/N, extrapolated to infinite N")
-    m.add_argument("--sampler-options", default="{}",
+    m.add_argument("--sampler-options", type=json.loads, default={},
                    help='JSON of the family\'s sampler options, e.g. \'{"sampler": "ddim", "steps": 10}\'')
     m.add_argument("--out", default=None, help="JSON file to write")
 
@@ -28,7 +28,7 @@ def add_parser(sub) -> None:
 def run(args) -> dict:
     from . import evaluate
 
-    options = json.loads(args.sampler_options)
+    options = args.sampler_options
     if args.curve:
         images, sampled = evaluate.sample_model(args.model, args.n, args.seed, options)
         real = evaluate.heldout_features(args.data_dir, args.features, args.data)
