@@ -20,13 +20,12 @@ first 2,000 alone would inflate the floor (80 instead of 47 for the shipped clas
 
 The classifier trains on the GenLab train split only (the first 8,000 MNIST test digits) with the
 shared `engines.train.Trainer`, and is tested on the 2,000 held-out digits. Its weights live in
-benchmarks/assets/mnist-classifier/ (model.safetensors + config.json + card.json).
+assets/mnist-classifier/ (model.safetensors + config.json + card.json).
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as _dt
 import functools
 import json
@@ -34,7 +33,6 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -46,58 +44,12 @@ from benchmarks.common import ROOT, data_dir as default_data_dir, emit
 from engines import runtime
 from engines.checkpoint import CARD, CONFIG, PICKLE_SUFFIXES, WEIGHTS
 from engines.errors import UserError
+from engines.metrics.features import CLASSIFIER_DIR, Classifier, Config  # the network lives in the engine
 
-DEFAULT_PATH = Path(__file__).resolve().parent / "assets" / "mnist-classifier"
+DEFAULT_PATH = CLASSIFIER_DIR  # assets/mnist-classifier: shipped with the app for the metrics (engines.metrics)
 CONFIDENT = 0.9  # a sample counts as confidently classified when its max softmax probability is >= this
 TRAIN_STRIDE = 4  # the floor's real side: train split digits 0, 4, 8, ... (2,000 of 8,000)
 BATCH = 500  # images per inference batch
-
-
-@dataclass(frozen=True)
-class Config:
-    image_size: int = 28                 # input height = width, pixels (grey, one channel)
-    widths: tuple[int, int] = (32, 64)   # channels of the two 3x3 conv layers, each followed by a 2x2 max-pool
-    features: int = 128                  # width of the penultimate layer: the FD's feature space
-    classes: int = 10                    # digits 0-9
-    dropout: float = 0.3                 # dropout on the features before the logits, training only
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Config:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown classifier config keys: {sorted(unknown)}")
-        d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
-        return cls(**d)
-
-    def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
-
-
-class Classifier(nn.Module):
-    """conv 3x3 -> ReLU -> pool -> conv 3x3 -> ReLU -> pool -> linear -> ReLU (features) -> dropout -> logits."""
-
-    def __init__(self, config: Config):
-        super().__init__()
-        self.config = c = config
-        w1, w2 = c.widths
-        self.conv1 = nn.Conv2d(1, w1, 3, padding=1)
-        self.conv2 = nn.Conv2d(w1, w2, 3, padding=1)
-        side = c.image_size // 4  # two 2x2 pools: 28 -> 14 -> 7
-        self.fc = nn.Linear(w2 * side * side, c.features)
-        self.drop = nn.Dropout(c.dropout)
-        self.head = nn.Linear(c.features, c.classes)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """float (B, 1, 28, 28) in [0, 1] -> the penultimate activations (B, 128), after the ReLU."""
-        assert x.ndim == 4 and x.shape[1:] == (1, self.config.image_size, self.config.image_size), x.shape
-        h = F.max_pool2d(F.relu(self.conv1(x)), 2)  # (B, 32, 14, 14)
-        h = F.max_pool2d(F.relu(self.conv2(h)), 2)  # (B, 64, 7, 7)
-        return F.relu(self.fc(h.flatten(1)))        # (B, 128)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """float (B, 1, 28, 28) in [0, 1] -> logits (B, 10)."""
-        return self.head(self.drop(self.features(x)))
 
 
 # ------------------------------------------------------------------------------------------------

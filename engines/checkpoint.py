@@ -456,6 +456,6 @@ def list_assets(family: str | None = None, root: Path = ASSETS_DIR) -> dict[str,
             fam = json.loads((d / CARD).read_text()).get("family")
         except (OSError, json.JSONDecodeError):
             continue
-        if family is None or fam == family:
+        if fam and (family is None or fam == family):  # a card without a family (the metrics' classifier) is no model
             found[d.name] = d
     return found

@@ -343,6 +343,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data-dir", default=None)
     e.add_argument("--split", default="test")
     e.add_argument("--seed", type=int, default=0)
+
+    from .metrics import cli as metrics_cli  # argparse only; the metrics load on use
+    metrics_cli.add_parser(sub)
     return p
 
 
@@ -360,6 +363,9 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(_guide(args), ensure_ascii=False))
         elif args.command == "eval":
             print(json.dumps(_eval(args), indent=2))
+        elif args.command == "metrics":
+            from .metrics import cli as metrics_cli
+            print(json.dumps(metrics_cli.run(args), indent=2))
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

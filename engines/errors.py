@@ -658,6 +658,19 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The GPU call failed ({reason}). What was done so far is kept; try again.",
         "zh": "GPU 调用失败（{reason}）。已完成的部分已保留；请重试。",
     },
+    # --- metrics (FID, KID, IS, precision / recall: engines.metrics) ----------------------
+    "metrics_inception_offline": {
+        "en": "Inception-v3 features need its weights, downloaded on first use, and they cannot be fetched here ({reason}). Choose the MNIST classifier's features, or go online and install torch-fidelity.",
+        "zh": "Inception-v3 特征需要其权重（首次使用时下载），此处无法获取（{reason}）。请选择 MNIST 分类器的特征，或联网并安装 torch-fidelity。",
+    },
+    "metrics_features_unknown": {
+        "en": "Unknown feature space '{name}'. Available: {available}.",
+        "zh": "未知的特征空间“{name}”。可用的特征空间：{available}。",
+    },
+    "metrics_too_few": {
+        "en": "The metrics need at least {low} images on each side; got {n}.",
+        "zh": "这些指标每一侧至少需要 {low} 张图像；实际为 {n} 张。",
+    },
 }
 
 

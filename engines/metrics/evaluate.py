@@ -1,0 +1,139 @@
+"""Generated images against real ones: every metric in one plain dict, the FID-vs-N curve, the
+real-vs-real floor, and sampling a checkpoint through the family registry."""
+
+from __future__ import annotations
+
+import functools
+import time
+
+import numpy as np
+import torch
+
+from . import scores
+from .features import Extracted, extract
+
+CHUNK = 64  # images per sampler call: under every family's per-call cap and work budget
+FEW = 2000  # under this many samples FID is visibly biased upward (and the covariance rank-deficient for Inception)
+
+
+def _round(x, digits: int = 4):
+    return None if x is None else round(float(x), digits)
+
+
+def compare(real, fake, *, features: str = "classifier", k: int = 3, rounds: int = 10, seed: int = 0,
+            real_features: Extracted | None = None) -> dict:
+    """FID, KID, IS, precision and recall of `fake` images against `real` ones in one feature space,
+    with bootstrap error bars (std over `rounds` resamples of the features; 0 turns them off).
+    Images: uint8 (N, H, W[, C]) or float (N, C, H, W) in [0, 1]. `real_features`: already
+    extracted real side (e.g. `heldout_features`), then `real` may be None."""
+    started = time.perf_counter()
+    r = real_features if real_features is not None else extract(real, features)
+    f = extract(fake, features)
+    extract_s = time.perf_counter() - started
+    fid = scores.fid(r.features, f.features)
+    kid_mean, kid_std = scores.kid(r.features, f.features, seed=seed)
+    precision, recall = scores.precision_recall(r.features, f.features, k=k)
+    is_mean, is_std = scores.inception_score(f.logits, seed=seed)
+    out = {
+        "features": f.space,
+        "n": len(f.features), "n_real": len(r.features),
+        "fid": _round(fid), "kid": {"mean": _round(kid_mean, 6), "std": _round(kid_std, 6)},
+        "precision": _round(precision), "recall": _round(recall), "k": k,
+        "is": {"mean": _round(is_mean), "std": _round(is_std),
+               "note": "Inception Score from the classifier's softmax" if f.space.startswith("mnist") else
+                       "Inception Score from Inception-v3's logits"},
+    }
+    if rounds:
+        pr_std = scores.bootstrap(lambda a, b: scores.precision_recall(a, b, k=k), r.features, f.features,
+                                  rounds=rounds, seed=seed)
+        out["bootstrap"] = {
+            "rounds": rounds, "what": "std over resamples of both feature sets with replacement",
+            "fid_std": _round(scores.bootstrap(scores.fid, r.features, f.features, rounds=rounds, seed=seed)[0]),
+            "precision_std": _round(pr_std[0]), "recall_std": _round(pr_std[1]),
+        }
+    if out["n"] < FEW:
+        out["warning"] = (f"only {out['n']} samples: FID is biased upward below about {FEW}; "
+                          "read KID, or fid_curve's extrapolation")
+    out["eval_s"] = round(time.perf_counter() - started, 3)
+    out["extract_s"] = round(extract_s, 3)
+    return out
+
+
+def fid_curve(real, fake, ns=None, *, features: str = "classifier", repeats: int = 3, seed: int = 0,
+              real_features: Extracted | None = None) -> dict:
+    """FID against N and 1/N with the line to infinite N (Chong & Forsyth 2020), and KID at each N
+    beside it (unbiased, so flat up to noise) -> a plain dict (see scores.fid_vs_n) + "kid"."""
+    started = time.perf_counter()
+    r = real_features if real_features is not None else extract(real, features)
+    f = extract(fake, features)
+    out = scores.fid_vs_n(r.features, f.features, ns, repeats=repeats, seed=seed)
+    out["kid"] = [_round(scores.kid(r.features, f.features[:n], subsets=20, seed=seed)[0], 6) for n in out["n"]]
+    out["inverse_n"] = [1.0 / n for n in out["n"]]
+    out["features"] = f.space
+    out["seconds"] = round(time.perf_counter() - started, 3)
+    return out
+
+
+def real_floor(images, *, features: str = "classifier", seed: int = 0) -> dict:
+    """The real-vs-real floor: the metrics between two disjoint halves of the same real images
+    (even and odd indices), what a perfect generator scores at this N."""
+    images = images if torch.is_tensor(images) else np.asarray(images)
+    half = compare(images[0::2], images[1::2], features=features, rounds=0, seed=seed)
+    half["definition"] = "the same metrics between the even- and odd-indexed halves of the real images"
+    return half
+
+
+@functools.lru_cache(maxsize=4)
+def heldout(data_dir: str | None = None, dataset: str = "mnist") -> np.ndarray:
+    """The held-out split (MNIST: its last 2,000 digits) as uint8 (N, H, W, C)."""
+    from ..data import load_dataset
+
+    test = load_dataset(dataset, "test", data_dir=data_dir)
+    return (test.float() * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+@functools.lru_cache(maxsize=4)
+def heldout_features(data_dir: str | None = None, features: str = "classifier", dataset: str = "mnist") -> Extracted:
+    return extract(heldout(data_dir, dataset), features)
+
+
+def sample_model(path, n: int, seed: int = 0, options: dict | None = None) -> tuple[np.ndarray, dict]:
+    """n images, uint8 (n, H, W, C), from a checkpoint folder through its family's spec (as
+    `python -m engines sample`), in calls of CHUNK images with seeds seed, seed + CHUNK, ...
+    -> (images, {"family", "dataset", "sample_s", "ms_per_image"})."""
+    from .. import checkpoint, families, runtime
+
+    ckpt = checkpoint.load(path)
+    spec = families.get(ckpt.family)
+    engine = spec.load_module().Engine(ckpt)
+    options = dict(options or {})
+    started = time.perf_counter()
+    parts = []
+    for start in range(0, n, CHUNK):
+        m = min(CHUNK, n - start)
+        if spec.sample is not None:
+            images, _ = spec.sample(engine, m, seed + start, options)
+        else:
+            images, _ = engine.sample(m, seed + start, **options)
+        parts.append(images)
+    wall = time.perf_counter() - started
+    return np.concatenate(parts), {"family": ckpt.family, "dataset": ckpt.card.get("dataset"),
+                                   "sample_s": round(wall, 3), "ms_per_image": round(1000 * wall / n, 3),
+                                   "sampler_options": options, "hardware": runtime.hardware_summary()}
+
+
+def evaluate_model(path, n: int = 2000, seed: int = 0, *, features: str = "classifier", data_dir=None,
+                   options: dict | None = None, rounds: int = 10) -> dict:
+    """Sample n images from a checkpoint and compare them with the held-out digits -> plain dict."""
+    from .features import extract as _extract
+
+    if features == "inception":
+        _extract(np.zeros((1, 28, 28, 1), np.uint8), "inception")  # offline: fail before sampling
+    images, sampled = sample_model(path, n, seed, options)
+    started = time.perf_counter()
+    real = heldout_features(None if data_dir is None else str(data_dir), features)
+    result = compare(None, images, features=features, rounds=rounds, seed=seed, real_features=real)
+    result["eval_s"] = round(time.perf_counter() - started, 3)  # real features included (cached after once)
+    return {"model": str(path), "seed": seed, "real": "MNIST held-out split (last 2,000 test digits)",
+            **result, "timings": {"sample_s": sampled["sample_s"], "eval_s": result["eval_s"]},
+            "sampling": sampled}
