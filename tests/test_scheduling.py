@@ -368,3 +368,43 @@ def test_a_slider_run_inside_a_training_unit_does_not_see_the_trainers_torch_fun
     assert results["slider"] == (0, torch.Size([3]))
     assert results["modes_after"] == 1
     assert runtime.stats()["inline"] >= 1  # the slider did run inside the unit
+
+
+def test_interactive_tasks_run_shortest_expected_first_until_the_oldest_has_waited_long():
+    """A 1 ms VAE decode goes ahead of 30 ms StyleGAN rows queued before it; a task with no estimate
+    counts as DEFAULT_COST_S; the oldest goes first once it has waited SHORTEST_AGE_S."""
+    gate, order = threading.Event(), []
+
+    def blocker():
+        gate.wait(10)
+
+    def queue(name, cost, pause=0.02):
+        def run():
+            with runtime.expected_cost(cost):
+                runtime.call(order.append, name)
+        th = threading.Thread(target=run)
+        th.start()
+        time.sleep(pause)  # queued in this order
+        return th
+
+    first = threading.Thread(target=runtime.call, args=(blocker,))
+    first.start()
+    time.sleep(0.05)
+    threads = [queue("row-a", 0.03), queue("row-b", 0.03), queue("click", None), queue("decode", 0.001)]
+    gate.set()
+    for th in [first, *threads]:
+        th.join(10)
+    assert order == ["decode", "click", "row-a", "row-b"]
+
+    gate.clear()
+    order.clear()
+    first = threading.Thread(target=runtime.call, args=(blocker,))
+    first.start()
+    time.sleep(0.05)
+    threads = [queue("row-old", 0.03, pause=runtime.SHORTEST_AGE_S + 0.1), queue("decode", 0.001)]
+    gate.set()
+    for th in [first, *threads]:
+        th.join(10)
+    assert order == ["row-old", "decode"]  # it had waited long enough: its turn, whatever its cost
+    with runtime.expected_cost(float("nan")):
+        assert runtime._COST.get() is None  # a NaN estimate is no estimate
