@@ -122,7 +122,8 @@ def _pictures(frame) -> dict:
 
 def _throttled(lang, eng, frames, run):
     """(frame, status) at most every SHOW_EVERY_S (the first and the last always), until done or
-    stopped; then (None, the closing status)."""
+    stopped; then (the last frame again, the closing status): an API caller's result is the last
+    message, so it carries the pictures too."""
     size = eng.config.image_size
     total = size * size
     started, shown, frame = time.perf_counter(), -1.0, None
@@ -134,10 +135,10 @@ def _throttled(lang, eng, frames, run):
                 done = frame.row * size + frame.col + 1
                 yield frame, t("pixelcnn.status.running", lang, done=done, total=total, s=now - started)
             if run.stop:
-                yield None, t("pixelcnn.status.stopped", lang, done=frame.row * size + frame.col + 1, total=total)
+                yield frame, t("pixelcnn.status.stopped", lang, done=frame.row * size + frame.col + 1, total=total)
                 return
     if frame is not None:
-        yield None, t("pixelcnn.status.done", lang, n=len(frame.images), total=total, s=time.perf_counter() - started)
+        yield frame, t("pixelcnn.status.done", lang, n=len(frame.images), total=total, s=time.perf_counter() - started)
 
 
 class PixelcnnHandlers:

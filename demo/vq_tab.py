@@ -164,7 +164,10 @@ class VqHandlers:
 
     # --- prior ---------------------------------------------------------------------------------
     def _settings(self, v) -> dict:
-        label = None if v.label is None or v.label == -1 else v.label
+        label = v.label
+        if isinstance(label, str) and label.strip().lstrip("-").isdigit():  # an API caller's "7"
+            label = int(label)
+        label = None if label is None or label == -1 else label
         top_k = int(v.top_k) if isinstance(v.top_k, float) and v.top_k.is_integer() else v.top_k
         return {"label": label, "temperature": v.temperature, "top_k": top_k, "top_p": v.top_p}
 
