@@ -122,30 +122,6 @@ class Answers:
 ANSWERS = Answers(ANSWERS_MB * 2**20)
 
 
-class Costs:
-    """A running average of each live slider's time on the compute thread, which runs the shortest
-    expected task first (engines.runtime.expected_cost)."""
-
-    WEIGHT = 0.3  # of the newest run
-
-    def __init__(self):
-        self.seconds: dict[str, float] = {}
-        self.lock = threading.Lock()
-
-    def get(self, slider_key: str) -> float | None:
-        return self.seconds.get(slider_key)
-
-    def add(self, slider_key: str, seconds: float) -> None:
-        if not seconds > 0:
-            return
-        with self.lock:
-            old = self.seconds.get(slider_key)
-            self.seconds[slider_key] = seconds if old is None else old + self.WEIGHT * (seconds - old)
-
-
-COSTS = Costs()
-
-
 class Prefetch:
     """The next value of a slider being moved, computed while the compute thread has nothing else
     to do, so that the next step of a drag (or an arrow key) is a kept answer.
@@ -321,11 +297,9 @@ def compute(entry: Entry, args: tuple, cache_key: str | None, timing: dict | Non
     timing, when given, gets the milliseconds spent waiting for the compute thread ("queue"),
     running there ("run") and encoding the pictures ("encode")."""
     began = time.perf_counter()
-    slider_key = key(entry.slider)
     try:
-        with runtime.timed_calls() as spent, runtime.expected_cost(COSTS.get(slider_key)):
+        with runtime.timed_calls() as spent:
             result = entry.fn(*args)
-        COSTS.add(slider_key, spent[1])
         encoding = time.perf_counter()
         outputs = encode(result, len(entry.outputs))
     except gr.Error as err:

@@ -115,24 +115,6 @@ LINGER_S = 0.005  # s the thread waits for the least served background owner's n
 BACKGROUND_WAIT_S = 1.0  # s: interactive tasks go first until background work has waited this long
 
 _LANE: contextvars.ContextVar[tuple[str, object] | None] = contextvars.ContextVar("genlab_lane", default=None)
-
-# Within the interactive lane, shortest expected first: a 1 ms VAE decode no longer waits behind a
-# queue of 30 ms StyleGAN rows. A caller that knows how long its work takes says so with
-# `expected_cost` (the live sliders keep a running average per slider); the oldest task goes
-# first once it has waited SHORTEST_AGE_S, whatever its cost.
-DEFAULT_COST_S = 0.02
-SHORTEST_AGE_S = 0.25
-_COST: contextvars.ContextVar[float | None] = contextvars.ContextVar("genlab_cost", default=None)
-
-
-@contextlib.contextmanager
-def expected_cost(seconds: float | None):
-    """Tell the compute thread how long the `call`s made in this block are expected to run."""
-    token = _COST.set(seconds if seconds is None or math.isfinite(seconds) else None)
-    try:
-        yield
-    finally:
-        _COST.reset(token)
 _THREAD_NAME = "genlab-compute"
 
 
@@ -163,8 +145,7 @@ def lane() -> tuple[str, object]:
 
 
 class _Task:
-    __slots__ = ("fn", "args", "kwargs", "context", "future", "priority", "owner", "queued", "started", "ended",
-                 "cost")
+    __slots__ = ("fn", "args", "kwargs", "context", "future", "priority", "owner", "queued", "started", "ended")
 
     def __init__(self, fn, args, kwargs, priority, owner):
         self.fn, self.args, self.kwargs = fn, args, kwargs
@@ -172,7 +153,6 @@ class _Task:
         self.future: concurrent.futures.Future = concurrent.futures.Future()
         self.priority, self.owner = priority, owner
         self.queued = self.started = self.ended = time.perf_counter()
-        self.cost = _COST.get()
 
     def run(self) -> None:
         if not self.future.set_running_or_notify_cancel():
@@ -220,7 +200,7 @@ class _Scheduler:
 
     def _next_locked(self) -> _Task:
         if self.interactive and not self._starved():
-            return self._shortest_locked()
+            return self.interactive.popleft()
         if self.background:
             # Fair by time: the owner that has had the least of the thread goes next, so a run of
             # 40 ms sampler steps keeps pace with a trainer of 0.25 s micro-batches. A new owner
@@ -239,19 +219,7 @@ class _Scheduler:
                     del self.used[old]
             self.progress = time.monotonic()
             return task
-        return self._shortest_locked()
-
-    def _shortest_locked(self) -> _Task:
-        """The interactive task to run next: the one expected to be shortest (`expected_cost`; a task
-        without an estimate counts as DEFAULT_COST_S), unless the oldest has waited SHORTEST_AGE_S:
-        then it goes, so nothing waits for good behind a stream of shorter ones."""
-        queue = self.interactive
-        if len(queue) == 1 or time.perf_counter() - queue[0].queued >= SHORTEST_AGE_S:
-            return queue.popleft()
-        best = min(range(len(queue)), key=lambda i: (DEFAULT_COST_S if queue[i].cost is None else queue[i].cost, i))
-        task = queue[best]
-        del queue[best]
-        return task
+        return self.interactive.popleft()
 
     def _main(self) -> None:
         while True:
@@ -294,7 +262,7 @@ class _Scheduler:
                     self.progress = time.monotonic()
                     self.current = outer
                     return
-                task = self._shortest_locked()
+                task = self.interactive.popleft()
                 self.current = task
             # A clean torch state, as on an idle compute thread: the background task may be inside
             # inference_mode or no_grad, and a trainer replays its random draws through a torch
