@@ -70,7 +70,6 @@ def speed(engine: Engine, runs: int) -> dict:
         for _ in frames:
             pass
         totals.append(time.perf_counter() - started)
-        assert first.row == 0
     return {"digits": 16, "runs": runs, "seconds_16_digits": [round(t, 3) for t in totals],
             "median_s": round(float(np.median(totals)), 3), "first_pixels_s": [round(t, 3) for t in firsts],
             "first_pixels_median_s": round(float(np.median(firsts)), 3),
