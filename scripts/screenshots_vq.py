@@ -43,6 +43,7 @@ def background_code(assets: Path) -> int:
 def shoot(browser, url: str, out: Path, lang: str, code: int) -> list[Path]:
     page = _open(browser, url, lang)
     page.click("#ar-tab-button")
+    page.click("#vq-part-button")  # the autoregressive tab opens on its PixelCNN part
     page.wait_for_selector("#vq-part", state="visible")
     page.wait_for_selector("#vq-grid img", timeout=120_000)
     prefix = "zh-" if lang == "zh" else ""
