@@ -140,15 +140,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def warm_imports() -> None:
     """Import, off the compute thread, the modules the first training run (torch._dynamo, through
-    the optimiser) and the first CLIP generation (open_clip) would otherwise import on it: 1-2 s
+    the optimiser), the first CLIP generation (open_clip) and the first VQ prior (transformers' GPT-2,
+    4.6 s) would otherwise import on it: 1-2 s
     each on a quiet 2-core CPU, 6 s on a busy one, while every session's slider waits. Run by
     main() in a daemon thread once the server is up (about 250 MB more resident memory)."""
     import importlib
 
     time.sleep(2.0)  # let the server start first
-    for name in ("torch._dynamo", "open_clip"):
+    for name in ("torch._dynamo", "open_clip", "transformers.models.gpt2.modeling_gpt2"):
         try:
-            importlib.import_module(name)
+            with runtime.HEAVY_IMPORTS:  # never beside the compute thread's own first import of it
+                importlib.import_module(name)
         except Exception:  # noqa: BLE001 - a missing optional package is imported (and reported) where it is used
             pass
 

@@ -282,7 +282,10 @@ def next_move(demo: gr.Blocks, request: dict):
         if value is None:
             return None
         guard.check_value(block, value)
-        args = entry.compose(session[entry.box._id], *[session[c._id] for c in entry.fresh], value)
+        box = session[entry.box._id]
+        # A copy: compose stores the values it is given as the session's own, and a guess is not a move.
+        box = dict(box) if isinstance(box, dict) else {}
+        args = entry.compose(box, *[session[c._id] for c in entry.fresh], value)
         cache_key = Answers.key(key(entry.slider), args) if args is not None else None
         if cache_key is None or ANSWERS.get(cache_key, count=False) is not None:
             return None

@@ -54,6 +54,13 @@ def compute():
         yield
 
 
+# Heavy optional packages (open_clip, which imports transformers; transformers' GPT-2) are imported on
+# first use, from the compute thread or the app's warm-up thread. Two threads importing the same
+# package at once can see it half initialised ("cannot import name 'GPT2Config' from
+# 'transformers'", seen under load): every such import holds this lock.
+HEAVY_IMPORTS = threading.RLock()
+
+
 def check_seed(seed) -> int:
     try:
         value = int(seed)

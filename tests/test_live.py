@@ -253,3 +253,28 @@ def test_the_next_step_of_a_drag_is_ready_before_it_is_asked_for(app):
     time.sleep(1.0)                                     # the idle compute thread makes 1.15 meanwhile
     assert "run" not in move(1.15)                      # kept: answered without the compute thread
     assert "run" in move(-1.95)                         # a jump elsewhere could not be guessed
+
+
+def test_a_guess_is_not_remembered_as_the_sessions_value(app):
+    """The prefetch computes a slider's likely next value; the session must still hold the value it
+    really sent, so that its other sliders' pictures use it (a browser test saw a neighbour's picture
+    drawn with the guessed value)."""
+    import time
+
+    from gradio_client import Client
+
+    session = opened(app)
+    keys = app["keys"]
+    for value in (0.35, 0.4):
+        assert post(app["url"], {"session": session, "slider": keys["vae-slider-9"], "value": value})[0] == 200
+    time.sleep(1.0)  # the guess, 0.45, is computed meanwhile
+    status, answer = post(app["url"], {"session": session, "slider": keys["vae-slider-10"], "value": -0.5})
+    assert status == 200, answer
+    values = [0.0] * 16
+    values[9], values[10] = 0.4, -0.5
+    full = Client(app["url"], verbose=False, download_files=False).predict("mnist-vae-z16", *values,
+                                                                            api_name="/vae_slider")
+    full = np.asarray(Image.open(full["path"] if isinstance(full, dict) else full).convert("L"))
+    shown = decode(answer["outputs"][0]["url"])
+    shown = shown if shown.ndim == 2 else shown[..., 0]
+    assert np.abs(shown.astype(int) - full.astype(int)).max() <= 1

@@ -333,7 +333,8 @@ def load_pretrained(arch: str, tag: str, device: torch.device, *, weights: bool 
         pretrained = _cached_weights(known)
         if pretrained is None:
             _check_reachable(known, f"{arch} ({tag})")
-    import open_clip
+    with runtime.HEAVY_IMPORTS:
+        import open_clip
 
     if arch not in open_clip.list_models():
         raise UserError("clip_pretrained_unknown", model=arch, tag=tag or "-", tags="ViT-B-32, ViT-B-16, RN50, ...")

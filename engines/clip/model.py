@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .. import runtime
 from ..configs import FamilyConfig, check_range
 from . import tokenizer
 
@@ -77,7 +78,8 @@ class Config(FamilyConfig):
 
 
 def _open_clip_cfgs(config: Config):
-    from open_clip.model import CLIPTextCfg, CLIPVisionCfg
+    with runtime.HEAVY_IMPORTS:
+        from open_clip.model import CLIPTextCfg, CLIPVisionCfg
 
     if config.vision == "resnet":
         # A tuple of layers is what makes open_clip build its ModifiedResNet; its attention pool
@@ -96,8 +98,9 @@ def _open_clip_cfgs(config: Config):
 
 
 def _genlab_clip_class():
-    from open_clip.model import CLIP
-    from open_clip.transformer import text_global_pool
+    with runtime.HEAVY_IMPORTS:
+        from open_clip.model import CLIP
+        from open_clip.transformer import text_global_pool
 
     class GenLabCLIP(CLIP):
         """open_clip's CLIP; texts run at their batch's length instead of the full context, and

@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import runtime
 from ..configs import FamilyConfig, check_range
 
 FAMILY = "vqvae"
@@ -231,7 +232,8 @@ def straight_through(z_e: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
 
 def build_prior(config: Config) -> nn.Module:
     """The GPT-2 prior, configured from scratch (transformers imported only here: nothing at import)."""
-    from transformers import GPT2Config, GPT2LMHeadModel
+    with runtime.HEAVY_IMPORTS:
+        from transformers import GPT2Config, GPT2LMHeadModel
 
     c = config
     gpt = GPT2Config(
