@@ -204,3 +204,47 @@ def class_names(card: dict) -> list[str] | None:
 
     built_in = {"mnist": [str(d) for d in range(10)], "shapes": list(SHAPES), "faces": list(HEAD_SHAPES)}
     return built_in.get(card.get("dataset"))
+
+
+class CheckpointEngine:
+    """What every family's Engine reads from its checkpoint: config and model built on the device,
+    card, name, path and aux tensors (on the CPU). A subclass names its `FAMILY`; `load` refuses a
+    checkpoint of another family."""
+
+    FAMILY = ""
+
+    def __init__(self, ckpt, device=None):
+        from . import runtime
+
+        self.device = device or runtime.device()
+        self.config, self.model = ckpt.build(self.device)
+        self.card = ckpt.card
+        self.name = ckpt.name
+        self.path = ckpt.path
+        self.aux = {k: v.to("cpu") for k, v in ckpt.aux.items()}
+
+    @classmethod
+    def load(cls, path, device=None):
+        from . import checkpoint
+
+        return cls(checkpoint.load(path, expect_family=cls.FAMILY), device)
+
+    @property
+    def class_names(self) -> list[str] | None:
+        """Label i's name (the card's, `class_names`)."""
+        return class_names(self.card)
+
+
+def stepwise_preview(stepwise: Callable, stop=None) -> Callable:
+    """A preview that runs `stepwise(model)` (None while it works, then the picture) to its end;
+    None if `stop` is set meanwhile. `preview.steps` is `stepwise`, for callers that step it."""
+
+    def preview(model):
+        out = None
+        for out in stepwise(model):
+            if stop is not None and stop.is_set():
+                return None
+        return out
+
+    preview.steps = stepwise
+    return preview

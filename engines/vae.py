@@ -26,7 +26,7 @@ from torch import nn
 from . import runtime
 from .configs import FamilyConfig, check_range
 from .errors import UserError
-from .families import Family, Knob, class_names, held_out_at_hand
+from .families import CheckpointEngine, Family, Knob, held_out_at_hand
 from .pictures import image_grid, to_uint8
 
 FAMILY = "vae"
@@ -226,21 +226,10 @@ def build_aux(model: VAE, held_out: torch.Tensor, labels: torch.Tensor | None, *
     return aux
 
 
-class Engine:
+class Engine(CheckpointEngine):
     """What the UI and the command line use: numpy in, numpy out, seeded, serialised."""
 
-    def __init__(self, ckpt, device: torch.device | None = None):
-        self.device = device or runtime.device()
-        self.config, self.model = ckpt.build(self.device)
-        self.card = ckpt.card
-        self.name = ckpt.name
-        self.path = ckpt.path
-        self.aux = {k: v.to("cpu") for k, v in ckpt.aux.items()}
-
-    @classmethod
-    def load(cls, path, device: torch.device | None = None) -> "Engine":
-        from . import checkpoint
-        return cls(checkpoint.load(path, expect_family=FAMILY), device)
+    FAMILY = FAMILY
 
     @property
     def latent_dim(self) -> int:
@@ -332,10 +321,6 @@ class Engine:
         std = self.aux["pca_std"].numpy()[:k, None]
         return (comps.numpy()[:k] * std).astype(np.float32), self.aux["pca_mean"].numpy(), "pca"
 
-    @property
-    def class_names(self) -> list[str] | None:
-        """Label i's name (the card's, engines.families.class_names), for the examples."""
-        return class_names(self.card)
 
     def examples(self) -> tuple[np.ndarray, np.ndarray | None]:
         """Shipped example images (uint8 (N, H, W, C)) and their labels (or None)."""

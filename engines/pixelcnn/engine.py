@@ -11,7 +11,7 @@ import torch
 
 from .. import runtime
 from ..errors import UserError
-from ..families import class_names
+from ..families import CheckpointEngine
 from . import FAMILY, Config, build, evaluate, quantize
 from .model import PixelCNN, nll
 from .sampler import Frame, check_knobs, stream
@@ -21,23 +21,8 @@ MAX_COMPLETIONS = 8    # completions of one image
 STEP_S = 0.02          # seconds of pixels per step of a streamed run (see _inference)
 
 
-class Engine:
-    def __init__(self, ckpt, device: torch.device | None = None):
-        self.device = device or runtime.device()
-        self.config, self.model = ckpt.build(self.device)
-        self.card = ckpt.card
-        self.name = ckpt.name
-        self.path = ckpt.path
-        self.aux = {k: v.to("cpu") for k, v in ckpt.aux.items()}
-
-    @classmethod
-    def load(cls, path, device: torch.device | None = None) -> "Engine":
-        from .. import checkpoint
-        return cls(checkpoint.load(path, expect_family=FAMILY), device)
-
-    @property
-    def class_names(self) -> list[str] | None:
-        return class_names(self.card)
+class Engine(CheckpointEngine):
+    FAMILY = FAMILY
 
     @property
     def conditional(self) -> bool:

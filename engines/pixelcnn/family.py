@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from .. import runtime
-from ..families import Family, Knob, held_out_at_hand
+from ..families import Family, Knob, held_out_at_hand, stepwise_preview
 from ..pictures import image_grid
 from . import FAMILY, Config, build, evaluate, make_loss
 
@@ -78,15 +77,7 @@ def studio_preview(config: Config, loss, stop=None, n: int = 16, seed: int = 123
         finally:
             model.train(was_training)
 
-    def preview(model) -> np.ndarray | None:
-        out = None
-        for out in stepwise(model):
-            if stop is not None and stop.is_set():
-                return None
-        return out
-
-    preview.steps = stepwise
-    return preview
+    return stepwise_preview(stepwise, stop)
 
 
 def studio_aux(model, config: Config, images: torch.Tensor, labels: torch.Tensor | None) -> dict:

@@ -11,7 +11,7 @@ import torch
 
 from .. import runtime
 from ..errors import UserError
-from ..families import class_names
+from ..families import CheckpointEngine
 from ..pictures import to_uint8
 from . import sampling
 from .model import FAMILY, Config, VQVAE, class_tokens, perplexity
@@ -32,21 +32,10 @@ class Frame:
     done: bool = False
 
 
-class Engine:
-    def __init__(self, ckpt, device: torch.device | None = None):
-        self.device = device or runtime.device()
-        self.config: Config
-        self.config, self.model = ckpt.build(self.device)
-        self.model: VQVAE
-        self.card = ckpt.card
-        self.name = ckpt.name
-        self.path = ckpt.path
-        self.aux = {k: v.to("cpu") for k, v in ckpt.aux.items()}
-
-    @classmethod
-    def load(cls, path, device: torch.device | None = None) -> "Engine":
-        from .. import checkpoint
-        return cls(checkpoint.load(path, expect_family=FAMILY), device)
+class Engine(CheckpointEngine):
+    FAMILY = FAMILY
+    config: Config
+    model: VQVAE
 
     # --- what the model is ------------------------------------------------------------------
     @property
@@ -56,10 +45,6 @@ class Engine:
     @property
     def codebook_size(self) -> int:
         return self.config.codebook_size
-
-    @property
-    def class_names(self) -> list[str] | None:
-        return class_names(self.card)
 
     @property
     def num_classes(self) -> int:
@@ -220,7 +205,7 @@ class Engine:
         keep, resample = self._region(tokens, mask, n)
         gen = runtime.generator(seed, self.device)
         start = time.perf_counter()
-        s, length = self.side, self.config.tokens
+        length = self.config.tokens
         first = torch.full((n, length), -1, dtype=torch.long)
         if keep is not None:
             first = torch.where(resample[None], -1, keep.cpu())
