@@ -49,7 +49,8 @@ def build_app(*, assets_dir: str | os.PathLike | None = None, data_dir: str | os
     """The whole UI, built in `lang` ("en" or "zh"); each session can switch language live.
 
     lang="auto": built in English, and a browser whose preferred languages include Chinese
-    switches itself to Chinese when the page loads.
+    starts in Chinese: the page reports its language before the first tab's first refresh, so
+    that refresh is drawn in it once (not drawn in English, then again in Chinese).
     """
     follow_browser = lang == "auto"
     lang = "en" if follow_browser else lang
@@ -65,32 +66,76 @@ def build_app(*, assets_dir: str | os.PathLike | None = None, data_dir: str | os
             assets_dir=Path(assets_dir) if assets_dir is not None else None,
             data_dir=Path(data_dir) if data_dir is not None else None,
         )
-        with gr.Row(elem_id="genlab-header", equal_height=True):
-            with gr.Column(scale=4):
-                gr.Markdown("# GenLab")
-                reg(gr.Markdown(reg.text("app.tagline"), elem_id="genlab-tagline"), value="app.tagline")
-            switch = reg(gr.Radio(i18n.LANG_CHOICES, value=lang, label=reg.text("app.lang"), elem_id="lang-switch",
-                                  scale=1, min_width=180), label="app.lang")
+        switch = _header(reg, lang)
+        detected = _page_language(ctx) if follow_browser else None
         with gr.Tabs(elem_id="genlab-tabs"):
             for build_tab in TABS:
                 build_tab(ctx)
-
-        def switch_language(new_lang):
-            new_lang = new_lang if new_lang in i18n.LANGS else "en"
-            return new_lang, *reg.updates(new_lang)
-
-        # .change, not .input: the page-load script below sets the radio too, and that must switch.
-        dep = switch.change(switch_language, switch, [lang_state, *reg.components], api_name="set_language",
-                            queue=False, show_progress="hidden")
-        for fn, inputs, outputs in ctx.on_lang:
-            dep = dep.then(fn, inputs, outputs, show_progress="hidden", api_visibility="private",
-                           concurrency_id=common.GPU)
-        if follow_browser:
-            # Runs in the browser: an English browser leaves the radio as it is, so nothing more runs.
-            demo.load(None, None, switch, js="""() => (navigator.languages || [navigator.language])
-                .some(l => (l || '').toLowerCase().startsWith('zh')) ? 'zh' : 'en'""")
+        _wire_language(ctx, switch, detected)
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=queue_max())
     return guard.install(live.install(demo, lang_state), lang_state)
+
+
+def _header(reg: i18n.Registry, lang: str) -> gr.Radio:
+    """The title, the tagline and the language switch."""
+    with gr.Row(elem_id="genlab-header", equal_height=True):
+        with gr.Column(scale=4):
+            gr.Markdown("# GenLab")
+            reg(gr.Markdown(reg.text("app.tagline"), elem_id="genlab-tagline"), value="app.tagline")
+        return reg(gr.Radio(i18n.LANG_CHOICES, value=lang, label=reg.text("app.lang"), elem_id="lang-switch",
+                            scale=1, min_width=180), label="app.lang")
+
+
+# Runs in the browser at page load: "zh" when the browser's preferred languages include Chinese.
+BROWSER_LANG_JS = """() => (navigator.languages || [navigator.language])
+    .some(l => (l || '').toLowerCase().startsWith('zh')) ? 'zh' : 'en'"""
+
+
+def _page_language(ctx: common.AppContext) -> gr.Textbox:
+    """A hidden box the page load fills with the browser's language; its change sets the session's
+    language first, and the first tab's first refresh follows it (ctx.start)."""
+    detected = gr.Textbox("", visible=False, elem_id="lang-detected")
+    ctx.demo.load(None, None, detected, js=BROWSER_LANG_JS)
+    ctx.start = detected.change(lambda v: v if v in i18n.LANGS else ctx.reg.lang, detected, ctx.lang,
+                                queue=False, show_progress="hidden", api_visibility="private")
+    return detected
+
+
+def _wire_language(ctx: common.AppContext, switch: gr.Radio, detected: gr.Textbox | None) -> None:
+    """The switch (a person's click, or the set_language API) re-renders every text: the registered
+    widgets at once, then each tab's texts made in Python (a tab not opened yet skips its own).
+    A page whose browser asked for another language than the app's gets only the widgets' texts
+    and the texts made in Python that its tabs' first refreshes do not draw (model list labels)."""
+    reg = ctx.reg
+    switch_index = reg.components.index(switch)
+
+    def switch_language(new_lang):
+        new_lang = new_lang if new_lang in i18n.LANGS else "en"
+        return new_lang, *reg.updates(new_lang)
+
+    def translate_page(new_lang):
+        if new_lang not in i18n.LANGS or new_lang == reg.lang:
+            return gr.skip()
+        updates = reg.updates(new_lang)
+        updates[switch_index] = {**updates[switch_index], "value": new_lang}
+        return updates
+
+    # .input: a person's click or the API; the page's own language (below) sets the radio too.
+    dep = switch.input(switch_language, switch, [ctx.lang, *reg.components], api_name="set_language",
+                       queue=False, show_progress="hidden")
+    for fn, inputs, outputs, flag in ctx.on_lang:  # a tab not opened yet skips its own at once
+        fn, inputs = (fn, list(inputs)) if flag is None or flag is common.ALWAYS else common.gated(fn, flag, list(inputs))
+        dep = dep.then(fn, inputs, outputs, show_progress="hidden", api_visibility="private",
+                       concurrency_id=common.GPU)
+    if detected is None:
+        return
+    dep = detected.change(translate_page, detected, reg.components, queue=False, show_progress="hidden",
+                          api_visibility="private")
+    for fn, inputs, outputs, flag in ctx.on_lang:
+        if flag is common.ALWAYS:
+            fn, inputs = common.gated(fn, detected, list(inputs), test=lambda v: v in i18n.LANGS and v != reg.lang)
+            dep = dep.then(fn, inputs, outputs, show_progress="hidden", api_visibility="private",
+                           concurrency_id=common.GPU)
 
 
 def queue_max() -> int:

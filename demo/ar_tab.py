@@ -19,8 +19,9 @@ PARTS: tuple = (pixelcnn_tab.build, vq_tab.build)
 
 def build(ctx: AppContext) -> None:
     """Lay out the autoregressive tab inside the current gr.Tabs; each part wires its own events."""
-    with widget(ctx.reg, gr.Tab, label="ar.tab", id="ar", elem_id="ar-tab"):
+    with widget(ctx.reg, gr.Tab, label="ar.tab", id="ar", elem_id="ar-tab") as tab:
+        ctx.open_tab(tab)  # the first part starts when this tab opens, the others when selected
         widget(ctx.reg, gr.Markdown, text="ar.intro", elem_id="ar-intro")
-        with gr.Tabs(elem_id="ar-subtabs"):
+        with gr.Tabs(elem_id="ar-subtabs"), ctx.sub_tabs():
             for build_part in PARTS:
                 build_part(ctx)

@@ -720,7 +720,7 @@ def _explain_tab(reg):
 def _wire_models(ctx, form, h, top, tab, gen, sees):
     """The card, uploads, the generator list and the examples."""
     card = form(h.card, {"backend": top.backend}, top.card)
-    ctx.demo.load(*card, **QUIET, **PRIVATE)
+    ctx.opening.event(*card, **QUIET, **PRIVATE)
     top.backend.change(*card, api_name="clip_card", **QUIET)
     top.upload_files.upload(*form(h.upload, {"files": top.upload_files}, {
         "uploads": ctx.uploads, "backend": top.backend, "status": top.upload_status, "files": top.upload_files}),
@@ -771,6 +771,7 @@ def build(ctx: AppContext) -> None:
     lang = reg.lang
     default_gen = "pixels"
     with widget(reg, gr.Tab, label="clip.tab", id="clip", elem_id="clip-tab") as tab:
+        ctx.open_tab(tab)
         runs = gr.State(Runs, time_to_live=RUNS_TTL_S)
         widget(reg, gr.Markdown, text="clip.intro", elem_id="clip-intro")
         top = _header(reg, h, lang)
@@ -781,12 +782,12 @@ def build(ctx: AppContext) -> None:
     form = Form(ctx.lang, uploads=ctx.uploads)
     _wire_models(ctx, form, h, top, tab, gen, sees)
     _wire_runs(form, h, runs, top, gen, sees)
-    ctx.on_lang += [
-        tuple(form(h.card, {"backend": top.backend}, top.card)),
+    ctx.after_lang(tuple(form(h.card, {"backend": top.backend}, top.card)))
+    ctx.after_lang(
         tuple(form(h.texts, {"backend": top.backend, "generator": gen.generator, "label": gen.label,
                              "captions": sees.captions},
                    {"backend": top.backend, "generator": gen.generator, "label": gen.label, "examples": gen.examples,
                     "captions": sees.captions})),
         tuple(Form(ctx.lang)(h.run_texts, {"runs": runs}, {"status": gen.status, "plot": gen.plot,
                                                             "gallery": gen.gallery})),
-    ]
+        always=True)

@@ -76,7 +76,85 @@ class AppContext:
     uploads: gr.State  # the session's uploaded checkpoints, {family: {name: folder}}
     assets_dir: Path | None = None
     data_dir: Path | None = None
-    on_lang: list = field(default_factory=list)  # (fn, inputs, outputs) to run after a language switch
+    # (fn, inputs, outputs, flag) to run after a language switch; flag: see Opening
+    on_lang: list = field(default_factory=list)
+    opening: Opening | None = None  # how the tab being built now starts (see open_tab)
+    start: object = None  # the event the first tab's first refresh follows (None: the page load)
+    _scopes: list = field(default_factory=list)
+
+    def open_tab(self, tab: gr.Tab) -> Opening:
+        """Register `tab` (call it inside the tab's block) and -> how it starts in a session: the first tab of a row
+        of tabs starts with its parent (the app's first tab with the page load), any other one
+        when it is first selected. A class opening the page then runs the first tab's refresh
+        only, not every tab's (about 20 model events per student, most for tabs never opened)."""
+        if not self._scopes:
+            self._scopes.append([Opening(self.demo, None, self.start), False])
+        scope = self._scopes[-1]
+        self.opening = scope[0] if not scope[1] else Opening.on_select(self.demo, tab)
+        scope[1] = True
+        return self.opening
+
+    @contextlib.contextmanager
+    def sub_tabs(self):
+        """Tabs registered inside start with the tab being built (its first) or when selected."""
+        self._scopes.append([self.opening, False])
+        try:
+            yield
+        finally:
+            self._scopes.pop()
+
+    def after_lang(self, *events, always: bool = False) -> None:
+        """(fn, inputs, outputs) events to run after a language switch, for the tab being built.
+        By default they run only once the tab has been opened in this session: its first refresh
+        renders them in the session's language anyway. always=True: cheap texts that first refresh
+        does not make (the model list's labels), run whether the tab is open or not."""
+        flag = ALWAYS if always else self.opening.flag if self.opening is not None else None
+        self.on_lang += [(*ev, flag) for ev in events]
+
+
+ALWAYS = "always"  # AppContext.on_lang's flag for texts no first refresh draws
+
+
+def _first_open(opened):
+    """The tab's flag turns 1 on its first selection; later selections change nothing."""
+    return gr.skip() if opened else 1
+
+
+class Opening:
+    """How a tab starts in a session. `event(fn, inputs, outputs, **kw)` wires its first refresh
+    like demo.load does: on the page load (flag None), after the event `after` (the page's
+    language known), or on the change of a hidden per-session flag the tab's first selection sets."""
+
+    def __init__(self, demo: gr.Blocks, flag: gr.Number | None, after=None):
+        self.demo, self.flag, self.after = demo, flag, after
+
+    @classmethod
+    def on_select(cls, demo: gr.Blocks, tab: gr.Tab) -> Opening:
+        flag = gr.Number(0, visible=False, elem_id=f"{tab.elem_id or tab.id}-opened")  # inside the tab
+        tab.select(_first_open, flag, flag, queue=False, show_progress="hidden", api_visibility="private")
+        return cls(demo, flag)
+
+    def event(self, fn, inputs=None, outputs=None, **kw):
+        """The first refresh's dependency (chain more with .then)."""
+        trigger = self.flag.change if self.flag is not None else self.after.then if self.after else self.demo.load
+        return trigger(fn, inputs, outputs, **kw)
+
+
+def gated(fn, gate, inputs: list, test=bool) -> tuple:
+    """(fn', [gate, *inputs]): fn run only when test(the gate component's value) holds, else one
+    gr.skip() (by default: once the tab whose flag is the gate has been opened)."""
+    params = list(inspect.signature(fn).parameters.values())
+    name = "gate"
+    while any(p.name == name for p in params):
+        name += "_"
+
+    def run(value, *args, **kwargs):
+        return fn(*args, **kwargs) if test(value) else gr.skip()
+
+    run.__signature__ = inspect.Signature(
+        [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD), *params])
+    run.__name__ = getattr(fn, "__name__", "gated")
+    return run, [gate, *inputs]
 
 
 # --- engines -------------------------------------------------------------------------------------

@@ -828,17 +828,14 @@ def _wire_session(ctx, h, S, fk, forward, mem, ev, rev, model_chain):
     # The scrubber's session values (language, runs), for its live event.
     ctx.demo.load(*mem.remember(S.LR), None, queue=False, show_progress="hidden", **PRIVATE)
     # First load: the model's settings, then the forward process.
-    model_chain(ctx.demo.load(*ev.model, **QUIET, **PRIVATE))
+    model_chain(ctx.opening.event(*ev.model, **QUIET, **PRIVATE))
     # A model trained in the training tab joins this session's dropdown.
     ctx.uploads.change(*ev.texts, **QUIET, **PRIVATE)
     # After a language switch: the texts built in Python.
-    ctx.on_lang += [
-        tuple(ev.texts),
-        tuple(forward),
-        (*mem.remember(S.LR), None),
-        tuple(rev.run_texts),
-        tuple(Form(ctx.lang)(h.fork_texts, {"runs": S.runs, "pct": fk.pct}, _fork_outputs(fk))),
-    ]
+    ctx.after_lang(tuple(forward))
+    ctx.after_lang(tuple(ev.texts), (*mem.remember(S.LR), None), tuple(rev.run_texts),
+                   tuple(Form(ctx.lang)(h.fork_texts, {"runs": S.runs, "pct": fk.pct}, _fork_outputs(fk))),
+                   always=True)
 
 
 def build(ctx: AppContext) -> None:
@@ -847,7 +844,8 @@ def build(ctx: AppContext) -> None:
     models = Models(FAMILY, ctx.assets_dir)
     h = DiffusionHandlers(models, ctx.assets_dir, ctx.data_dir)
     default = models.default(DEFAULT_MODEL)
-    with widget(reg, gr.Tab, label="diffusion.tab", id="diffusion", elem_id="diffusion-tab"):
+    with widget(reg, gr.Tab, label="diffusion.tab", id="diffusion", elem_id="diffusion-tab") as tab:
+        ctx.open_tab(tab)
         # This session's Runs: a fresh one per session (Gradio calls a callable value), so a Stop pressed
         # before the first frame still reaches the run. Inside the Tab: a bare child of gr.Tabs shows as a tab.
         runs = gr.State(Runs, time_to_live=RUNS_TTL_S)

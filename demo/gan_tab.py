@@ -580,7 +580,7 @@ def _wire_model(ctx, form, h, ev, top, mem):
                 .then(*noise_all, ev.noise_all.outputs, **QUIET, **PRIVATE))
 
     refresh(top.model.change(*model_changed, ev.model.outputs, api_name="gan_model", **QUIET))
-    refresh(ctx.demo.load(*model_changed, ev.model.outputs, **QUIET, **PRIVATE))
+    refresh(ctx.opening.event(*model_changed, ev.model.outputs, **QUIET, **PRIVATE))
     top.model.change(*ev.effects_again, **QUIET, **PRIVATE)
     top.upload_files.upload(*form(h.upload, {"files": top.upload_files}, {
         "uploads": ctx.uploads, "model": top.model, "status": top.upload_status, "files": top.upload_files}),
@@ -647,12 +647,8 @@ def _wire_session(ctx, form, h, ev, ly, model, mem):
     ly.tab.select(*form(h.effects, {"model": model}, {"chart": ly.chart, "message": ly.message}),
                   api_name="gan_effects", **COMPUTE, show_progress="minimal")
     ctx.uploads.change(*ev.relabel, **QUIET, **PRIVATE)  # a model trained in the training tab
-    ctx.on_lang += [
-        (*mem.record(*ev.texts), ev.texts.outputs),
-        tuple(ev.relabel),
-        tuple(ev.noise_std),
-        tuple(ev.effects_again),
-    ]
+    ctx.after_lang((*mem.record(*ev.texts), ev.texts.outputs), tuple(ev.noise_std), tuple(ev.effects_again))
+    ctx.after_lang(tuple(ev.relabel), always=True)
 
 
 def build(ctx: AppContext) -> None:
@@ -661,7 +657,8 @@ def build(ctx: AppContext) -> None:
     models = Models(FAMILY, ctx.assets_dir)
     h = GanHandlers(models)
     default = models.default(DEFAULT_MODEL)
-    with widget(reg, gr.Tab, label="gan.tab", id="gan", elem_id="gan-tab"):
+    with widget(reg, gr.Tab, label="gan.tab", id="gan", elem_id="gan-tab") as tab:
+        ctx.open_tab(tab)
         widget(reg, gr.Markdown, text="gan.intro", elem_id="gan-intro")
         top = SimpleNamespace(**dict(zip(("model", "card", "upload_files", "upload_status"),
                                          model_row(reg, "gan", models.choices({}, reg.lang), default))))

@@ -435,14 +435,15 @@ def _wire_session(ctx, form, h, top, sp, cp, field_ev):
     ev = form(h.model_changed, {"model": top.model},
               {"card": top.card, "labels": [sp.label, cp.label], "example": cp.pick.example})
     top.model.change(*ev, api_name="pixelcnn_model", **QUIET).then(*field_ev, **QUIET, **PRIVATE)
-    ctx.demo.load(*ev, **QUIET, **PRIVATE).then(*field_ev, **QUIET, **PRIVATE)
+    ctx.opening.event(*ev, **QUIET, **PRIVATE).then(*field_ev, **QUIET, **PRIVATE)
     top.upload_files.upload(*form(h.upload, {"files": top.upload_files}, {
         "uploads": ctx.uploads, "model": top.model, "status": top.upload_status, "files": top.upload_files}),
         api_name="pixelcnn_upload", **QUIET)
     relabel = form(h.relabel_models, {"model": top.model}, {"model": top.model})
     ctx.uploads.change(*relabel, **QUIET, **PRIVATE)
     texts = form(h.texts, {"model": top.model}, {"card": top.card})
-    ctx.on_lang += [tuple(texts), tuple(relabel), tuple(field_ev)]
+    ctx.after_lang(tuple(texts), tuple(field_ev))
+    ctx.after_lang(tuple(relabel), always=True)
 
 
 def build(ctx: AppContext) -> None:
@@ -453,7 +454,8 @@ def build(ctx: AppContext) -> None:
     vae_models = Models("vae", ctx.assets_dir)
     h = PixelcnnHandlers(models, vae_models)
     top = SimpleNamespace()
-    with widget(reg, gr.Tab, label="pixelcnn.tab", id="pixelcnn", elem_id="pixelcnn-part"):
+    with widget(reg, gr.Tab, label="pixelcnn.tab", id="pixelcnn", elem_id="pixelcnn-part") as tab:
+        ctx.open_tab(tab)
         row = model_row(reg, "pixelcnn", models.choices({}, reg.lang), models.default(DEFAULT_MODEL))
         top.model, top.card, top.upload_files, top.upload_status = row
         with gr.Tabs(elem_id="pixelcnn-subtabs"):

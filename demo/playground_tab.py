@@ -707,7 +707,8 @@ def build(ctx: AppContext) -> None:
     reg = ctx.reg
     h = PlaygroundHandlers(slots_from_env())
     ui = SimpleNamespace()
-    with widget(reg, gr.Tab, label="pg.tab", id="playground", elem_id="playground-tab"):
+    with widget(reg, gr.Tab, label="pg.tab", id="playground", elem_id="playground-tab") as tab:
+        ctx.open_tab(tab)
         # Inside the Tab: a State made directly in gr.Tabs shows up as a second tab button.
         session = gr.State(Session, delete_callback=_close)
         widget(reg, gr.Markdown, text="pg.intro", elem_id="playground-intro")
@@ -722,5 +723,5 @@ def build(ctx: AppContext) -> None:
     ev = _events(ctx.lang, h, ui, session)
     _wire_settings(ev, ui)
     _wire_training(h, ev, ui, session)
-    ctx.demo.load(*ev.setup, show_progress="hidden", **PRIVATE)
-    ctx.on_lang.append(tuple(ev.texts))
+    ctx.opening.event(*ev.setup, show_progress="hidden", **PRIVATE)
+    ctx.after_lang(tuple(ev.texts))

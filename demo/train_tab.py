@@ -553,7 +553,8 @@ def build(ctx: AppContext) -> None:
     r = studio.defaults(studio.FAMILIES[0])
     if not mnist_available(ctx.data_dir):  # a file check: nothing is read or downloaded at start-up
         r = dataclasses.replace(r, dataset="shapes")
-    with widget(ctx.reg, gr.Tab, label="train.tab", id="train", elem_id="train-tab"):
+    with widget(ctx.reg, gr.Tab, label="train.tab", id="train", elem_id="train-tab") as tab:
+        ctx.open_tab(tab)
         # Inside the tab: a component made directly in gr.Tabs would count as one of its tabs.
         form = {"sess": gr.State(None, delete_callback=_close_state)}
         widget(ctx.reg, gr.Markdown, text="train.intro", elem_id="train-intro")
@@ -597,5 +598,5 @@ def _wire(ctx: AppContext, h: TrainHandlers, form: dict) -> None:
     f["continue_file"].upload(handler(named(h.continue_from, f)), [lang, f["sess"], f["continue_file"], f["zip_file"]],
                               [f[n] for n in continued], api_name="train_continue", show_progress="minimal")
     ctx.demo.unload(h.unload)
-    ctx.on_lang += [(handler(h.texts), [lang, f["sess"], f["dataset"]],
-                     [f["status"], f["stats"], f["plot"], f["device_note"], f["data_note"]])]
+    ctx.after_lang((handler(h.texts), [lang, f["sess"], f["dataset"]],
+                    [f["status"], f["stats"], f["plot"], f["device_note"], f["data_note"]]), always=True)

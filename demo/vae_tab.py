@@ -604,16 +604,12 @@ def _wire_session(ctx, form, h, ev, top, rc, mp, mem):
         "uploads": ctx.uploads, "models": [top.model, *models.values()], "status": top.upload_status,
         "files": top.upload_files}), api_name="vae_upload", **QUIET)
     # First load: the same refresh as a model change, plus the map and the beta comparison.
-    dep = ctx.demo.load(*ev.model, **QUIET, **PRIVATE)
+    dep = ctx.opening.event(*ev.model, **QUIET, **PRIVATE)
     _model_chain(dep, ev, mem).then(*ev.map, **QUIET, **PRIVATE).then(*ev.beta, **QUIET, **PRIVATE)
     ctx.uploads.change(*ev.relabel, **QUIET, **PRIVATE)
     # After a language switch: the texts built in Python.
-    ctx.on_lang += [
-        (*mem.record(*ev.texts), ev.texts.outputs),
-        tuple(ev.relabel),
-        tuple(ev.reconstruct),
-        tuple(ev.beta),
-    ]
+    ctx.after_lang((*mem.record(*ev.texts), ev.texts.outputs), tuple(ev.reconstruct), tuple(ev.beta))
+    ctx.after_lang(tuple(ev.relabel), always=True)
 
 
 def build(ctx: AppContext) -> None:
@@ -622,7 +618,8 @@ def build(ctx: AppContext) -> None:
     models = Models(FAMILY, ctx.assets_dir)
     h = VaeHandlers(models)
     choices = models.choices({}, reg.lang)
-    with widget(reg, gr.Tab, label="vae.tab", id="vae", elem_id="vae-tab"):
+    with widget(reg, gr.Tab, label="vae.tab", id="vae", elem_id="vae-tab") as tab:
+        ctx.open_tab(tab)
         widget(reg, gr.Markdown, text="vae.intro", elem_id="vae-intro")
         top = SimpleNamespace(**dict(zip(("model", "card", "upload_files", "upload_status"),
                                          model_row(reg, "vae", choices, models.default(DEFAULT_MODEL)))))

@@ -331,7 +331,8 @@ def build(ctx: AppContext) -> None:
     reg = ctx.reg
     models = Models(FAMILY, ctx.assets_dir)
     h = VqHandlers(models)
-    with widget(reg, gr.Tab, label="vq.tab", id="vq", elem_id="vq-part"):
+    with widget(reg, gr.Tab, label="vq.tab", id="vq", elem_id="vq-part") as tab:
+        ctx.open_tab(tab)
         widget(reg, gr.Markdown, text="vq.intro", elem_id="vq-intro")
         model, card, files, status = model_row(reg, "vq", models.choices({}, reg.lang), models.default(DEFAULT_MODEL))
         with gr.Tabs(elem_id="vq-subtabs"):
@@ -346,10 +347,11 @@ def build(ctx: AppContext) -> None:
         "card": card, "label": pr.label, "codes": cb.codes, "usage": cb.usage, "usage_info": cb.usage_info,
         "example": tk.pick.example, "top_k": pr.top_k, "code": tk.code, "region": pr.region})
     model.change(*changed, api_name="vq_model", **QUIET).then(*encode, **QUIET, **PRIVATE)
-    ctx.demo.load(*changed, **QUIET, **PRIVATE).then(*encode, **QUIET, **PRIVATE)
+    ctx.opening.event(*changed, **QUIET, **PRIVATE).then(*encode, **QUIET, **PRIVATE)
     files.upload(*form(h.upload, {"files": files}, {"uploads": ctx.uploads, "model": model, "status": status,
                                                      "files": files}), api_name="vq_upload", **QUIET)
     relabel = form(h.relabel, {"model": model}, {"model": model})
     ctx.uploads.change(*relabel, **QUIET, **PRIVATE)
     texts = form(h.texts, {"model": model}, {"card": card, "label": pr.label, "usage_info": cb.usage_info})
-    ctx.on_lang += [tuple(texts), tuple(relabel), tuple(encode)]
+    ctx.after_lang(tuple(texts), tuple(encode))
+    ctx.after_lang(tuple(relabel), always=True)

@@ -42,7 +42,8 @@ def open_page(browser, url, **context_options):
     pg.js_errors = []
     pg.on("pageerror", lambda exc: pg.js_errors.append(str(exc)))
     pg.goto(url)
-    pg.wait_for_selector("#vae-interp-image img")  # the load chain has decoded the first picture
+    # The first tab's first refresh has decoded its picture (a fresh app also loads its engines).
+    pg.wait_for_selector("#vae-interp-image img", timeout=60_000)
     return pg
 
 
@@ -138,6 +139,17 @@ def test_a_chinese_browser_gets_the_chinese_ui(app_in_browser):
     pg.wait_for_function("s => document.querySelector(s).innerText.trim() === '潜在变量滑块'",
                          arg="#vae-tab-sliders-button")
     assert pg.locator("#lang-switch input[value=zh]").is_checked()
+    # The first tab's texts made in Python are drawn in Chinese straight away.
+    han = "s => { const el = document.querySelector(s); return el && /[\\u4e00-\\u9fff]/.test(el.innerText); }"
+    pg.click("#vae-card-box .label-wrap")
+    pg.wait_for_function(han, arg="#vae-card")
+    # A tab draws nothing before a student opens it; opened, it draws in the page's language.
+    assert pg.query_selector("#gan-grid img") is None
+    pg.click("#gan-tab-button")
+    pg.wait_for_selector("#gan-grid img")
+    pg.click("#gan-card-box .label-wrap")
+    pg.wait_for_function(han, arg="#gan-card")
+    _no_error_toast(pg)
     assert pg.js_errors == []
     pg.context.close()
 

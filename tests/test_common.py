@@ -99,3 +99,57 @@ def test_a_hosts_long_runs_setting_never_stops_the_import(value, expected):
                          env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-500:]
     assert out.stdout.strip() == str(expected)
+
+
+# --- how tabs start in a session (AppContext.open_tab) ---------------------------------------------
+
+
+def _context(demo):
+    from demo.common import AppContext
+    from demo.i18n import Registry
+    return AppContext(demo=demo, reg=Registry("en"), lang=gr.State("en"), uploads=gr.State({}))
+
+
+def test_the_first_tab_starts_with_the_page_and_the_others_when_first_selected():
+    with gr.Blocks() as demo:
+        ctx = _context(demo)
+        with gr.Tabs():
+            with gr.Tab("a") as a:
+                first = ctx.open_tab(a)
+            with gr.Tab("b") as b:
+                second = ctx.open_tab(b)
+                with gr.Tabs(), ctx.sub_tabs():
+                    with gr.Tab("b1") as b1:
+                        inner_first = ctx.open_tab(b1)
+                    with gr.Tab("b2") as b2:
+                        inner_second = ctx.open_tab(b2)
+    assert first.flag is None  # the page load
+    assert isinstance(second.flag, gr.Number) and not second.flag.visible
+    assert inner_first is second  # a row's first tab starts with its parent
+    assert inner_second.flag is not None and inner_second.flag is not second.flag
+    # Each later tab's selection sets its flag through the gate, which sets it once only.
+    from demo.common import _first_open
+    assert _first_open(0) == 1
+    assert _first_open(1) == gr.skip()
+    selects = [d for d in demo.fns.values() if d.fn is _first_open]
+    assert len(selects) == 2 and {d.targets[0][0] for d in selects} == {b._id, b2._id}
+
+
+def test_a_gated_event_runs_only_once_its_tab_is_open():
+    from demo.common import gated
+    with gr.Blocks():
+        flag, box = gr.Number(0), gr.Textbox()
+    calls = []
+
+    def texts(lang, value):
+        calls.append((lang, value))
+        return value.upper()
+
+    fn, inputs = gated(texts, flag, [box, box])
+    assert inputs == [flag, box, box]
+    assert list(__import__("inspect").signature(fn).parameters) == ["gate", "lang", "value"]
+    assert fn(0, "zh", "x") == gr.skip() and calls == []
+    assert fn(1, "zh", "x") == "X" and calls == [("zh", "x")]
+    # Another test of the gate's value (the page's language differs from the app's).
+    fn, _ = gated(texts, box, [box], test=lambda v: v == "zh")
+    assert fn("en", "en", "y") == gr.skip() and fn("zh", "zh", "y") == "Y"
