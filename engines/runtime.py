@@ -49,8 +49,11 @@ def device() -> torch.device:
 
 @contextlib.contextmanager
 def compute():
-    """Hold the compute lock and disable autograd: the context of every inference call."""
-    with COMPUTE_LOCK, torch.inference_mode():
+    """Hold the compute lock and disable autograd: the context of every inference call. On the
+    CPU the interactive thread takes no lock (it exists to run beside the compute thread's
+    training step or sampler step, which holds it; the lock is there for an accelerator's memory)."""
+    beside = threading.current_thread().name == _THREAD_NAME + "-interactive" and device().type == "cpu"
+    with contextlib.nullcontext() if beside else COMPUTE_LOCK, torch.inference_mode():
         yield
 
 

@@ -407,3 +407,28 @@ def test_an_interactive_task_runs_beside_a_background_unit_on_its_own_thread():
     fg = runtime._Task(lambda: threading.current_thread().name, (), {}, runtime.INTERACTIVE, None)
     sched.submit(fg)
     assert fg.future.result(5) == "genlab-compute"
+
+
+def test_the_interactive_thread_decodes_while_a_training_step_holds_the_lock():
+    """On the CPU, inference on the interactive thread (runtime.compute()) does not wait for the
+    compute lock that a training or sampler step on the compute thread holds."""
+    sched = runtime._Scheduler(helper=True)
+    inside, release = threading.Event(), threading.Event()
+
+    def step():
+        with runtime.COMPUTE_LOCK:
+            inside.set()
+            release.wait(10)
+
+    def decode():
+        with runtime.compute():
+            return torch.is_inference_mode_enabled()
+
+    sched.submit(runtime._Task(step, (), {}, runtime.BACKGROUND, "job"))
+    assert inside.wait(10)
+    fg = runtime._Task(decode, (), {}, runtime.INTERACTIVE, None)
+    sched.submit(fg)
+    try:
+        assert fg.future.result(5) is True  # not blocked behind the step
+    finally:
+        release.set()
