@@ -118,7 +118,7 @@ def _wire_language(ctx: common.AppContext, switch: gr.Radio, detected: gr.Textbo
             return gr.skip()
         updates = reg.updates(new_lang)
         updates[switch_index] = {**updates[switch_index], "value": new_lang}
-        return updates
+        return new_lang, *updates
 
     # .input: a person's click or the API; the page's own language (below) sets the radio too.
     dep = switch.input(switch_language, switch, [ctx.lang, *reg.components], api_name="set_language",
@@ -129,13 +129,14 @@ def _wire_language(ctx: common.AppContext, switch: gr.Radio, detected: gr.Textbo
                        concurrency_id=common.GPU)
     if detected is None:
         return
-    dep = detected.change(translate_page, detected, reg.components, queue=False, show_progress="hidden",
-                          api_visibility="private")
-    for fn, inputs, outputs, flag in ctx.on_lang:
-        if flag is common.ALWAYS:
-            fn, inputs = common.gated(fn, detected, list(inputs), test=lambda v: v in i18n.LANGS and v != reg.lang)
-            dep = dep.then(fn, inputs, outputs, show_progress="hidden", api_visibility="private",
-                           concurrency_id=common.GPU)
+    # A page in another language than the app's: its widgets at once, then, in one event, the texts
+    # made in Python that no first refresh draws. A page in the app's language: nothing at all.
+    translated = gr.Textbox("", visible=False, elem_id="lang-translated")
+    detected.change(translate_page, detected, [translated, *reg.components], queue=False, show_progress="hidden",
+                    api_visibility="private")
+    texts = common.combined([(fn, inputs, outputs) for fn, inputs, outputs, flag in ctx.on_lang
+                             if flag is common.ALWAYS])
+    translated.change(*texts, show_progress="hidden", api_visibility="private", concurrency_id=common.GPU)
 
 
 def queue_max() -> int:
