@@ -20,6 +20,7 @@ _WHERE = {
     "FEATURES": "features", "Extracted": "features", "extract": "features",
     "bootstrap": "scores", "fid": "scores", "fid_vs_n": "scores", "inception_score": "scores", "kid": "scores",
     "knn_radii": "scores", "precision_recall": "scores",
+    "psnr_ssim": "recon", "reconstruct": "recon", "reconstruction_scores": "recon",
 }
 __all__ = sorted(_WHERE)
 
