@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 
 _WHERE = {
-    "compare": "evaluate", "evaluate_model": "evaluate", "fid_curve": "evaluate", "heldout": "evaluate",
+    "compare": "evaluate", "compare_steps": "evaluate", "round_trip": "evaluate", "sample_steps": "evaluate", "evaluate_model": "evaluate", "fid_curve": "evaluate", "heldout": "evaluate",
     "heldout_features": "evaluate", "real_floor": "evaluate", "sample_model": "evaluate",
     "FEATURES": "features", "Extracted": "features", "extract": "features",
     "bootstrap": "scores", "fid": "scores", "fid_vs_n": "scores", "inception_score": "scores", "kid": "scores",

@@ -131,13 +131,18 @@ def precision_recall(real: torch.Tensor, fake: torch.Tensor, *, k: int = 3) -> t
 def bootstrap(fn, real: torch.Tensor, fake: torch.Tensor, *, rounds: int = 10, seed: int = 0) -> np.ndarray:
     """Standard deviation of fn(real*, fake*) (a number or a tuple of numbers) over `rounds`
     resamples of both feature sets with replacement: error bars at no extra network cost."""
+    values = list(bootstrap_values(fn, real, fake, rounds=rounds, seed=seed))
+    return np.std(np.stack(values), axis=0, ddof=1)  # (one per number fn returns,)
+
+
+def bootstrap_values(fn, real: torch.Tensor, fake: torch.Tensor, *, rounds: int = 10, seed: int = 0):
+    """fn(real*, fake*) as a float64 array, one resample of both feature sets at a time (`bootstrap`
+    in steps: a caller may show progress between rounds)."""
     gen = torch.Generator().manual_seed(seed)
-    values = []
     for _ in range(rounds):
         i = torch.randint(len(real), (len(real),), generator=gen)
         j = torch.randint(len(fake), (len(fake),), generator=gen)
-        values.append(np.atleast_1d(np.asarray(fn(real[i], fake[j]), np.float64)))
-    return np.std(np.stack(values), axis=0, ddof=1)  # (one per number fn returns,)
+        yield np.atleast_1d(np.asarray(fn(real[i], fake[j]), np.float64))
 
 
 def fid_vs_n(real: torch.Tensor, fake: torch.Tensor, ns=None, *, repeats: int = 3, seed: int = 0) -> dict:
