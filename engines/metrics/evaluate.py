@@ -82,15 +82,31 @@ def fid_curve(real, fake, ns=None, *, features: str = "classifier", repeats: int
               real_features: Extracted | None = None) -> dict:
     """FID against N and 1/N with the line to infinite N (Chong & Forsyth 2020), and KID at each N
     beside it (unbiased, so flat up to noise) -> a plain dict (see scores.fid_vs_n) + "kid"."""
+    out = None
+    for _, out in fid_curve_steps(real, fake, ns, features=features, repeats=repeats, seed=seed,
+                                  real_features=real_features):
+        pass
+    return out
+
+
+def fid_curve_steps(real, fake, ns=None, *, features: str = "classifier", repeats: int = 3, seed: int = 0,
+                    real_features: Extracted | None = None):
+    """`fid_curve` in short steps: yields ("fid N", None) after each N's FIDs, ("kid N", None) after
+    each KID, then ("done", the curve)."""
     started = time.perf_counter()
     r = real_features if real_features is not None else extract(real, features)
     f = extract(fake, features)
-    out = scores.fid_vs_n(r.features, f.features, ns, repeats=repeats, seed=seed)
-    out["kid"] = [_round(scores.kid(r.features, f.features[:n], subsets=20, seed=seed)[0], 6) for n in out["n"]]
+    out = None
+    for out in scores.fid_vs_n_steps(r.features, f.features, ns, repeats=repeats, seed=seed):
+        yield f"fid {out['n'][-1]}", None
+    out["kid"] = []
+    for n in out["n"]:
+        out["kid"].append(_round(scores.kid(r.features, f.features[:n], subsets=20, seed=seed)[0], 6))
+        yield f"kid {n}", None
     out["inverse_n"] = [1.0 / n for n in out["n"]]
     out["features"] = f.space
     out["seconds"] = round(time.perf_counter() - started, 3)
-    return out
+    yield "done", out
 
 
 def real_floor(images, *, features: str = "classifier", seed: int = 0) -> dict:
