@@ -25,7 +25,7 @@ from engines.errors import UserError
 from engines.metrics import evaluate, features as feature_spaces
 
 from . import i18n_metrics  # noqa: F401  (adds the strings to demo.i18n.STRINGS)
-from .common import LONG, PRIVATE, QUIET, AppContext, Models, display, session_label, warn
+from .common import LONG, PRIVATE, QUIET, AppContext, Models, SmallCache, display, session_label, warn
 from .forms import Form, widget
 from .i18n import LATEX_DELIMITERS, t
 from .metrics_plots import curve_chart, trilemma_chart
@@ -42,6 +42,7 @@ RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
 TRILEMMA_GLOB = "trilemma-cpu-*.json"
 SINGLE = ("model", "pit_model", "tri_model")  # the single-model dropdowns (FID vs N, pitfall, trilemma)
 _FLOORS: dict = {}    # (data dir, feature space) -> the real-vs-real floor
+_SHOWN = SmallCache(4)  # (language, result file, its mtime) -> the committed trilemma's chart and table
 
 
 # --- checks: every number an API caller sends ------------------------------------------------------
@@ -346,11 +347,17 @@ class MetricsHandlers:
                "table": pitfall_text(lang, fids, job.n, len(real.features), real.space)}
 
     def trilemma(self, lang, v):
-        """The committed result's chart and table (and this session's live points)."""
+        """The committed result's chart and table (and this session's live points). Without live
+        points every session opening the page gets the same picture: drawn once per language."""
         result = latest_trilemma()
         live = list(v.live or [])
         rows = (result[1]["rows"] if result else []) + live
-        return {"chart": trilemma_chart(rows, lang) if rows else None, "table": trilemma_text(lang, result, live)}
+        if not rows:
+            return {"chart": None, "table": trilemma_text(lang, result, live)}
+        if live:
+            return {"chart": trilemma_chart(rows, lang), "table": trilemma_text(lang, result, live)}
+        key = (lang, str(result[0]), result[0].stat().st_mtime)
+        return _SHOWN.get(key, lambda: {"chart": trilemma_chart(rows, lang), "table": trilemma_text(lang, result, [])})
 
     def trilemma_live(self, lang, v):
         """One model scored now, at N (classifier features, no bootstrap), added to the chart."""
