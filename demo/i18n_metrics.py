@@ -101,10 +101,10 @@ METRICS_STRINGS: dict[str, tuple[str, str]] = {
     "metrics.tri.help": (
         "No family is fast, high-quality and diverse at once. Each point is a shipped MNIST model: speed "
         "(ms per image on this machine, sampling only), quality (FID, lower is better) and diversity (recall, "
-        "the colour). From the committed result below; compute one model live to add a point.",
+        "the colour). From the committed result (the table beside the chart); compute one model live to add a point.",
         "没有哪个模型家族能同时做到快速、高质量和多样。每个点是一个内置的 MNIST 模型：采样速度（本机每张图像的"
-        "毫秒数，仅采样）、采样质量（FID，越低越好）和多样性（召回率，颜色）。数据来自下方已提交的结果；"
-        "也可以现场计算一个模型，加入一个点。"),
+        "毫秒数，仅采样）、采样质量（FID，越低越好）和多样性（召回率，颜色）。"
+        "数据来自已提交的结果（图旁的表格）；也可以现场计算一个模型，加入一个点。"),
     "metrics.tri.source": ("Committed result `{file}`: N = {n} per model, {hardware}; {note}.",
                            "已提交的结果 `{file}`：每个模型 N = {n}，{hardware}；{note}。"),
     "metrics.tri.none": ("No committed trilemma result yet (run `python -m benchmarks.trilemma`).",

@@ -47,6 +47,9 @@ def curve_chart(curve: dict, lang: str) -> np.ndarray:
             axes[1].annotate(f"{plot_label('metrics.plot.infinity', lang)}: {curve['fid_infinity']:.1f}",
                              (0, curve["fid_infinity"]), xytext=(8, -14), textcoords="offset points", fontsize=8,
                              color=RED)
+            lo = min(curve["fid_infinity"], float((fid - std).min()))
+            hi = float((fid + std).max())
+            axes[1].set_ylim(lo - 0.15 * (hi - lo), hi + 0.05 * (hi - lo))  # room for the label under the star
         axes[1].set_xlim(left=-0.0005)
         _tidy(axes[1], plot_label("metrics.plot.fid_vs_inv", lang), plot_label("metrics.plot.inv_n", lang))
         axes[2].plot(ns, curve["kid"], color=GREY, marker="s", ms=4)

@@ -452,14 +452,17 @@ def _trilemma_tab(reg, catalogue: Catalogue):
     with widget(reg, gr.Tab, label="metrics.sub.trilemma", id="metrics-trilemma", elem_id="metrics-tab-trilemma"):
         widget(reg, gr.Markdown, text="metrics.tri.help")
         ui = SimpleNamespace(live=gr.State([]))
+        with widget(reg, gr.Accordion, label="metrics.tri.run", open=False, elem_id="metrics-tri-live-box"):
+            ui.tri_model = widget(reg, gr.Dropdown, choices=catalogue.choices({}, reg.lang),
+                                  value=(catalogue.default(1) or [None])[0], label="metrics.model",
+                                  elem_id="metrics-tri-model")
+            _numbers(reg, "metrics-tri", ui, n_value=500)
+            _run_row(reg, "metrics-tri", ui, "metrics.tri.run")
         with gr.Row(equal_height=False):
-            ui.chart = gr.Image(show_label=False, elem_id="metrics-tri-chart", height=440, scale=3, **_OUT)
-            ui.table = gr.Markdown(elem_id="metrics-tri-table")
-        ui.tri_model = widget(reg, gr.Dropdown, choices=catalogue.choices({}, reg.lang),
-                              value=(catalogue.default(1) or [None])[0], label="metrics.model",
-                              elem_id="metrics-tri-model")
-        _numbers(reg, "metrics-tri", ui, n_value=500)
-        _run_row(reg, "metrics-tri", ui, "metrics.tri.run")
+            ui.chart = gr.Image(show_label=False, elem_id="metrics-tri-chart", height=440, scale=5, min_width=480,
+                                **_OUT)
+            with gr.Column(scale=4, min_width=440):
+                ui.table = gr.Markdown(elem_id="metrics-tri-table")
     return ui
 
 
