@@ -146,3 +146,11 @@ def test_every_string_has_chinese_and_the_tab_is_in_the_app(api):
     for name in ("metrics_scores", "metrics_curve", "metrics_pitfall", "metrics_trilemma_live", "metrics_features"):
         assert name in get.fns, name
     assert app.TABS[-1] is metrics_tab.build
+
+
+def test_choosing_inception_offline_says_so_at_once(api, monkeypatch):
+    get, _ = api
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    said = get("metrics_features")("zh", {}, "inception")
+    assert said.startswith("⚠️") and "Inception" in said and CJK.search(said)
+    assert get("metrics_features")("en", {}, "classifier") == ""
