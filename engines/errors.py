@@ -671,6 +671,27 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The metrics need at least {low} images on each side; got {n}.",
         "zh": "这些指标每一侧至少需要 {low} 张图像；实际为 {n} 张。",
     },
+    # --- metrics tab (demo/metrics_tab.py: numbers sent to the Metrics tab or its API) ------
+    "metrics_n_invalid": {
+        "en": "The number of samples must be a whole number from {low} to {high}; got {value}.",
+        "zh": "样本数必须是 {low} 到 {high} 之间的整数；当前为 {value}。",
+    },
+    "metrics_seed_invalid": {
+        "en": "The seed must be a whole number from {low} to {high}; got {value}.",
+        "zh": "随机种子必须是 {low} 到 {high} 之间的整数；当前为 {value}。",
+    },
+    "metrics_steps_invalid": {
+        "en": "The sampling steps must be a whole number from {low} to {high}; got {value}.",
+        "zh": "采样步数必须是 {low} 到 {high} 之间的整数；当前为 {value}。",
+    },
+    "metrics_models_count": {
+        "en": "Pick from {low} to {high} models; got {n}.",
+        "zh": "请选择 {low} 到 {high} 个模型；当前为 {n} 个。",
+    },
+    "metrics_not_mnist": {
+        "en": "'{name}' was trained on '{dataset}'; these metrics compare with held-out MNIST digits. Pick an MNIST model.",
+        "zh": "“{name}”是在“{dataset}”上训练的；这些指标与留出的 MNIST 数字比较。请选择一个 MNIST 模型。",
+    },
 }
 
 

@@ -149,6 +149,7 @@ def test_inception_features_shapes_with_stub_weights(monkeypatch):
     pytest.importorskip("torch_fidelity")
     import torch_fidelity.feature_extractor_inceptionv3 as tfi
 
+    from engines import downloads
     from engines.metrics import features
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
@@ -161,5 +162,6 @@ def test_inception_features_shapes_with_stub_weights(monkeypatch):
         got = metrics.extract(np.random.default_rng(0).integers(0, 256, (3, 28, 28, 1), dtype=np.uint8), "inception")
     finally:
         features._inception.cache_clear()
+        downloads.forget("metrics-inception-v3")  # the stub must not stay as the downloaded network
     assert got.features.shape == (3, 2048) and got.logits.shape == (3, 1008)
     assert got.space == "inception-v3 (pool3, 2048 dims)" and torch.isfinite(got.features).all()

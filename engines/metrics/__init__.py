@@ -15,11 +15,12 @@ from __future__ import annotations
 import importlib
 
 _WHERE = {
-    "compare": "evaluate", "evaluate_model": "evaluate", "fid_curve": "evaluate", "heldout": "evaluate",
+    "compare": "evaluate", "compare_steps": "evaluate", "fid_curve_steps": "evaluate", "round_trip": "evaluate", "sample_steps": "evaluate", "evaluate_model": "evaluate", "fid_curve": "evaluate", "heldout": "evaluate",
     "heldout_features": "evaluate", "real_floor": "evaluate", "sample_model": "evaluate",
     "FEATURES": "features", "Extracted": "features", "extract": "features",
-    "bootstrap": "scores", "fid": "scores", "fid_vs_n": "scores", "inception_score": "scores", "kid": "scores",
+    "bootstrap": "scores", "fid": "scores", "fid_vs_n": "scores", "fid_vs_n_steps": "scores", "inception_score": "scores", "kid": "scores",
     "knn_radii": "scores", "precision_recall": "scores",
+    "psnr_ssim": "recon", "reconstruct": "recon", "reconstruction_scores": "recon",
 }
 __all__ = sorted(_WHERE)
 

@@ -136,16 +136,34 @@ def offline() -> bool:
     return any(os.environ.get(k, "").lower() in ("1", "true", "yes") for k in ("HF_HUB_OFFLINE", "GENLAB_OFFLINE"))
 
 
-@functools.lru_cache(maxsize=1)
-def _inception():
-    """torch-fidelity's Inception-v3 (the FID reference network), as torchmetrics uses it."""
+def _build_inception():
+    from torchmetrics.image.fid import NoTrainInceptionV3
+
+    return NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048", "logits_unbiased"]).eval()
+
+
+def check_inception() -> None:
+    """What can be known at once, without a download: offline (HF_HUB_OFFLINE / GENLAB_OFFLINE) or
+    no torch-fidelity -> UserError("metrics_inception_offline")."""
     if offline():
         raise UserError("metrics_inception_offline", reason="HF_HUB_OFFLINE / GENLAB_OFFLINE is set")
-    try:
-        from torchmetrics.image.fid import NoTrainInceptionV3
+    import importlib.util
 
-        return NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048", "logits_unbiased"]).eval()
-    except Exception as exc:  # no torch-fidelity, no network: one message says why
+    if importlib.util.find_spec("torch_fidelity") is None:
+        raise UserError("metrics_inception_offline", reason="torch-fidelity is not installed")
+
+
+@functools.lru_cache(maxsize=1)
+def _inception():
+    """torch-fidelity's Inception-v3 (the FID reference network), as torchmetrics uses it. Its weights
+    download in a thread of their own (engines.downloads): on the compute thread a first request is
+    told to try again shortly, and a failure is remembered for a while."""
+    from ..downloads import DownloadFailed, fetch
+
+    check_inception()
+    try:
+        return fetch("metrics-inception-v3", _build_inception, what="Inception-v3", wait_s=300)
+    except DownloadFailed as exc:  # no network: one message says why
         reason = " ".join(str(exc).split())[:160] or type(exc).__name__
         raise UserError("metrics_inception_offline", reason=reason) from None
 
