@@ -504,8 +504,9 @@ def _wire_session(ctx, form, h, fs, sc, cv, pf, tr):
     fs.features.change(*form(h.features_changed, {"features": fs.features}, {"space": fs.space}, compute=False),
                        api_name="metrics_features", **QUIET)
     shown = form(h.trilemma, {"live": tr.live}, {"chart": tr.chart, "table": tr.table})
-    ctx.demo.load(*shown, **QUIET, **PRIVATE)
-    ctx.on_lang += [tuple(relabel), tuple(shown)]
+    ctx.opening.event(*shown, **QUIET, **PRIVATE)
+    ctx.after_lang(tuple(shown))
+    ctx.after_lang(tuple(relabel), always=True)
 
 
 def build(ctx: AppContext) -> None:
@@ -513,7 +514,8 @@ def build(ctx: AppContext) -> None:
     reg = ctx.reg
     catalogue = Catalogue(ctx.assets_dir)
     h = MetricsHandlers(catalogue, ctx.data_dir)
-    with widget(reg, gr.Tab, label="metrics.tab", id="metrics", elem_id="metrics-tab"):
+    with widget(reg, gr.Tab, label="metrics.tab", id="metrics", elem_id="metrics-tab") as tab:
+        ctx.open_tab(tab)
         widget(reg, gr.Markdown, text="metrics.intro", elem_id="metrics-intro")
         fs = _features(reg)
         with gr.Tabs(elem_id="metrics-subtabs"):
