@@ -1,0 +1,15 @@
+"""`scenes`: a richer procedural world for text-to-image (issue 20).
+
+64x64 images with 1-3 objects (shape, colour, size, position on a 3x3 grid) on a background, each
+with its structured description (objects, relations, counts); captions from a grammar in English
+and Chinese; a held-out split of colour+shape pairs and phrasings; an attribute judge; a word-level
+vocabulary and a small text encoder for latent diffusion.
+
+- `world`: `sample_scene`, `sample_scenes`, `render`, `describe`, `STREAMS`.
+- `grammar`: the lexicon of both languages; `captions`: `caption`, `digit_caption`.
+- `heldout`: `HELD_OUT_PAIRS`, `HELD_OUT_PHRASES`, `scene_is_held_out`, `caption_is_held_out`.
+- `judge`: the attribute classifier (`Judge`, `load_judge`, `judge_scenes`).
+- `text`: `Vocabulary`, `build_vocabulary`, `never_seen`, `text_encoder_config`.
+
+Nothing is imported at package import but this docstring.
+"""
