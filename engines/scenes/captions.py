@@ -102,10 +102,12 @@ def zh_np(d: _Draw, obj: dict, det: bool = True, bare: bool = False) -> str:
         core = f"{d.phrase(ZH['size']['medium'])} {color} {shape}"
     else:
         size = d.phrase(ZH["size"][obj["size"]])
-        if d.template(("zh.np.colour_first", "zh.np.size_first")) == "zh.np.size_first":
+        if bare:   # inside a 的-phrase: 蓝色小正方形的左边 (小的蓝色正方形的左边 would stack 的)
+            core = f"{color} {size} {shape}"
+        elif d.template(("zh.np.colour_first", "zh.np.size_first")) == "zh.np.size_first":
             core = f"{size} 的 {color} {shape}"
         else:
-            core = f"{color} {size} {shape}" if bare else f"{color} 的 {size} {shape}"
+            core = f"{color} 的 {size} {shape}"
     return f"一 {ZH_MEASURE.get(shape, '个')} {core}" if det else core
 
 
@@ -122,7 +124,7 @@ def _pos(d: _Draw, obj: dict) -> str:
 # ------------------------------------------------------------------------------------------------
 def _one(d: _Draw, obj: dict) -> str:
     name = d.template(_templates(f"{d.lang}.one."))
-    slots = {"np": lambda: _np(d, obj), "npb": lambda: _np(d, obj, det=False), "pp": lambda: _pos(d, obj),
+    slots = {"np": lambda: _np(d, obj), "npb": lambda: _np(d, obj, det=False, bare=True), "pp": lambda: _pos(d, obj),
              "pos": lambda: _pos(d, obj), "where": lambda: d.phrase(EN["where"][obj["position"]])}
     return _fill(TEMPLATES[name], slots)
 
