@@ -309,3 +309,15 @@ def test_the_shipped_judge_reads_fresh_scenes_as_its_card_says():
     got = judge.score(judge.judge_images(model, world.render(scenes)), scenes)
     for k in ("color", "shape", "size", "position", "count"):
         assert got[k] >= card["accuracy"]["judge-test"][k] - 0.06, (k, got, card["accuracy"])
+
+
+def test_load_scenes_gives_an_image_set_with_both_languages():
+    from engines.scenes.dataset import load_scenes
+
+    s = load_scenes("train", n=12, seed=3)
+    assert s.images.shape == (12, 3, 64, 64) and s.images.dtype == torch.uint8 and len(s.attrs) == 12
+    assert len(s.captions["en"]) == len(s.captions["zh"]) == 12
+    assert torch.equal(s.images[:8], load_scenes("train", n=8, seed=3).images)
+    e = load_scenes("eval", n=40, seed=3)
+    assert all(heldout.scene_is_held_out(a) for a in e.attrs)
+    assert any(heldout.text_is_held_out(t, "en") for t in e.captions["en"])
