@@ -34,7 +34,7 @@ _HEAD = (1, len(SHAPES), len(COLOR_NAMES), len(world.SIZES))   # presence, shape
 @dataclass(frozen=True)
 class Config:
     image_size: int = 64                              # input side, pixels (RGB)
-    widths: tuple[int, int, int] = (24, 48, 64)       # channels at 64x64 / 32x32 / 16x16 and 8x8
+    widths: tuple[int, int, int] = (16, 32, 48)       # channels at 64x64 / 32x32 / 16x16 and 8x8
     hidden: int = 128                                 # the cell head's hidden width
 
     @classmethod
