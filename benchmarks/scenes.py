@@ -9,7 +9,8 @@
     each language. Best of 3 runs.
 (b) The judge (assets/scenes-judge) on fresh seeds its card never used: per attribute on the
     "eval" stream (every scene holds a held-out colour+shape pair), on the "judge-test" stream, and
-    on the held-out-pair objects alone; and its speed. Position: an object found in its cell;
+    on the held-out-pair objects alone, on softened copies of the eval images (blurred, or halved
+    and brought back up: what a generator's output may look like); and its speed. Position: an object found in its cell;
     colour / shape / size: found and right; count, background, scene: per image.
 """
 
@@ -65,6 +66,19 @@ def held_out_objects(seen: list[dict], scenes: list[dict]) -> dict:
     return {"objects": n, "color": round(right_c / n, 4), "shape": round(right_s / n, 4), "pair": round(both / n, 4)}
 
 
+def degraded(images, how: str):
+    """Softer images, as a generator might make them: "blur" (a 3x3 Gaussian, sigma 1 px) or "half"
+    (down to 32x32 and bilinearly back up)."""
+    x = judge.as_input(images)
+    if how == "blur":
+        k = torch.exp(-torch.tensor([1.0, 0.0, 1.0]) / 2)
+        k = (k[:, None] * k[None, :] / k.sum() ** 2).expand(3, 1, 3, 3)
+        x = torch.nn.functional.conv2d(torch.nn.functional.pad(x, (1, 1, 1, 1), mode="replicate"), k, groups=3)
+    else:
+        x = torch.nn.functional.interpolate(torch.nn.functional.avg_pool2d(x, 2), scale_factor=2, mode="bilinear")
+    return (x.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()
+
+
 def accuracy(model, n: int) -> dict:
     out = {}
     for stream in ("eval", "judge-test"):
@@ -75,6 +89,8 @@ def accuracy(model, n: int) -> dict:
         out[stream] = {"n": n, **judge.score(seen, scenes), "judge_images_per_s": round(n / (time.perf_counter() - t0))}
         if stream == "eval":
             out[stream]["held_out_pair_objects"] = held_out_objects(seen, scenes)
+            for how in ("blur", "half"):
+                out[f"eval_{how}"] = {"n": n, **judge.score(judge.judge_images(model, degraded(images, how)), scenes)}
     return out
 
 

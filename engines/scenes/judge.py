@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -197,8 +199,6 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 def train_judge(*, steps: int, batch: int = 64, lr: float = 2e-3, seed: int = 0, max_seconds: float = 1e9,
                 config: Config = Config(), log=print) -> tuple[Judge, dict]:
     """AdamW with a cosine schedule (on the larger of step and time progress); (model, training facts)."""
-    import time
-
     torch.manual_seed(seed)
     model = Judge(config).train()
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
@@ -206,8 +206,8 @@ def train_judge(*, steps: int, batch: int = 64, lr: float = 2e-3, seed: int = 0,
     t0, step = time.perf_counter(), 0
     while step < steps and time.perf_counter() - t0 < max_seconds:
         progress = max(step / steps, (time.perf_counter() - t0) / max_seconds)
-        for g in opt.param_groups:
-            g["lr"] = lr * min(1.0, (step + 1) / 100) * (0.05 + 0.95 * 0.5 * (1 + torch.cos(torch.tensor(progress * torch.pi)).item()))
+        for g in opt.param_groups:   # 100 warm-up steps, then cosine to 5% of lr
+            g["lr"] = lr * min(1.0, (step + 1) / 100) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
         scenes = world.sample_scenes(batch, seed=seed, stream="judge", start=step * batch)
         x = augment(as_input(world.render(scenes)), gen)
         loss = loss_fn(model(x), targets(scenes))
