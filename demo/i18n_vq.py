@@ -39,20 +39,27 @@ VQ_STRINGS: dict[str, tuple[str, str]] = {
     # tokens
     "vq.tokens.help": (
         "Pick an image: its **token grid** (each cell one code, coloured by code) and the decoder's "
-        "**reconstruction** from those tokens alone. Click a token, choose another code and press "
-        "*Replace*: only that place of the decoded image changes.",
+        "**reconstruction** from those tokens alone. Click a token, then move the *New code* "
+        "slider: the edited image changes at that place at once (*Replace* applies a typed code).",
         "选择一张图像：右边是它的 **token 网格**（每格一个编码，按编码着色），以及解码器仅凭这些 "
-        "token 得到的**重构**。点击一个 token，选另一个编码后按“替换”：解码图像只在那个位置改变。",
+        "token 得到的**重构**。点击一个 token，再拖动“新编码”滑块："
+        "修改后的解码图像立即只在那个位置改变（输入编码后按“替换”也可以）。",
     ),
     "vq.input": ("Input", "输入"),
     "vq.grid": ("Token grid (click a token)", "token 网格（点击一个 token）"),
     "vq.recon": ("Reconstruction", "重构"),
     "vq.edited": ("Decoded after the edit", "修改后的解码结果"),
+    "ar.fitted": ("Your {w}×{h} upload was fitted to the model's {s}×{s} {kind} input.",
+                  "你上传的 {w}×{h} 图像已调整为模型所需的 {s}×{s} {kind}输入。"),
+    "ar.fitted.grey": ("grey", "灰度"),
+    "ar.fitted.colour": ("colour", "彩色"),
     "vq.code": ("New code", "新编码"),
+    "vq.row": ("Token row", "token 所在行"),
+    "vq.col": ("Token column", "token 所在列"),
     "vq.replace": ("Replace", "替换"),
     "vq.reset": ("Back to the encoded tokens", "恢复为编码得到的 token"),
     "vq.cell": ("Token at row {row}, column {col}: code **{code}**.", "第 {row} 行第 {col} 列的 token：编码 **{code}**。"),
-    "vq.cell.none": ("Click a token on the grid.", "请点击网格中的一个 token。"),
+    "vq.cell.none": ("Click a token on the grid (or set its row and column).", "请点击网格中的一个 token（或设置它的行和列）。"),
     "vq.recon.info": ("{side}×{side} = {n} tokens of {k} codes; reconstruction MSE {mse:.4f} (PSNR {psnr:.1f} dB).",
                       "{side}×{side} = {n} 个 token，共 {k} 个编码；重构 MSE {mse:.4f}（PSNR {psnr:.1f} dB）。"),
     # codebook
@@ -70,12 +77,12 @@ VQ_STRINGS: dict[str, tuple[str, str]] = {
     # prior
     "vq.prior.help": (
         "The prior samples the grid **token by token in raster order**: the picture fills in, and beside it "
-        "the next token's most likely codes (after temperature, top-k and top-p). *Resample region* keeps "
-        "every token of the Tokens tab's grid outside the rows and columns chosen and samples the ones "
-        "inside again.",
+        "the next token's most likely codes (after temperature, top-k and top-p). Below, *Resample region* "
+        "keeps every token of the Tokens tab's grid outside a region you click and samples the ones inside "
+        "again.",
         "先验按**光栅顺序逐个 token** 采样：图像一格格填满，旁边显示下一个 token 最可能的编码"
-        "（经过温度、top-k 和 top-p 处理后）。“重新采样区域”保留“词元”页网格中所选行列以外的所有 "
-        "token，只重新采样区域内的 token。",
+        "（经过温度、top-k 和 top-p 处理后）。下方的“重新采样区域”保留“词元”页网格中你所点选区域以外的"
+        "所有 token，只重新采样区域内的 token。",
     ),
     "vq.class": ("Class", "类别"),
     "vq.class.none": ("none (unconditional)", "无（无条件）"),
@@ -93,7 +100,18 @@ VQ_STRINGS: dict[str, tuple[str, str]] = {
     "vq.candidate": ("code {code}", "编码 {code}"),
     "vq.status": ("Token {done} of {total} · {seconds:.2f} s", "第 {done} / {total} 个 token · {seconds:.2f} 秒"),
     "vq.status.done": ("Done: {total} tokens in {seconds:.2f} s.", "完成：{total} 个 token，用时 {seconds:.2f} 秒。"),
-    "vq.region": ("Resample a region of the Tokens tab's grid", "重新采样“词元”页网格中的一个区域"),
+    "vq.region": ("Resample a region of the Tokens tab's image", "重新采样“词元”页图像中的一个区域"),
+    "vq.region.help": (
+        "The Tokens tab's image (after your edits) under its token grid. **Click two corners** on it to choose "
+        "the region (one click: a single token), or set the rows and columns with the sliders. *Resample "
+        "region* keeps every token outside it and lets the prior sample the ones inside again, token by token.",
+        "下图是“词元”页的图像（包括你的修改）及其 token 网格。在图上**点击两个角**来选择区域（只点一次：单个 "
+        "token），或者用滑块设置行和列。“重新采样区域”保留区域外的所有 token，让先验逐个重新采样区域内的 token。"),
+    "vq.region.grid": ("Click two corners of the region", "点击区域的两个角"),
+    "vq.region.info": ("Region: rows {r0}–{r1}, columns {c0}–{c1} ({n} tokens).",
+                       "区域：第 {r0}–{r1} 行，第 {c0}–{c1} 列（{n} 个 token）。"),
+    "vq.region.info.waiting": ("Corner at row {r0}, column {c0}: click the opposite corner (or resample this one "
+                               "token).", "已选一个角：第 {r0} 行第 {c0} 列。请点击对角（或只重新采样这一个 token）。"),
     "vq.rows": ("Rows from", "起始行"),
     "vq.rows_to": ("to", "结束行"),
     "vq.cols": ("Columns from", "起始列"),

@@ -57,6 +57,7 @@ def test_model_change_fills_card_classes_and_codebook(handlers):
     assert "Perplexity" in handlers.texts("en", v())["usage_info"]   # the language switch redraws it
     assert out["top_k"]["maximum"] == 6 and out["code"]["maximum"] == 5
     assert [r["maximum"] for r in out["region"]] == [3, 3, 3, 3]
+    assert [r["maximum"] for r in out["cell"]] == [3, 3]
 
 
 def test_encode_pick_replace_and_reset(handlers):
@@ -65,16 +66,21 @@ def test_encode_pick_replace_and_reset(handlers):
     assert tokens.shape == (4, 4) and enc["grid"].shape == (4 * vq_plots.CELL, 4 * vq_plots.CELL, 3)
     evt = SimpleNamespace(index=(2 * vq_plots.CELL + 5, 1 * vq_plots.CELL + 5))   # x, y -> row 1, col 2
     picked = handlers.pick_cell("en", v(tokens=enc["tokens"]), evt)
-    assert picked["cell"] == [1, 2] and picked["code"] == tokens[1, 2]
+    assert picked["cell"] == [1, 2] and picked["code"] == tokens[1, 2] and "row 1, column 2" in picked["cell_info"]
+    by_keys = handlers.mark_cell("en", v(tokens=enc["tokens"], cell=[1.0, 2.0]))   # the sliders: the keyboard way
+    assert by_keys["code"] == picked["code"] and np.array_equal(by_keys["grid"], picked["grid"])
     new = (int(tokens[1, 2]) + 1) % 6
-    out = handlers.replace("en", v(tokens=enc["tokens"], cell=[1, 2], code=float(new)))
+    out = handlers.replace("en", v(tokens=enc["tokens"], cell=[1.0, 2.0], code=float(new)))
     changed = np.asarray(out["tokens"])
     assert changed[1, 2] == new and (np.delete(changed.flatten(), 6) == np.delete(tokens.flatten(), 6)).all()
     back = handlers.reset("en", v(original=enc["original"]))
-    assert back["tokens"] == enc["original"] and back["cell"] is None
+    assert back["tokens"] == enc["original"]
     with pytest.raises(UserError) as err:
         handlers.replace("en", v(tokens=enc["tokens"], cell=[1, 2], code=6))
     assert err.value.key == "vq_token"
+    with pytest.raises(UserError) as err:
+        handlers.mark_cell("en", v(tokens=enc["tokens"], cell=[4, 0]))
+    assert err.value.key == "vq_cell"
     with pytest.raises(UserError):
         handlers.replace("en", v(tokens=None, cell=[1, 2], code=1))
 
@@ -104,3 +110,31 @@ def test_a_region_needs_an_encoded_image(handlers):
     with pytest.raises(UserError) as err:
         list(handlers.resample("en", v(tokens=None, region=[0, 1, 0, 1])))
     assert err.value.key == "vq_no_image"
+
+
+def test_two_clicks_on_the_region_picture_choose_the_region_and_the_sliders_follow(handlers):
+    tokens = handlers.encode("en", v())["tokens"]
+    shown = handlers.show_region("en", v(tokens=tokens, region=[0, 1, 2, 3]))
+    assert shown["region_grid"].shape == (4 * vq_plots.CELL, 4 * vq_plots.CELL, 3) and shown["corner"] is None
+    assert "rows 0–1, columns 2–3 (4 tokens)" in shown["region_info"]
+
+    def click(row, col):
+        return SimpleNamespace(index=(col * vq_plots.CELL + 7, row * vq_plots.CELL + 7))
+
+    first = handlers.pick_corner("zh", v(tokens=tokens, corner=None), click(3, 1))
+    assert first["region"] == [3, 3, 1, 1] and first["corner"] == [3, 1] and "对角" in first["region_info"]
+    second = handlers.pick_corner("en", v(tokens=tokens, corner=first["corner"]), click(1, 2))
+    assert second["region"] == [1, 3, 1, 2] and second["corner"] is None and "6 tokens" in second["region_info"]
+    # The region picked by clicks is the one resampled: 6 tokens drawn again, the rest kept.
+    frames = list(handlers.resample("en", v(tokens=tokens, region=second["region"])))
+    assert "6 tokens" in frames[-1]["status"]
+    with pytest.raises(UserError):
+        handlers.pick_corner("en", v(tokens=None, corner=None), click(0, 0))
+
+
+def test_the_region_picture_dims_what_is_kept():
+    image = np.full((8, 8), 200, np.uint8)
+    mask = vq_plots.region_mask([2, 1, 0, 0], 4)   # either order: rows 1-2, column 0
+    assert mask.sum() == 2 and mask[1, 0] and mask[2, 0]
+    pic = vq_plots.region_picture(image, mask, cell=10).astype(int)
+    assert pic[15, 5].sum() > pic[15, 25].sum() + 150    # inside bright, outside dimmed
