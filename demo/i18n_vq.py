@@ -137,20 +137,28 @@ the decoder's gradient at z_q to z_e unchanged: z_q = z_e + sg[e − z_e].
 
 ### A prior over tokens
 The VQ-VAE alone cannot generate: random tokens decode to noise. An **autoregressive model** learns
-p(tokens) = ∏ᵢ p(tᵢ | class, t₁ … tᵢ₋₁) over the grid in raster order. Here it is a small GPT-2 (the
+p(tokens) = ∏ᵢ p(tᵢ | class, t₁ … tᵢ₋₁) over the grid in raster order: the same chain-rule
+factorisation a PixelCNN uses over pixels (its *How it works* sub-tab shows the masked convolutions and
+the blind spot), over 49 or 64 tokens instead of 784 pixels. A transformer needs no masked convolution:
+its **causal attention mask** lets token i attend only to the tokens before it, so it has no blind spot. Here it is a small GPT-2 (the
 `transformers` package, configured from scratch) whose first token is the class. Sampling draws one token
 at a time; the **key-value cache** keeps every earlier token's keys and values, so each step only processes
 the new token. **Temperature** divides the logits; **top-k** keeps the k likeliest codes; **top-p** keeps
 the smallest set whose probability reaches p.
 
 ### VQ-VAE-2, VQ-GAN, DALL-E
-**VQ-VAE-2** (Razavi et al. 2019) uses a hierarchy: a coarse top grid for global structure and a finer
-bottom grid for detail, each with its own prior (the bottom one conditioned on the top). **VQ-GAN** (Esser
-et al. 2021) trains the autoencoder with an **adversarial loss** (a patch discriminator) and a **perceptual
-loss** (distances between deep features) beside the reconstruction, so a much coarser grid still decodes
-to sharp images, and puts a transformer prior over its tokens. **DALL-E** (first version, Ramesh et al.
-2021) compresses a 256×256 image into 32×32 tokens with a discrete VAE and trains one transformer on the
-text's tokens followed by the image's: given a caption, it samples the image tokens autoregressively.
+**VQ-VAE-2** (Razavi et al. 2019) uses a **hierarchy** of codes: for a 256×256 image, a coarse 32×32 top
+grid holds the global structure and a finer 64×64 bottom grid, encoded given the top, holds the detail.
+Each level has its own prior: the top one samples first, the bottom one is conditioned on the top grid.
+**VQ-GAN** (Esser et al. 2021) trains the autoencoder with two more losses beside the reconstruction: an
+**adversarial loss** (a patch discriminator says, for each patch, whether it looks real, and the decoder
+learns to fool it) and a **perceptual loss** (the distance between deep features of a pretrained network,
+LPIPS, rather than between pixels). A much coarser grid then still decodes to sharp images, and a
+transformer prior over its tokens can model whole scenes. **DALL-E** (first version, Ramesh et al. 2021)
+compresses a 256×256 image into 32×32 = 1024 tokens of 8192 codes with a discrete VAE and trains one
+12-billion-parameter transformer on up to 256 tokens of the caption followed by the 1024 image tokens, as
+one sequence. Given a caption it samples the image tokens one by one, exactly as this tab's prior does after
+its class token; the best of many samples were then picked by CLIP.
 """,
         """
 ### VQ-VAE
@@ -169,18 +177,23 @@ sg 表示停止梯度）。这里码本不用码本损失，而是用分配给�
 
 ### token 上的先验分布
 单靠 VQ-VAE 不能生成：随机的 token 解码出来只是噪声。**自回归模型**按光栅顺序学习
-p(tokens) = ∏ᵢ p(tᵢ | 类别, t₁ … tᵢ₋₁)。这里用的是一个小型 GPT-2（`transformers` 库，从零配置），
+p(tokens) = ∏ᵢ p(tᵢ | 类别, t₁ … tᵢ₋₁)：这和 PixelCNN 对像素所用的链式法则因子分解相同
+（它的“原理”子标签页讲了掩码卷积和盲区），只是对象从 784 个像素换成了 49 或 64 个 token。
+Transformer 不需要掩码卷积：它的**因果注意力掩码**让第 i 个 token 只能关注它之前的 token，所以没有盲区。这里用的是一个小型 GPT-2（`transformers` 库，从零配置），
 它的第一个 token 是类别。采样时一次生成一个 token；**键值缓存（KV cache）**保存之前每个 token 的键和值，
 所以每一步只需处理新的 token。**温度**除以 logits；**top-k** 只保留最可能的 k 个编码；
 **top-p** 只保留概率之和达到 p 的最小集合。
 
 ### VQ-VAE-2、VQ-GAN 与 DALL-E
-**VQ-VAE-2**（Razavi 等，2019）使用层级结构：粗糙的顶层网格负责全局结构，更细的底层网格负责细节，
-每层有自己的先验（底层先验以顶层为条件）。**VQ-GAN**（Esser 等，2021）在重构损失之外加入**对抗损失**
-（一个图像块判别器）和**感知损失**（深层特征之间的距离），因此更粗的网格也能解码出清晰的图像，
-并在其 token 上训练 Transformer 先验。**DALL-E**（第一版，Ramesh 等，2021）用离散 VAE 把 256×256 图像
-压缩成 32×32 个 token，再用一个 Transformer 学习“文本 token 后接图像 token”的序列：给定描述文字，
-它自回归地采样出图像 token。
+**VQ-VAE-2**（Razavi 等，2019）使用**层级结构**的编码：对一张 256×256 的图像，粗糙的 32×32 顶层网格
+负责全局结构，更细的 64×64 底层网格（在顶层的条件下编码）负责细节。每层有自己的先验分布：先采样顶层，
+底层先验以顶层网格为条件。**VQ-GAN**（Esser 等，2021）在重构损失之外再加两项损失：**对抗损失**
+（一个图像块判别器逐块判断图像是否真实，解码器学着骗过它）和**感知损失**（比较预训练网络的深层特征，
+即 LPIPS，而不是逐像素比较）。这样更粗的网格也能解码出清晰的图像，其 token 上的 Transformer 先验
+可以建模整个场景。**DALL-E**（第一版，Ramesh 等，2021）用离散 VAE 把 256×256 图像压缩成 32×32 = 1024 个
+token（码本有 8192 个编码），再用一个 120 亿参数的 Transformer 学习一个序列：最多 256 个描述文字的
+token，后接 1024 个图像 token。给定描述文字，它逐个采样图像 token，正如本页的先验在类别 token
+之后所做的那样；再用 CLIP 从许多采样结果中挑出最好的。
 """,
     ),
 }

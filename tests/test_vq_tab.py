@@ -138,3 +138,19 @@ def test_the_region_picture_dims_what_is_kept():
     assert mask.sum() == 2 and mask[1, 0] and mask[2, 0]
     pic = vq_plots.region_picture(image, mask, cell=10).astype(int)
     assert pic[15, 5].sum() > pic[15, 25].sum() + 150    # inside bright, outside dimmed
+
+
+@pytest.mark.parametrize("lang, words", [
+    ("en", ["p(x) = \\prod", "masked convolution", "blind spot", "Gated PixelCNN", "commitment loss",
+            "Straight-through", "VQ-VAE-2", "hierarchy", "adversarial loss", "perceptual loss", "DALL-E",
+            "caption", "autoregressive model", "codebook"]),
+    ("zh", ["p(x) = \\prod", "掩码卷积", "盲区", "门控 PixelCNN", "承诺损失", "直通", "VQ-VAE-2", "层级结构",
+            "对抗损失", "感知损失", "DALL-E", "描述文字", "自回归模型", "码本", "矢量量化", "先验分布", "重构损失",
+            "判别器"]),
+])
+def test_how_it_works_covers_what_issue_19_lists_in_both_languages(lang, words):
+    from demo import i18n_pixelcnn  # noqa: F401
+    from demo.i18n import t
+
+    text = t("pixelcnn.explain.body", lang) + t("vq.explain", lang)
+    assert [w for w in words if w not in text] == []
