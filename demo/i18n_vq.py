@@ -66,9 +66,12 @@ VQ_STRINGS: dict[str, tuple[str, str]] = {
     "vq.codebook.help": (
         "Every code decoded on its own (a grid holding only that code, its middle cut out), how "
         "often each code is picked on the held-out images, the **perplexity** exp(H) of that usage (how "
-        "many codes are in use, effectively) and the **dead codes** no image picks (crossed out).",
+        "many codes are in use, effectively) and the **dead codes** no image picks (crossed out). While a "
+        "model trains in the Train tab, the curves vq_codes_in_use (perplexity / K) and vq_dead_codes (dead "
+        "codes / K) follow the same two numbers step by step.",
         "每个编码单独解码的样子（整个网格都填上这个编码，再裁出中间一块）、每个编码在留出图像上被选中的次数、"
-        "使用分布的**困惑度** exp(H)（等效地说有多少个编码在被使用），以及没有任何图像选中的**死编码**（打叉）。",
+        "使用分布的**困惑度** exp(H)（等效地说有多少个编码在被使用），以及没有任何图像选中的**死编码**（打叉）。"
+        "在“训练”页训练时，曲线 vq_codes_in_use（困惑度 / K）和 vq_dead_codes（死编码数 / K）逐步显示码本的使用情况。",
     ),
     "vq.codes": ("The codes, decoded", "码本中的编码（解码后）"),
     "vq.usage": ("Usage on held-out images (log scale)", "在留出图像上的使用次数（对数刻度）"),

@@ -84,6 +84,11 @@ def test_training_moves_the_codebook_only_by_its_averages_and_restarts_at_first(
     assert all(p.grad is not None for p in model.encoder.parameters())
     assert all(p.grad is None for p in model.prior.parameters())
     assert not any(b.requires_grad for b in model.codebook.buffers())
+    # The codebook's health while training, as shares of K for the training tab's one-axis plot.
+    assert logs["codes_in_use"] == pytest.approx(logs["perplexity"] / c.codebook_size)
+    assert 0 < logs["codes_in_use"] <= 1 and logs["dead_codes"] == pytest.approx(logs["dead"] / c.codebook_size)
+    from engines.vqvae.family import SPEC
+    assert {"vq_codes_in_use", "vq_dead_codes"} <= set(SPEC.curves)
     ploss, _ = ph[1].loss_fn(model, {"x": x, "y": torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])},
                              torch.Generator().manual_seed(0), 0)
     assert math.isfinite(float(ploss)) and ploss.requires_grad
