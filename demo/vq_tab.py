@@ -335,7 +335,7 @@ def _prior_tab(reg):
                 ui.status = gr.Markdown(elem_id="vq-status")
             with gr.Column(scale=1, min_width=240):
                 ui.prior_grid = widget(reg, gr.Image, label="vq.prior.grid", elem_id="vq-prior-grid",
-                                       interactive=False, format="png", height=320)
+                                       interactive=False, format="png", height=380)
                 ui.candidates = widget(reg, gr.Label, label="vq.candidates", num_top_classes=TOP,
                                        elem_id="vq-candidates")
         _region_box(reg, ui)
