@@ -38,6 +38,7 @@ FAMILY = "vqvae"
 DEFAULT_MODEL = "mnist-vqvae"
 TOP = 8            # candidates shown for the next token
 MAX_N = 16         # images one streamed sample draws
+FRAME_S = 0.05     # at most one streamed frame this often (each decodes and sends every image)
 
 
 def _format_card(engine, lang: str) -> str:
@@ -215,7 +216,7 @@ class VqHandlers:
 
     def sample(self, lang, v):
         eng = self._engine(v.uploads, v.model)
-        frames = eng.stream(self._count(v.n), v.seed, top=TOP, **self._settings(v))
+        frames = eng.stream(self._count(v.n), v.seed, top=TOP, every=FRAME_S, **self._settings(v))
         yield from self._frames(lang, eng, frames)
 
     def resample(self, lang, v):
@@ -224,7 +225,8 @@ class VqHandlers:
             raise UserError("vq_no_image")
         tokens = np.asarray(v.tokens)
         mask = vq_plots.region_mask(v.region, eng.side)
-        frames = eng.stream(self._count(v.n), v.seed, top=TOP, tokens=tokens, mask=mask, **self._settings(v))
+        frames = eng.stream(self._count(v.n), v.seed, top=TOP, tokens=tokens, mask=mask, every=FRAME_S,
+                            **self._settings(v))
         yield from self._frames(lang, eng, frames, marked=mask)
 
     # --- the region to resample, picked on the picture or with the sliders ---------------------

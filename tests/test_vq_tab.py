@@ -85,7 +85,8 @@ def test_encode_pick_replace_and_reset(handlers):
         handlers.replace("en", v(tokens=None, cell=[1, 2], code=1))
 
 
-def test_sampling_streams_frames_and_a_region_keeps_the_rest(handlers):
+def test_sampling_streams_frames_and_a_region_keeps_the_rest(handlers, monkeypatch):
+    monkeypatch.setattr(vq_tab, "FRAME_S", 0.0)   # every token its frame (the tab shows at most 20 a second)
     frames = list(handlers.sample("en", v(n=2, label=1, top_k=3)))
     assert len(frames) == 16 + 2 and frames[-1]["status"].startswith("Done")
     assert len(frames[1]["candidates"]) <= 3

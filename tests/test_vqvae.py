@@ -231,6 +231,14 @@ def test_the_engine_resamples_a_region(tiny_engine):
     assert len(frames) == int(mask.sum()) + 2
 
 
+def test_a_frame_rate_skips_decoding_but_not_tokens(tiny_engine):
+    all_frames = list(tiny_engine.stream(2, 5, label=0))
+    few = list(tiny_engine.stream(2, 5, label=0, every=3600.0))   # the blank, the first token, the last
+    assert len(few) == 3 and (few[0].tokens == -1).all() and few[1].position == 0 and few[-1].done
+    np.testing.assert_array_equal(few[-1].tokens, all_frames[-1].tokens)   # the same draw
+    np.testing.assert_array_equal(few[-1].images, all_frames[-1].images)
+
+
 @pytest.mark.parametrize("call, key", [
     (lambda e: e.decode(np.full((4, 4), 6)), "vq_token"),
     (lambda e: e.decode(np.full((4, 4), -1)), "vq_token"),
