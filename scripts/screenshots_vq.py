@@ -81,12 +81,12 @@ def resample(page, path: Path) -> Path:
     """Click two corners of a region on the region picture (rows 3-5, columns 1-5), resample it, shoot."""
     picture = page.locator("#vq-region-grid img")
     picture.scroll_into_view_if_needed()
-    page.wait_for_timeout(400)
+    page.wait_for_timeout(1500)  # after a language switch the picture is drawn again
     box = picture.bounding_box()
-    for row, col in ((3, 1), (5, 5)):
+    for row, col, shown in ((3, 1, "Corner|已选一个角"), (5, 5, "3–5")):
         page.mouse.click(box["x"] + box["width"] * (col + 0.5) / 7, box["y"] + box["height"] * (row + 0.5) / 7)
-        page.wait_for_timeout(800)
-    page.wait_for_function("() => /3–5/.test((document.querySelector('#vq-region-info') || {}).innerText || '')")
+        page.wait_for_function("(s) => new RegExp(s).test((document.querySelector('#vq-region-info') || {}).innerText)",
+                               arg=shown, timeout=30_000)
     page.click("#vq-resample")
     page.wait_for_function("() => /Done: 15|完成：15/.test((document.querySelector('#vq-status') || {}).innerText || '')",
                            timeout=120_000)
