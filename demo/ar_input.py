@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from engines import data
 
-from .i18n import t
+from .i18n import STRINGS, t
+
+STRINGS.update({
+    "ar.fitted": ("Your {w}×{h} upload was fitted to the model's {s}×{s} {kind} input.",
+                  "你上传的 {w}×{h} 图像已调整为模型所需的 {s}×{s} {kind}输入。"),
+    "ar.fitted.grey": ("grey", "灰度"),
+    "ar.fitted.colour": ("colour", "彩色"),
+})
 
 
 def fitted_note(lang: str, engine, choice) -> str:

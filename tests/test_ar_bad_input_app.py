@@ -109,6 +109,13 @@ def test_an_image_of_another_size_or_colour_is_fitted_and_said_so(server, tmp_pa
     grey = np.full((32, 32), 128, np.uint8)                 # a grey one for the 32x32 colour shapes model
     info = " ".join(o for o in encode(client, "shapes-vqvae", png(tmp_path / "grey.png", grey)) if isinstance(o, str))
     assert "8×8 = 64" in info, info   # encoded: a grey picture is a colour one with equal channels
+    from gradio_client import handle_file
+
+    out = client.predict(model="mnist-pixelcnn", source="upload", example=0, upload=handle_file(str(tmp_path / "photo.png")),
+                         sketch=None, rows=14, **{k: PIXELCNN[k] for k in ("n", "seed", "label", "temperature", "top_k",
+                                                                           "top_p")}, api_name="/pixelcnn_complete")
+    status = " ".join(o for o in out if isinstance(o, str))
+    assert ("100×60" in status and "28×28 grey" in status) if lang == "en" else "28×28 灰度" in status, status
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])

@@ -155,3 +155,28 @@ def test_how_it_works_covers_what_issue_19_lists_in_both_languages(lang, words):
 
     text = t("pixelcnn.explain.body", lang) + t("vq.explain", lang)
     assert [w for w in words if w not in text] == []
+
+
+def test_an_upload_of_another_size_or_colour_is_said_to_be_fitted(tmp_path):
+    from PIL import Image
+
+    from demo.ar_input import fitted_note
+    from demo.image_inputs import Choice
+
+    def engine(size, channels):
+        return SimpleNamespace(config=SimpleNamespace(image_size=size, channels=channels))
+
+    photo = np.zeros((60, 100, 3), np.uint8)
+    photo[10:20, 10:20] = (200, 30, 30)
+    Image.fromarray(photo).save(tmp_path / "photo.png")
+    Image.fromarray(np.full((28, 28), 90, np.uint8)).save(tmp_path / "digit.png")
+
+    def upload(name):
+        return Choice(source="upload", upload=str(tmp_path / name))
+
+    assert fitted_note("en", engine(28, 1), upload("photo.png")) == \
+        "Your 100×60 upload was fitted to the model's 28×28 grey input."
+    assert "28×28 灰度" in fitted_note("zh", engine(28, 1), upload("photo.png"))
+    assert fitted_note("en", engine(28, 1), upload("digit.png")) == ""      # already the model's input
+    assert fitted_note("en", engine(28, 3), upload("digit.png")) == ""      # grey for colour: nothing lost
+    assert fitted_note("en", engine(28, 1), Choice(source="example", example=0)) == ""
