@@ -197,10 +197,10 @@ class Engine(CheckpointEngine):
     def stream(self, n: int, seed: int, *, label=None, temperature: float = 1.0, top_k: int = 0,
                top_p: float = 1.0, tokens=None, mask=None, top: int = 8, every: float = 0.0) -> Iterator[Frame]:
         """The prior's sampling step by step: a Frame after every sampled token (the first before
-        any), or with `every` > 0 at most one a that many seconds (the tokens between are sampled but
-        not decoded; the blank grid's, the first token's and the last frame always come). With `tokens` (h, w) and `mask`
-        (h, w) bool: resample the masked tokens of that grid (n copies of it), keeping the others.
-        Each next() is one unit of work."""
+        any), or with `every` > 0 at most one a that many seconds (the tokens between are sampled
+        but not decoded; the blank grid's, the first token's and the last frame always come).
+        With `tokens` (h, w) and `mask` (h, w) bool: resample the masked tokens of that grid (n
+        copies of it), keeping the others. Each next() is one unit of work."""
         n = self._count(n)
         settings = sampling.Settings(temperature, top_k, top_p).checked(self.codebook_size)
         label = self._label(label)
