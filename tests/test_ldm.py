@@ -147,3 +147,19 @@ def test_the_command_line_trains_and_samples(ckpt_dir, tmp_path, capsys):
     assert cli.main(["sample", "--model", str(ckpt_dir), "--prompt", "a cat", "--n", "1", "--out", str(out)]) == 2
     assert "never seen" in capsys.readouterr().err
     assert cli.main(["train", "ldm", "--dataset", "shapes", "--steps", "1", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_the_gpu_training_script_runs_end_to_end_at_its_quick_setting(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "train_ldm_gpu.py"
+    spec = importlib.util.spec_from_file_location("train_ldm_gpu", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = tmp_path / "scenes-ldm"
+    assert script.main(["--quick", "--out", str(out)]) == 0
+    ckpt = checkpoint.load(out)
+    assert ckpt.card["storage_dtype"] == "float16" and ckpt.card["phase_steps"] == {"ae": 2, "unet": 2}
+    assert (out / "samples.png").stat().st_size > 0
+    assert "--preset base" in " ".join(script.FULL) and "--max-seconds" in script.FULL
