@@ -24,7 +24,7 @@ def tiny_config():
 def ckpt_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("ldm") / "m"
     assert cli.main(["train", "ldm", "--dataset", "scenes", "--preset", "tiny", "--steps", "2", "--n-train", "32",
-                     "--n-test", "8", "--batch-size", "8", "--out", str(out)]) == 0
+                     "--n-test", "8", "--batch-size", "8", "--ema", "0.5", "--out", str(out)]) == 0
     return out
 
 
@@ -140,6 +140,8 @@ def test_the_command_line_trains_and_samples(ckpt_dir, tmp_path, capsys):
     ckpt = checkpoint.load(ckpt_dir)
     assert ckpt.family == "ldm" and len(ckpt.card["vocabulary"]) == ckpt.config["vocab_size"]
     assert ckpt.card["phase_steps"] == {"ae": 2, "unet": 2} and "heldout_l_simple" in ckpt.card["metrics"]
+    # Phase 2 trained the UNet after phase 1's EMA copy (its last layer starts at zero) and the text encoder.
+    assert ckpt.state["unet.out.2.weight"].abs().sum() > 0 and float(ckpt.state["latent_scale"]) != 1.0
     out = tmp_path / "s.npz"
     assert cli.main(["sample", "--model", str(ckpt_dir), "--prompt", PROMPT, "--n", "2", "--seed", "1",
                      "--steps", "3", "--guidance", "2", "--out", str(out)]) == 0

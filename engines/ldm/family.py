@@ -61,13 +61,16 @@ SAMPLE_KNOBS = (
 
 _PRESETS = {  # ae_widths, width, mult, blocks, heads, text_width, text_layers
     "tiny": ((16, 32, 32), 32, (1, 2), 1, 2, 32, 1),
-    "small": ((32, 64, 64), 64, (1, 2), 1, 4, 64, 2),
-    "base": ((32, 64, 128), 64, (1, 2), 1, 4, 128, 2),
+    "small": ((32, 64, 64), 32, (1, 2), 1, 2, 64, 2),
+    "base": ((32, 64, 128), 32, (1, 2, 2), 1, 2, 128, 2),
 }
+# The UNet is sized by the CPU's budget (4 images, DDIM-50 with guidance: 400 UNet passes in about
+# 3 s on 2 cores): width 32 over 16, 8 and 4 pixels is 68M multiply-adds a pass; width 64 was 266M
+# (benchmarks/ldm.py). The autoencoder and the text encoder run once per image and matter less.
 
 
 def presets(size: str, side: int = 64) -> dict:
-    """The model sizes: tiny for tests, small for a CPU, base for what ships (trained on a GPU)."""
+    """The model sizes: tiny for tests, small for a CPU run, base for what ships (trained on a GPU)."""
     ae, width, mult, blocks, heads, tw, tl = _PRESETS[size]
     return {"ae_widths": ae, "width": width, "mult": mult, "blocks": blocks, "heads": heads,
             "text_width": tw, "text_layers": tl}
@@ -225,7 +228,8 @@ def train_cli(args, kit):
     if ae_steps:
         phase = [Phase("ae", ae_loss, ae_params)]
         trainer, _, w = _stage(kit, args, model, phase, train.images, None, ae_steps, values["ae_lr"] or args.lr)
-        model, wall, done["ae"] = trainer.final_model(), wall + w, trainer.step
+        # The EMA copy when --ema (frozen, in eval mode): phase 2 trains its UNet and text encoder on.
+        model, wall, done["ae"] = trainer.final_model().requires_grad_(True), wall + w, trainer.step
     latents = fit_latents(model, train.images).cpu()
     ids = caption_ids(train.attrs, values["captions"], config.max_tokens, seed=args.data_seed)
     phase = [Phase("unet", unet_loss(config, ids, config.p_uncond), unet_params)]
