@@ -165,3 +165,13 @@ def test_the_gpu_training_script_runs_end_to_end_at_its_quick_setting(tmp_path):
     assert ckpt.card["storage_dtype"] == "float16" and ckpt.card["phase_steps"] == {"ae": 2, "unet": 2}
     assert (out / "samples.png").stat().st_size > 0
     assert "--preset base" in " ".join(script.FULL) and "--max-seconds" in script.FULL
+
+
+def test_two_runs_stepped_in_turn_keep_their_own_maps(engine):
+    alone = list(engine.sample(PROMPT, n=1, seed=5, steps=3, guidance=2.0))
+    a = engine.sample(PROMPT, n=1, seed=5, steps=3, guidance=2.0)
+    b = engine.sample("两颗绿色的星星", n=1, seed=6, steps=3, guidance=2.0)
+    mixed = [fa for fa, _ in zip(a, b)]
+    for x, y in zip(alone, mixed):
+        np.testing.assert_array_equal(x.attention, y.attention)
+        np.testing.assert_array_equal(x.preview, y.preview)

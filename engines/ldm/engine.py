@@ -109,11 +109,11 @@ class Engine(CheckpointEngine):
         return steps, g
 
     @torch.no_grad()
-    def condition(self, prompts: list[str]) -> Conditioned:
+    def condition(self, prompts: list[str], record: bool = False) -> Conditioned:
         """The UNet with the prompts' token embeddings (and the empty prompt's, last) as its labels."""
         ids, mask = self.vocab.batch(list(prompts) + [""], self.config.max_tokens)
         ids, mask = ids.to(self.device), mask.to(self.device)
-        return Conditioned(self.model.unet, self.model.encode_text(ids, mask), mask)
+        return Conditioned(self.model.unet, self.model.encode_text(ids, mask), mask, record=record)
 
     def sample(self, prompts, n: int = 1, seed: int = 0, steps: int = DEFAULT_STEPS,
                guidance: float | None = None) -> Iterator[Frame]:
@@ -131,23 +131,13 @@ class Engine(CheckpointEngine):
     def _frames(self, prompts, seed, steps, g) -> Iterator[Frame]:
         n, c = len(prompts), self.config
         with runtime.compute():
-            cond = self.condition(prompts)
+            cond = self.condition(prompts, record=True)
             gen = runtime.generator(seed, self.device)
             shape = (n, c.latent_channels, c.latent_side, c.latent_side)
-            layers = self.model.unet.cross_attentions()
             run = self.process.ddim(cond, shape, gen=gen, steps=steps, y=torch.arange(n, device=self.device),
                                     guidance=g)
-            record: list = []
-            for layer in layers:
-                layer.recorder = record
-            try:
-                for step in run:
-                    maps = _attention(record, n, c.latent_side)
-                    record.clear()
-                    yield self._frame(step, maps)
-            finally:
-                for layer in layers:
-                    layer.recorder = None
+            for step in run:
+                yield self._frame(step, _attention(cond.maps, n, c.latent_side))
 
     @torch.no_grad()
     def _frame(self, step, maps) -> Frame:
@@ -173,10 +163,10 @@ class Engine(CheckpointEngine):
         return [(w, maps[i]) for i, w in enumerate(toks) if w not in ("[CLS]", "[SEP]")]
 
 
-def _attention(record: list, n: int, side: int) -> np.ndarray:
-    """The recorded cross-attention weights at the latent's side, the first n rows (the conditional
+def _attention(maps: list, n: int, side: int) -> np.ndarray:
+    """A step's cross-attention weights at the latent's side, the first n rows (the conditional
     half of a guided batch), averaged over layers -> float32 (n, T, side, side)."""
-    at_side = [w[:n] for w in record if w.shape[-1] == side]
+    at_side = [w[:n] for w in maps if w.shape[-1] == side]
     if not at_side:
         return np.zeros((n, 0, side, side), np.float32)
     return torch.stack(at_side).mean(0).float().cpu().numpy()

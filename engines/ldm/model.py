@@ -37,7 +37,7 @@ class CrossAttention(nn.Module):
     """Pixels attend to tokens, residual: x (B, C, H, W), context (B, T, D), mask (B, T) -> (B, C, H, W).
 
     softmax over the tokens (padding masked out), so each pixel's weights sum to 1. While a
-    `recorder` list is set (by `LatentUNet.recording`), the weights averaged over heads, (B, T, H, W),
+    `recorder` list is set (by `Conditioned`, record=True), the weights averaged over heads, (B, T, H, W),
     are appended to it."""
 
     def __init__(self, ch: int, context_dim: int, *, heads: int, groups: int):
@@ -175,17 +175,33 @@ class LatentDiffusion(nn.Module):
 
 class Conditioned(nn.Module):
     """`model(x, t, y)` for engines.diffusion.process: label i is row i of `context`, label
-    `num_classes` (= rows - 1) the empty prompt, the bank's last row."""
+    `num_classes` (= rows - 1) the empty prompt, the bank's last row.
 
-    def __init__(self, unet: LatentUNet, context: torch.Tensor, mask: torch.Tensor):
+    With `record=True` each call keeps its cross-attention weights at the latent's side in `maps`
+    ([(B, T, H, W)], one per layer there): per call and per object, so two runs sharing one UNet
+    (each pass under the process's compute lock) never mix their maps."""
+
+    def __init__(self, unet: LatentUNet, context: torch.Tensor, mask: torch.Tensor, *, record: bool = False):
         super().__init__()
-        self.unet, self.context, self.mask = unet, context, mask
+        self.unet, self.context, self.mask, self.record = unet, context, mask, record
         self.num_classes = len(context) - 1
+        self.maps: list[torch.Tensor] = []
 
     def forward(self, x, t, y=None):
         if y is None:
             y = torch.full((len(x),), self.num_classes, dtype=torch.long, device=x.device)
-        return self.unet(x, t, self.context[y], self.mask[y])
+        if not self.record:
+            return self.unet(x, t, self.context[y], self.mask[y])
+        layers, found = self.unet.cross_attentions(), []
+        for layer in layers:
+            layer.recorder = found
+        try:
+            out = self.unet(x, t, self.context[y], self.mask[y])
+        finally:
+            for layer in layers:
+                layer.recorder = None
+        self.maps = [w for w in found if w.shape[-1] == x.shape[-1]]
+        return out
 
 
 @torch.no_grad()
