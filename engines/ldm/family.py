@@ -108,12 +108,14 @@ def unet_loss(config: Config, ids: torch.Tensor, p_uncond: float):
     process = make_process(config)
     empty = torch.zeros(ids.shape[-1], dtype=torch.long)
     empty[:2] = torch.tensor([CLS, SEP])
+    on_device: dict = {}   # the captions' ids copied to the training device once, not every step
 
     def loss_fn(model, batch: dict, gen: torch.Generator, step: int):
         z, rows = batch["x"], batch["y"]
         B, dev = len(z), z.device
         pick = torch.randint(0, ids.shape[1], (B,), generator=gen, device=dev)
-        tok = ids.to(dev)[rows, pick]
+        table = on_device.setdefault(str(dev), ids.to(dev))
+        tok = table[rows, pick]
         drop = torch.rand(B, generator=gen, device=dev) < p_uncond
         tok = torch.where(drop[:, None], empty.to(dev), tok)
         mask = (tok != 0).long()
