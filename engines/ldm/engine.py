@@ -129,15 +129,22 @@ class Engine(CheckpointEngine):
         return float(self.card.get("default_guidance", DEFAULT_GUIDANCE))
 
     def _frames(self, prompts, seed, steps, g) -> Iterator[Frame]:
+        # The compute context (its lock, inference mode) is entered for each step, never held across
+        # a yield: a reader that stops early would leave its thread locked and in inference mode.
         n, c = len(prompts), self.config
         with runtime.compute():
             cond = self.condition(prompts, record=True)
-            gen = runtime.generator(seed, self.device)
-            shape = (n, c.latent_channels, c.latent_side, c.latent_side)
-            run = self.process.ddim(cond, shape, gen=gen, steps=steps, y=torch.arange(n, device=self.device),
-                                    guidance=g)
-            for step in run:
-                yield self._frame(step, _attention(cond.maps, n, c.latent_side))
+        gen = runtime.generator(seed, self.device)
+        shape = (n, c.latent_channels, c.latent_side, c.latent_side)
+        run = self.process.ddim(cond, shape, gen=gen, steps=steps, y=torch.arange(n, device=self.device),
+                                guidance=g)
+        while True:
+            with runtime.compute():
+                step = next(run, None)
+                frame = None if step is None else self._frame(step, _attention(cond.maps, n, c.latent_side))
+            if frame is None:
+                return
+            yield frame
 
     @torch.no_grad()
     def _frame(self, step, maps) -> Frame:
