@@ -175,3 +175,27 @@ def test_two_runs_stepped_in_turn_keep_their_own_maps(engine):
     for x, y in zip(alone, mixed):
         np.testing.assert_array_equal(x.attention, y.attention)
         np.testing.assert_array_equal(x.preview, y.preview)
+
+
+def test_a_run_read_part_way_leaves_its_thread_unlocked_and_out_of_inference_mode(engine):
+    """A reader that stops after the first frame (a closed page) must not leave the thread in
+    inference mode (a model trained there next would get inference tensors) or holding the lock."""
+    import threading
+
+    from engines import runtime
+    frames = engine.sample(["a red circle"], n=1, seed=0, steps=4, guidance=2.0)
+    next(frames)
+    assert not torch.is_inference_mode_enabled()
+    took = []
+
+    def other():
+        got = runtime.COMPUTE_LOCK.acquire(timeout=2)
+        took.append(got)
+        if got:
+            runtime.COMPUTE_LOCK.release()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join()
+    assert took == [True]
+    frames.close()
