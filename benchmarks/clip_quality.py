@@ -11,8 +11,8 @@ engines.clip.train.POSITION_WORDINGS); and the shapes VAE's z (and, with --pixel
 pixels). Each result lists the prompts that failed and what the judge saw instead. The judge is
 assets/shapes-classifier (trained by benchmarks/shapes_attributes.py), a CNN trained on the data
 set's own labels, never the CLIP that guided. A case passes when colour, shape and position all
-match; each factor's rate is reported too. Target (issue 5): >= 80% of cases. For the VAE the judge also reads its reconstructions of
-rendered suite images ("ceiling"): what its decoder can draw at all.
+match; each factor's rate is reported too. Target (issue 5): >= 80% of cases. For the VAE the judge
+also reads its reconstructions of rendered suite images ("ceiling"): what its decoder can draw at all.
 
 Digits: "the digit N" (and "数字N") for N = 0..9, several seeds each, through the MNIST VAE's z
 and the MNIST StyleGAN's w (English and Chinese; --latent-candidates images side by side, the
