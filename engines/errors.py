@@ -688,10 +688,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Pick from {low} to {high} models; got {n}.",
         "zh": "请选择 {low} 到 {high} 个模型；当前为 {n} 个。",
     },
-    "metrics_not_mnist": {
-        "en": "'{name}' was trained on '{dataset}'; these metrics compare with held-out MNIST digits. Pick an MNIST model.",
-        "zh": "“{name}”是在“{dataset}”上训练的；这些指标与留出的 MNIST 数字比较。请选择一个 MNIST 模型。",
-    },
     # --- metrics on a second data set (shapes: engines.metrics, demo/metrics_tab.py) ----------
     "metrics_dataset_unknown": {
         "en": "The metrics have no classifier for the data set '{name}'; they know {available}.",

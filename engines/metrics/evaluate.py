@@ -16,7 +16,8 @@ CHUNK = 64  # images per sampler call: under every family's per-call cap and wor
 FEW = 2000  # under this many samples FID is visibly biased upward (and the covariance rank-deficient for Inception)
 IS_NOTES = {  # what the Inception Score's class posterior is, by feature space
     "mnist-classifier": "Inception Score from the MNIST classifier's softmax (10 digits)",
-    "shapes-classifier": "Inception Score from the shapes classifier's shape head (8 shapes; colour and position unread)",
+    "shapes-classifier": ("Inception Score from the shapes classifier's shape head "
+                          "(8 shapes; colour and position unread)"),
     "inception-v3": "Inception Score from Inception-v3's logits",
 }
 REAL = {  # the real images each data set is compared with: held out, never training images
