@@ -535,7 +535,7 @@ def _wire_session(ctx, form, h, fs, sc, cv, pf, tr):
     """Model lists follow the data set, uploads and trained models; the feature space is named (Inception
     offline said at once); the trilemma chart on load and in the new language."""
     lists = {"models": sc.models, "model": cv.model, "pit_model": pf.pit_model, "tri_model": tr.tri_model}
-    chosen = {"dataset": fs.dataset, "features": fs.features}
+    chosen = {"features": fs.features, "dataset": fs.dataset}
     relabel = form(h.relabel, {**lists, **chosen}, {**lists, "space": fs.space})
     ctx.uploads.change(*relabel, **QUIET, **PRIVATE)
     fs.dataset.change(*relabel, api_name="metrics_dataset", **QUIET)
