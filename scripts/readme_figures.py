@@ -81,7 +81,7 @@ def metrics_shapes(data: dict) -> str:
     """The shipped shapes models in the shapes classifier's space (`benchmarks/metrics_shapes.py`).
     Its README block (<!-- figures:metrics-shapes from benchmarks/results/metrics_shapes-cpu-....json
     ... -->) comes with the README's shapes paragraph; MAKERS lists it then."""
-    lines = [f"| model (N = {data['n']:,}) | FID ± bootstrap std | KID | precision | recall | IS (8 shapes) |",
+    lines = [f"| model (N = {data['n']:,}) | FID ± bootstrap std | KID | precision | recall | IS, shape head |",
              "| --- | --- | --- | --- | --- | --- |"]
     for row in sorted(data["rows"], key=lambda r: r["fid"]):
         lines.append(f"| `{row['label']}` | {_pm(row['fid'], row['fid_std'])} | {row['kid']['mean']:.0f} | "
