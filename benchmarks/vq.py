@@ -9,7 +9,7 @@
   project's MNIST classifier (benchmarks/classifier.py): confidently classified, read as the class asked
   for, the class histogram, and the Frechet distance to the held-out digits beside its real-vs-real floor;
 - samples (shapes): as many, an even spread over the eight shapes, read by the shapes attribute judge
-  (benchmarks/shapes_attributes.py): sure of colour, shape, position, of all three, and the shape asked
+  (assets/shapes-classifier): sure of colour, shape, position, of all three, and the shape asked
   for; beside it the same judge on held-out images and on their reconstructions (the ceiling);
 - speed: 16 images from the prior (tokens and decoding), with and without the key-value cache, the best
   of 3 after a warm-up, at the torch thread count the run has and on one thread (the sampler itself
@@ -65,12 +65,13 @@ def judged(engine: Engine, n: int, folder, settings: dict) -> dict:
 
 
 def attributes_read(images: np.ndarray, asked: np.ndarray | None = None) -> dict:
-    """The shapes attribute judge (benchmarks/shapes_attributes.py, trained on the renderer's own
+    """The shapes attribute judge (assets/shapes-classifier, engines/metrics/shapes_classifier.py; trained by
+    benchmarks/shapes_attributes.py on the renderer's own
     factors) on uint8 (N, 32, 32, 3) images: how often it is sure (top probability > 0.9) of each
     factor and of all three, and with `asked` how often it reads the shape asked for."""
-    from benchmarks import shapes_attributes
+    from engines.metrics import shapes_classifier
 
-    model = shapes_attributes.default()
+    model = shapes_classifier.default()
     x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div(255)
     with runtime.compute():
         out = model(x)

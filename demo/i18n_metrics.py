@@ -13,35 +13,54 @@ from .i18n import STRINGS
 METRICS_STRINGS: dict[str, tuple[str, str]] = {
     "metrics.tab": ("Metrics", "评估指标"),
     "metrics.intro": (
-        "How good is a generative model? Compare its samples with real held-out MNIST digits in a **feature "
-        "space**: FID, KID, IS, precision and recall. Every number here says which feature space it was "
-        "measured in; numbers from different feature spaces cannot be compared.",
-        "生成模型有多好？在一个**特征空间**中把它的样本与留出的真实 MNIST 数字比较：FID、KID、IS、精确率和"
-        "召回率。这里的每个数字都标明了它所用的特征空间；不同特征空间的数字不能相互比较。"),
+        "How good is a generative model? Compare its samples with real held-out images of its data set (MNIST "
+        "digits or GenLab's shapes) in a **feature space**: FID, KID, IS, precision and recall. Every number here "
+        "says which feature space it was measured in; numbers from different feature spaces cannot be compared.",
+        "生成模型有多好？在一个**特征空间**中把它的样本与其数据集（MNIST 数字或 GenLab 的形状）中留出的真实图像"
+        "比较：FID、KID、IS、精确率和召回率。这里的每个数字都标明了它所用的特征空间；不同特征空间的数字不能相互比较。"),
     "metrics.sub.scores": ("Scores", "得分"),
     "metrics.sub.curve": ("FID against N", "FID 与样本数 N"),
     "metrics.sub.pitfall": ("Resize / JPEG pitfall", "缩放 / JPEG 陷阱"),
     "metrics.sub.trilemma": ("The trilemma", "三难困境"),
     "metrics.sub.explain": ("How it works", "原理"),
     # --- settings ---------------------------------------------------------------------------------
-    "metrics.models": ("Models (MNIST)", "模型（MNIST）"),
+    "metrics.models": ("Models (of the data set above)", "模型（上面所选的数据集）"),
     "metrics.models.info": (
         "Shipped models of every family, your uploads and the models you trained in the Train tab (up to 4).",
         "各个模型家族的内置模型、你上传的模型和你在“训练”标签页中训练的模型（最多 4 个）。"),
-    "metrics.model": ("Model (MNIST)", "模型（MNIST）"),
+    "metrics.model": ("Model (of the data set above)", "模型（上面所选的数据集）"),
+    "metrics.data": ("Data set", "数据集"),
+    "metrics.data.info": ("Its models, its held-out real images and its own classifier. The trilemma stays on MNIST.",
+                          "决定可选的模型、留出的真实图像和该数据集自己的分类器。三难困境始终使用 MNIST。"),
+    "metrics.data.mnist": ("MNIST (digits)", "MNIST（手写数字）"),
+    "metrics.data.shapes": ("shapes (GenLab's coloured shapes)", "shapes（GenLab 的彩色形状）"),
+    "metrics.space.mnist": (
+        "Feature space: **GenLab's MNIST classifier (128 dims)**, its penultimate layer; IS from its softmax over "
+        "the 10 digits.",
+        "特征空间：**GenLab 的 MNIST 分类器（128 维）**的倒数第二层；IS 来自它对 10 个数字的 softmax。"),
+    "metrics.space.shapes": (
+        "Feature space: **GenLab's shapes classifier (128 dims)**, its penultimate layer; IS from its shape "
+        "head's posterior over the 8 shapes (colour and position not read).",
+        "特征空间：**GenLab 的 shapes 分类器（128 维）**的倒数第二层；IS 来自它的形状输出头对 8 种形状的后验"
+        "（不读颜色和位置）。"),
+    "metrics.space.inception": ("Feature space: **Inception-v3 (pool3, 2048 dims)**; IS from its logits.",
+                                "特征空间：**Inception-v3（pool3 层，2048 维）**；IS 来自它的 logits。"),
+    "metrics.real.mnist": ("held-out MNIST digits", "留出的 MNIST 数字"),
+    "metrics.real.shapes": ("held-out shapes images (the test stream)", "留出的 shapes 图像（测试流）"),
     "metrics.n": ("Samples N per model", "每个模型的样本数 N"),
     "metrics.n.info": ("Under about 2,000, FID is biased upward: compare models only at the same N.",
                        "少于约 2,000 时 FID 明显偏高：只在相同的 N 下比较模型。"),
     "metrics.seed": ("Seed", "随机种子"),
     "metrics.features": ("Feature space", "特征空间"),
-    "metrics.features.classifier": ("GenLab's MNIST classifier (128 dims)", "GenLab 的 MNIST 分类器（128 维）"),
+    "metrics.features.classifier": ("GenLab's classifier of the data set (128 dims)",
+                                    "GenLab 自己的该数据集分类器（128 维）"),
     "metrics.features.inception": ("Inception-v3 (2048 dims, weights downloaded)", "Inception-v3（2048 维，需下载权重）"),
     "metrics.steps": ("DDIM steps (diffusion models)", "DDIM 采样步数（扩散模型）"),
     "metrics.run": ("Compute", "计算"),
     "metrics.stop": ("Stop", "停止"),
     "metrics.features.ok": ("Feature space: **{space}**.", "特征空间：**{space}**。"),
     # --- progress ---------------------------------------------------------------------------------
-    "metrics.status.real": ("Reading the held-out digits' features ...", "正在提取留出数字的特征……"),
+    "metrics.status.real": ("Reading the held-out images' features ...", "正在提取留出图像的特征……"),
     "metrics.status.sampling": ("{model}: {done} of {n} samples · {s:.1f} s", "{model}：已采样 {done} / {n} · {s:.1f} 秒"),
     "metrics.status.scoring": ("{model}: {stage} · {s:.1f} s", "{model}：{stage} · {s:.1f} 秒"),
     "metrics.status.done": ("Done in {s:.1f} s.", "完成，用时 {s:.1f} 秒。"),
@@ -49,11 +68,11 @@ METRICS_STRINGS: dict[str, tuple[str, str]] = {
     "metrics.scores.help": (
         "Pick models and N, then compute. Error bars (±) are the standard deviation over 10 bootstrap "
         "resamples of both feature sets; KID's and IS's are over subsets. The last row is the real-vs-real "
-        "floor: two halves of the held-out digits, what a perfect model would score at 1,000 samples.",
+        "floor: two halves of the held-out images, what a perfect model would score at 1,000 samples.",
         "选择模型和 N，然后计算。误差（±）是对两组特征各做 10 次自助法（bootstrap）重采样得到的标准差；KID 和 IS "
-        "的误差来自子集。最后一行是真实对真实的下限：留出数字的两半之间的得分，即完美模型在 1,000 个样本时的得分。"),
-    "metrics.scores.space": ("Feature space: **{space}** · real images: {real} held-out MNIST digits · N = {n}",
-                             "特征空间：**{space}** · 真实图像：{real} 个留出的 MNIST 数字 · N = {n}"),
+        "的误差来自子集。最后一行是真实对真实的下限：留出图像的两半之间的得分，即完美模型在 1,000 个样本时的得分。"),
+    "metrics.scores.space": ("Feature space: **{space}** · real images: {real} {images} · N = {n}",
+                             "特征空间：**{space}** · 真实图像：{real} 个{images} · N = {n}"),
     "metrics.scores.head": (
         "| model | FID ↓ | KID ↓ | IS ↑ | precision ↑ | recall ↑ | ms / image |",
         "| 模型 | FID ↓ | KID ↓ | IS ↑ | 精确率 ↑ | 召回率 ↑ | 毫秒 / 图像 |"),
@@ -87,24 +106,26 @@ METRICS_STRINGS: dict[str, tuple[str, str]] = {
     # --- pitfall ----------------------------------------------------------------------------------
     "metrics.pitfall.help": (
         "The same images, scored three times: as they are, after a resize round trip (bicubic up to 56 pixels, "
-        "bilinear back to 28) and after a JPEG round trip (quality 75). The model did not change; the FID did. "
-        "Real digits move too: preprocess real and generated images the same way, always.",
-        "同一批图像评三次分：原样、缩放往返之后（双三次插值放大到 56 像素，再双线性缩回 28）、JPEG 往返之后"
-        "（质量 75）。模型没有变，FID 却变了。真实数字也会变：真实图像和生成图像必须用完全相同的预处理。"),
+        "bilinear back to the original 28 or 32) and after a JPEG round trip (quality 75). The model did not "
+        "change; the FID did. Real images move too: preprocess real and generated images the same way, always.",
+        "同一批图像评三次分：原样、缩放往返之后（双三次插值放大到 56 像素，再双线性缩回原来的 28 或 32）、JPEG 往返"
+        "之后（质量 75）。模型没有变，FID 却变了。真实图像也会变：真实图像和生成图像必须用完全相同的预处理。"),
     "metrics.pitfall.run": ("Compare", "比较"),
     "metrics.pitfall.head": ("| images | as they are | resize round trip | JPEG round trip |",
                              "| 图像 | 原样 | 缩放往返 | JPEG 往返 |"),
-    "metrics.pitfall.real": ("real digits (odd half, against the even half)", "真实数字（奇数一半，对比偶数一半）"),
-    "metrics.pitfall.note": ("FID in {space}; N = {n} samples against {real} held-out digits.",
-                             "FID，特征空间 {space}；N = {n} 个样本，对比 {real} 个留出数字。"),
+    "metrics.pitfall.real": ("real images (odd half, against the even half)", "真实图像（奇数一半，对比偶数一半）"),
+    "metrics.pitfall.note": ("FID in {space}; N = {n} samples against {real} {images}.",
+                             "FID，特征空间 {space}；N = {n} 个样本，对比 {real} 个{images}。"),
     # --- trilemma ---------------------------------------------------------------------------------
     "metrics.tri.help": (
         "No family is fast, high-quality and diverse at once. Each point is a shipped MNIST model: speed "
         "(ms per image on this machine, sampling only), quality (FID, lower is better) and diversity (recall, "
-        "the colour). From the committed result (the table beside the chart); compute one model live to add a point.",
+        "the colour). From the committed result (the table beside the chart); compute one model live to add a point. "
+        "The trilemma is measured on MNIST only, whichever data set is chosen above.",
         "没有哪个模型家族能同时做到快速、高质量和多样。每个点是一个内置的 MNIST 模型：采样速度（本机每张图像的"
         "毫秒数，仅采样）、采样质量（FID，越低越好）和多样性（召回率，颜色）。"
-        "数据来自已提交的结果（图旁的表格）；也可以现场计算一个模型，加入一个点。"),
+        "数据来自已提交的结果（图旁的表格）；也可以现场计算一个模型，加入一个点。三难困境只在 MNIST 上测量，"
+        "与上面所选的数据集无关。"),
     "metrics.tri.source": ("Committed result `{file}`: N = {n} per model, {hardware}; {note}.",
                            "已提交的结果 `{file}`：每个模型 N = {n}，{hardware}；{note}。"),
     "metrics.tri.none": ("No committed trilemma result yet (run `python -m benchmarks.trilemma`).",
@@ -124,7 +145,9 @@ METRICS_STRINGS: dict[str, tuple[str, str]] = {
         "### The feature space\n"
         "Every metric here compares **features**, not pixels: each image goes through a fixed network and we "
         "keep one layer's activations. GenLab ships its own MNIST classifier (99.15% on the held-out digits; "
-        "its 128-d penultimate layer for FID, KID, precision and recall, its softmax for IS). Inception-v3 "
+        "its 128-d penultimate layer for FID, KID, precision and recall, its softmax for IS) and a shapes "
+        "classifier (colour, shape and position heads, 98.95% to 100% held out; its 128-d penultimate layer, and "
+        "for IS the shape head's posterior over 8 shapes). Each data set is measured in its own. Inception-v3 "
         "(2048-d pool3, trained on ImageNet photos) is the published standard; it needs its weights downloaded. "
         "**Numbers from different feature spaces are not comparable**: the distances live in different spaces "
         "with different scales (a 128-d layer of a digit classifier against a 2048-d layer of a photo "
@@ -147,7 +170,8 @@ METRICS_STRINGS: dict[str, tuple[str, str]] = {
         "### IS (Salimans et al. 2016)\n"
         "$\\mathrm{IS} = \\exp\\big(\\mathbb{E}_x\\, \\mathrm{KL}(p(y\\mid x)\\,\\Vert\\, p(y))\\big)$ from a "
         "classifier's class probabilities: high when each image is confidently one class and all classes "
-        "appear. At most the number of classes (10 here). It never looks at real images.\n\n"
+        "appear. At most the number of classes (10 digits; 8 shapes on shapes, where colour and position are not "
+        "read). It never looks at real images.\n\n"
         "### Precision and recall (Kynkäänniemi et al. 2019)\n"
         "Around each real feature put a ball reaching its k-th nearest real neighbour (k = 3); the union is "
         "the real manifold. **Precision**: the fraction of generated samples inside it (quality). **Recall**: "
@@ -170,7 +194,9 @@ METRICS_STRINGS: dict[str, tuple[str, str]] = {
         "### 特征空间\n"
         "这里的每个指标比较的都是**特征**而不是像素：每张图像经过一个固定的网络，我们保留其中一层的激活。GenLab "
         "自带一个 MNIST 分类器（在留出数字上准确率 99.15%；它的 128 维倒数第二层用于 FID、KID、精确率和召回率，"
-        "它的 softmax 用于 IS）。Inception-v3（2048 维 pool3 层，在 ImageNet 照片上训练）是论文中的标准，"
+        "它的 softmax 用于 IS）和一个 shapes 分类器（颜色、形状、位置三个输出头，留出准确率 98.95% 到 100%；"
+        "它的 128 维倒数第二层，IS 用形状输出头对 8 种形状的后验）。每个数据集都在它自己的分类器中测量。"
+        "Inception-v3（2048 维 pool3 层，在 ImageNet 照片上训练）是论文中的标准，"
         "需要下载其权重。**不同特征空间的数字不能相互比较**：距离处于尺度不同的不同空间中（数字分类器的 128 维层"
         "对照片分类器的 2048 维层），一个空间里的 FID 20 与另一个空间里的 FID 20 毫无关系。\n\n"
         "### FID（Heusel 等，2017）\n"
@@ -188,7 +214,8 @@ METRICS_STRINGS: dict[str, tuple[str, str]] = {
         "**无偏**的，所以小 N 时噪声更大，但不会整体偏移。\n\n"
         "### IS（Salimans 等，2016）\n"
         "$\\mathrm{IS} = \\exp\\big(\\mathbb{E}_x\\, \\mathrm{KL}(p(y\\mid x)\\,\\Vert\\, p(y))\\big)$，由分类器"
-        "的类别概率计算：每张图像都被明确判为一个类别、且所有类别都出现时得分高。最大为类别数（这里是 10）。"
+        "的类别概率计算：每张图像都被明确判为一个类别、且所有类别都出现时得分高。最大为类别数（数字为 10；"
+        "shapes 为 8 种形状，不读颜色和位置）。"
         "它从不看真实图像。\n\n"
         "### 精确率和召回率（Kynkäänniemi 等，2019）\n"
         "以每个真实特征为中心放一个球，半径为它到第 k 个最近真实邻居的距离（k = 3）；这些球的并集就是真实流形。"

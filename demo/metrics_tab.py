@@ -1,6 +1,7 @@
-"""The Metrics tab: FID, KID, IS, precision and recall of any MNIST models (shipped, uploaded, trained
-in the Train tab), FID against N with its extrapolation, the resize / JPEG pitfall, the trilemma
-(from its committed benchmark result, one model recomputable live) and how it works.
+"""The Metrics tab: FID, KID, IS, precision and recall of the models of one data set, MNIST or shapes
+(shipped, uploaded, trained in the Train tab), each measured in that data set's own classifier (named
+on screen) or Inception-v3, FID against N with its extrapolation, the resize / JPEG pitfall, the
+trilemma (MNIST only: from its committed benchmark result, one model recomputable live) and how it works.
 
 Every computing event streams (common.handler): sampling and scoring advance in short steps on the
 engine's compute thread, in the background lane, each step its own task, so sliders of other
@@ -30,7 +31,8 @@ from .forms import Form, widget
 from .i18n import LATEX_DELIMITERS, t
 from .metrics_plots import curve_chart, trilemma_chart
 
-DATASET = "mnist"
+DATASETS = feature_spaces.DATASETS  # each with its own classifier; the data set radio's values
+TRILEMMA_DATASET = "mnist"          # the trilemma is measured on MNIST's models only
 N_LOW, N_HIGH, N_DEFAULT = 20, 5000, 2000   # samples per model; FID is biased under about evaluate.FEW
 SEED_HIGH = 2**32 - 1
 STEPS_LOW, STEPS_HIGH, STEPS_DEFAULT = 1, 100, 10
@@ -41,7 +43,7 @@ SHOW = 12             # samples shown per model
 RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
 TRILEMMA_GLOB = "trilemma-cpu-*.json"
 SINGLE = ("model", "pit_model", "tri_model")  # the single-model dropdowns (FID vs N, pitfall, trilemma)
-_FLOORS: dict = {}    # (data dir, feature space) -> the real-vs-real floor
+_FLOORS: dict = {}    # (data dir, feature space, data set) -> the real-vs-real floor
 _SHOWN = SmallCache(4)  # (language, result file, its mtime) -> the committed trilemma's chart and table
 
 
@@ -60,6 +62,11 @@ def whole(value, key: str, low: int, high: int) -> int:
     if not math.isfinite(x) or x != int(x) or not low <= x <= high:
         raise bad
     return int(x)
+
+
+def data_set(name) -> str:
+    """A data set with a classifier of its own (mnist, shapes), or UserError("metrics_dataset_unknown")."""
+    return feature_spaces.check_dataset(name)
 
 
 def feature_space(name) -> str:
@@ -96,40 +103,47 @@ class Picked:
 
 
 class Catalogue:
-    """Each sampling family's models on DATASET: shipped ones whose card says so, the session's
-    uploads and the models it trained. A value is "<family>/<name>" ("<family>/upload:<name>")."""
+    """Each sampling family's models on MNIST and on shapes: shipped ones whose card says so, the
+    session's uploads and the models it trained (by their card's data set). A value is
+    "<family>/<name>" ("<family>/upload:<name>")."""
 
     def __init__(self, assets_dir=None):
         self.models: dict[str, Models] = {}
+        self.dataset: dict[str, str] = {}  # "<family>/<name>" of a shipped model -> its data set
         for family in families.NAMES:
             if not _samples(family):
                 continue
             models = Models(family, assets_dir)
-            models.shipped = {k: p for k, p in models.shipped.items() if _card_dataset(Path(p)) == DATASET}
+            found = {k: _card_dataset(Path(p)) for k, p in models.shipped.items()}
+            models.shipped = {k: p for k, p in models.shipped.items() if found[k] in DATASETS}
+            self.dataset.update({f"{family}/{k}": found[k] for k in models.shipped})
             self.models[family] = models
 
-    def choices(self, uploads, lang: str) -> list[tuple[str, str]]:
+    def choices(self, uploads, lang: str, dataset: str = "mnist") -> list[tuple[str, str]]:
         out = []
         for family, models in self.models.items():
-            out += [(name, f"{family}/{name}") for name in models.shipped]
+            out += [(name, f"{family}/{name}") for name in models.shipped
+                    if self.dataset[f"{family}/{name}"] == dataset]
             for name, folder in (uploads or {}).get(family, {}).items():
-                out.append((session_label(name, folder, lang), f"{family}/upload:{name}"))
+                if _card_dataset(Path(folder)) == dataset:
+                    out.append((session_label(name, folder, lang), f"{family}/upload:{name}"))
         return out
 
-    def default(self, count: int) -> list[str]:
-        """The first shipped model of each of the first `count` families."""
-        firsts = [f"{family}/{next(iter(m.shipped))}" for family, m in self.models.items() if m.shipped]
-        return firsts[:count]
+    def default(self, count: int, dataset: str = "mnist") -> list[str]:
+        """The first shipped model of each of the first `count` families on `dataset`."""
+        firsts = [next((f"{f}/{k}" for k in m.shipped if self.dataset[f"{f}/{k}"] == dataset), None)
+                  for f, m in self.models.items()]
+        return [v for v in firsts if v][:count]
 
-    def pick(self, value, uploads, steps: int) -> Picked:
+    def pick(self, value, uploads, steps: int, dataset: str = "mnist") -> Picked:
         family, _, name = str(value).partition("/")
         if family not in self.models:
             raise UserError("model_unknown", name=str(value)[:60], available=", ".join(self.models))
         models = self.models[family]
         engine = models.engine(name, uploads)
-        dataset = (getattr(engine, "card", None) or {}).get("dataset")
-        if dataset != DATASET:
-            raise UserError("metrics_not_mnist", name=str(value)[:60], dataset=dataset)
+        trained_on = (getattr(engine, "card", None) or {}).get("dataset")
+        if trained_on != dataset:
+            raise UserError("metrics_dataset_mismatch", name=str(value)[:60], dataset=trained_on, asked=dataset)
         spec = families.get(family)
         knobs = {k.name for k in spec.sample_knobs}
         options = {"sampler": "ddim", "steps": steps} if {"sampler", "steps"} <= knobs else {}
@@ -155,9 +169,10 @@ def score_row(label: str, r: dict, ms: float | None) -> str:
             f"{_pm(r['recall'], b.get('recall_std'), 3)} | {'–' if ms is None else f'{ms:.1f}'} |")
 
 
-def scores_text(lang: str, rows: list, floor: dict, n: int) -> str:
+def scores_text(lang: str, rows: list, floor: dict, n: int, dataset: str = "mnist") -> str:
     first = rows[0][1]
-    lines = [t("metrics.scores.space", lang, space=first["features"], real=first["n_real"], n=n), "",
+    lines = [t("metrics.scores.space", lang, space=first["features"], real=first["n_real"], n=n,
+               images=t(f"metrics.real.{dataset}", lang)), "",
              t("metrics.scores.head", lang), "|---|---|---|---|---|---|---|"]
     lines += [score_row(label, r, ms) for label, r, ms in rows]
     lines.append(score_row(t("metrics.scores.floor", lang), floor, None))
@@ -195,23 +210,24 @@ def trilemma_text(lang: str, result: tuple[Path, dict] | None, live: list[dict])
     return "\n".join(lines)
 
 
-def pitfall_text(lang: str, fids: dict, n: int, n_real: int, space: str) -> str:
+def pitfall_text(lang: str, fids: dict, n: int, n_real: int, space: str, dataset: str = "mnist") -> str:
     lines = [t("metrics.pitfall.head", lang), "|---|---|---|---|"]
     for label, row in fids.items():
         base = row["as_is"]
         cells = [f"{base:.1f}"] + [f"{row[k]:.1f} ({row[k] - base:+.1f})" for k in ("resize", "jpeg")]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return "\n".join(lines + ["", t("metrics.pitfall.note", lang, space=space, n=n, real=n_real)])
+    return "\n".join(lines + ["", t("metrics.pitfall.note", lang, space=space, n=n, real=n_real,
+                                     images=t(f"metrics.real.{dataset}", lang))])
 
 
 def sample_rows(strips: list[np.ndarray]) -> np.ndarray:
     """Each model's first SHOW samples, one row a model, grey or colour -> one RGB picture."""
     rows = []
+    side = max(28, *(images.shape[1] for images in strips))
     for images in strips:
         images = images[:SHOW]
         if images.shape[-1] == 1:
             images = np.repeat(images, 3, axis=-1)
-        side = 28
         if images.shape[1] != side:
             from PIL import Image
 
@@ -232,22 +248,31 @@ class MetricsHandlers:
         self.data_dir = None if data_dir is None else str(data_dir)
 
     def relabel(self, lang, v):
-        choices = self.catalogue.choices(v.uploads, lang)
-        known = {value for _, value in choices}
-        first = choices[0][1] if choices else None
-        out = {"models": gr.update(choices=choices, value=[m for m in (v.models or []) if m in known])}
-        for name in SINGLE:
-            value = getattr(v, name)
-            out[name] = gr.update(choices=choices, value=value if value in known else first)
-        return out
+        """The model lists of the chosen data set (the trilemma's: MNIST's), and the feature space named."""
+        dataset = v.dataset if v.dataset in DATASETS else "mnist"
+        out = {}
+        for name in ("models", *SINGLE):
+            data = TRILEMMA_DATASET if name == "tri_model" else dataset
+            choices = self.catalogue.choices(v.uploads, lang, data)
+            known = {value for _, value in choices}
+            if name == "models":
+                kept = [m for m in (v.models or []) if m in known]
+                out[name] = gr.update(choices=choices, value=kept or self.catalogue.default(2, data))
+            else:
+                value = getattr(v, name)
+                out[name] = gr.update(choices=choices, value=value if value in known else
+                                      (choices[0][1] if choices else None))
+        return {**out, **self.features_changed(lang, v)}
 
     def features_changed(self, lang, v):
-        """Inception offline: said at once, when it is chosen (not after sampling)."""
+        """The feature space named (the chosen data set's classifier, or Inception); Inception offline
+        is said at once, when it is chosen (not after sampling)."""
         try:
-            feature_space(v.features)
+            space = feature_space(v.features)
+            dataset = data_set(v.dataset)
         except UserError as err:
             return {"space": warn(err, lang)}
-        return {"space": ""}
+        return {"space": t("metrics.space.inception" if space == "inception" else f"metrics.space.{dataset}", lang)}
 
     def _settings(self, v, models: list) -> SimpleNamespace:
         """Every number checked before anything runs (the page's bounds do not bind an API caller)."""
@@ -257,11 +282,13 @@ class MetricsHandlers:
         seed = whole(v.seed, "metrics_seed_invalid", 0, SEED_HIGH)
         steps = whole(v.steps, "metrics_steps_invalid", STEPS_LOW, STEPS_HIGH)
         space = feature_space(getattr(v, "features", "classifier"))
-        picked = [self.catalogue.pick(m, v.uploads, steps) for m in models]
-        return SimpleNamespace(n=n, seed=seed, features=space, picked=picked, started=time.perf_counter())
+        dataset = data_set(getattr(v, "dataset", "mnist"))
+        picked = [self.catalogue.pick(m, v.uploads, steps, dataset) for m in models]
+        return SimpleNamespace(n=n, seed=seed, features=space, dataset=dataset, picked=picked,
+                               started=time.perf_counter())
 
-    def _real(self, space: str):
-        return evaluate.heldout_features(self.data_dir, space)
+    def _real(self, job):
+        return evaluate.heldout_features(self.data_dir, job.features, job.dataset)
 
     def _sample(self, lang, job, m: Picked, out: dict):
         """Sample m in steps of CHUNK images; yields status updates; leaves the images in out."""
@@ -275,16 +302,16 @@ class MetricsHandlers:
     def _score(self, lang, job, label: str, images, real, out: dict, rounds: int | None = None):
         rounds = ROUNDS if rounds is None else rounds
         for stage, result in evaluate.compare_steps(None, images, features=job.features, rounds=rounds,
-                                                    seed=job.seed, real_features=real):
+                                                    seed=job.seed, real_features=real, dataset=job.dataset):
             out["result"] = result
             yield {"status": t("metrics.status.scoring", lang, model=label, stage=stage,
                                s=time.perf_counter() - job.started)}
 
     def scores(self, lang, v):
-        """Sample every chosen model, score each against the held-out digits, then the floor."""
+        """Sample every chosen model, score each against the held-out images, then the floor."""
         job = self._settings(v, v.models)
         yield {"status": t("metrics.status.real", lang)}
-        real = self._real(job.features)
+        real = self._real(job)
         rows, strips = [], []
         for m in job.picked:
             got: dict = {}
@@ -292,15 +319,17 @@ class MetricsHandlers:
             yield from self._score(lang, job, m.label, got["images"], real, got)
             rows.append((m.label, got["result"], got["ms"]))
             strips.append(got["images"])
-        floor = self._floor(job.features)
+        floor = self._floor(job.features, job.dataset)
         yield {"status": t("metrics.status.done", lang, s=time.perf_counter() - job.started),
-               "table": scores_text(lang, rows, floor, job.n), "samples": display(sample_rows(strips), side=700)}
+               "table": scores_text(lang, rows, floor, job.n, job.dataset),
+               "samples": display(sample_rows(strips), side=700)}
 
-    def _floor(self, space: str) -> dict:
-        """The real-vs-real floor, once per feature space (on the compute thread, so no race)."""
-        key = (self.data_dir, space)
+    def _floor(self, space: str, dataset: str = "mnist") -> dict:
+        """The real-vs-real floor, once per feature space and data set (on the compute thread, so no race)."""
+        key = (self.data_dir, space, dataset)
         if key not in _FLOORS:
-            _FLOORS[key] = evaluate.real_floor(evaluate.heldout(self.data_dir), features=space, seed=0)
+            _FLOORS[key] = evaluate.real_floor(evaluate.heldout(self.data_dir, dataset), features=space, seed=0,
+                                               dataset=dataset)
         return _FLOORS[key]
 
     def curve(self, lang, v):
@@ -308,12 +337,12 @@ class MetricsHandlers:
         job = self._settings(v, [v.model])
         m = job.picked[0]
         yield {"status": t("metrics.status.real", lang)}
-        real = self._real(job.features)
+        real = self._real(job)
         got: dict = {}
         yield from self._sample(lang, job, m, got)
         curve = None
         for stage, curve in evaluate.fid_curve_steps(None, got["images"], features=job.features, seed=job.seed,
-                                                     real_features=real):
+                                                     real_features=real, dataset=job.dataset):
             yield {"status": t("metrics.status.scoring", lang, model=m.label, stage=stage,
                                s=time.perf_counter() - job.started)}
         kid = [k for k in curve["kid"] if k is not None]
@@ -324,27 +353,27 @@ class MetricsHandlers:
                "summary": summary, "plot": curve_chart(curve, lang)}
 
     def pitfall(self, lang, v):
-        """The same samples (and the same real digits) as they are, resized there and back, JPEG'd."""
+        """The same samples (and the same real images) as they are, resized there and back, JPEG'd."""
         job = self._settings(v, [v.pit_model])
         m = job.picked[0]
         yield {"status": t("metrics.status.real", lang)}
-        real = self._real(job.features)
+        real = self._real(job)
         got: dict = {}
         yield from self._sample(lang, job, m, got)
-        digits = evaluate.heldout(self.data_dir)
-        even = feature_spaces.extract(digits[0::2], job.features)
+        digits = evaluate.heldout(self.data_dir, job.dataset)
+        even = feature_spaces.extract(digits[0::2], job.features, job.dataset)
         sets = {m.label: (got["images"], real), t("metrics.pitfall.real", lang): (digits[1::2], even)}
         fids = {}
         for label, (images, against) in sets.items():
             fids[label] = {}
             for how in ("as_is", "resize", "jpeg"):
                 shown = images if how == "as_is" else evaluate.round_trip(images, how)
-                fake = feature_spaces.extract(shown, job.features)
+                fake = feature_spaces.extract(shown, job.features, job.dataset)
                 fids[label][how] = evaluate.scores.fid(against.features, fake.features)
                 yield {"status": t("metrics.status.scoring", lang, model=label, stage=how,
                                    s=time.perf_counter() - job.started)}
         yield {"status": t("metrics.status.done", lang, s=time.perf_counter() - job.started),
-               "table": pitfall_text(lang, fids, job.n, len(real.features), real.space)}
+               "table": pitfall_text(lang, fids, job.n, len(real.features), real.space, job.dataset)}
 
     def trilemma(self, lang, v):
         """The committed result's chart and table (and this session's live points). Without live
@@ -360,11 +389,12 @@ class MetricsHandlers:
         return _SHOWN.get(key, lambda: {"chart": trilemma_chart(rows, lang), "table": trilemma_text(lang, result, [])})
 
     def trilemma_live(self, lang, v):
-        """One model scored now, at N (classifier features, no bootstrap), added to the chart."""
-        job = self._settings(SimpleNamespace(**{**vars(v), "features": "classifier"}), [v.tri_model])
+        """One MNIST model scored now, at N (classifier features, no bootstrap), added to the chart."""
+        fixed = {"features": "classifier", "dataset": TRILEMMA_DATASET}
+        job = self._settings(SimpleNamespace(**{**vars(v), **fixed}), [v.tri_model])
         m = job.picked[0]
         yield {"status": t("metrics.status.real", lang)}
-        real = self._real(job.features)
+        real = self._real(job)
         got: dict = {}
         yield from self._sample(lang, job, m, got)
         yield from self._score(lang, job, m.label, got["images"], real, got, rounds=0)
@@ -399,12 +429,17 @@ def _run_row(reg, prefix: str, ui, run_key: str = "metrics.run"):
 
 
 def _features(reg):
-    """The feature space every computing sub-tab measures in (the trilemma's is the classifier's)."""
+    """The data set and the feature space every computing sub-tab measures in (the trilemma's: MNIST,
+    the classifier's); the line under them names the classifier of the chosen data set."""
     ui = SimpleNamespace()
-    ui.features = widget(reg, gr.Radio, choice_keys=[("metrics.features.classifier", "classifier"),
-                                                     ("metrics.features.inception", "inception")],
-                         value="classifier", label="metrics.features", elem_id="metrics-features")
-    ui.space = gr.Markdown(elem_id="metrics-space")
+    with gr.Row():
+        ui.dataset = widget(reg, gr.Radio, choice_keys=[("metrics.data.mnist", "mnist"),
+                                                        ("metrics.data.shapes", "shapes")],
+                            value="mnist", label="metrics.data", info="metrics.data.info", elem_id="metrics-dataset")
+        ui.features = widget(reg, gr.Radio, choice_keys=[("metrics.features.classifier", "classifier"),
+                                                         ("metrics.features.inception", "inception")],
+                             value="classifier", label="metrics.features", elem_id="metrics-features")
+    ui.space = gr.Markdown(t("metrics.space.mnist", reg.lang), elem_id="metrics-space")
     return ui
 
 
@@ -481,11 +516,12 @@ def _numbers_in(ui) -> dict:
 def _wire_runs(form, h, fs, sc, cv, pf, tr):
     """The four computing events: streamed, one long run per session, Stop cancels between steps."""
     runs = (
-        (sc, h.scores, {"models": sc.models, **_numbers_in(sc), "features": fs.features},
+        (sc, h.scores, {"models": sc.models, **_numbers_in(sc), "features": fs.features, "dataset": fs.dataset},
          {"status": sc.status, "table": sc.table, "samples": sc.samples}, "metrics_scores"),
-        (cv, h.curve, {"model": cv.model, **_numbers_in(cv), "features": fs.features},
+        (cv, h.curve, {"model": cv.model, **_numbers_in(cv), "features": fs.features, "dataset": fs.dataset},
          {"status": cv.status, "summary": cv.summary, "plot": cv.plot}, "metrics_curve"),
-        (pf, h.pitfall, {"pit_model": pf.pit_model, **_numbers_in(pf), "features": fs.features},
+        (pf, h.pitfall, {"pit_model": pf.pit_model, **_numbers_in(pf), "features": fs.features,
+                         "dataset": fs.dataset},
          {"status": pf.status, "table": pf.table}, "metrics_pitfall"),
         (tr, h.trilemma_live, {"tri_model": tr.tri_model, **_numbers_in(tr), "live": tr.live},
          {"status": tr.status, "live": tr.live, "chart": tr.chart, "table": tr.table}, "metrics_trilemma_live"),
@@ -496,12 +532,14 @@ def _wire_runs(form, h, fs, sc, cv, pf, tr):
 
 
 def _wire_session(ctx, form, h, fs, sc, cv, pf, tr):
-    """Model lists follow uploads and trained models; Inception offline is said at once; the trilemma
-    chart on load and in the new language."""
+    """Model lists follow the data set, uploads and trained models; the feature space is named (Inception
+    offline said at once); the trilemma chart on load and in the new language."""
     lists = {"models": sc.models, "model": cv.model, "pit_model": pf.pit_model, "tri_model": tr.tri_model}
-    relabel = form(h.relabel, lists, lists)
+    chosen = {"features": fs.features, "dataset": fs.dataset}
+    relabel = form(h.relabel, {**lists, **chosen}, {**lists, "space": fs.space})
     ctx.uploads.change(*relabel, **QUIET, **PRIVATE)
-    fs.features.change(*form(h.features_changed, {"features": fs.features}, {"space": fs.space}, compute=False),
+    fs.dataset.change(*relabel, api_name="metrics_dataset", **QUIET)
+    fs.features.change(*form(h.features_changed, chosen, {"space": fs.space}, compute=False),
                        api_name="metrics_features", **QUIET)
     shown = form(h.trilemma, {"live": tr.live}, {"chart": tr.chart, "table": tr.table})
     ctx.opening.event(*shown, **QUIET, **PRIVATE)

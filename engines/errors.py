@@ -729,9 +729,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Pick from {low} to {high} models; got {n}.",
         "zh": "请选择 {low} 到 {high} 个模型；当前为 {n} 个。",
     },
-    "metrics_not_mnist": {
-        "en": "'{name}' was trained on '{dataset}'; these metrics compare with held-out MNIST digits. Pick an MNIST model.",
-        "zh": "“{name}”是在“{dataset}”上训练的；这些指标与留出的 MNIST 数字比较。请选择一个 MNIST 模型。",
+    # --- metrics on a second data set (shapes: engines.metrics, demo/metrics_tab.py) ----------
+    "metrics_dataset_unknown": {
+        "en": "The metrics have no classifier for the data set '{name}'; they know {available}.",
+        "zh": "评估指标没有数据集“{name}”的分类器；目前支持：{available}。",
+    },
+    "metrics_dataset_mismatch": {
+        "en": "'{name}' was trained on '{dataset}', not '{asked}': pick a model of that data set, or the other data set.",
+        "zh": "“{name}”是在“{dataset}”上训练的，而不是“{asked}”：请选择该数据集的模型，或者换一个数据集。",
     },
 }
 

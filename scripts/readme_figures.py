@@ -77,6 +77,22 @@ def trilemma(data: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def metrics_shapes(data: dict) -> str:
+    """The shipped shapes models in the shapes classifier's space (`benchmarks/metrics_shapes.py`).
+    Its README block (<!-- figures:metrics-shapes from benchmarks/results/metrics_shapes-cpu-....json
+    ... -->) comes with the README's shapes paragraph; MAKERS lists it then."""
+    lines = [f"| model (N = {data['n']:,}) | FID ± bootstrap std | KID | precision | recall | IS, shape head |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for row in sorted(data["rows"], key=lambda r: r["fid"]):
+        lines.append(f"| `{row['label']}` | {_pm(row['fid'], row['fid_std'])} | {row['kid']['mean']:.0f} | "
+                     f"{_pm(row['precision'], row['precision_std'], 3)} | {_pm(row['recall'], row['recall_std'], 3)} | "
+                     f"{row['is']:.2f} |")
+    floor = data["floor"]
+    lines.append(f"| held-out vs held-out (1,000 vs 1,000) | {floor['fid']:.1f} | {floor['kid']['mean']:.0f} | "
+                 f"{floor['precision']:.3f} | {floor['recall']:.3f} | {floor['is']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
 MAKERS = {"metrics-scores": metrics_scores, "metrics-speed": metrics_speed, "trilemma": trilemma}
 
 

@@ -53,9 +53,9 @@ def last(gen):
     return out
 
 
-def scores(api, models=(VAE,), n=40, seed=0, steps=10, features="classifier", lang="en"):
+def scores(api, models=(VAE,), n=40, seed=0, steps=10, features="classifier", lang="en", dataset="mnist"):
     get, _ = api
-    return get("metrics_scores")(lang, {}, list(models), n, seed, steps, features)
+    return get("metrics_scores")(lang, {}, list(models), n, seed, steps, features, dataset)
 
 
 def test_whole_numbers_only():
@@ -89,10 +89,11 @@ def test_the_tab_scores_what_the_engine_scores(api, tables):
 @pytest.mark.parametrize("field, value", [
     ("n", float("nan")), ("n", -5), ("n", 10**9), ("n", 20.5), ("seed", -1), ("seed", float("inf")),
     ("steps", 0), ("models", []), ("models", [VAE] * 5), ("models", ["vae/no-such-model"]),
-    ("features", "clip"), ("features", "inception"),
+    ("features", "clip"), ("features", "inception"), ("dataset", "shapes"), ("dataset", "faces"),
 ])
 def test_hostile_inputs_get_a_message_in_both_languages(api, field, value):
-    settings = {"models": [VAE], "n": 40, "seed": 0, "steps": 10, "features": "classifier", field: value}
+    settings = {"models": [VAE], "n": 40, "seed": 0, "steps": 10, "features": "classifier", "dataset": "mnist",
+                field: value}
     for lang in ("en", "zh"):
         with pytest.raises(gr.Error) as err:
             last(scores(api, **settings, lang=lang))
@@ -118,9 +119,9 @@ def test_a_stopped_run_and_two_runs_at_once_break_nothing(api, tables):
 
 def test_fid_against_n_extrapolates_and_the_pitfall_moves_fid(api):
     get, _ = api
-    status, summary, plot = last(get("metrics_curve")("en", {}, VAE, 200, 0, 10, "classifier"))
+    status, summary, plot = last(get("metrics_curve")("en", {}, VAE, 200, 0, 10, "classifier", "mnist"))
     assert plot.ndim == 3 and plot.shape[1] > 800 and "infinite N" in summary
-    status, table = last(get("metrics_pitfall")("zh", {}, VAE, 40, 0, 10, "classifier"))
+    status, table = last(get("metrics_pitfall")("zh", {}, VAE, 40, 0, 10, "classifier", "mnist"))
     deltas = [float(x) for x in re.findall(r"\(([+-][0-9.]+)\)", table)]
     assert len(deltas) == 4 and any(abs(x) > 0.05 for x in deltas) and CJK.search(table)
 
@@ -143,7 +144,8 @@ def test_every_string_has_chinese_and_the_tab_is_in_the_app(api):
     get, _ = api
     for key, (en, zh) in METRICS_STRINGS.items():
         assert en and zh and (CJK.search(zh) or key.startswith("metrics.plot.") or en == zh), key
-    for name in ("metrics_scores", "metrics_curve", "metrics_pitfall", "metrics_trilemma_live", "metrics_features"):
+    for name in ("metrics_scores", "metrics_curve", "metrics_pitfall", "metrics_trilemma_live", "metrics_features",
+                 "metrics_dataset"):
         assert name in get.fns, name
     assert app.TABS[-1] is metrics_tab.build
 
@@ -151,6 +153,27 @@ def test_every_string_has_chinese_and_the_tab_is_in_the_app(api):
 def test_choosing_inception_offline_says_so_at_once(api, monkeypatch):
     get, _ = api
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    said = get("metrics_features")("zh", {}, "inception")
+    said = get("metrics_features")("zh", {}, "inception", "mnist")
     assert said.startswith("⚠️") and "Inception" in said and CJK.search(said)
-    assert get("metrics_features")("en", {}, "classifier") == ""
+    assert "MNIST classifier (128 dims)" in get("metrics_features")("en", {}, "classifier", "mnist")
+
+
+def test_the_data_set_switches_the_models_the_classifier_and_the_real_images(api):
+    """Shapes chosen: the lists offer shapes models (the trilemma's stays MNIST), the shapes classifier
+    is named in both languages, and a shapes model is scored against held-out shapes."""
+    get, _ = api
+    switched = get("metrics_dataset")("en", {}, [VAE], VAE, VAE, VAE, "classifier", "shapes")
+    models, model, pit_model, tri_model, space = switched
+    offered = {value for _, value in models["choices"]}
+    assert "vae/shapes-vae-z16" in offered and "ddpm/shapes-ddpm" in offered and VAE not in offered
+    assert models["value"] and set(models["value"]) <= offered and model["value"] in offered
+    assert VAE in {value for _, value in tri_model["choices"]} and tri_model["value"] == VAE
+    assert "shapes classifier (128 dims)" in space and "8 shapes" in space
+    assert "shapes 分类器" in get("metrics_dataset")("zh", {}, [], None, None, None, "classifier", "shapes")[-1]
+    back = get("metrics_dataset")("en", {}, models["value"], None, None, None, "classifier", "mnist")
+    assert VAE in {value for _, value in back[0]["choices"]} and "MNIST classifier" in back[-1]
+    status, table, samples = last(scores(api, models=("vae/shapes-vae-z16",), n=40, dataset="shapes"))
+    assert "shapes-classifier (penultimate layer, 128 dims)" in table and "held-out shapes images" in table
+    fid = float(re.search(r"\| shapes-vae-z16 \| ([0-9.]+) ± [0-9.]+ \|", table).group(1))
+    floor = float(re.search(r"\| real vs real \(1,000 vs 1,000\) \| ([0-9.]+) \|", table).group(1))
+    assert fid > 3 * floor and samples.std() > 10

@@ -67,3 +67,13 @@ def test_the_checks_can_fail(tmp_path):
     assert "old" not in new and f"{source['table'][0]['fid']:.1f}" in new
     with pytest.raises(FileNotFoundError):
         rf.render(marked.replace("r.json", "gone.json"), root=tmp_path)
+
+
+def test_the_shapes_table_has_a_result_behind_each_figure():
+    found = sorted((rf.ROOT / "benchmarks" / "results").glob("metrics_shapes-cpu-*.json"))
+    if not found:
+        pytest.skip("no committed shapes metrics result")
+    data = json.loads(found[-1].read_text(encoding="utf-8"))
+    body = rf.metrics_shapes(data)
+    assert body.count("\n|") == len(data["rows"]) + 2 and "shapes-vae-z16" in body
+    assert unbacked(body, data) == []
