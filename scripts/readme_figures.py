@@ -93,7 +93,8 @@ def metrics_shapes(data: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-MAKERS = {"metrics-scores": metrics_scores, "metrics-speed": metrics_speed, "trilemma": trilemma}
+MAKERS = {"metrics-scores": metrics_scores, "metrics-speed": metrics_speed, "trilemma": trilemma,
+          "metrics-shapes": metrics_shapes}
 
 
 def render(text: str, root: Path = ROOT) -> str:
