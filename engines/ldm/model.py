@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import runtime
 from ..diffusion.unet import ResBlock, SelfAttention, Upsample, _zero, timestep_embedding
 from ..scenes.autoencoder import Autoencoder
 from ..scenes.autoencoder import Config as AEConfig
@@ -140,7 +141,8 @@ class LatentDiffusion(nn.Module):
     def __init__(self, config):
         super().__init__()
         from ..scenes.text import text_encoder_config
-        from transformers import BertModel
+        with runtime.HEAVY_IMPORTS:  # never beside the warm-up thread's import of the same package
+            from transformers import BertModel
 
         self.config = config
         self.autoencoder = Autoencoder(AEConfig(image_size=64, widths=tuple(config.ae_widths),

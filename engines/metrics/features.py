@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import runtime
 from ..errors import UserError
 
 CLASSIFIER_DIR = Path(__file__).resolve().parents[2] / "assets" / "mnist-classifier"
@@ -159,7 +160,8 @@ def offline() -> bool:
 
 
 def _build_inception():
-    from torchmetrics.image.fid import NoTrainInceptionV3
+    with runtime.HEAVY_IMPORTS:  # never beside the warm-up thread's import of the same package
+        from torchmetrics.image.fid import NoTrainInceptionV3
 
     return NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048", "logits_unbiased"]).eval()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .. import runtime
 from .features import as_float
 
 CHUNK = 250  # images per encode / decode call
@@ -24,7 +25,8 @@ def reconstruct(engine, images: np.ndarray) -> np.ndarray:
 def psnr_ssim(real, recon) -> dict:
     """Per-image PSNR (dB, pixels in [0, 1]) and SSIM (Gaussian window 11, sigma 1.5) of `recon`
     against `real`, both uint8 (N, H, W[, C]) -> their means and standard deviations over images."""
-    from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
+    with runtime.HEAVY_IMPORTS:  # never beside the warm-up thread's import of the same package
+        from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
     a, b = as_float(real), as_float(recon)
     assert a.shape == b.shape, (a.shape, b.shape)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import runtime
 from ..errors import UserError
 
 
@@ -57,7 +58,8 @@ def _check(real: torch.Tensor, fake: torch.Tensor, low: int = 2) -> None:
 def fid(real: torch.Tensor, fake: torch.Tensor) -> float:
     """Frechet distance between Gaussians fitted to real (N, D) and fake (M, D) features
     (Heusel et al. 2017): ||mu_r - mu_f||^2 + Tr(S_r + S_f - 2 (S_r S_f)^(1/2))."""
-    from torchmetrics.image.fid import FrechetInceptionDistance
+    with runtime.HEAVY_IMPORTS:  # never beside the warm-up thread's import of the same package
+        from torchmetrics.image.fid import FrechetInceptionDistance
 
     _check(real, fake)
     metric = FrechetInceptionDistance(feature=_Given(real.shape[1]), reset_real_features=True)
@@ -73,7 +75,8 @@ def kid(real: torch.Tensor, fake: torch.Tensor, *, subsets: int = 20, subset_siz
     kernel k(x, y) = (x.y / D + 1)^3, averaged over `subsets` random subsets of
     subset_size per side (default min(1000, N / 2, M / 2): subsets that differ, so their std says
     something) -> (mean, std over subsets)."""
-    from torchmetrics.image.kid import KernelInceptionDistance
+    with runtime.HEAVY_IMPORTS:  # never beside the warm-up thread's import of the same package
+        from torchmetrics.image.kid import KernelInceptionDistance
 
     _check(real, fake, low=4)
     size = min(subset_size or 1000, len(real) if subset_size else len(real) // 2,
@@ -93,7 +96,8 @@ def kid(real: torch.Tensor, fake: torch.Tensor, *, subsets: int = 20, subset_siz
 def inception_score(logits: torch.Tensor, *, splits: int = 10, seed: int = 0) -> tuple[float, float]:
     """exp(E_x KL(p(y|x) || p(y))) over `splits` parts of the images (Salimans et al. 2016),
     from class logits (N, K) -> (mean, std over splits)."""
-    from torchmetrics.image.inception import InceptionScore
+    with runtime.HEAVY_IMPORTS:  # never beside the warm-up thread's import of the same package
+        from torchmetrics.image.inception import InceptionScore
 
     metric = InceptionScore(feature=_Given(logits.shape[1]), splits=min(splits, len(logits)))
     metric.update(logits.double())

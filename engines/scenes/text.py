@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from .. import runtime
 from .grammar import EN, TEMPLATES, ZH, en_plural
 
 SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")   # ids 0-4
@@ -142,7 +143,8 @@ def build_vocabulary() -> Vocabulary:
 
 def text_encoder_config(vocab_size: int, *, hidden: int = 128, layers: int = 4, heads: int = 4, max_len: int = 32):
     """A small BERT config (built from scratch, nothing downloaded): token embeddings (B, T, hidden)."""
-    from transformers import BertConfig
+    with runtime.HEAVY_IMPORTS:  # never beside the warm-up thread's import of the same package
+        from transformers import BertConfig
 
     return BertConfig(vocab_size=vocab_size, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
                       intermediate_size=4 * hidden, max_position_embeddings=max_len, pad_token_id=PAD,
@@ -151,6 +153,7 @@ def text_encoder_config(vocab_size: int, *, hidden: int = 128, layers: int = 4, 
 
 def build_text_encoder(vocab: Vocabulary, **kw):
     """`transformers.BertModel` from `text_encoder_config`, randomly initialised (torch.manual_seed first)."""
-    from transformers import BertModel
+    with runtime.HEAVY_IMPORTS:  # never beside the warm-up thread's import of the same package
+        from transformers import BertModel
 
     return BertModel(text_encoder_config(len(vocab), **kw), add_pooling_layer=False)
