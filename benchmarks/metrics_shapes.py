@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import json
 import time
-from pathlib import Path
 
 from benchmarks.common import ROOT, emit
 
@@ -75,10 +73,7 @@ def main(argv=None) -> None:
 
     torch.set_num_threads(args.threads)
     result = run(args.n or (200 if args.quick else 2000), args.quick)
-    emit(result)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

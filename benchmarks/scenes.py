@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
 import torch
 
@@ -108,9 +107,7 @@ def main(argv=None) -> dict:
               "speed": speed(n_speed), "judge": accuracy(model, n_judge),
               "judge_card": {"steps": card.get("steps"), "images_seen": card.get("images_seen"),
                              "wall_time_s": card.get("wall_time_s")}}
-    emit(result)
-    if a.out:
-        Path(a.out).write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    emit(result, a.out)
     return result
 
 

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import json
 import time
-from pathlib import Path
 
 from benchmarks.common import ROOT, data_dir as default_data_dir, emit
 
@@ -103,10 +101,7 @@ def main(argv=None) -> None:
     torch.set_num_threads(args.threads)
     n = args.n or (200 if args.quick else 2000)
     result = run(n, args.data_dir or default_data_dir(), args.quick)
-    emit(result)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    emit(result, args.out)
 
 
 if __name__ == "__main__":
