@@ -125,6 +125,13 @@ def hardware_summary(dev: torch.device | None = None) -> str:
 # a class's slider moves never wait for a unit to end. It runs torch with one OpenMP thread (its
 # own team; OpenMP's thread count is per calling thread), so the compute thread keeps its team
 # of two. GENLAB_INTERACTIVE_THREAD=0 turns it off (one thread, as before).
+#
+# While sliders move, the two threads' teams would want three cores of a 2-core Space, and a
+# slider's task waits for a core behind the trainer's team. So for as long as interactive tasks
+# keep arriving (any in the last YIELD_CORE_S), the compute thread's background work runs with
+# one OpenMP thread fewer, set at each unit's start and at each `give_way` inside a unit: the
+# trainers slow down while a class drags sliders and get their cores back a moment after.
+# GENLAB_YIELD_CORE=0 turns that off.
 
 INTERACTIVE, BACKGROUND = "interactive", "background"
 LINGER_S = 0.005  # s the thread waits for the least served background owner's next task
@@ -133,6 +140,8 @@ BACKGROUND_WAIT_S = 1.0  # s: interactive tasks go first until background work h
 _LANE: contextvars.ContextVar[tuple[str, object] | None] = contextvars.ContextVar("genlab_lane", default=None)
 _THREAD_NAME = "genlab-compute"
 INTERACTIVE_THREAD = os.environ.get("GENLAB_INTERACTIVE_THREAD", "1").strip() != "0"
+YIELD_CORE = os.environ.get("GENLAB_YIELD_CORE", "1").strip() != "0"
+YIELD_CORE_S = 0.5  # s after the last interactive task during which background work leaves a core free
 
 
 @contextlib.contextmanager
@@ -188,8 +197,12 @@ class _Task:
 class _Scheduler:
     """The compute thread and its two lanes (see above). One per process."""
 
-    def __init__(self, wait_s: float = BACKGROUND_WAIT_S, helper: bool = INTERACTIVE_THREAD):
+    def __init__(self, wait_s: float = BACKGROUND_WAIT_S, helper: bool = INTERACTIVE_THREAD,
+                 yield_core: bool = YIELD_CORE, threads: int | None = None):
         self.wait_s = wait_s
+        self.last_interactive = -math.inf  # monotonic time of the last interactive task submitted
+        self.threads = threads  # the compute thread's own OpenMP team (default: read on that thread)
+        self.yield_core = yield_core and helper
         self.cond = threading.Condition()
         self.interactive: collections.deque[_Task] = collections.deque()
         self.background: dict[object, collections.deque[_Task]] = {}  # owner -> its tasks, in arrival order
@@ -215,6 +228,7 @@ class _Scheduler:
                 self.background.setdefault(task.owner, collections.deque()).append(task)
             else:
                 self.interactive.append(task)
+                self.last_interactive = time.monotonic()
             self.cond.notify_all()  # the compute thread, or the interactive one while it is busy
 
     def _starved(self) -> bool:
@@ -243,7 +257,24 @@ class _Scheduler:
             return task
         return self.interactive.popleft()
 
+    def fit_threads(self) -> int:
+        """On the compute thread: its OpenMP team for the background work about to run, one
+        thread fewer while interactive tasks keep arriving (see above) -> the team size set."""
+        if self.threads is None:
+            self.threads = torch.get_num_threads()
+        want = self.threads
+        if self.yield_core and self.threads > 1 and self.helper is not None and \
+                time.monotonic() - self.last_interactive < YIELD_CORE_S:
+            want = self.threads - 1
+        if torch.get_num_threads() != want:
+            torch.set_num_threads(want)
+        return want
+
     def _main(self) -> None:
+        if self.threads is None:
+            self.threads = torch.get_num_threads()
+        else:
+            torch.set_num_threads(self.threads)
         while True:
             with self.cond:
                 while not self.interactive and not self.background:
@@ -253,6 +284,7 @@ class _Scheduler:
                 if self.interactive:
                     self.cond.notify_all()  # the interactive thread may take those now
             t0, self.inline_s = time.monotonic(), 0.0
+            self.fit_threads() if task.priority == BACKGROUND else self.full_team()
             task.run()
             with self.cond:
                 self.current = None
@@ -262,6 +294,11 @@ class _Scheduler:
                     if task.owner in self.used:
                         self.used[task.owner] += self.progress - t0 - self.inline_s
                         self._linger_locked(task.owner)
+
+    def full_team(self) -> None:
+        """On the compute thread: its whole OpenMP team again (an interactive task is running)."""
+        if self.threads is not None and torch.get_num_threads() != self.threads:
+            torch.set_num_threads(self.threads)
 
     def _help(self) -> None:
         """The interactive thread: interactive tasks that arrive while the compute thread is busy."""
@@ -306,6 +343,7 @@ class _Scheduler:
             # inference_mode or no_grad, and a trainer replays its random draws through a torch
             # function mode that must not see (and refuse) a slider's own draws.
             t0 = time.monotonic()
+            self.full_team()
             with torch.inference_mode(False), torch.enable_grad(), _no_torch_function_modes():
                 task.run()
             self.inline_s += time.monotonic() - t0
@@ -355,6 +393,7 @@ def give_way() -> None:
         current = sched.current
         if current is not None and current.priority == BACKGROUND:
             sched.yield_to_interactive()
+            sched.fit_threads()
 
 
 # How long a thread that wants the GIL waits before asking its holder to let go (Python's default

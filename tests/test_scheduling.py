@@ -432,3 +432,63 @@ def test_the_interactive_thread_decodes_while_a_training_step_holds_the_lock():
         assert fg.future.result(5) is True  # not blocked behind the step
     finally:
         release.set()
+
+
+def test_background_work_leaves_a_core_to_sliders_while_they_move(monkeypatch):
+    """While interactive tasks keep arriving, a background unit runs with one OpenMP thread fewer
+    (set at its start and at each give_way inside it); a moment after the last one, the whole team
+    again. With the setting off, or without the interactive thread, always the whole team."""
+    monkeypatch.setattr(runtime, "YIELD_CORE_S", 0.3)
+
+    def team():
+        return torch.get_num_threads()
+
+    def unit_after_slider(sched):
+        fg = runtime._Task(lambda: None, (), {}, runtime.INTERACTIVE, None)
+        sched.submit(fg)
+        fg.future.result(5)
+        bg = runtime._Task(team, (), {}, runtime.BACKGROUND, "job")
+        sched.submit(bg)
+        return bg.future.result(5)
+
+    sched = runtime._Scheduler(helper=True, yield_core=True, threads=2)
+    assert unit_after_slider(sched) == 1
+    time.sleep(0.4)  # the sliders stopped
+    bg = runtime._Task(team, (), {}, runtime.BACKGROUND, "job")
+    sched.submit(bg)
+    assert bg.future.result(5) == 2
+    # An interactive task the compute thread runs itself gets its whole team.
+    fg = runtime._Task(team, (), {}, runtime.INTERACTIVE, None)
+    sched.submit(fg)
+    assert fg.future.result(5) == 2
+    for helper, yield_core in ((True, False), (False, True)):
+        sched = runtime._Scheduler(helper=helper, yield_core=yield_core, threads=2)
+        assert unit_after_slider(sched) == 2
+
+
+def test_a_long_unit_gives_its_core_back_and_takes_it_again_at_give_way(monkeypatch):
+    """Inside one background unit, give_way re-fits the team: a core fewer once sliders move,
+    the whole team once they have stopped for YIELD_CORE_S."""
+    monkeypatch.setattr(runtime, "YIELD_CORE_S", 0.3)
+    sched = runtime._Scheduler(helper=True, yield_core=True, threads=2)
+    monkeypatch.setattr(runtime, "_SCHEDULER", sched)
+    go, seen = threading.Event(), []
+
+    def unit():
+        seen.append(torch.get_num_threads())
+        go.wait(10)
+        runtime.give_way()
+        seen.append(torch.get_num_threads())
+        time.sleep(0.4)
+        runtime.give_way()
+        seen.append(torch.get_num_threads())
+
+    bg = runtime._Task(unit, (), {}, runtime.BACKGROUND, "job")
+    sched.submit(bg)
+    time.sleep(0.1)
+    fg = runtime._Task(lambda: None, (), {}, runtime.INTERACTIVE, None)
+    sched.submit(fg)
+    fg.future.result(5)
+    go.set()
+    bg.future.result(5)
+    assert seen == [2, 1, 2]
