@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 from . import vae_plots
 from .plots_common import render
 
-CIRCLE_COLOUR = "#222222"
+CIRCLE_COLOUR = "#d62728"  # red: visible even where the map spans +-60 and the circles are small
 SAMPLE_COLOUR = (0, 0, 0)
 SAMPLE_HALO = (255, 255, 255)
 
@@ -37,7 +37,7 @@ def latent_map(points: np.ndarray, labels: np.ndarray | None, lim: float, title:
                 ax.legend(loc="upper right", fontsize=6.5, ncol=5, handletextpad=0.1, columnspacing=0.6,
                           framealpha=0.8, borderpad=0.3)
         for r, style in ((1, "-"), (2, "--"), (3, ":")):
-            ax.add_patch(Circle((0, 0), r, fill=False, ec=CIRCLE_COLOUR, lw=1.1, ls=style, zorder=3))
+            ax.add_patch(Circle((0, 0), r, fill=False, ec=CIRCLE_COLOUR, lw=1.4, ls=style, zorder=3))
         ax.set_xlim(-lim, lim)
         ax.set_ylim(-lim, lim)
         ax.set_xlabel("z₁", fontsize=9)

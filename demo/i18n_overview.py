@@ -66,8 +66,8 @@ OVERVIEW_STRINGS: dict[str, tuple[str, str]] = {
     # autoencoder
     "overview.ae.name": ("**Autoencoder** (not generative)", "**自编码器**（不是生成模型）"),
     "overview.ae.likelihood": ("None: reconstruction loss only", "无：只有重构损失"),
-    "overview.ae.speed": ("One decoder pass, but no prior to draw z from: samples fall into holes",
-                          "一次解码器前向，但没有可采样 z 的先验：样本会落进空洞"),
+    "overview.ae.speed": ("One decoder pass, but no prior to draw z from: N(0, I) misses most of its codes",
+                          "一次解码器前向，但没有可采样 z 的先验：N(0, I) 覆盖不到它的大部分编码"),
     "overview.ae.latent": ("Low-dim codes, unstructured", "低维编码，无结构约束"),
     "overview.ae.stability": ("Stable", "稳定"),
     # VAE
@@ -132,9 +132,11 @@ OVERVIEW_STRINGS: dict[str, tuple[str, str]] = {
     "overview.holes": (
         "Sampling z ~ N(0, I) through the autoencoder and the VAE (`{file}`, {n} draws each): the MNIST "
         "classifier is at least 90% sure of **{ae:.0%}** of the autoencoder's samples and **{vae:.0%}** of "
-        "the VAE's.",
+        "the VAE's; it calls {ae_top:.0%} of the autoencoder's samples a {ae_digit}, while no digit gets more "
+        "than {vae_top:.0%} of the VAE's.",
         "通过自编码器和 VAE 解码 z ~ N(0, I)（`{file}`，各 {n} 次采样）：MNIST 分类器对自编码器样本中的 "
-        "**{ae:.0%}**、VAE 样本中的 **{vae:.0%}** 有至少 90% 的把握。",
+        "**{ae:.0%}**、VAE 样本中的 **{vae:.0%}** 有至少 90% 的把握；它把自编码器样本的 {ae_top:.0%} 判为 "
+        "{ae_digit}，而 VAE 的样本中没有哪个数字超过 {vae_top:.0%}。",
     ),
     "overview.open.metrics": ("Open the Metrics tab →", "打开“评估指标”标签页 →"),
     "overview.next.title": ("A path through the course", "学习路线"),
@@ -222,6 +224,8 @@ def _holes(holes) -> tuple[str, str]:
         return "", ""
     name, data = holes
     en, zh = OVERVIEW_STRINGS["overview.holes"]
+    counts = {side: data[side]["prior_samples"]["class_counts"] for side in ("ae", "vae")}
     params = {"file": f"benchmarks/results/{name}", "n": data["n"], "ae": data["ae"]["sure_fraction"],
-              "vae": data["vae"]["sure_fraction"]}
+              "vae": data["vae"]["sure_fraction"], "ae_digit": max(range(10), key=counts["ae"].__getitem__),
+              "ae_top": max(counts["ae"]) / sum(counts["ae"]), "vae_top": max(counts["vae"]) / sum(counts["vae"])}
     return en.format(**params), zh.format(**params)
