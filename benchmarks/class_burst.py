@@ -201,8 +201,8 @@ SLIDERS = {"vae_slider": ("vae-slider-{k}", (-3.0, 3.0), 0.05),
            "diffusion_forward": ("diffusion-fwd-t", (0, 1000), 1)}
 
 
-# kind -> the tabs a student opens before moving it (the first tab starts with the page)
-SLIDER_TABS = {"vae_slider": (), "gan_truncation_psi": ("gan-tab",), "diffusion_forward": ("diffusion-tab",)}
+# kind -> the tabs a student opens before moving it (the first tab, the Overview, starts with the page)
+SLIDER_TABS = {"vae_slider": ("vae-tab",), "gan_truncation_psi": ("gan-tab",), "diffusion_forward": ("diffusion-tab",)}
 
 
 def slider_move(kind: str, i: int, rng: random.Random):

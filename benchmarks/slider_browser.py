@@ -28,6 +28,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import data_dir, emit, percentiles  # noqa: E402
+from tests.browser_tabs import open_vae  # noqa: E402
 from tests.launch import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, launched_app  # noqa: E402
 
 PAUSE_S = 0.3   # between presses, so each press is its own event
@@ -177,7 +178,9 @@ def generate(page) -> None:
 def run_sliders(browser, urls: list[str], names: list[str], presses: int) -> list[dict]:
     """Each slider measured on every app in turn (app A, app B, next slider ...), so a change in
     the machine's load touches both alike."""
-    pages = [open_page(browser, url, "#vae-interp-image img") for url in urls]
+    pages = [open_page(browser, url, "#vae-tab-button") for url in urls]
+    for page in pages:
+        open_vae(page)  # the Overview is the first tab
     time.sleep(2)  # the load chain of every tab
     out = [{} for _ in urls]
     for name in names:

@@ -20,7 +20,7 @@ from PIL import Image
 
 from engines.errors import UserError
 
-from . import vae_plots
+from . import ae_compare, vae_plots
 from .common import (
     COMPUTE,
     LIVE,
@@ -627,6 +627,7 @@ def build(ctx: AppContext) -> None:
             ip = _interp_tab(reg)
             sl = _sliders_tab(reg)
             mp = _map_tab(reg, choices, models.default(DEFAULT_MAP_MODEL))
+            ae_compare.build(ctx, models)  # the autoencoder's holes beside the VAE (demo/ae_compare.py)
             rc = _recon_tab(reg, choices, models)
             _explain_tab(reg)
     form = Form(ctx.lang, uploads=ctx.uploads)

@@ -9,6 +9,10 @@ Training maximises the ELBO (Kingma & Welling 2014, eq. 3):
 with z = mu + sigma * eps (the reparameterisation trick), and the KL in closed form:
 
     KL = 1/2 * sum_j (mu_j^2 + sigma_j^2 - log sigma_j^2 - 1).
+
+`kind="autoencoder"` is the plain deterministic autoencoder with the same networks: z = mu(x),
+no noise, no KL, the loss -log p(x|z) alone (the encoder's logvar half is left unused). Nothing
+pulls its codes toward N(0, I), which is what the VAE tab's comparison shows.
 """
 
 from __future__ import annotations
@@ -45,6 +49,11 @@ class Config(FamilyConfig):
     hidden: int = 512                      # width of the fully connected layer around z
     beta: float = 1.0                      # weight of the KL term (beta-VAE, Higgins et al. 2017)
     likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"  # p(x|z)
+    kind: Literal["vae", "autoencoder"] = "vae"  # autoencoder: z = mu(x), no sampling, no KL
+
+    @property
+    def variational(self) -> bool:
+        return self.kind == "vae"
 
     def validate(self) -> None:
         if self.channels not in (1, 3):
@@ -130,8 +139,15 @@ def recon_nll(model: VAE, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor
 
 
 def elbo_terms(model: VAE, x: torch.Tensor, gen: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-    """One-sample ELBO terms per example (nats): recon = -log p(x|z), kl, and their sum (beta = 1)."""
+    """One-sample ELBO terms per example (nats): recon = -log p(x|z), kl, and their sum (beta = 1).
+
+    An autoencoder has no q(z|x) to sample nor a KL: z = mu, kl = 0, and "neg_elbo" is only the
+    reconstruction term (no bound on -log p(x); nothing is drawn from `gen`)."""
     mu, logvar = model.encode(x)
+    if not model.config.variational:
+        recon = recon_nll(model, model.decode_logits(mu), x)
+        return {"recon": recon, "kl": torch.zeros_like(recon), "neg_elbo": recon, "mu": mu,
+                "logvar": torch.zeros_like(logvar)}
     eps = torch.randn(mu.shape, generator=gen, device=mu.device, dtype=mu.dtype)
     z = mu + (0.5 * logvar).exp() * eps
     recon = recon_nll(model, model.decode_logits(z), x)
@@ -362,6 +378,8 @@ KNOBS = (
     Knob("widths", None, kind=tuple, help="comma-separated conv widths, e.g. 32,64 (default: the base preset's)"),
     Knob("hidden", 512, kind=int, help="width of the fully connected layer around z"),
     Knob("kl_warmup", 0, kind=int, help="steps over which beta ramps up from 0"),
+    Knob("kind", "vae", kind=str, choices=("vae", "autoencoder"), fixed=True,
+         help="vae, or autoencoder: the same networks with z = mu(x), no sampling and no KL"),
 )
 
 
@@ -374,7 +392,7 @@ def presets(size: str, side: int) -> dict:
 def family_config(values: dict, side: int, channels: int, num_classes: int | None = None) -> Config:
     widths = values.get("widths") or presets("base", side)["widths"]
     return Config(image_size=side, channels=channels, latent_dim=values["latent_dim"], widths=tuple(widths),
-                  hidden=values["hidden"], beta=values["beta"],
+                  hidden=values["hidden"], beta=values["beta"], kind=values.get("kind", "vae"),
                   likelihood="bernoulli" if channels == 1 else "gaussian")
 
 
@@ -425,17 +443,25 @@ def train_cli(args, kit) -> "object":
     loss = make_loss(config, binarize=grey, kl_warmup_steps=values["kl_warmup"])
     trainer = Trainer(model, loss, train.float(), kit.train_config(args, warmup=500), labels=train.labels)
     held_out = test.float().to(trainer.device)
-    last, curve, wall = kit.run(trainer, args, lambda m: evaluate(m, held_out)["neg_elbo"])
+    watched = "neg_elbo" if config.variational else "recon"
+    last, curve, wall = kit.run(trainer, args, lambda m: evaluate(m, held_out)[watched])
     final, dev = trainer.final_model(), trainer.device
-    metrics = {f"heldout_{k}": round(v, 3) for k, v in evaluate(final, held_out).items()}
-    metrics.update({f"train_{k}": round(v, 3) for k, v in evaluate(final, train.float()[:2000].to(dev)).items()})
+    metrics = card_metrics(config, "heldout", evaluate(final, held_out))
+    metrics.update(card_metrics(config, "train", evaluate(final, train.float()[:2000].to(dev))))
     aux = build_aux(final, held_out, test.labels.to(dev) if test.labels is not None else None)
+    sampled = "one z sample per image" if config.variational else "z = mu(x), no sampling (autoencoder)"
     card = kit.card(args, train, test, last, curve, metrics=metrics, class_names=train.class_names, **init_card,
                     metrics_note=(
-        "nats per image, one z sample per image; Bernoulli likelihood on grey values = expected "
+        f"nats per image, {sampled}; Bernoulli likelihood on grey values = expected "
         "NLL under dynamic binarisation" if grey else
-        "nats per image, one z sample; Gaussian likelihood with learned per-channel sigma on [0, 1] pixels"))
+        f"nats per image, {sampled}; Gaussian likelihood with learned per-channel sigma on [0, 1] pixels"))
     return trainer.save(args.out, family=FAMILY, config=config, card=card, aux=aux, elapsed_s=wall)
+
+
+def card_metrics(config: Config, prefix: str, terms: dict) -> dict:
+    """evaluate()'s terms as card fields; an autoencoder has a reconstruction term only."""
+    keep = terms if config.variational else {"recon": terms["recon"]}
+    return {f"{prefix}_{k}": round(v, 3) for k, v in keep.items()}
 
 
 def compact_metrics(model: VAE, config: Config, dataset: str, data_dir) -> dict:
@@ -445,7 +471,7 @@ def compact_metrics(model: VAE, config: Config, dataset: str, data_dir) -> dict:
     if not held_out_at_hand(dataset, data_dir):
         return {}
     test = load_dataset(dataset, "test", data_dir=data_dir, seed=0)
-    return {f"heldout_{k}": round(v, 3) for k, v in evaluate(model, test.float()).items()}
+    return card_metrics(config, "heldout", evaluate(model, test.float()))
 
 
 class GuideLatent(nn.Module):

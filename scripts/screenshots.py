@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.browser_tabs import open_vae  # noqa: E402
 from tests.launch import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, launched_app  # noqa: E402
 
 # sub-tab -> images that must have arrived before the picture is taken
@@ -57,7 +58,7 @@ def _open(browser, url: str, lang: str):
     page = browser.new_page(viewport=VIEWPORT)
     page.set_default_timeout(30_000)
     page.goto(url)
-    page.wait_for_selector("#vae-interp-image img")  # the first-load chain has run
+    open_vae(page)  # the VAE tab (the Overview is the first) and its first-load chain
     if lang == "zh":
         page.locator("#lang-switch label", has_text="中文").click()
         page.wait_for_function("t => document.querySelector('#vae-tab-interp-button').innerText.trim() === t",

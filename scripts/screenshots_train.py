@@ -26,6 +26,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from scripts.screenshots import CHROMIUM, CHROMIUM_ARGS, IMAGES_READY, VIEWPORT
+from tests.browser_tabs import open_vae
 from tests.launch import launched_app
 
 STATUS = "() => document.querySelector('#train-status').innerText"
@@ -36,7 +37,7 @@ def _open(browser, url: str, lang: str):
     page = browser.new_page(viewport=VIEWPORT)
     page.set_default_timeout(60_000)
     page.goto(url)
-    page.wait_for_selector("#vae-interp-image img")
+    open_vae(page)
     if lang == "zh":
         page.locator("#lang-switch label", has_text="中文").click()
         page.wait_for_function("t => document.querySelector('#train-tab-button').innerText.trim() === t", arg=ZH_TAB)

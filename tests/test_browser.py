@@ -18,6 +18,7 @@ from tests.launch import (
     chromium_or_skip,
     launched_app,
 )
+from tests.browser_tabs import open_vae
 
 pytestmark = pytest.mark.browser
 
@@ -42,8 +43,8 @@ def open_page(browser, url, **context_options):
     pg.js_errors = []
     pg.on("pageerror", lambda exc: pg.js_errors.append(str(exc)))
     pg.goto(url)
-    # The first tab's first refresh has decoded its picture (a fresh app also loads its engines).
-    pg.wait_for_selector("#vae-interp-image img", timeout=60_000)
+    # The VAE tab (the Overview is the first) has decoded its picture (a fresh app also loads its engines).
+    open_vae(pg)
     return pg
 
 

@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from benchmarks.slider_browser import SLIDERS, generate
+from tests.browser_tabs import open_vae
 from tests.launch import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, chromium_or_skip, launched_app
 
 pytestmark = pytest.mark.browser
@@ -32,7 +33,7 @@ def served():
         page.js_errors = []
         page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
         page.goto(url)
-        page.wait_for_selector("#vae-interp-image img")
+        open_vae(page)
         try:
             yield page, url
         finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser_tabs import open_vae
 from tests.launch import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, chromium_or_skip, launched_app
 
 pytestmark = pytest.mark.browser
@@ -23,7 +24,7 @@ def test_a_file_over_the_upload_limit_is_refused_in_the_sessions_language(tmp_pa
             page = browser.new_context(viewport=VIEWPORT).new_page()
             page.set_default_timeout(60_000)
             page.goto(url)
-            page.wait_for_selector("#vae-interp-image img")
+            open_vae(page)
             page.click("#vae-upload-box")
             page.locator("#vae-upload input[type=file]").set_input_files(str(big))
             message = page.locator(".toast-message-text").first

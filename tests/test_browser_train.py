@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from tests.browser_tabs import open_vae
 from tests.launch import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -32,7 +33,7 @@ def page():
             pg.js_errors = []
             pg.on("pageerror", lambda exc: pg.js_errors.append(str(exc)))
             pg.goto(url)
-            pg.wait_for_selector("#vae-interp-image img")
+            open_vae(pg)
             yield pg
         finally:
             browser.close()
