@@ -68,7 +68,7 @@ FORK_PRESETS = {
               {"sampler": "ddim", "steps": 100, "eta": 0.0, "guidance": None}),
 }
 FORK_DEFAULT_BATCH = 8
-PLAY_FPS = 6            # scrubber steps a second while playing (fewer where answers take longer)
+PLAY_FPS = 5            # scrubber steps a second while playing (fewer where answers take longer)
 RUNS_TTL_S = 3600  # a session's stored runs are dropped an hour after their last update
 
 

@@ -125,7 +125,7 @@
   // picture, as a fraction of its width and height in thousandths, goes into a hidden live slider
   // (value = 1000 x + y). A move is sent at most every HOVER_MS and only when that place changed;
   // the live path keeps one request in flight per picture and drops the stale ones.
-  const HOVER_MS = 60;
+  const HOVER_MS = 80;
   const targets = { "vae-map-grid": "vae-map-hover-grid", "vae-map-scatter": "vae-map-hover-scatter" };  // picture -> slider
   window.genlabHover = (picture, slider) => { targets[picture] = slider; };
   const spot = (img, event) => {
@@ -138,6 +138,11 @@
     if (x < 0 || x >= 1 || y < 0 || y >= 1) return null;
     return Math.floor(x * 1000) * 1000 + Math.floor(y * 1000);
   };
+  // A drag over the picture must not start the browser's own drag of the image.
+  document.addEventListener("dragstart", (event) => {
+    const img = event.target instanceof HTMLImageElement ? event.target : null;
+    if (img && Object.keys(targets).some((id) => img.closest(`#${id}`))) event.preventDefault();
+  });
   const hover = {};
   document.addEventListener("pointermove", (event) => {
     if (event.pointerType === "touch") return;  // a finger scrolls the page; a tap still clicks
