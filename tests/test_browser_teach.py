@@ -145,14 +145,28 @@ def test_hovering_the_map_decodes_where_the_pointer_is(served):
     assert page.js_errors == []
 
 
+def _upload(page, button: str, path) -> None:
+    with page.expect_file_chooser() as chooser:
+        page.click(button)
+    chooser.value.set_files(str(path))
+
+
+def _sliders(page) -> list[float]:
+    return [float(page.locator(f"#vae-slider-{i} input[type=range]").input_value()) for i in range(16)]
+
+
 def test_save_then_load_round_trips_z(served, tmp_path):
     page, url = served
     page.click("#vae-tab-button")
     page.click("#vae-tab-sliders-button")
     page.wait_for_selector("#vae-slider-image img")
+    time.sleep(2)  # the first refresh's z (of the default example) has reached the sliders
+    before = _sliders(page)
     page.click("#vae-slider-random")  # seed 0's z on the sliders
-    page.wait_for_function("() => Number(document.querySelector('#vae-slider-0 input[type=range]').value) !== 0")
-    values = [float(page.locator(f"#vae-slider-{i} input[type=range]").input_value()) for i in range(16)]
+    page.wait_for_function("v => Number(document.querySelector('#vae-slider-0 input[type=range]').value) !== v",
+                           arg=before[0])
+    time.sleep(1.5)
+    values = _sliders(page)
     page.locator("#vae-latent-box").get_by_text("Save or load z").click()
     page.click("#vae-latent-save")
     link = page.locator("#vae-latent-file a").first
@@ -165,16 +179,16 @@ def test_save_then_load_round_trips_z(served, tmp_path):
     page.click("#vae-slider-reset")  # the sliders back to 0, then the file puts them back
     page.wait_for_function("() => Number(document.querySelector('#vae-slider-0 input[type=range]').value) === 0")
     reset_src = _src(page, "#vae-slider-image img")
-    page.locator("#vae-latent-load input[type=file]").set_input_files(str(tmp_path / "z.npy"))
+    _upload(page, "#vae-latent-load", tmp_path / "z.npy")
     page.wait_for_function("() => (document.querySelector('#vae-latent-note') || {}).innerText?.includes('Loaded')")
-    back = [float(page.locator(f"#vae-slider-{i} input[type=range]").input_value()) for i in range(16)]
+    back = _sliders(page)
     np.testing.assert_allclose(back, values, atol=1e-6)
     assert _src(page, "#vae-slider-image img") != reset_src
 
     # A bad file: an error toast, the sliders as they were.
     (tmp_path / "bad.npy").write_bytes(b"not a numpy file")
-    page.locator("#vae-latent-load input[type=file]").set_input_files(str(tmp_path / "bad.npy"))
+    _upload(page, "#vae-latent-load", tmp_path / "bad.npy")
     page.wait_for_selector(".toast-body.error", timeout=30_000)
     assert "NumPy" in page.locator(".toast-body.error").first.inner_text()
-    assert [float(page.locator(f"#vae-slider-{i} input[type=range]").input_value()) for i in range(16)] == back
+    assert _sliders(page) == back
     assert page.js_errors == []
