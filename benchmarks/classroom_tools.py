@@ -52,7 +52,9 @@ def scrub_steps(n_steps: int, reps: int) -> dict:
 
 
 def hover(reps: int) -> dict:
-    from demo import live
+    """A hover answer with a fresh decode ("decoded": the first visit of a z cell) and with the
+    decode kept ("kept": a cell any session visited before), for each picture."""
+    from demo import live, vae_tab
     from demo.common import Models
     from demo.vae_tab import VaeHandlers
     from engines import checkpoint
@@ -62,15 +64,18 @@ def hover(reps: int) -> dict:
     h.latent_map("en", SimpleNamespace(**base))  # the map's pictures, made once per model and kept
     positions = iter(range(10**9))
 
-    def move(picture):
+    def move(picture, fresh):
         def once():
-            i = next(positions)
+            i = next(positions) if fresh else next(positions) % 10  # kept: ten places visited again
             pos = (100 + 7 * i % 800) * 1000 + (100 + 13 * i % 800)
+            if fresh:
+                vae_tab._HOVERS.items.clear()
             out = getattr(h, f"map_hover_{picture}")("en", SimpleNamespace(**base, pos=pos))
             live.encode((out.get("decoded"), out.get("z1"), out.get("z2")), 3)
         return once
 
-    return {picture: percentiles(timed(move(picture), reps, warmup=3)) for picture in ("grid", "scatter")}
+    return {f"{picture}_{kind}": percentiles(timed(move(picture, kind == "decoded"), reps, warmup=3))
+            for picture in ("grid", "scatter") for kind in ("decoded", "kept")}
 
 
 def latent_files(reps: int) -> dict:

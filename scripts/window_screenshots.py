@@ -22,12 +22,12 @@ from tests import browse_tabs  # noqa: E402
 from tests.launch import CHROMIUM, CHROMIUM_ARGS, launched_app  # noqa: E402
 
 SIZES = {"phone": (390, 844), "projector": (1280, 720)}
-# view -> (tab label, sub-tab label, element scrolled to the top, setup)
+# view -> (tab label, sub-tab label, element scrolled to the top, setup or a picture to wait for)
 VIEWS = {
-    "vae-map": ("VAE", "2-D latent map", "#vae-map-grid", None),
+    "vae-map": ("VAE", "2-D latent map", "#vae-map-grid", "#vae-map-scatter img"),
     "diffusion-reverse": ("Diffusion", "Reverse process", "#diffusion-status", "generate"),
-    "gan-mixing": ("StyleGAN", "Style mixing", "#gan-grid", None),
-    "gan-latent": ("StyleGAN", "Save / load w", "#gan-latent-image", None),
+    "gan-mixing": ("StyleGAN", "Style mixing", "#gan-grid", "#gan-grid img"),
+    "gan-latent": ("StyleGAN", "Save / load w", "#gan-latent-image", "#gan-latent-image img"),
 }
 SHOTS = {"phone": ["vae-map", "diffusion-reverse", "gan-latent"],
          "projector": ["vae-map", "diffusion-reverse", "gan-mixing"]}
@@ -58,9 +58,11 @@ def shoot(browser, url: str, size: str, out: Path) -> list[Path]:
         tab, sub, anchor, setup = VIEWS[view]
         browse_tabs.click_tab(page, "genlab-tabs", tab)
         browse_tabs.click_tab(page, browse_tabs.sub_bars(page, "genlab-tabs")[0], sub)
-        time.sleep(6)  # the tab's first pictures
         if setup == "generate":
             generate(page)
+        else:
+            page.wait_for_selector(setup, state="attached")
+            time.sleep(2)
         page.locator(anchor).first.scroll_into_view_if_needed()
         page.evaluate("a => { const el = document.querySelector(a); "
                       "window.scrollTo(0, el.getBoundingClientRect().top + window.scrollY - 70); }", anchor)
