@@ -390,7 +390,7 @@ class GanHandlers:
     def latent_save(self, lang, v):
         eng = self._engine(v.uploads, v.model)
         w = self._held_w(eng, v)
-        path = latent_file.write(_latent_path(f"w-{eng.name}"), w)
+        path = latent_file.write(latent_file.fresh_path(f"w-{eng.name}"), w)
         return {"file": gr.update(value=path, visible=True),
                 "note": t("gan.latent.saved", lang, shape=str(tuple(w.shape)))}
 
@@ -415,13 +415,6 @@ def _basename(path) -> str:
     import os
 
     return os.path.basename(str(path))[:80]
-
-
-def _latent_path(stem: str) -> str:
-    """A fresh .npy path among the session-free exports (swept like the VAE tab's)."""
-    from .vae_tab import _latent_path as path
-
-    return path(stem)
 
 
 def _describe(attributes, name: str, lang: str) -> str:

@@ -100,13 +100,6 @@ def _gif_path() -> str:
     return os.path.join(_GIF_DIR, f"interpolation-{uuid.uuid4().hex[:8]}.gif")
 
 
-def _latent_path(stem: str) -> str:
-    """A fresh file name for a saved latent, in the exports' folder (old ones are swept with the GIFs)."""
-    _gif_path()
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)[:60]
-    return os.path.join(_GIF_DIR, f"{safe}-{uuid.uuid4().hex[:6]}.npy")
-
-
 class VaeHandlers:
     """Event handlers. Each takes (lang, v): v holds the event's named values (v.uploads, v.model,
     ...), and returns display-ready values by output name (see demo/forms.py)."""
@@ -371,7 +364,7 @@ class VaeHandlers:
         """The sliders' z as a .npy file (float32, shape (latent_dim,))."""
         eng = self._engine(v.uploads, v.model)
         z = self._z_from_sliders(eng, v.sliders)
-        path = latent_file.write(_latent_path(f"z-{eng.name}"), z)
+        path = latent_file.write(latent_file.fresh_path(f"z-{eng.name}"), z)
         return {"file": gr.update(value=path, visible=True), "note": t("latent.z.saved", lang, d=z.shape[0])}
 
     def latent_load(self, lang, v):

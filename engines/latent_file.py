@@ -9,6 +9,9 @@ no latent takes are refused. Every refusal is a `UserError` (both languages).
 from __future__ import annotations
 
 import os
+import tempfile
+import time
+import uuid
 
 import numpy as np
 
@@ -18,6 +21,9 @@ MAX_BYTES = 256 * 1024  # a (14, 512) float64 w+ is 57 KB; anything far larger i
 MAX_ABS = 100.0         # |value|: a N(0, I) latent past 100 standard deviations decodes to nothing useful
 HEADER_MAX = 4096       # bytes of .npy header numpy may parse (its own default allows 10,000)
 KINDS = "fiu"           # float, signed and unsigned integer; no complex, bool, object, string, struct
+KEEP_S = 600            # a saved file is served at once; older ones are removed when the next is made
+
+_FOLDER: list[str] = []
 
 
 def _shape_text(shapes) -> str:
@@ -75,3 +81,18 @@ def write(path, array) -> str:
     """Save `array` as float32 .npy at `path` -> path."""
     np.save(path, np.ascontiguousarray(array, np.float32), allow_pickle=False)
     return str(path)
+
+
+def fresh_path(stem: str) -> str:
+    """A new .npy path in this process's folder of saved latents (files older than KEEP_S removed)."""
+    if not _FOLDER:
+        _FOLDER.append(tempfile.mkdtemp(prefix="genlab-latents-"))
+    folder, cutoff = _FOLDER[0], time.time() - KEEP_S
+    for name in os.listdir(folder):
+        try:
+            if os.path.getmtime(os.path.join(folder, name)) < cutoff:
+                os.remove(os.path.join(folder, name))
+        except OSError:
+            pass
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)[:60]
+    return os.path.join(folder, f"{safe}-{uuid.uuid4().hex[:6]}.npy")

@@ -21,6 +21,7 @@ SIZES = {"phone": (390, 844), "projector": (1280, 720)}
 MIN_VIEWS = 40       # tabs and sub-tabs walked (43 when written): fewer means the walk lost its way
 SETTLE_S = 1.0       # after a click: the tab's first pictures arrive (checked again after the walk)
 MIN_FONT_PX = 14     # body text on a projector
+WALK_TIMEOUT_S = 900  # a walk opens every tab, each with its first refresh: minutes on a busy 2-core CPU
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +62,7 @@ def _walk(page) -> tuple[list[str], list[str]]:
     return seen, problems
 
 
+@pytest.mark.timeout(WALK_TIMEOUT_S)
 @pytest.mark.parametrize("size", list(SIZES))
 def test_every_tab_and_sub_tab_fits_the_window(browser, size):
     page = _page(browser, size)
@@ -74,6 +76,7 @@ def test_every_tab_and_sub_tab_fits_the_window(browser, size):
     page.context.close()
 
 
+@pytest.mark.timeout(WALK_TIMEOUT_S)
 def test_a_phone_in_chinese_fits_too(browser):
     """Chinese labels are shorter but the model cards and notes differ: the phone walk again."""
     page = _page(browser, "phone")
