@@ -38,7 +38,7 @@ from .common import (
     warn,
 )
 from .diffusion_inputs import example_choices, examples_for, model_input
-from . import forms
+from . import forms, i18n_teach  # noqa: F401  (i18n_teach adds the play / pause strings)
 from .forms import Form, widget
 from .i18n import LATEX_DELIMITERS, t
 from .image_inputs import build_picker, choice_of, not_given
@@ -68,6 +68,7 @@ FORK_PRESETS = {
               {"sampler": "ddim", "steps": 100, "eta": 0.0, "guidance": None}),
 }
 FORK_DEFAULT_BATCH = 8
+PLAY_FPS = 5            # scrubber steps a second while playing (fewer where answers take longer)
 RUNS_TTL_S = 3600  # a session's stored runs are dropped an hour after their last update
 
 
@@ -621,12 +622,34 @@ def _reverse_tab(reg):
                     ui.x0 = _image(reg, "diffusion.x0", "diffusion-x0", ["download"], height=330)
                 ui.scrub = widget(reg, gr.Slider, minimum=0, maximum=1, value=0, step=1, label="diffusion.scrub",
                                   info="diffusion.scrub.info", elem_id="diffusion-scrub", interactive=False)
+                ui.play, ui.pause = _play_buttons(reg)
                 ui.caption = gr.Markdown(elem_id="diffusion-scrub-caption")
         # What a finished (or stopped) run offers, shown once there is one.
         with gr.Column(visible=False, elem_id="diffusion-after-run") as ui.after_run:
             _strip_and_export(reg, ui)
             _branch_rows(reg, ui)
     return ui
+
+
+def _play_buttons(reg):
+    """Play / Pause for the scrubber: the page moves it a step at a time (demo/live.js, genlabPlay);
+    the stylesheet shows the one that applies."""
+    with gr.Row(elem_id="diffusion-play-row"):
+        play = widget(reg, gr.Button, text="diffusion.play", size="sm", elem_id="diffusion-play", min_width=100)
+        pause = widget(reg, gr.Button, text="diffusion.pause", size="sm", elem_id="diffusion-pause", min_width=100)
+    return play, pause
+
+
+def _wire_play(rv):
+    """Play steps the scrubber through the stored run in the browser, each step a live move (the
+    same request as a drag, answered from the stored pictures), the next one sent once the last is
+    shown, at most PLAY_FPS a second; Pause leaves it where it is."""
+    from . import live
+
+    play = f"() => window.genlabPlay('diffusion-scrub', {live.key(rv.scrub)!r}, {PLAY_FPS})"
+    rv.play.click(None, None, None, js=play, queue=False, show_progress="hidden", api_visibility="private")
+    rv.pause.click(None, None, None, js="() => window.genlabPause('diffusion-scrub')", queue=False,
+                   show_progress="hidden", api_visibility="private")
 
 
 def _strip_and_export(reg, ui):
@@ -772,6 +795,7 @@ def _wire_reverse(h, S, rv, ev, mem, remember_runs):
     gr.on([rv.strip_no.submit, rv.strip_no.input, rv.strip_ts.submit], *ev.strip, api_name="diffusion_strip",
           **INSTANT)
     rv.export.click(*ev.export, api_name="diffusion_export", show_progress="minimal", concurrency_limit=2)
+    _wire_play(rv)
 
 
 def _fork_outputs(fk) -> dict:

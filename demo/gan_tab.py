@@ -16,11 +16,11 @@ from types import SimpleNamespace
 import gradio as gr
 import numpy as np
 
-from engines import runtime
+from engines import latent_file, runtime
 from engines.errors import UserError
 from engines.stylegan import check_psi, mix_styles
 
-from . import gan_plots, i18n_gan  # noqa: F401  (i18n_gan adds the tab's strings to demo.i18n.STRINGS)
+from . import gan_plots, i18n_gan, i18n_teach  # noqa: F401  (they add the tab's strings to demo.i18n.STRINGS)
 from .common import (
     COMPUTE,
     LIVE,
@@ -369,11 +369,52 @@ class GanHandlers:
         note = t("gan.layers.measured", lang, n=result.get("n", EFFECTS_N), seed=result.get("seed", 0))
         return {"chart": chart, "message": note + "\n\n" + "\n".join(rows)}
 
+    # --- save / load w -----------------------------------------------------------------------------
+
+    def latent_seed(self, lang, v):
+        """The w of a seed at psi (kept in the session's state) and its picture."""
+        eng = self._engine(v.uploads, v.model)
+        seed, psi = _seed(v.seed), check_psi(v.psi)
+        w = self._w(eng, [seed], psi)[0]
+        return {"w": w.tolist(), "image": display(eng.synthesize(w[None])[0], side=256),
+                "note": t("gan.latent.from_seed", lang, seed=seed, psi=psi)}
+
+    def _held_w(self, eng, v) -> np.ndarray:
+        """The session's w: (w_dim,) or per layer (num_ws, w_dim); the seed's when none is held or it
+        belongs to a model of another shape."""
+        w = None if v.w is None else np.asarray(v.w, np.float32)
+        if w is None or w.shape not in ((eng.w_dim,), (eng.num_ws, eng.w_dim)):
+            w = self._w(eng, [_seed(v.seed)], check_psi(v.psi))[0]
+        return w
+
+    def latent_save(self, lang, v):
+        eng = self._engine(v.uploads, v.model)
+        w = self._held_w(eng, v)
+        path = latent_file.write(latent_file.fresh_path(f"w-{eng.name}"), w)
+        return {"file": gr.update(value=path, visible=True),
+                "note": t("gan.latent.saved", lang, shape=str(tuple(w.shape)))}
+
+    def latent_load(self, lang, v):
+        """A .npy file's w (one, or one per layer): refused unless finite and of this model's shape."""
+        eng = self._engine(v.uploads, v.model)
+        path = v.file if isinstance(v.file, str) or v.file is None else getattr(v.file, "name", None)
+        w = latent_file.read(path, [(eng.w_dim,), (1, eng.w_dim), (eng.num_ws, eng.w_dim)])
+        w = w.reshape(eng.w_dim) if w.size == eng.w_dim else w
+        ws = w[None] if w.ndim == 2 else eng.broadcast(w[None])  # (1, num_ws, w_dim)
+        return {"w": w.tolist(), "image": display(eng.synthesize(ws)[0], side=256),
+                "note": t("gan.latent.loaded", lang, name=_basename(path), shape=str(tuple(w.shape)))}
+
     def effects_again(self, lang, v):
         """After a model or language change: measure again only if the sub-tab was opened."""
         if not v.shown:
             return {}
         return self.effects(lang, v)
+
+
+def _basename(path) -> str:
+    import os
+
+    return os.path.basename(str(path))[:80]
 
 
 def _describe(attributes, name: str, lang: str) -> str:
@@ -530,6 +571,38 @@ def _layers_tab(reg):
     return ui
 
 
+def _latent_tab(reg):
+    """A seed's w, or one loaded from a .npy file, its picture, and Save."""
+    with widget(reg, gr.Tab, label="gan.sub.latent", id="gan-latent", elem_id="gan-tab-latent") as tab:
+        widget(reg, gr.Markdown, text="gan.latent.help")
+        ui = SimpleNamespace(w=gr.State(None), tab=tab)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2, min_width=280):
+                ui.seed = _seed_box(reg, 7, "gan.latent.seed", "gan-latent-seed")
+                ui.psi = _psi(reg, 0.7, "gan-latent-psi")
+                with gr.Row():
+                    ui.save = widget(reg, gr.Button, text="gan.latent.save", elem_id="gan-latent-save", min_width=140)
+                    ui.upload = widget(reg, gr.UploadButton, label="gan.latent.load", file_types=[".npy"],
+                                       file_count="single", elem_id="gan-latent-load", min_width=140)
+                ui.file = widget(reg, gr.File, label="gan.latent.file", elem_id="gan-latent-file", interactive=False,
+                                 visible=False)
+                ui.note = gr.Markdown(elem_id="gan-latent-note", elem_classes=["small-note"])
+            ui.image = _image(reg, "gan.latent.image", "gan-latent-image", height=300, scale=2, min_width=220)
+    return ui
+
+
+def _wire_latent(form, h, lt, model):
+    """A seed or psi makes the held w; Save writes it; a loaded file replaces it."""
+    shown = {"w": lt.w, "image": lt.image, "note": lt.note}
+    seed = form(h.latent_seed, {"model": model, "seed": lt.seed, "psi": lt.psi}, shown)
+    gr.on([lt.tab.select, lt.seed.submit, lt.seed.blur, lt.psi.release, model.change], *seed,
+          api_name="gan_latent_seed", **LIVE)
+    lt.save.click(*form(h.latent_save, {"model": model, "w": lt.w, "seed": lt.seed, "psi": lt.psi},
+                        {"file": lt.file, "note": lt.note}), api_name="gan_latent_save", **QUIET)
+    lt.upload.upload(*form(h.latent_load, {"model": model, "file": lt.upload}, shown), api_name="gan_latent_load",
+                     **QUIET)
+
+
 def _explain_tab(reg):
     with widget(reg, gr.Tab, label="gan.sub.explain", id="gan-explain", elem_id="gan-tab-explain"):
         widget(reg, gr.Markdown, text="gan.explain.body", latex_delimiters=LATEX_DELIMITERS, elem_id="gan-explain")
@@ -666,6 +739,7 @@ def build(ctx: AppContext) -> None:
         with gr.Tabs(elem_id="gan-subtabs"):
             mx, tr, ip = _mix_tab(reg, models, default), _trunc_tab(reg), _interp_tab(reg)
             nz, ly = _noise_tab(reg), _layers_tab(reg)
+            lt = _latent_tab(reg)
             _explain_tab(reg)
     form = Form(ctx.lang, uploads=ctx.uploads)
     ev = _Events(form, h, top, mx, tr, ip, nz, ly)
@@ -676,3 +750,4 @@ def build(ctx: AppContext) -> None:
     _wire_interp(form, h, ev, ip, top.model, mem)
     _wire_noise(form, h, ev, nz, mem)
     _wire_session(ctx, form, h, ev, ly, top.model, mem)
+    _wire_latent(form, h, lt, top.model)

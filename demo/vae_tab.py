@@ -18,9 +18,10 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
+from engines import latent_file
 from engines.errors import UserError
 
-from . import ae_compare, vae_plots
+from . import ae_compare, i18n_teach, vae_plots  # noqa: F401  (i18n_teach adds the hover and latent-file strings)
 from .common import (
     COMPUTE,
     LIVE,
@@ -36,7 +37,7 @@ from .common import (
     model_row,
     strip,
 )
-from .forms import Form, widget
+from .forms import Event, Form, widget
 from .i18n import LATEX_DELIMITERS, t
 from .image_inputs import (
     Choice,
@@ -65,6 +66,8 @@ _GIF_DIR = tempfile.mkdtemp(prefix="genlab-gif-")
 
 
 _MAPS = SmallCache(24).get  # decoded latent maps by (model, grid, span)
+_HOVERS = SmallCache(8192)  # decoded hover points by (model, i, j): z = (i, j) * HOVER_STEP
+HOVER_STEP = 0.02  # z units: about 1.5 pixels of the 480-px decoded grid at span 3
 
 
 def _format_card(engine, lang: str) -> str:
@@ -324,6 +327,61 @@ class VaeHandlers:
             raise UserError("value_not_finite", what="z", value=f"({z1}, {z2})")
         return self._decode_at(eng, v.n, v.span, float(z1), float(z2))
 
+    def _hover_z(self, eng, n, span, pos, picture: str):
+        """A hidden hover slider's value (1000 x + y, thousandths of the picture) -> z or None."""
+        grid, scatter, geom = self._map_pictures(eng, n, span)
+        pos = int(pos)
+        fx, fy = (pos // 1000 + 0.5) / 1000, (pos % 1000 + 0.5) / 1000
+        if picture == "grid":
+            return -geom.lim + 2 * geom.lim * fx, geom.lim - 2 * geom.lim * fy
+        h, w = scatter.shape[:2]
+        return geom.to_z(fx * w, fy * h)
+
+    def _hover(self, v, picture):
+        """The pointer over a map picture: its decoded image and z, nothing redrawn on the map."""
+        eng = self._engine(v.uploads, v.map_model)
+        if v.pos is None or not 0 <= int(v.pos) < 1_000_000:
+            raise UserError("value_out_of_range", what="position", low=0, high=999_999, value=v.pos)
+        z = self._hover_z(eng, v.n, v.span, v.pos, picture)
+        if z is None:  # outside the scatter's axes
+            return {}
+        # z on a HOVER_STEP grid, decoded once for every session: a class sweeping the same map meets
+        # the same points (a decode is ~50 ms on a busy 2-core CPU, a kept one ~2 ms).
+        i, j = (round(float(c) / HOVER_STEP) for c in z)
+        z1, z2 = round(i * HOVER_STEP, 3), round(j * HOVER_STEP, 3)
+        small = _HOVERS.get((str(eng.path), i, j), lambda: eng.decode(np.array([z1, z2], np.float32))[0])
+        return {"decoded": display(small), "z1": z1, "z2": z2}
+
+    def map_hover_grid(self, lang, v):
+        return self._hover(v, "grid")
+
+    def map_hover_scatter(self, lang, v):
+        return self._hover(v, "scatter")
+
+    # --- latent files ----------------------------------------------------------------------------
+
+    def latent_save(self, lang, v):
+        """The sliders' z as a .npy file (float32, shape (latent_dim,))."""
+        eng = self._engine(v.uploads, v.model)
+        z = self._z_from_sliders(eng, v.sliders)
+        path = latent_file.write(latent_file.fresh_path(f"z-{eng.name}"), z)
+        return {"file": gr.update(value=path, visible=True), "note": t("latent.z.saved", lang, d=z.shape[0])}
+
+    def latent_load(self, lang, v):
+        """A .npy file's z onto the sliders (refused unless it is one finite vector of this model's size)."""
+        eng = self._engine(v.uploads, v.model)
+        path = v.file if isinstance(v.file, str) or v.file is None else getattr(v.file, "name", None)
+        d = eng.latent_dim
+        z = latent_file.read(path, [(d,), (1, d)]).reshape(d)
+        out = self._set_sliders(eng, z)
+        notes = [t("latent.z.loaded", lang, name=os.path.basename(path)[:80], d=d)]
+        basis, _, kind = eng.latent_axes(N_SLIDERS)
+        if kind == "pca":
+            notes.append(t("latent.z.projected", lang, d=d, k=len(basis)))
+        elif float(np.abs(z).max()) > SLIDER_RANGE:
+            notes.append(t("latent.z.clipped", lang, r=f"{SLIDER_RANGE:g}"))
+        return {**out, "note": " ".join(notes)}
+
     # --- reconstruction and beta -----------------------------------------------------------------
 
     def reconstruct(self, lang, v):
@@ -421,6 +479,7 @@ def _sliders_tab(reg):
                     ui.pick = build_picker(reg, "vae-slider", with_seed=False)
                     ui.from_btn = widget(reg, gr.Button, text="sliders.from_input", variant="primary",
                                          elem_id="vae-slider-from-input")
+                _latent_file_rows(reg, ui)
             with gr.Column(scale=2, min_width=300):
                 ui.image = _image(reg, "sliders.image", "vae-slider-image", height=260)
                 widget(reg, gr.Markdown, text=("sliders.plot", "**{}**"))
@@ -428,6 +487,26 @@ def _sliders_tab(reg):
                                    format="png", buttons=[], container=False)
                 widget(reg, gr.Markdown, text="sliders.plot.note", elem_classes=["small-note"])
     return ui
+
+
+def _latent_file_rows(reg, ui):
+    """Save the sliders' z as .npy; load one back onto them."""
+    with widget(reg, gr.Accordion, label="latent.z.title", open=False, elem_id="vae-latent-box"):
+        with gr.Row():
+            ui.z_save = widget(reg, gr.Button, text="latent.z.save", elem_id="vae-latent-save", min_width=140)
+            ui.z_upload = widget(reg, gr.UploadButton, label="latent.z.load", file_types=[".npy"], file_count="single",
+                                 elem_id="vae-latent-load", min_width=140)
+        ui.z_file = widget(reg, gr.File, label="latent.z.file", elem_id="vae-latent-file", interactive=False,
+                           visible=False)
+        ui.z_note = gr.Markdown(elem_id="vae-latent-note", elem_classes=["small-note"])
+
+
+def _hover_sliders(reg):
+    """Hidden live sliders the page moves while the pointer is over the map's pictures (demo/live.js)."""
+    widget(reg, gr.Markdown, text="map.hover.note", elem_classes=["small-note"], elem_id="vae-map-hover-note")
+    return {name: gr.Slider(0, 999_999, value=0, step=1, label=f"hover {name}", elem_id=f"vae-map-hover-{name}",
+                            elem_classes=["genlab-hidden"], container=False)
+            for name in ("grid", "scatter")}
 
 
 def _map_tab(reg, choices, default):
@@ -448,6 +527,7 @@ def _map_tab(reg, choices, default):
                 ui.decoded = _image(reg, "map.decoded", "vae-map-decoded", height=200)
                 ui.z1 = widget(reg, gr.Number, label="map.z1", info="map.z.info", elem_id="vae-map-z1")
                 ui.z2 = widget(reg, gr.Number, label="map.z2", elem_id="vae-map-z2")
+        ui.hover = _hover_sliders(reg)
     return ui
 
 
@@ -588,6 +668,26 @@ def _wire_map(form, h, ev, mp):
           api_name="vae_map_decode", **LIVE)
 
 
+def _wire_hover(form, h, mp, mem):
+    """The pointer over the map decodes where it is: each hidden slider is a live one (demo/live.py),
+    its other inputs (model, n, span) remembered from the map's own events."""
+    where = {"map_model": mp.model, "n": mp.n, "span": mp.span}
+    shown = {"decoded": mp.decoded, "z1": mp.z1, "z2": mp.z2}
+    for name, fn in (("grid", h.map_hover_grid), ("scatter", h.map_hover_scatter)):
+        hover = form(fn, {**where, "pos": mp.hover[name]}, shown)
+        mem.fast(hover.fn, hover.inputs, mp.hover[name], hover.outputs)
+
+
+def _wire_latent_file(form, h, sl, model):
+    """Save writes the sliders' z; a loaded file sets the sliders (and is remembered for them)."""
+    mem = sl.mem
+    sl.z_save.click(*form(h.latent_save, {"model": model, "sliders": sl.sliders},
+                          {"file": sl.z_file, "note": sl.z_note}), api_name="vae_latent_save", **QUIET)
+    outputs = {"sliders": sl.sliders, "image": sl.image, "plot": sl.plot, "note": sl.z_note}
+    load = form(h.latent_load, {"model": model, "file": sl.z_upload}, outputs)
+    sl.z_upload.upload(*mem.record(*load), load.outputs, api_name="vae_latent_load", **QUIET)
+
+
 def _wire_recon(ev, rc):
     """Reconstruction and the beta comparison share the input picker."""
     pick = rc.pick
@@ -637,6 +737,9 @@ def build(ctx: AppContext) -> None:
     _model_chain(dep, ev, mem).then(*ev.beta, **QUIET, **PRIVATE)
     _wire_interp(form, h, ev, ip, top.model, mem)
     _wire_sliders(form, h, ev, sl, top.model)
+    ev.map = Event(*mem.record(ev.map.fn, ev.map.inputs), ev.map.outputs)  # the hover's model, n, span
     _wire_map(form, h, ev, mp)
+    _wire_hover(form, h, mp, mem)
+    _wire_latent_file(form, h, sl, top.model)
     _wire_recon(ev, rc)
     _wire_session(ctx, form, h, ev, top, rc, mp, mem)

@@ -738,6 +738,35 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "'{name}' was trained on '{dataset}', not '{asked}': pick a model of that data set, or the other data set.",
         "zh": "“{name}”是在“{dataset}”上训练的，而不是“{asked}”：请选择该数据集的模型，或者换一个数据集。",
     },
+    # --- latent files (.npy): engines.latent_file, the VAE and StyleGAN tabs ---------------------
+    "latent_file_missing": {
+        "en": "No file given: choose a .npy file holding a latent vector.",
+        "zh": "没有提供文件：请选择一个保存潜在向量的 .npy 文件。",
+    },
+    "latent_file_too_big": {
+        "en": "'{name}' is {size_kb:.0f} KB; a latent vector file is at most {max_kb} KB.",
+        "zh": "“{name}”大小为 {size_kb:.0f} KB；潜在向量文件最多 {max_kb} KB。",
+    },
+    "latent_file_not_npy": {
+        "en": "'{name}' is not a plain NumPy .npy file (made by numpy.save, without pickled objects).",
+        "zh": "“{name}”不是普通的 NumPy .npy 文件（应由 numpy.save 保存，且不含 pickle 对象）。",
+    },
+    "latent_file_dtype": {
+        "en": "'{name}' holds values of type {dtype}; a latent vector holds numbers (float or int).",
+        "zh": "“{name}”中的数据类型为 {dtype}；潜在向量只能是数值（浮点数或整数）。",
+    },
+    "latent_file_shape": {
+        "en": "'{name}' holds an array of shape {shape}; this model's latent vector has shape {expected}.",
+        "zh": "“{name}”中数组的形状为 {shape}；该模型的潜在向量形状应为 {expected}。",
+    },
+    "latent_file_not_finite": {
+        "en": "'{name}' contains NaN or infinite values; a latent vector must be finite numbers.",
+        "zh": "“{name}”含有 NaN 或无穷大；潜在向量必须是有限的数值。",
+    },
+    "latent_file_values": {
+        "en": "'{name}' contains a value of size {value}; a latent vector's values stay within ±{max}.",
+        "zh": "“{name}”中有绝对值为 {value} 的数；潜在向量的取值应在 ±{max} 以内。",
+    },
 }
 
 
