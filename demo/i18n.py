@@ -145,11 +145,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "map.n": ("Grid size (n × n)", "网格大小（n × n）"),
     "map.span": ("Span: z from −span to +span", "范围：z 取 −span 到 +span"),
     "map.grid": ("Decoded grid", "解码网格"),
-    "map.scatter": ("Encoded held-out digits (click me)", "留出集数字的编码（可点击）"),
-    "map.decoded": ("Decoded at the clicked z", "点击处 z 的解码结果"),
+    "map.scatter": ("Encoded held-out digits (hover or click)", "留出集数字的编码（悬停或点击）"),
+    "map.decoded": ("Decoded at the pointed z", "指针处 z 的解码结果"),
     "map.z1": ("z₁", "z₁"),
     "map.z2": ("z₂", "z₂"),
-    "map.z.info": ("Type a value and press Enter, or click a picture.", "输入数值后按回车，或点击图片。"),
+    "map.z.info": ("Type a value and press Enter, or point at a picture.", "输入数值后按回车，或把指针移到图片上。"),
     "map.no_points": ("This model ships no encoded points.", "该模型没有附带编码点。"),
     # reconstruction
     "recon.help": (
