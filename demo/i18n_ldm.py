@@ -49,7 +49,7 @@ LDM_STRINGS: dict[str, tuple[str, str]] = {
     "ldm.images": ("Final images", "最终图像"),
     "ldm.box.tokens": ("1 · prompt → tokens\n(read by the text encoder)", "1 · 提示词 → 词元\n（由文本编码器读取）"),
     "ldm.box.latent": ("2 · latent z_t, step {k}/{count}\n(t = {t}, 4×16×16, cheap decode)",
-                       "2 · 潜在表示 z_t，第 {k}/{count} 步\n（t = {t}，4×16×16，快速解码）"),
+                       "2 · 潜在 z_t：第 {k}/{count} 步\n（t = {t}，4×16×16，快速解码）"),
     "ldm.box.x0": ("predicted clean latent\n(cheap decode)", "预测的干净潜在表示\n（快速解码）"),
     "ldm.box.final": ("3 · decoder → 64×64 image\n(after the last step)", "3 · 解码器 → 64×64 图像\n（最后一步之后）"),
     "ldm.status.idle": ("Type a prompt (or click an example) and press **Generate**.",

@@ -34,6 +34,15 @@ def _arrow(draw: ImageDraw.ImageDraw, x0: int, x1: int, y: int) -> None:
     draw.polygon([(x1 - 4, y), (x1 - 12, y - 6), (x1 - 12, y + 6)], fill=ARROW)
 
 
+def _fitting(draw: ImageDraw.ImageDraw, text: str, width: int, size: int):
+    """The largest font (size down to 8) in which `text` fits `width` pixels."""
+    for k in range(size, 8, -1):
+        font = pil_font(k)
+        if draw.textlength(text, font=font) <= width:
+            return font
+    return pil_font(8)
+
+
 def _tokens_box(draw, x: int, y: int, tokens: list[str], font) -> None:
     """The prompt's tokens, one a line (as many as fit), in a box of BOX x BOX."""
     draw.rectangle([x, y, x + BOX, y + BOX], outline=EDGE, width=2)
@@ -55,12 +64,12 @@ def pipeline(tokens: list[str], latent: np.ndarray | None, x0: np.ndarray | None
     height = PAD * 2 + TITLE + BOX
     img = Image.new("RGB", (width, height), BG)
     draw = ImageDraw.Draw(img)
-    font, small = pil_font(13), pil_font(12)
+    small = pil_font(12)
     pictures = {"latent": latent, "x0": x0, "final": final}
     for i, name in enumerate(boxes):
         x, y = PAD + i * (BOX + GAP), PAD + TITLE
         for k, part in enumerate(labels.get(name, name).split("\n")[:2]):
-            draw.text((x, PAD + k * 16), part, fill=INK, font=font)
+            draw.text((x, PAD + k * 16), part, fill=INK, font=_fitting(draw, part, BOX + (GAP if i < len(boxes) - 1 else PAD) - 6, 13))
         if name == "tokens":
             _tokens_box(draw, x, y, tokens, small)
         else:

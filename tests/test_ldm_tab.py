@@ -48,10 +48,15 @@ def assets(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def api(assets):
+def demo(assets):
     import app
 
-    return api_lookup(app.build_app(assets_dir=assets))
+    return app.build_app(assets_dir=assets)
+
+
+@pytest.fixture(scope="module")
+def api(demo):
+    return api_lookup(demo)
 
 
 def generate(api, lang="en", prompt=PROMPT, guidance=3.0, steps=4, seed=0, n=2):
@@ -161,3 +166,14 @@ def test_the_clip_note_flags_words_and_raw_pixels():
     zh = clip_note("一只猫", "genlab", "/x/shapes-ddpm", "zh")
     assert "从未见过" in zh and "猫" in zh and "原始像素" not in zh
     assert clip_note("a red circle in the top left corner", "genlab", "/x/ddpm", "en") == ""
+
+
+
+def test_the_clip_tab_shows_the_note_as_the_prompt_is_typed(demo):
+    wired = [f for f in demo.fns.values() if any(getattr(o, "elem_id", None) == "clip-words-note" for o in f.outputs)]
+    assert wired, "no event writes the CLIP tab's never-seen note"
+    note = wired[0].fn("en", {}, "a cat on a sofa", "genlab", "pixels")
+    assert "never seen: cat, sofa" in str(note) and "not a picture of the prompt" in str(note)
+    zh = wired[0].fn("zh", {}, "沙发上的猫", "genlab", "pixels")
+    assert "从未见过" in str(zh) and "原始像素" in str(zh)
+    assert "cat" not in str(wired[0].fn("en", {}, "a cat", "pretrained", "pixels"))
