@@ -81,17 +81,16 @@ def score_relation(seen: dict, scene: dict, caption) -> dict[str, bool | None]:
     lex = EN if caption.lang == "en" else ZH
     said = [r for r in AXIS if _said(caption, lex["relation"], r)]
     a, b = scene["objects"]
-    cells = []
-    for o in (a, b):
-        found = [g["cell"] for g in seen["objects"] if g["color"] == o["color"] and g["shape"] == o["shape"]]
-        cells.append(found[0] if found else None)
-    both = None not in cells
+    found = [[g["cell"] for g in seen["objects"] if g["color"] == o["color"] and g["shape"] == o["shape"]]
+             for o in (a, b)]
+    pairs = [(ca, cb) for ca in found[0] for cb in found[1] if ca != cb]
+    both = bool(pairs)
     if not said or not both:
         return {"relation": False if said else None, "objects": both}
     axis = AXIS[said[0]]
     want = np.sign(divmod(a["cell"], 3)[axis] - divmod(b["cell"], 3)[axis])
-    got = np.sign(divmod(cells[0], 3)[axis] - divmod(cells[1], 3)[axis])
-    return {"relation": bool(want == got and want != 0), "objects": both}
+    right = any(np.sign(divmod(ca, 3)[axis] - divmod(cb, 3)[axis]) == want for ca, cb in pairs)
+    return {"relation": bool(right and want != 0), "objects": both}
 
 
 def score_count(seen: dict, scene: dict, caption) -> dict[str, bool | None]:
@@ -170,6 +169,7 @@ def main(argv=None) -> dict:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out", default=None)
+    p.add_argument("--write-card", action="store_true", help="put the headline rates into the model's card.json")
     args = p.parse_args(argv)
     if args.quick:
         args.n, args.clip, args.steps = 8, 1, 20
@@ -201,7 +201,36 @@ def main(argv=None) -> dict:
               "hardware": runtime.hardware_summary(torch.device("cpu")), "torch_threads": args.threads,
               "note": "busy CPU: other jobs running", "quick": args.quick}
     emit(result, args.out)
+    if args.write_card:
+        write_card(Path(args.model), result, args.out)
     return result
+
+
+def headline(result: dict) -> dict[str, float]:
+    """The card's held-out rates: single-object colour / shape / position, relation, count, per language."""
+    out = {}
+    for lang in ("en", "zh"):
+        cells = result["ldm"]
+        for kind, attr in (("single", "color"), ("single", "shape"), ("single", "position"), ("single", "all_asked"),
+                           ("relation", "relation"), ("count", "count")):
+            rate = cells[f"{kind}/{lang}"].get(attr, {}).get("rate")
+            if rate is not None:
+                out[f"{attr}_{lang}"] = rate
+    return out
+
+
+def write_card(folder: Path, result: dict, out) -> None:
+    """Held-out numbers into the card, measured once (this run), with where the full table is."""
+    import json
+
+    path = folder / "card.json"
+    card = json.loads(path.read_text(encoding="utf-8"))
+    card["heldout_judged"] = headline(result)
+    card["heldout_note"] = (f"held-out prompts only (eval-stream scenes, evaluation caption sampler), one image each, "
+                            f"DDIM-{result['ddim_steps']}, guidance {result['guidance']}, judged by assets/scenes-judge; "
+                            f"measured once after training, nothing selected on them; full table: "
+                            f"{Path(out).name if out else 'benchmarks/ldm_quality.py'}")
+    path.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
