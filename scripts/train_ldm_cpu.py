@@ -56,9 +56,27 @@ def lr_at(step: int, base: float, warmup: int, total: int) -> float:
     return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p)))
 
 
+def ship(run: Path, pick: str, dest: Path) -> int:
+    """Copy RUN/<pick> (chosen on training prompts only) to dest, store float16, write samples.png."""
+    import shutil
+
+    from engines import cli
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from train_ldm_gpu import write_samples
+
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(run / pick, dest)
+    code = cli.main(["compact", "--model", str(dest)])
+    return code or write_samples(dest, steps=50)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--out", required=True)
+    p.add_argument("--ship", default=None, metavar="PICK", help="ship OUT/PICK (best, last) to --dest and stop")
+    p.add_argument("--dest", default=str(ROOT / "assets" / "scenes-ldm"))
     p.add_argument("--preset", default="tiny", choices=("tiny", "small", "base"))
     p.add_argument("--width", type=int, default=None, help="override the preset's UNet width")
     p.add_argument("--text-width", type=int, default=None)
@@ -79,6 +97,11 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true")
     args = p.parse_args(argv)
+    if args.ship:
+        import torch
+
+        torch.set_num_threads(args.threads)   # one: two OpenMP threads on a busy 2-core CPU spin at every barrier
+        return ship(Path(args.out), args.ship, Path(args.dest))
     if args.quick:
         args.n_pool, args.ae_steps, args.steps, args.batch, args.ae_batch = 200, 3, 4, 8, 8
         args.minutes, args.save_minutes, args.judge_n = 2.0, 0.0, 4
