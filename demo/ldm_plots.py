@@ -17,6 +17,7 @@ BOX = 136          # a picture box's side, pixels
 GAP = 34           # room for an arrow between boxes
 PAD = 10
 TITLE = 36         # two lines of title above each box
+TOP = 30           # room above everything for the Gradio label that sits over a picture's top left
 BG, INK, EDGE, ARROW = (255, 255, 255), (30, 30, 30), (120, 130, 150), (90, 110, 200)
 HOT = np.array([[0, 0, 4], [80, 18, 123], [183, 55, 121], [252, 137, 97], [252, 253, 191]], np.float64)
 _LUT = np.stack([np.interp(np.linspace(0, 4, 256), np.arange(5), HOT[:, k]) for k in range(3)], 1).astype(np.uint8)
@@ -61,15 +62,16 @@ def pipeline(tokens: list[str], latent: np.ndarray | None, x0: np.ndarray | None
     "final" titles (two lines each, split at a newline), in the session's language."""
     boxes = ["tokens", "latent", "x0", "final"]
     width = PAD * 2 + len(boxes) * BOX + (len(boxes) - 1) * GAP
-    height = PAD * 2 + TITLE + BOX
+    height = TOP + PAD * 2 + TITLE + BOX
     img = Image.new("RGB", (width, height), BG)
     draw = ImageDraw.Draw(img)
     small = pil_font(12)
     pictures = {"latent": latent, "x0": x0, "final": final}
     for i, name in enumerate(boxes):
-        x, y = PAD + i * (BOX + GAP), PAD + TITLE
+        x, y = PAD + i * (BOX + GAP), TOP + PAD + TITLE
         for k, part in enumerate(labels.get(name, name).split("\n")[:2]):
-            draw.text((x, PAD + k * 16), part, fill=INK, font=_fitting(draw, part, BOX + (GAP if i < len(boxes) - 1 else PAD) - 6, 13))
+            room = BOX + (GAP if i < len(boxes) - 1 else PAD) - 6
+            draw.text((x, TOP + PAD + k * 16), part, fill=INK, font=_fitting(draw, part, room, 13))
         if name == "tokens":
             _tokens_box(draw, x, y, tokens, small)
         else:
@@ -90,18 +92,18 @@ def word_maps(maps: list[tuple[str, np.ndarray]], image: np.ndarray | None, side
     """The image, then each word's cross-attention map (its own colour scale, blended over the image
     in grey), its share of the attention written under it. -> uint8 (H, W, 3)."""
     cols = 1 + len(maps)
-    width, height = PAD + cols * (side + PAD), PAD + side + 40
+    width, height = PAD + cols * (side + PAD), TOP + PAD + side + 40
     img = Image.new("RGB", (width, height), BG)
     draw = ImageDraw.Draw(img)
     font = pil_font(14)
-    img.paste(_fit(image, side), (PAD, PAD))
+    img.paste(_fit(image, side), (PAD, TOP + PAD))
     grey = None if image is None else np.asarray(Image.fromarray(image).convert("L").resize((16, 16)), np.float64)
     for i, (word, m) in enumerate(maps):
         x = PAD + (i + 1) * (side + PAD)
         h = heat(m).astype(np.float64)
         if grey is not None and grey.shape == m.shape:
             h = 0.8 * h + 0.2 * grey[..., None]
-        img.paste(_fit(h.astype(np.uint8), side), (x, PAD))
-        draw.text((x, PAD + side + 4), word, fill=INK, font=font)
-        draw.text((x, PAD + side + 21), f"{float(m.mean()):.0%}", fill=(110, 110, 110), font=pil_font(12))
+        img.paste(_fit(h.astype(np.uint8), side), (x, TOP + PAD))
+        draw.text((x, TOP + PAD + side + 4), word, fill=INK, font=font)
+        draw.text((x, TOP + PAD + side + 21), f"{float(m.mean()):.0%}", fill=(110, 110, 110), font=pil_font(12))
     return np.asarray(img)
