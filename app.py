@@ -26,7 +26,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from demo import ar_tab, clip_tab, common, diffusion_tab, gan_tab, guard, i18n, live, metrics_tab, overview_tab, playground_tab, train_tab, vae_tab  # noqa: E402
+from demo import ar_tab, clip_tab, common, diffusion_tab, gan_tab, guard, i18n, ldm_tab, live, metrics_tab, overview_tab, playground_tab, train_tab, vae_tab  # noqa: E402
 from engines import gpu, runtime  # noqa: E402
 from engines.data import set_pil_limits  # noqa: E402
 
@@ -41,7 +41,7 @@ MAX_REQUEST_MB = 4  # any request body but an upload's (values, a drawn stroke, 
 UPLOAD_FILES = 4    # files one upload request may carry at most, each up to common.MAX_UPLOAD_MB
 
 # A new family's tab is one import above and one line here.
-TABS = (overview_tab.build, vae_tab.build, gan_tab.build, diffusion_tab.build, ar_tab.build, clip_tab.build, train_tab.build, playground_tab.build, metrics_tab.build)
+TABS = (overview_tab.build, vae_tab.build, gan_tab.build, diffusion_tab.build, ar_tab.build, clip_tab.build, ldm_tab.build, train_tab.build, playground_tab.build, metrics_tab.build)
 
 
 def build_app(*, assets_dir: str | os.PathLike | None = None, data_dir: str | os.PathLike | None = None,

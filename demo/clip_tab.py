@@ -49,6 +49,7 @@ from .common import (
 )
 from .forms import Form, widget
 from .i18n import LATEX_DELIMITERS, t
+from .words_note import clip_note
 
 FAMILY = "clip"
 GENERATOR_FAMILIES = GENERATOR_KINDS[1:]  # every family CLIP guidance can steer (engines.families)
@@ -632,6 +633,7 @@ def _prompt_controls(reg, h, lang, ui, default_gen):
                        placeholder="clip.prompt.placeholder", lines=2, max_lines=4, elem_id="clip-prompt")
     ui.negative = widget(reg, gr.Textbox, label="clip.negative", info="clip.negative.info", lines=1, max_lines=2,
                          elem_id="clip-negative")
+    ui.words = gr.Markdown(clip_note("", "genlab", default_gen, lang), elem_id="clip-words-note")  # issue 20
     h.prompt_box = ui.prompt
     ui.examples = widget(reg, gr.Dataset, components=[ui.prompt], samples=[[p] for p, _ in h.examples(lang)],
                          type="index", label="clip.examples", elem_id="clip-examples", samples_per_page=12)
@@ -782,12 +784,17 @@ def build(ctx: AppContext) -> None:
     form = Form(ctx.lang, uploads=ctx.uploads)
     _wire_models(ctx, form, h, top, tab, gen, sees)
     _wire_runs(form, h, runs, top, gen, sees)
+    words = form(lambda lang, v: {"words": clip_note(v.prompt, v.backend, v.generator, lang)},  # never-seen words
+                 {"prompt": gen.prompt, "backend": top.backend, "generator": gen.generator}, {"words": gen.words})
+    gr.on([gen.prompt.change, top.backend.change, gen.generator.change], *words, queue=False, show_progress="hidden",
+          **PRIVATE)
     ctx.after_lang(tuple(form(h.card, {"backend": top.backend}, top.card)))
     ctx.after_lang(
         tuple(form(h.texts, {"backend": top.backend, "generator": gen.generator, "label": gen.label,
                              "captions": sees.captions},
                    {"backend": top.backend, "generator": gen.generator, "label": gen.label, "examples": gen.examples,
                     "captions": sees.captions})),
+        tuple(words),
         tuple(Form(ctx.lang)(h.run_texts, {"runs": runs}, {"status": gen.status, "plot": gen.plot,
                                                             "gallery": gen.gallery})),
         always=True)

@@ -690,6 +690,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Latent diffusion trains on the captioned 'scenes' world only; got '{dataset}'.",
         "zh": "潜在扩散模型只能在带描述的“scenes”场景数据上训练；当前为“{dataset}”。",
     },
+    # --- ldm tab (demo/ldm_tab.py) ---
+    "ldm_prompt_chars": {
+        "en": "The prompt has {n} characters; the latent diffusion tab reads at most {max}.",
+        "zh": "提示词有 {n} 个字符；潜在扩散页最多读取 {max} 个。",
+    },
+    "ldm_no_model": {
+        "en": "No latent diffusion model is installed (assets/scenes-ldm): train one with `python -m engines train ldm` or upload a checkpoint.",
+        "zh": "未安装潜在扩散模型（assets/scenes-ldm）：请用 `python -m engines train ldm` 训练一个，或上传检查点。",
+    },
     # --- zerogpu ---------------------------------------------------------------------------
     "gpu_quota": {
         "en": "The free GPU time of this Space is used up for now ({reason}). What was done so far is kept; log in to Hugging Face or try again later.",

@@ -199,3 +199,17 @@ def test_a_run_read_part_way_leaves_its_thread_unlocked_and_out_of_inference_mod
     thread.join()
     assert took == [True]
     frames.close()
+
+
+def test_the_card_can_start_the_sampler_at_a_lower_timestep(engine):
+    before = engine.card.get("sample_start_t")
+    try:
+        engine.card["sample_start_t"] = 300
+        frames = list(engine.sample("a red circle", 1, 0, 8, 3.0))
+        assert frames[0].t == 300 and len(frames) == 8
+        again = list(engine.sample("a red circle", 1, 0, 8, 3.0))
+        np.testing.assert_array_equal(frames[-1].images, again[-1].images)
+        engine.card["sample_start_t"] = None
+        assert list(engine.sample("a red circle", 1, 0, 4, 3.0))[0].t == engine.config.timesteps - 1
+    finally:
+        engine.card["sample_start_t"] = before
