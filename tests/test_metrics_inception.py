@@ -65,7 +65,7 @@ def local_inception(weights, monkeypatch, tmp_path):
 
     def forget():
         features._inception.cache_clear()
-        evaluate.heldout_features.cache_clear()
+        evaluate.forget_heldout()
         downloads.forget(KEY)
 
     forget()
