@@ -7,7 +7,7 @@ like for like both ways: eager against eager and compiled against compiled.
     python -m benchmarks.diffusion_train --no-compile     # eager pairs only
 
 On a GPU the same one command (defaults: batch 256, 300 timed steps) measures three pairs,
-each library in the same precision and mode: fp32 eager, bf16 autocast eager (GenLab adds
+each library in the same precision and mode: fp32 eager, bf16 autocast eager (both with
 channels_last), and fp32 torch.compile in the mode GenLab's trainer uses there ("reduce-overhead",
 CUDA graphs); on a CPU fp32 eager and fp32 torch.compile (default mode, as the trainer uses).
 `pairs` in the JSON lists them with GenLab / diffusers ratios; scripts/readme_figures.py writes
@@ -93,7 +93,7 @@ def genlab(arch: dict, images, labels, *, batch: int, warmup: int, steps: int, d
 
 
 def diffusers_unet(images, labels, *, batch: int, warmup: int, steps: int, dev, bf16: bool = False,
-                   compile: bool = False) -> dict:
+                   channels_last: bool = False, compile: bool = False) -> dict:
     from diffusers import DDPMScheduler, UNet2DModel
 
     torch.manual_seed(0)
@@ -103,6 +103,8 @@ def diffusers_unet(images, labels, *, batch: int, warmup: int, steps: int, dev, 
         up_block_types=("AttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
         norm_num_groups=8, num_class_embeds=11, dropout=0.1, attention_head_dim=64,
     ).to(dev).train()
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    model = model.to(memory_format=layout)
     forward = torch.compile(model, mode=compile_mode(dev)) if compile else model
     scheduler = DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear")
     opt = torch.optim.AdamW(model.parameters(), lr=2e-4, fused=dev.type == "cuda" or None)
@@ -117,7 +119,7 @@ def diffusers_unet(images, labels, *, batch: int, warmup: int, steps: int, dev, 
         y = torch.where(torch.rand(batch, generator=gen, device=dev) < 0.1, torch.full_like(y, 10), y)
         noise = torch.randn(x0.shape, generator=gen, device=dev)
         t = torch.randint(0, 1000, (batch,), generator=gen, device=dev)
-        noisy = scheduler.add_noise(x0, noise, t)
+        noisy = scheduler.add_noise(x0, noise, t).contiguous(memory_format=layout)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16 and dev.type == "cuda"):
             pred = forward(noisy, t, class_labels=y).sample
         loss = F.mse_loss(pred.float(), noise)
@@ -146,7 +148,7 @@ def measure(images, labels, *, gpu: bool, compile: bool, **kw) -> tuple[dict, li
     """Every run and the like-for-like pairs: (mode, precision, genlab run, diffusers run)."""
     plan = [("eager", "fp32", {}, {})]
     if gpu:
-        plan.append(("eager", "bf16", dict(amp="bf16", channels_last=True), dict(bf16=True)))
+        plan.append(("eager", "bf16", dict(amp="bf16", channels_last=True), dict(bf16=True, channels_last=True)))
     if compile:
         plan.append(("compiled", "fp32", dict(compile=True), dict(compile=True)))
     runs, pairs = {}, []
