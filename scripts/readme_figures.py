@@ -117,14 +117,17 @@ def diffusion_train(data: dict) -> str:
     """GenLab's UNet and trainer against diffusers' UNet2DModel, like for like (`benchmarks/diffusion_train.py`):
     each row one mode and precision for both libraries; a mode measured for one only says so."""
     hardware = data["hardware"].split(" (torch")[0]
+    command = re.sub(r" --(note|out) .*?(?= --|$)", "", data.get("command", "python -m benchmarks.diffusion_train"))
     lines = [f"Diffusion training against diffusers on {hardware}, the same UNet (1.6 M parameters), batch "
-             f"{data['batch']}, {data['timed_steps']} timed steps (`{data.get('command', 'python -m benchmarks.diffusion_train')}`"
+             f"{data['batch']}, {data['timed_steps']} timed steps (`{command}`"
              + (f"; {data['note']}" if data.get("note") else "") + "):", "",
              "| mode, precision (the same for both) | GenLab img/s | diffusers img/s | GenLab / diffusers |",
              "| --- | --- | --- | --- |"]
     for mode, genlab, theirs, ratio in _train_pairs(data):
         lines.append(f"| {mode} | {genlab['images_per_s']:,.1f} | "
                      + (f"{theirs['images_per_s']:,.1f} | {ratio:.2f}× |" if theirs else "not measured | – |"))
+    if data.get("observations") and "pairs" in data:
+        lines += ["", data["observations"]]
     if "pairs" not in data:
         gpu = "compiled_runs" in data or data.get("ratios", {}).get("genlab_eager_over_diffusers_bf16")
         lines += ["", "This run predates the like-for-like loop: diffusers clipped its gradients (norm 10) and GenLab did "
