@@ -92,8 +92,28 @@ def genlab(arch: dict, images, labels, *, batch: int, warmup: int, steps: int, d
             "final_loss": round(trainer.history[-1]["loss"], 4)}
 
 
-def diffusers_unet(images, labels, *, batch: int, warmup: int, steps: int, dev, bf16: bool = False,
-                   channels_last: bool = False, compile: bool = False) -> dict:
+def diffusers_unet(images, labels, *, batch: int, warmup: int, steps: int, dev, **how) -> dict:
+    step, model = diffusers_step(images, labels, batch=batch, dev=dev, **how)
+    # Losses read back as GenLab's trainer reads them: each step on a CPU, once a window on a GPU.
+    every = max(1, warmup) if dev.type == "cuda" else 1
+    t0 = time.perf_counter()
+    for _ in range(warmup):
+        float(step())
+    _sync(dev)
+    start = time.perf_counter()
+    for i in range(steps):
+        loss = step()
+        if (i + 1) % every == 0:
+            float(loss)
+    _sync(dev)
+    elapsed = time.perf_counter() - start
+    return {"images_per_s": round(steps * batch / elapsed, 1), "warmup_s": round(start - t0, 2),
+            "params": sum(p.numel() for p in model.parameters()), "final_loss": round(float(loss), 4)}
+
+
+def diffusers_step(images, labels, *, batch: int, dev, bf16: bool = False, channels_last: bool = False,
+                   compile: bool = False):
+    """diffusers' UNet2DModel, DDPMScheduler and AdamW -> (step() -> the loss tensor, the model)."""
     from diffusers import DDPMScheduler, UNet2DModel
 
     torch.manual_seed(0)
@@ -110,8 +130,6 @@ def diffusers_unet(images, labels, *, batch: int, warmup: int, steps: int, dev, 
     opt = torch.optim.AdamW(model.parameters(), lr=2e-4, fused=dev.type == "cuda" or None)
     x_all, y_all = images.to(dev), labels.to(dev)
     gen = torch.Generator(dev).manual_seed(0)
-    # Losses read back as GenLab's trainer reads them: each step on a CPU, once a window on a GPU.
-    every = max(1, warmup) if dev.type == "cuda" else 1
 
     def step() -> torch.Tensor:
         idx = torch.randint(0, len(x_all), (batch,), generator=gen, device=dev)
@@ -129,29 +147,58 @@ def diffusers_unet(images, labels, *, batch: int, warmup: int, steps: int, dev, 
         opt.step()
         return loss.detach()
 
-    t0 = time.perf_counter()
+    return step, model
+
+
+def genlab_steps(arch: dict, images, labels, *, batch: int, total: int, dev):
+    """GenLab's real Trainer (eager, a loss read back each step), advanced one step per next()."""
+    config = diffusion.Config(**arch)
+    torch.manual_seed(0)
+    model = diffusion.build(config)
+    tcfg = TrainConfig(steps=total, batch_size=batch, lr=2e-4, log_every=1, seed=0, grad_clip=GRAD_CLIP)
+    trainer = Trainer(model, diffusion.make_loss(diffusion.make_process(config), p_uncond=0.1), images, tcfg,
+                      labels=labels, device=dev)
+    for ev in trainer.run():
+        if ev.kind == "step":
+            yield ev
+
+
+def interleaved(images, labels, *, batch: int, warmup: int, steps: int, dev, window: int) -> dict:
+    """The eager pair on a shared CPU: windows of `window` steps of each in turn (ABBA order), each
+    library's time summed over its own windows, so a load that comes and goes falls on both alike."""
+    ours = genlab_steps(REFERENCE, images, labels, batch=batch, total=warmup + steps, dev=dev)
+    theirs, _ = diffusers_step(images, labels, batch=batch, dev=dev)
+    run = {"genlab": lambda: next(ours), "diffusers": lambda: float(theirs())}
     for _ in range(warmup):
-        float(step())
-    _sync(dev)
-    start = time.perf_counter()
-    for i in range(steps):
-        loss = step()
-        if (i + 1) % every == 0:
-            float(loss)
-    _sync(dev)
-    elapsed = time.perf_counter() - start
-    return {"images_per_s": round(steps * batch / elapsed, 1), "warmup_s": round(start - t0, 2),
-            "params": sum(p.numel() for p in model.parameters()), "final_loss": round(float(loss), 4)}
+        run["genlab"](), run["diffusers"]()
+    spent = {"genlab": 0.0, "diffusers": 0.0}
+    rounds = steps // window
+    for r in range(rounds):
+        for name in (("genlab", "diffusers") if r % 2 == 0 else ("diffusers", "genlab")):
+            t0 = time.perf_counter()
+            for _ in range(window):
+                run[name]()
+            spent[name] += time.perf_counter() - t0
+    return {name: {"images_per_s": round(rounds * window * batch / s, 1), "seconds": round(s, 2)}
+            for name, s in spent.items()}
 
 
-def measure(images, labels, *, gpu: bool, compile: bool, **kw) -> tuple[dict, list[dict]]:
-    """Every run and the like-for-like pairs: (mode, precision, genlab run, diffusers run)."""
-    plan = [("eager", "fp32", {}, {})]
+def measure(images, labels, *, gpu: bool, compile: bool, interleave: int = 0, **kw) -> tuple[dict, list[dict]]:
+    """Every run and the like-for-like pairs: (mode, precision, genlab run, diffusers run). With
+    `interleave`, the eager pair is timed in alternating windows of that many steps (a shared CPU)."""
+    plan = [] if interleave else [("eager", "fp32", {}, {})]
     if gpu:
         plan.append(("eager", "bf16", dict(amp="bf16", channels_last=True), dict(bf16=True, channels_last=True)))
     if compile:
         plan.append(("compiled", "fp32", dict(compile=True), dict(compile=True)))
     runs, pairs = {}, []
+    if interleave:
+        both = interleaved(images, labels, window=interleave, **kw)
+        runs["genlab_eager"], runs["diffusers_eager"] = both["genlab"], both["diffusers"]
+        g, d = both["genlab"]["images_per_s"], both["diffusers"]["images_per_s"]
+        pairs.append({"mode": "eager", "precision": "fp32", "genlab": "genlab_eager", "diffusers": "diffusers_eager",
+                      "timing": f"interleaved, windows of {interleave} steps", "genlab_images_per_s": g,
+                      "diffusers_images_per_s": d, "genlab_over_diffusers": round(g / d, 2)})
     for mode, precision, genlab_kw, diffusers_kw in plan:
         suffix = mode if precision == "fp32" else f"{mode}_{precision}"
         runs[f"diffusers_{suffix}"] = diffusers_unet(images, labels, **diffusers_kw, **kw)
@@ -175,6 +222,8 @@ def main(argv: list[str] | None = None) -> dict:
                    help="untimed steps first (the compile happens in them)")
     p.add_argument("--quick", action="store_true", help="a smoke run: 3 timed steps after 2 of warm-up")
     p.add_argument("--no-compile", action="store_true", help="the eager pairs only")
+    p.add_argument("--interleave", type=int, default=0, metavar="K",
+                   help="time the eager pair in alternating windows of K steps (a shared CPU)")
     p.add_argument("--note", default=None, help="recorded in the JSON (e.g. that the CPU was shared)")
     p.add_argument("--out", default=None, help="also write the JSON here")
     args = p.parse_args(argv)
@@ -184,7 +233,7 @@ def main(argv: list[str] | None = None) -> dict:
         torch.backends.cudnn.benchmark = True
     images, labels = _images(dev)
     load_before = os.getloadavg()
-    runs, pairs = measure(images, labels, gpu=gpu, compile=not args.no_compile,
+    runs, pairs = measure(images, labels, gpu=gpu, compile=not args.no_compile, interleave=args.interleave,
                           batch=args.batch, warmup=args.warmup, steps=args.steps, dev=dev)
     import diffusers
 

@@ -102,7 +102,8 @@ def _train_pairs(data: dict) -> list[tuple[str, dict | None, dict | None, float 
     compiled = ("torch.compile, " + ("CUDA graphs" if data.get("compile_mode") == "reduce-overhead"
                                      else f"{data.get('compile_mode', 'default')} mode"))
     if "pairs" in data:
-        return [(f"{compiled if p['mode'] == 'compiled' else 'eager'}, {p['precision']}", data["runs"][p["genlab"]],
+        return [(f"{compiled if p['mode'] == 'compiled' else 'eager'}, {p['precision']}"
+                 + (f" ({p['timing']})" if p.get("timing") else ""), data["runs"][p["genlab"]],
                  data["runs"][p["diffusers"]], p["genlab_over_diffusers"]) for p in data["pairs"]]
     runs = data["runs"]
     rows = [("eager, fp32", runs["genlab_eager"], runs["diffusers_eager"],
@@ -138,7 +139,8 @@ def diffusion_train(data: dict) -> str:
 
 
 MAKERS = {"metrics-scores": metrics_scores, "metrics-speed": metrics_speed, "trilemma": trilemma,
-          "metrics-shapes": metrics_shapes, "diffusion-train-cpu": diffusion_train, "diffusion-train-gpu": diffusion_train}
+          "metrics-shapes": metrics_shapes, "diffusion-train-cpu": diffusion_train, "diffusion-train-gpu": diffusion_train,
+          "diffusion-train-cpu-interleaved": diffusion_train}
 
 
 def render(text: str, root: Path = ROOT) -> str:
