@@ -241,7 +241,8 @@ def test_kid_in_steps_is_torchmetrics_kid_on_the_same_subsets(full, monkeypatch)
     steps = list(scores.kid_steps(real, fake, subsets=10, subset_size=300, seed=5))
     assert steps[-1] == pytest.approx(expected, rel=1e-9, abs=1e-12)
     assert metrics.kid(real, fake, subsets=10, subset_size=300, seed=5) == steps[-1]
-    assert len(steps) == 1 + 10 + (2 + 2 + 2 if full else 0)  # each subset a step; 500-row blocks of 3 kernels
+    blocks = 2 * -(-700 // scores.BLOCK) + -(-600 // scores.BLOCK)  # rows of the three kernels, a block a step
+    assert len(steps) == 1 + 10 + (blocks if full else 0)  # and each subset a step
 
 
 def test_kid_curve_shares_its_kernels_and_matches_each_kid():
@@ -272,4 +273,4 @@ def test_scoring_runs_in_short_steps_that_add_up_to_the_whole():
     parts = list(evaluate.extract_steps(fake, chunk=500))
     assert len(parts) == 4 and torch.equal(parts[-1].features, whole.features)
     pr = list(scores.precision_recall_steps(whole.features[:700], whole.features[700:], k=3))
-    assert len(pr) == 2 + 1 + 1 + 1 and pr[-1] == metrics.precision_recall(whole.features[:700], whole.features[700:])
+    assert len(pr) == -(-700 // scores.BLOCK) + 2 * -(-500 // scores.BLOCK) + 1 and pr[-1] == metrics.precision_recall(whole.features[:700], whole.features[700:])

@@ -69,7 +69,7 @@ def fid(real: torch.Tensor, fake: torch.Tensor) -> float:
         return float(metric.compute())
 
 
-BLOCK = 500                  # rows of a kernel or distance matrix a step (a short unit on a busy CPU)
+BLOCK = 250                  # rows of a kernel or distance matrix a step (500: up to 1 s on the busy CPU)
 KID_FULL_MAX = 12_000_000    # kernel entries (float64: 96 MB) kept at once; beyond, each subset computes its own
 
 
