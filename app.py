@@ -187,13 +187,14 @@ def build_parser() -> argparse.ArgumentParser:
 def warm_imports() -> None:
     """Import, off the compute thread, the modules the first training run (torch._dynamo, through
     the optimiser), the first CLIP generation (open_clip) and the first VQ prior (transformers' GPT-2,
-    4.6 s) would otherwise import on it: 1-2 s
+    4.6 s) and the first metric (torchmetrics, 7 s) would otherwise import on it: 1-2 s
     each on a quiet 2-core CPU, 6 s on a busy one, while every session's slider waits. Run by
     main() in a daemon thread once the server is up (about 250 MB more resident memory)."""
     import importlib
 
     time.sleep(2.0)  # let the server start first
-    for name in ("torch._dynamo", "open_clip", "transformers.models.gpt2.modeling_gpt2"):
+    for name in ("torch._dynamo", "open_clip", "transformers.models.gpt2.modeling_gpt2",
+                 "torchmetrics.image.fid", "torchmetrics.image.kid", "torchmetrics.image.inception"):
         try:
             with runtime.HEAVY_IMPORTS:  # never beside the compute thread's own first import of it
                 importlib.import_module(name)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import os
 import time
 
 from benchmarks.common import ROOT, data_dir as default_data_dir, emit
@@ -23,7 +24,22 @@ MODELS = {  # name -> sampler options (the DDPM with a fast DDIM setting)
 }
 
 
-def run(n: int, data: str | None, table: bool, seed: int = 0) -> dict:
+def stream(steps) -> tuple[dict, float, dict]:
+    """Run a *_steps generator of engines.metrics.evaluate -> (result, seconds, {"count", "longest_s",
+    "longest_stage"})."""
+    started = last = time.perf_counter()
+    count, longest, where, out = 0, 0.0, None, None
+    for stage, out in steps:
+        now = time.perf_counter()
+        count += 1
+        if now - last > longest:
+            longest, where = now - last, stage
+        last = now
+    return out, time.perf_counter() - started, {"count": count, "longest_s": round(longest, 3), "longest_stage": where}
+
+
+def run(n: int, data: str | None, table: bool, seed: int = 0,
+        note: str = "busy CPU: other jobs running") -> dict:
     from engines import metrics, runtime
     from engines.metrics import evaluate
 
@@ -37,24 +53,16 @@ def run(n: int, data: str | None, table: bool, seed: int = 0) -> dict:
 
     model = ROOT / "assets" / "mnist-vae-z16"
     images, sampled = metrics.sample_model(model, n, seed)
-    t0 = time.perf_counter()
-    core = evaluate.compare(None, images, real_features=real, rounds=0, seed=seed)
-    core_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    full = evaluate.compare(None, images, real_features=real, rounds=10, seed=seed)
-    full_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    curve = evaluate.fid_curve(None, images, real_features=real, seed=seed)
-    curve_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    floor = evaluate.real_floor(evaluate.heldout(data), seed=seed)
-    floor_s = time.perf_counter() - t0
+    core, core_s, core_steps = stream(evaluate.compare_steps(None, images, real_features=real, rounds=0, seed=seed))
+    full, full_s, full_steps = stream(evaluate.compare_steps(None, images, real_features=real, rounds=10, seed=seed))
+    curve, curve_s, curve_steps = stream(evaluate.fid_curve_steps(None, images, real_features=real, seed=seed))
+    floor, floor_s, floor_steps = stream(evaluate.real_floor_steps(evaluate.heldout(data), seed=seed))
 
     out = {
         "benchmark": "metrics_speed",
         "date": _dt.date.today().isoformat(),
         "hardware": runtime.hardware_summary(),
-        "note": "busy CPU: other jobs running (four engineers share the 2 cores)",
+        "note": note,
         "command": f"python -m benchmarks.metrics_speed{'' if table else ' --quick'}",
         "features": core["features"],
         "real": "MNIST held-out split (last 2,000 test digits)",
@@ -68,6 +76,10 @@ def run(n: int, data: str | None, table: bool, seed: int = 0) -> dict:
             "fid_vs_n_curve": round(curve_s, 2),
             "real_floor": round(floor_s, 2),
         },
+        "steps": {"what": "the streamed steps (each one unit of the compute thread; Stop acts between two): "
+                          "how many, and the longest",
+                  "evaluate": core_steps, "evaluate_with_bootstrap_10": full_steps, "fid_vs_n_curve": curve_steps,
+                  "real_floor": floor_steps},
         "targets": {"evaluate<=20s": core_s + real_s <= 20, "evaluate_with_bootstrap<=20s": full_s + real_s <= 20,
                     "curve<=60s": curve_s <= 60},
         "mnist_vae_z16": full,
@@ -95,12 +107,15 @@ def main(argv=None) -> None:
     p.add_argument("--data-dir", default=None)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default=None, help="also write the JSON here")
+    p.add_argument("--note", default="busy CPU: other jobs running", help="recorded in the JSON")
     args = p.parse_args(argv)
 
     import torch
 
     torch.set_num_threads(args.threads)
-    result = run(500 if args.quick else 2000, args.data_dir or default_data_dir(), table=not args.quick)
+    load = os.getloadavg()[0]
+    result = run(500 if args.quick else 2000, args.data_dir or default_data_dir(), table=not args.quick, note=args.note)
+    result["load_average_before_after"] = [round(load, 2), round(os.getloadavg()[0], 2)]
     emit(result, args.out)
 
 

@@ -287,8 +287,19 @@ class MetricsHandlers:
         return SimpleNamespace(n=n, seed=seed, features=space, dataset=dataset, picked=picked,
                                started=time.perf_counter())
 
-    def _real(self, job):
-        return evaluate.heldout_features(self.data_dir, job.features, job.dataset)
+    def _real(self, lang, job, out: dict):
+        """The held-out features (extracted in steps the first time); yields status updates; leaves them in out."""
+        for got in evaluate.heldout_features_steps(self.data_dir, job.features, job.dataset):
+            out["real"] = got
+            yield {"status": t("metrics.status.real", lang)}
+
+    def _extract(self, lang, job, label: str, how: str, images, out: dict):
+        """Features of images (after a round trip, unless how is "as_is") in steps; yields status
+        updates; leaves the Extracted in out."""
+        for got in evaluate.extract_steps(images, job.features, job.dataset, how=how):
+            out["features"] = got
+            yield {"status": t("metrics.status.scoring", lang, model=label, stage=how,
+                               s=time.perf_counter() - job.started)}
 
     def _sample(self, lang, job, m: Picked, out: dict):
         """Sample m in steps of CHUNK images; yields status updates; leaves the images in out."""
@@ -310,8 +321,9 @@ class MetricsHandlers:
     def scores(self, lang, v):
         """Sample every chosen model, score each against the held-out images, then the floor."""
         job = self._settings(v, v.models)
-        yield {"status": t("metrics.status.real", lang)}
-        real = self._real(job)
+        held: dict = {}
+        yield from self._real(lang, job, held)
+        real = held["real"]
         rows, strips = [], []
         for m in job.picked:
             got: dict = {}
@@ -319,26 +331,31 @@ class MetricsHandlers:
             yield from self._score(lang, job, m.label, got["images"], real, got)
             rows.append((m.label, got["result"], got["ms"]))
             strips.append(got["images"])
-        floor = self._floor(job.features, job.dataset)
+        floor = yield from self._floor(lang, job)
         yield {"status": t("metrics.status.done", lang, s=time.perf_counter() - job.started),
                "table": scores_text(lang, rows, floor, job.n, job.dataset),
                "samples": display(sample_rows(strips), side=700)}
 
-    def _floor(self, space: str, dataset: str = "mnist") -> dict:
-        """The real-vs-real floor, once per feature space and data set (on the compute thread, so no race)."""
-        key = (self.data_dir, space, dataset)
+    def _floor(self, lang, job):
+        """The real-vs-real floor, once per feature space and data set, in steps (on the compute thread,
+        so no race); yields status updates -> the floor."""
+        key = (self.data_dir, job.features, job.dataset)
         if key not in _FLOORS:
-            _FLOORS[key] = evaluate.real_floor(evaluate.heldout(self.data_dir, dataset), features=space, seed=0,
-                                               dataset=dataset)
+            floor = None
+            for stage, floor in evaluate.real_floor_steps(evaluate.heldout(self.data_dir, job.dataset),
+                                                          features=job.features, seed=0, dataset=job.dataset):
+                yield {"status": t("metrics.status.scoring", lang, model=t("metrics.scores.floor", lang), stage=stage,
+                                   s=time.perf_counter() - job.started)}
+            _FLOORS[key] = floor
         return _FLOORS[key]
 
     def curve(self, lang, v):
         """FID at N = 100 ... all the samples, against N and 1/N, and KID beside it."""
         job = self._settings(v, [v.model])
         m = job.picked[0]
-        yield {"status": t("metrics.status.real", lang)}
-        real = self._real(job)
         got: dict = {}
+        yield from self._real(lang, job, got)
+        real = got["real"]
         yield from self._sample(lang, job, m, got)
         curve = None
         for stage, curve in evaluate.fid_curve_steps(None, got["images"], features=job.features, seed=job.seed,
@@ -356,22 +373,21 @@ class MetricsHandlers:
         """The same samples (and the same real images) as they are, resized there and back, JPEG'd."""
         job = self._settings(v, [v.pit_model])
         m = job.picked[0]
-        yield {"status": t("metrics.status.real", lang)}
-        real = self._real(job)
         got: dict = {}
+        yield from self._real(lang, job, got)
+        real = got["real"]
         yield from self._sample(lang, job, m, got)
         digits = evaluate.heldout(self.data_dir, job.dataset)
-        even = feature_spaces.extract(digits[0::2], job.features, job.dataset)
-        sets = {m.label: (got["images"], real), t("metrics.pitfall.real", lang): (digits[1::2], even)}
+        even: dict = {}
+        yield from self._extract(lang, job, t("metrics.pitfall.real", lang), "as_is", digits[0::2], even)
+        sets = {m.label: (got["images"], real), t("metrics.pitfall.real", lang): (digits[1::2], even["features"])}
         fids = {}
         for label, (images, against) in sets.items():
             fids[label] = {}
             for how in ("as_is", "resize", "jpeg"):
-                shown = images if how == "as_is" else evaluate.round_trip(images, how)
-                fake = feature_spaces.extract(shown, job.features, job.dataset)
-                fids[label][how] = evaluate.scores.fid(against.features, fake.features)
-                yield {"status": t("metrics.status.scoring", lang, model=label, stage=how,
-                                   s=time.perf_counter() - job.started)}
+                fake: dict = {}
+                yield from self._extract(lang, job, label, how, images, fake)
+                fids[label][how] = evaluate.scores.fid(against.features, fake["features"].features)
         yield {"status": t("metrics.status.done", lang, s=time.perf_counter() - job.started),
                "table": pitfall_text(lang, fids, job.n, len(real.features), real.space, job.dataset)}
 
@@ -393,9 +409,9 @@ class MetricsHandlers:
         fixed = {"features": "classifier", "dataset": TRILEMMA_DATASET}
         job = self._settings(SimpleNamespace(**{**vars(v), **fixed}), [v.tri_model])
         m = job.picked[0]
-        yield {"status": t("metrics.status.real", lang)}
-        real = self._real(job)
         got: dict = {}
+        yield from self._real(lang, job, got)
+        real = got["real"]
         yield from self._sample(lang, job, m, got)
         yield from self._score(lang, job, m.label, got["images"], real, got, rounds=0)
         r = got["result"]

@@ -57,7 +57,9 @@ def metrics_speed(data: dict) -> str:
         f"| the same with 10 bootstrap rounds for the error bars | {s['evaluate_with_bootstrap_10']:.1f} | ≤ 20 |",
         f"| FID against N (and KID) for one model | {s['fid_vs_n_curve']:.1f} | ≤ 60 |",
         f"| sampling {data['n']:,} digits from `mnist-vae-z16` (not counted above) | {s['sampling_vae_z16']:.1f} | |",
-    ]) + "\n"
+    ] + ([f"| the longest streamed step of the three above (Stop acts between steps) | "
+          f"{max(data['steps'][k]['longest_s'] for k in ('evaluate', 'evaluate_with_bootstrap_10', 'fid_vs_n_curve')):.2f}"
+          " | ≤ 0.5 |"] if "steps" in data else [])) + "\n"
 
 
 def trilemma(data: dict) -> str:
@@ -93,8 +95,52 @@ def metrics_shapes(data: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _train_pairs(data: dict) -> list[tuple[str, dict | None, dict | None, float | None]]:
+    """(mode, GenLab run, diffusers run or None, ratio or None) of a diffusion_train result: its
+    like-for-like `pairs`, or in the first GPU result (before pairs) the eager pair and GenLab's
+    compiled run, which had no diffusers counterpart."""
+    compiled = ("torch.compile, " + ("CUDA graphs" if data.get("compile_mode") == "reduce-overhead"
+                                     else f"{data.get('compile_mode', 'default')} mode"))
+    if "pairs" in data:
+        return [(f"{compiled if p['mode'] == 'compiled' else 'eager'}, {p['precision']}"
+                 + (f" ({p['timing']})" if p.get("timing") else ""), data["runs"][p["genlab"]],
+                 data["runs"][p["diffusers"]], p["genlab_over_diffusers"]) for p in data["pairs"]]
+    runs = data["runs"]
+    rows = [("eager, fp32", runs["genlab_eager"], runs["diffusers_eager"],
+             data["ratios"]["genlab_eager_over_diffusers_eager"])]
+    graphs = (data.get("compiled_runs") or {}).get("genlab_compile_cuda_graphs_b256")
+    if graphs:
+        rows.append(("torch.compile, CUDA graphs, fp32", graphs, None, None))
+    return rows
+
+
+def diffusion_train(data: dict) -> str:
+    """GenLab's UNet and trainer against diffusers' UNet2DModel, like for like (`benchmarks/diffusion_train.py`):
+    each row one mode and precision for both libraries; a mode measured for one only says so."""
+    hardware = data["hardware"].split(" (torch")[0]
+    command = re.sub(r" --(note|out) .*?(?= --|$)", "", data.get("command", "python -m benchmarks.diffusion_train"))
+    lines = [f"Diffusion training against diffusers on {hardware}, the same UNet (1.6 M parameters), batch "
+             f"{data['batch']}, {data['timed_steps']} timed steps (`{command}`"
+             + (f"; {data['note']}" if data.get("note") else "") + "):", "",
+             "| mode, precision (the same for both) | GenLab img/s | diffusers img/s | GenLab / diffusers |",
+             "| --- | --- | --- | --- |"]
+    for mode, genlab, theirs, ratio in _train_pairs(data):
+        lines.append(f"| {mode} | {genlab['images_per_s']:,.1f} | "
+                     + (f"{theirs['images_per_s']:,.1f} | {ratio:.2f}× |" if theirs else "not measured | – |"))
+    if data.get("observations") and "pairs" in data:
+        lines += ["", data["observations"]]
+    if "pairs" not in data:
+        gpu = "compiled_runs" in data or data.get("ratios", {}).get("genlab_eager_over_diffusers_bf16")
+        lines += ["", "This run predates the like-for-like loop: diffusers clipped its gradients (norm 10) and GenLab did "
+                      "not" + ("; diffusers read its loss back every step, GenLab once a window; GenLab's compiled "
+                               "figure comes from an inline script run right after on the same GPU (`compiled_runs`)"
+                               if gpu else "") + "; compiled diffusers was not run."]
+    return "\n".join(lines) + "\n"
+
+
 MAKERS = {"metrics-scores": metrics_scores, "metrics-speed": metrics_speed, "trilemma": trilemma,
-          "metrics-shapes": metrics_shapes}
+          "metrics-shapes": metrics_shapes, "diffusion-train-cpu": diffusion_train, "diffusion-train-gpu": diffusion_train,
+          "diffusion-train-cpu-interleaved": diffusion_train}
 
 
 def render(text: str, root: Path = ROOT) -> str:

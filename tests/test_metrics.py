@@ -220,3 +220,57 @@ def test_the_shapes_classifier_ships_with_the_app_and_the_benchmarks_use_it():
         shape_logits = model(x)["shape"].double()
     torch.testing.assert_close(got.logits, shape_logits, rtol=1e-5, atol=1e-4)  # IS reads the shape head
     assert got.features.shape == (16, 128) and (got.features >= 0).all()
+
+
+@pytest.mark.parametrize("full", [True, False])
+def test_kid_in_steps_is_torchmetrics_kid_on_the_same_subsets(full, monkeypatch):
+    """KID's kernels computed once and read per subset (or per subset, for sets too large to keep)
+    give what torchmetrics' KernelInceptionDistance gives after torch.manual_seed(seed)."""
+    from torchmetrics.image.kid import KernelInceptionDistance
+
+    from engines.metrics import scores
+
+    if not full:
+        monkeypatch.setattr(scores, "KID_FULL_MAX", 0)
+    real, fake = gaussians(700, 600, 16, shift=0.2, seed=4)
+    metric = KernelInceptionDistance(feature=scores._Given(16), subsets=10, subset_size=300)
+    metric.update(real, real=True)
+    metric.update(fake, real=False)
+    torch.manual_seed(5)
+    expected = [float(x) for x in metric.compute()]
+    steps = list(scores.kid_steps(real, fake, subsets=10, subset_size=300, seed=5))
+    assert steps[-1] == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    assert metrics.kid(real, fake, subsets=10, subset_size=300, seed=5) == steps[-1]
+    blocks = 2 * -(-700 // scores.BLOCK) + -(-600 // scores.BLOCK)  # rows of the three kernels, a block a step
+    assert len(steps) == 1 + 10 + (blocks if full else 0)  # and each subset a step
+
+
+def test_kid_curve_shares_its_kernels_and_matches_each_kid():
+    from engines.metrics import scores
+
+    real, fake = gaussians(900, 800, 8, seed=6)
+    got = dict(x for x in scores.kid_curve_steps(real, fake, [100, 400, 800], subsets=5, seed=2) if x is not None)
+    for n in (100, 400, 800):
+        assert got[n] == pytest.approx(metrics.kid(real, fake[:n], subsets=5, seed=2), rel=1e-9, abs=1e-12)
+
+
+def test_scoring_runs_in_short_steps_that_add_up_to_the_whole():
+    """Each step of compare_steps does at most one block (scores.BLOCK rows, EXTRACT_CHUNK images, one
+    KID subset, one FID): the number of steps grows with N, and the result is compare's."""
+    from engines.metrics import evaluate, scores
+
+    gen = np.random.default_rng(0)
+    real = gen.integers(0, 256, (1200, 28, 28, 1), dtype=np.uint8)
+    fake = np.clip(real[::-1].astype(int) + gen.integers(-40, 40, real.shape), 0, 255).astype(np.uint8)
+    stages = list(evaluate.compare_steps(real, fake, rounds=3))
+    blocks = -(-1200 // scores.BLOCK)  # 3
+    least = 2 * -(-1200 // evaluate.EXTRACT_CHUNK) + 1 + 3 * blocks + 20 + 3 * blocks + 3 * (1 + 3 * blocks)
+    assert len(stages) >= least
+    timed = ("eval_s", "extract_s")
+    assert ({k: v for k, v in stages[-1][1].items() if k not in timed}
+            == {k: v for k, v in metrics.compare(real, fake, rounds=3).items() if k not in timed})
+    whole = metrics.extract(fake)
+    parts = list(evaluate.extract_steps(fake, chunk=500))
+    assert len(parts) == 4 and torch.equal(parts[-1].features, whole.features)
+    pr = list(scores.precision_recall_steps(whole.features[:700], whole.features[700:], k=3))
+    assert len(pr) == -(-700 // scores.BLOCK) + 2 * -(-500 // scores.BLOCK) + 1 and pr[-1] == metrics.precision_recall(whole.features[:700], whole.features[700:])

@@ -77,3 +77,21 @@ def test_the_shapes_table_has_a_result_behind_each_figure():
     body = rf.metrics_shapes(data)
     assert body.count("\n|") == len(data["rows"]) + 2 and "shapes-vae-z16" in body
     assert unbacked(body, data) == []
+
+
+def test_the_diffusers_rows_are_like_for_like_or_say_not_measured():
+    old = json.loads((rf.RESULTS / "diffusion_train-gpu-2026-11-22.json").read_text(encoding="utf-8"))
+    body = rf.diffusion_train(old)
+    assert "| eager, fp32 | 5,061.1 | 4,247.9 | 1.19× |" in body
+    assert "| torch.compile, CUDA graphs, fp32 | 14,299.1 | not measured | – |" in body
+    assert unbacked(body, old) == []
+    new = {"hardware": "CPU x (torch 2)", "batch": 8, "timed_steps": 3, "compile_mode": "default",
+           "runs": {"genlab_eager": {"images_per_s": 10.0}, "diffusers_eager": {"images_per_s": 8.0},
+                    "genlab_compiled": {"images_per_s": 12.5}, "diffusers_compiled": {"images_per_s": 9.0}},
+           "pairs": [{"mode": "eager", "precision": "fp32", "genlab": "genlab_eager", "diffusers": "diffusers_eager",
+                      "genlab_over_diffusers": 1.25},
+                     {"mode": "compiled", "precision": "fp32", "genlab": "genlab_compiled",
+                      "diffusers": "diffusers_compiled", "genlab_over_diffusers": 1.39}]}
+    body = rf.diffusion_train(new)
+    assert "| torch.compile, default mode, fp32 | 12.5 | 9.0 | 1.39× |" in body and "not measured" not in body
+    assert unbacked(body, new) == [] and unbacked(body, new["runs"]) == ["1.25", "1.39"]  # the ratios are the file's

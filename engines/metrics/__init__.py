@@ -18,7 +18,9 @@ import importlib
 
 _WHERE = {
     "compare": "evaluate", "compare_steps": "evaluate", "fid_curve_steps": "evaluate", "round_trip": "evaluate", "sample_steps": "evaluate", "evaluate_model": "evaluate", "fid_curve": "evaluate", "heldout": "evaluate",
-    "heldout_features": "evaluate", "real_floor": "evaluate", "sample_model": "evaluate",
+    "heldout_features": "evaluate", "heldout_features_steps": "evaluate", "forget_heldout": "evaluate",
+    "extract_steps": "evaluate", "real_floor_steps": "evaluate", "kid_steps": "scores", "kid_curve_steps": "scores",
+    "precision_recall_steps": "scores", "real_floor": "evaluate", "sample_model": "evaluate",
     "model_dataset": "evaluate", "DATASETS": "features",
     "FEATURES": "features", "Extracted": "features", "extract": "features",
     "bootstrap": "scores", "fid": "scores", "fid_vs_n": "scores", "fid_vs_n_steps": "scores", "inception_score": "scores", "kid": "scores",

@@ -13,6 +13,7 @@ from . import scores
 from .features import Extracted, extract
 
 CHUNK = 64  # images per sampler call: under every family's per-call cap and work budget
+EXTRACT_CHUNK = 200  # images a feature-extraction step (500 took 1.3-2.5 s on the busy CPU, load 12)
 FEW = 2000  # under this many samples FID is visibly biased upward (and the covariance rank-deficient for Inception)
 IS_NOTES = {  # what the Inception Score's class posterior is, by feature space
     "mnist-classifier": "Inception Score from the MNIST classifier's softmax (10 digits)",
@@ -44,21 +45,45 @@ def compare(real, fake, *, features: str = "classifier", k: int = 3, rounds: int
     return out
 
 
+def extract_steps(images, features: str = "classifier", dataset: str = "mnist", chunk: int = EXTRACT_CHUNK,
+                  how: str = "as_is"):
+    """`extract` in steps of `chunk` images (each image's features are its own, so the same numbers),
+    after a `round_trip` of each chunk unless how is "as_is": yields None after each chunk, then the
+    Extracted."""
+    parts = []
+    for i in range(0, len(images), chunk):
+        part = images[i:i + chunk]
+        parts.append(extract(part if how == "as_is" else round_trip(part, how), features, dataset))
+        yield None
+    yield Extracted(torch.cat([e.features for e in parts]), torch.cat([e.logits for e in parts]), parts[0].space)
+
+
+def _steps(steps, stage: str | None):
+    """Run a *_steps generator inside compare_steps' stream: yields (stage, None) after each of its
+    steps (stage None: the step's own name, when it yields one) -> its last value, the result."""
+    out = None
+    for out in steps:
+        if out is None or isinstance(out, str):
+            yield (stage or out), None
+    return out
+
+
 def compare_steps(real, fake, *, features: str = "classifier", k: int = 3, rounds: int = 10, seed: int = 0,
                   real_features: Extracted | None = None, dataset: str = "mnist"):
-    """`compare` in steps, each short: yields (stage, None) after the features, each metric and each
-    bootstrap round ("bootstrap 3/10"), then ("done", the result). Stopping between steps leaves
-    nothing changed (torch's thread count and global generator are restored inside each step)."""
+    """`compare` in steps, each short (a block of images, of kernel or distance rows, a KID subset): yields
+    (stage, None) after each ("features", "fid", "kid", "precision_recall", "bootstrap 3/10", ...),
+    then ("done", the result). Stopping between steps leaves nothing changed (torch's thread count and
+    global generator are restored inside each step)."""
     started = time.perf_counter()
-    r = real_features if real_features is not None else extract(real, features, dataset)
-    f = extract(fake, features, dataset)
+    r = real_features
+    if r is None:
+        r = yield from _steps(extract_steps(real, features, dataset), "features")
+    f = yield from _steps(extract_steps(fake, features, dataset), "features")
     extract_s = time.perf_counter() - started
-    yield "features", None
     fid = scores.fid(r.features, f.features)
     yield "fid", None
-    kid_mean, kid_std = scores.kid(r.features, f.features, seed=seed)
-    yield "kid", None
-    precision, recall = scores.precision_recall(r.features, f.features, k=k)
+    kid_mean, kid_std = yield from _steps(scores.kid_steps(r.features, f.features, seed=seed), "kid")
+    precision, recall = yield from _steps(scores.precision_recall_steps(r.features, f.features, k=k), "precision_recall")
     is_mean, is_std = scores.inception_score(f.logits, seed=seed)
     out = {
         "features": f.space,
@@ -67,14 +92,9 @@ def compare_steps(real, fake, *, features: str = "classifier", k: int = 3, round
         "precision": _round(precision), "recall": _round(recall), "k": k,
         "is": {"mean": _round(is_mean), "std": _round(is_std), "note": IS_NOTES[f.space.split(" ")[0]]},
     }
-    yield "precision_recall", None
+    yield "is", None
     if rounds:
-        values = []
-        both = lambda a, b: (scores.fid(a, b), *scores.precision_recall(a, b, k=k))  # noqa: E731
-        for i, v in enumerate(scores.bootstrap_values(both, r.features, f.features, rounds=rounds, seed=seed)):
-            values.append(v)
-            yield f"bootstrap {i + 1}/{rounds}", None
-        std = np.std(np.stack(values), axis=0, ddof=1)
+        std = yield from _steps(_bootstrap_steps(r.features, f.features, k=k, rounds=rounds, seed=seed), None)
         out["bootstrap"] = {
             "rounds": rounds, "what": "std over resamples of both feature sets with replacement",
             "fid_std": _round(std[0]), "precision_std": _round(std[1]), "recall_std": _round(std[2]),
@@ -85,6 +105,25 @@ def compare_steps(real, fake, *, features: str = "classifier", k: int = 3, round
     out["eval_s"] = round(time.perf_counter() - started, 3)
     out["extract_s"] = round(extract_s, 3)
     yield "done", out
+
+
+def _bootstrap_steps(real: torch.Tensor, fake: torch.Tensor, *, k: int, rounds: int, seed: int):
+    """The bootstrap of (FID, precision, recall) in short steps: the resamples of scores.bootstrap_values,
+    each round's FID and precision / recall blocks one step each. Yields the stage name ("bootstrap 3/10")
+    after each step, then the std over rounds (3,)."""
+    gen = torch.Generator().manual_seed(seed)  # the draws scores.bootstrap_values makes
+    values = []
+    for i in range(rounds):
+        a = real[torch.randint(len(real), (len(real),), generator=gen)]
+        b = fake[torch.randint(len(fake), (len(fake),), generator=gen)]
+        stage = f"bootstrap {i + 1}/{rounds}"
+        fid = scores.fid(a, b)
+        yield stage
+        pr = None
+        for pr in scores.precision_recall_steps(a, b, k=k):
+            yield stage
+        values.append(np.asarray((fid, *pr), np.float64))
+    yield np.std(np.stack(values), axis=0, ddof=1)
 
 
 def fid_curve(real, fake, ns=None, *, features: str = "classifier", repeats: int = 3, seed: int = 0,
@@ -103,15 +142,19 @@ def fid_curve_steps(real, fake, ns=None, *, features: str = "classifier", repeat
     """`fid_curve` in short steps: yields ("fid N", None) after each N's FIDs, ("kid N", None) after
     each KID, then ("done", the curve)."""
     started = time.perf_counter()
-    r = real_features if real_features is not None else extract(real, features, dataset)
-    f = extract(fake, features, dataset)
+    r = real_features
+    if r is None:
+        r = yield from _steps(extract_steps(real, features, dataset), "features")
+    f = yield from _steps(extract_steps(fake, features, dataset), "features")
     out = None
     for out in scores.fid_vs_n_steps(r.features, f.features, ns, repeats=repeats, seed=seed):
         yield f"fid {out['n'][-1]}", None
-    out["kid"] = []
-    for n in out["n"]:
-        out["kid"].append(_round(scores.kid(r.features, f.features[:n], subsets=20, seed=seed)[0], 6))
-        yield f"kid {n}", None
+    kid = {}  # one set of kernels for every N (scores.kid_curve_steps)
+    for step in scores.kid_curve_steps(r.features, f.features, out["n"], subsets=20, seed=seed):
+        if step is not None:
+            kid[step[0]] = _round(step[1][0], 6)
+        yield ("kid" if step is None else f"kid {step[0]}"), None
+    out["kid"] = [kid[n] for n in out["n"]]
     out["inverse_n"] = [1.0 / n for n in out["n"]]
     out["features"] = f.space
     out["seconds"] = round(time.perf_counter() - started, 3)
@@ -121,10 +164,22 @@ def fid_curve_steps(real, fake, ns=None, *, features: str = "classifier", repeat
 def real_floor(images, *, features: str = "classifier", seed: int = 0, dataset: str = "mnist") -> dict:
     """The real-vs-real floor: the metrics between two disjoint halves of the same real images
     (even and odd indices), what a perfect generator scores at this N."""
+    out = None
+    for _, out in real_floor_steps(images, features=features, seed=seed, dataset=dataset):
+        pass
+    return out
+
+
+def real_floor_steps(images, *, features: str = "classifier", seed: int = 0, dataset: str = "mnist"):
+    """`real_floor` in the short steps of compare_steps: yields (stage, None), then ("done", the floor)."""
     images = images if torch.is_tensor(images) else np.asarray(images)
-    half = compare(images[0::2], images[1::2], features=features, rounds=0, seed=seed, dataset=dataset)
+    half = None
+    for stage, half in compare_steps(images[0::2], images[1::2], features=features, rounds=0, seed=seed,
+                                     dataset=dataset):
+        if stage != "done":
+            yield f"floor: {stage}", None
     half["definition"] = "the same metrics between the even- and odd-indexed halves of the real images"
-    return half
+    yield "done", half
 
 
 @functools.lru_cache(maxsize=4)
@@ -139,9 +194,35 @@ def heldout(data_dir: str | None = None, dataset: str = "mnist") -> np.ndarray:
     return (test.float() * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
 
-@functools.lru_cache(maxsize=4)
+_HELD: dict[tuple, Extracted] = {}  # (data dir, feature space, data set) -> the held-out features
+
+
 def heldout_features(data_dir: str | None = None, features: str = "classifier", dataset: str = "mnist") -> Extracted:
-    return extract(heldout(data_dir, dataset), features, dataset)
+    """The held-out images' features, extracted once per feature space and data set."""
+    out = None
+    for out in heldout_features_steps(data_dir, features, dataset):
+        pass
+    return out
+
+
+def heldout_features_steps(data_dir: str | None = None, features: str = "classifier", dataset: str = "mnist"):
+    """`heldout_features` in steps of EXTRACT_CHUNK images the first time: yields None after each,
+    then the Extracted (at once when it is known)."""
+    key = (data_dir, features, dataset)
+    if key not in _HELD:
+        got = None
+        for got in extract_steps(heldout(data_dir, dataset), features, dataset):
+            if got is None:
+                yield None
+        while len(_HELD) >= 4:
+            _HELD.pop(next(iter(_HELD)))
+        _HELD[key] = got
+    yield _HELD[key]
+
+
+def forget_heldout() -> None:
+    """Drop the cached held-out features (tests that stand in a small held-out set)."""
+    _HELD.clear()
 
 
 def sample_steps(engine, sample, n: int, seed: int = 0, options: dict | None = None, chunk: int = CHUNK):

@@ -69,28 +69,83 @@ def fid(real: torch.Tensor, fake: torch.Tensor) -> float:
         return float(metric.compute())
 
 
+BLOCK = 250                  # rows of a kernel or distance matrix a step (500: up to 1 s on the busy CPU)
+KID_FULL_MAX = 12_000_000    # kernel entries (float64: 96 MB) kept at once; beyond, each subset computes its own
+
+
+def _kid_size(real: torch.Tensor, fake: torch.Tensor, subset_size: int | None) -> int:
+    """Subsets of subset_size per side, by default min(1000, N / 2, M / 2): subsets that differ, so
+    their std says something."""
+    if subset_size:
+        return min(subset_size, len(real), len(fake))
+    return min(1000, len(real) // 2, len(fake) // 2)
+
+
 def kid(real: torch.Tensor, fake: torch.Tensor, *, subsets: int = 20, subset_size: int | None = None,
         seed: int = 0) -> tuple[float, float]:
     """Kernel Inception Distance (Binkowski et al. 2018): the unbiased MMD^2 with the cubic
     kernel k(x, y) = (x.y / D + 1)^3, averaged over `subsets` random subsets of
-    subset_size per side (default min(1000, N / 2, M / 2): subsets that differ, so their std says
-    something) -> (mean, std over subsets)."""
-    with runtime.HEAVY_IMPORTS:  # never beside the warm-up thread's import of the same package
-        from torchmetrics.image.kid import KernelInceptionDistance
+    subset_size per side (default min(1000, N / 2, M / 2)) -> (mean, std over subsets)."""
+    out = None
+    for out in kid_steps(real, fake, subsets=subsets, subset_size=subset_size, seed=seed):
+        pass
+    return out
 
+
+def kid_steps(real: torch.Tensor, fake: torch.Tensor, *, subsets: int = 20, subset_size: int | None = None,
+              seed: int = 0):
+    """`kid` in short steps: yields None after each block of kernel rows and each subset, then (mean, std)."""
     _check(real, fake, low=4)
-    size = min(subset_size or 1000, len(real) if subset_size else len(real) // 2,
-               len(fake) if subset_size else len(fake) // 2)
-    metric = KernelInceptionDistance(feature=_Given(real.shape[1]), subsets=subsets, subset_size=size)
-    metric.update(real.double(), real=True)
-    metric.update(fake.double(), real=False)
-    state = torch.random.get_rng_state()
-    torch.manual_seed(seed)  # torchmetrics draws its subsets from the global generator
-    try:
-        mean, std = metric.compute()
-    finally:
-        torch.random.set_rng_state(state)
-    return float(mean), float(std)
+    for out in kid_curve_steps(real, fake, [len(fake)], subsets=subsets, subset_size=subset_size, seed=seed):
+        yield None if out is None else out[1]
+
+
+def kid_curve_steps(real: torch.Tensor, fake: torch.Tensor, ns, *, subsets: int = 20, subset_size: int | None = None,
+                    seed: int = 0):
+    """KID of real against each prefix fake[:n], n in `ns`, in short steps: yields None after each
+    block of kernel rows and each subset, and (n, (mean, std)) once an n is done.
+
+    torchmetrics' KernelInceptionDistance draws `subsets` pairs of random subsets (torch.randperm
+    from the generator `seed` seeds) and takes each pair's kernel matrices; torchmetrics'
+    poly_kernel and maximum_mean_discrepancy do the maths here too, on the same subsets. What
+    differs is the order of work: the kernel between every pair of points is computed once (in
+    blocks of rows) and each subset reads its entries, rather than recomputing the 1,000 x 1,000
+    blocks 20 times over (the subsets overlap), and one set of kernels serves every n of a curve.
+    Sets too large to keep (KID_FULL_MAX) fall back to one kernel computation per subset."""
+    with runtime.HEAVY_IMPORTS:  # never beside the warm-up thread's import of the same package
+        from torchmetrics.image.kid import maximum_mean_discrepancy, poly_kernel
+
+    real, fake = real.double(), fake.double()
+    m = max(ns)
+    entries = len(real) ** 2 + m ** 2 + len(real) * m
+    # Whole kernels when they fit and cost less than the subsets' own (a read costs about a third
+    # of an entry computed: measured here): KID of 2,000 samples, not of 300 alone.
+    full = entries <= min(KID_FULL_MAX, 2 * subsets * sum(_kid_size(real, fake[:n], subset_size) ** 2 for n in ns))
+    if full:  # (N, N), (M, M), (N, M): every entry once
+        kernels = []
+        for a, b in ((real, real), (fake[:m], fake[:m]), (real, fake[:m])):
+            rows = []
+            for i in range(0, len(a), BLOCK):
+                rows.append(poly_kernel(a[i:i + BLOCK], b))
+                yield None
+            kernels.append(torch.cat(rows))
+        k_rr, k_ff, k_rf = kernels
+    for n in ns:
+        size = _kid_size(real, fake[:n], subset_size)
+        gen = torch.Generator().manual_seed(seed)  # the draws torchmetrics makes after torch.manual_seed(seed)
+        values = []
+        for _ in range(subsets):
+            i = torch.randperm(len(real), generator=gen)[:size]
+            j = torch.randperm(n, generator=gen)[:size]
+            if full:
+                k11, k22 = k_rr.index_select(0, i).index_select(1, i), k_ff.index_select(0, j).index_select(1, j)
+                k12 = k_rf.index_select(0, i).index_select(1, j)
+            else:
+                k11, k22, k12 = poly_kernel(real[i], real[i]), poly_kernel(fake[j], fake[j]), poly_kernel(real[i], fake[j])
+            values.append(maximum_mean_discrepancy(k11, k12, k22))
+            yield None
+        values = torch.stack(values)
+        yield n, (float(values.mean()), float(values.std(unbiased=False)))
 
 
 def inception_score(logits: torch.Tensor, *, splits: int = 10, seed: int = 0) -> tuple[float, float]:
@@ -123,13 +178,33 @@ def precision_recall(real: torch.Tensor, fake: torch.Tensor, *, k: int = 3) -> t
     of balls around its points, radius the distance to the point's k-th nearest neighbour in the
     same set. Precision: the fraction of fake points inside the real manifold (quality); recall:
     the fraction of real points inside the fake manifold (coverage, diversity)."""
+    out = None
+    for out in precision_recall_steps(real, fake, k=k):
+        pass
+    return out
+
+
+def precision_recall_steps(real: torch.Tensor, fake: torch.Tensor, *, k: int = 3):
+    """`precision_recall` in short steps, BLOCK rows of a distance matrix each: yields None after
+    each, then (precision, recall)."""
     _check(real, fake, low=k + 1)
     real, fake = real.float(), fake.float()  # float32: distances to rank, twice as fast as float64 here
-    r_real, r_fake = knn_radii(real, k), knn_radii(fake, k)
-    d = torch.cdist(fake, real)  # (M, N)
-    precision = (d <= r_real[None, :]).any(1).double().mean()
-    recall = (d.T <= r_fake[None, :]).any(1).double().mean()
-    return float(precision), float(recall)
+    radii = []
+    for x in (real, fake):
+        parts = []
+        for i in range(0, len(x), BLOCK):
+            parts.append(torch.cdist(x[i:i + BLOCK], x).kthvalue(k + 1, dim=1).values)  # (b,): see knn_radii
+            yield None
+        radii.append(torch.cat(parts))
+    r_real, r_fake = radii
+    in_real = torch.zeros(len(fake), dtype=torch.bool)   # fake point inside the real manifold
+    in_fake = torch.zeros(len(real), dtype=torch.bool)   # real point inside the fake manifold
+    for i in range(0, len(fake), BLOCK):
+        d = torch.cdist(fake[i:i + BLOCK], real)  # (b, N)
+        in_real[i:i + BLOCK] = (d <= r_real[None, :]).any(1)
+        in_fake |= (d <= r_fake[i:i + BLOCK, None]).any(0)
+        yield None
+    yield float(in_real.double().mean()), float(in_fake.double().mean())
 
 
 def bootstrap(fn, real: torch.Tensor, fake: torch.Tensor, *, rounds: int = 10, seed: int = 0) -> np.ndarray:
