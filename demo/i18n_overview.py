@@ -8,11 +8,11 @@ from __future__ import annotations
 from .i18n import STRINGS
 
 # The families' rows, in the order of the course; each names the tab (and sub-tab) it opens.
-ROWS = ("ae", "vae", "gan", "diffusion", "pixelcnn", "vq")
+ROWS = ("ae", "vae", "gan", "diffusion", "pixelcnn", "vq", "ldm")
 # Row -> the tab buttons its button clicks, outermost first (each gr.Tab's elem_id; its button is "<id>-button").
 TARGETS = {"ae": ("vae-tab", "vae-tab-ae"), "vae": ("vae-tab",), "gan": ("gan-tab",),
            "diffusion": ("diffusion-tab",), "pixelcnn": ("ar-tab", "pixelcnn-part"), "vq": ("ar-tab", "vq-part"),
-           "metrics": ("metrics-tab",)}
+           "ldm": ("ldm-tab",), "metrics": ("metrics-tab",)}
 
 OVERVIEW_STRINGS: dict[str, tuple[str, str]] = {
     "overview.tab": ("Overview", "总览"),
@@ -102,6 +102,15 @@ OVERVIEW_STRINGS: dict[str, tuple[str, str]] = {
                           "中等：每个 token（7×7）一次前向，再一次解码"),
     "overview.vq.latent": ("A grid of discrete codes (codebook)", "离散编码网格（码本）"),
     "overview.vq.stability": ("Stable (two stages)", "稳定（两阶段）"),
+    # latent diffusion
+    "overview.ldm.name": ("**Latent diffusion** (text to image)", "**潜在扩散模型**（文生图）"),
+    "overview.ldm.likelihood": ("Explicit, a variational bound on the latent", "显式，潜在变量上的变分下界"),
+    "overview.ldm.speed": ("Diffusion steps on a small latent: each costs a fraction of a pixel UNet's step",
+                           "在小的潜在变量上做扩散：每一步只需像素空间 U-Net 一步的一小部分计算"),
+    "overview.ldm.latent": ("An autoencoder's 4×16×16 latent; the text steers it through cross-attention",
+                            "自编码器的 4×16×16 潜在变量；文字通过交叉注意力引导它"),
+    "overview.ldm.stability": ("Stable (two stages: autoencoder, then UNet and text encoder)",
+                               "稳定（两阶段：先自编码器，再 U-Net 与文本编码器）"),
     "overview.measured": ("{what} · **{ms}** ms / image", "{what} · **{ms}** 毫秒 / 张"),
     # the trilemma
     "overview.trilemma.title": ("The trilemma", "生成模型的“三难困境”"),
@@ -148,8 +157,9 @@ OVERVIEW_STRINGS: dict[str, tuple[str, str]] = {
         "5. **Diffusion**: the forward process, denoising step by step, DDIM.\n"
         "6. **Autoregressive**: PixelCNN pixel by pixel; VQ-VAE tokens and their prior.\n"
         "7. **CLIP**: steering the generators with text.\n"
-        "8. **Metrics**: FID, precision / recall and the trilemma, measured.\n"
-        "9. **Train**: train a small model of any family yourself.",
+        "8. **Text to image (LDM)**: latent diffusion, a text encoder and cross-attention.\n"
+        "9. **Metrics**: FID, precision / recall and the trilemma, measured.\n"
+        "10. **Train**: train a small model of any family yourself.",
         "1. **二维演练场**：在你画的二维点上训练 GAN、VAE 和扩散模型，每一步都看得见。\n"
         "2. **自编码器 vs VAE**（在 VAE 标签页中）：为什么生成模型需要先验分布。\n"
         "3. **VAE**：插值、潜在变量滑块、二维潜在空间、重构与 β。\n"
@@ -157,8 +167,9 @@ OVERVIEW_STRINGS: dict[str, tuple[str, str]] = {
         "5. **扩散模型**：前向过程、逐步去噪、DDIM。\n"
         "6. **自回归模型**：PixelCNN 逐像素生成；VQ-VAE 的 token 及其先验。\n"
         "7. **CLIP**：用文字引导生成器。\n"
-        "8. **评估指标**：FID、精确率 / 召回率与三难困境的实测。\n"
-        "9. **训练工作室**：自己训练任一模型族的小模型。",
+        "8. **文生图（潜在扩散）**：潜在扩散、文本编码器与交叉注意力。\n"
+        "9. **评估指标**：FID、精确率 / 召回率与三难困境的实测。\n"
+        "10. **训练工作室**：自己训练任一模型族的小模型。",
     ),
 }
 
@@ -193,6 +204,7 @@ def measured(trilemma: tuple[str, dict] | None, holes: tuple[str, dict] | None) 
             en, zh = ms_en.format(what=what_en, ms=ms), ms_zh.format(what=what_zh, ms=ms)
         out[f"overview.{family}.speed.shown"] = (en, zh)
     out["overview.ae.speed.shown"] = OVERVIEW_STRINGS["overview.ae.speed"]
+    out["overview.ldm.speed.shown"] = OVERVIEW_STRINGS["overview.ldm.speed"]
     out["overview.table.shown"] = _source("overview.table.note", "overview.table.none", trilemma)
     out["overview.trilemma.shown"] = _trilemma_table(trilemma, rows)
     out["overview.holes.shown"] = _holes(holes)
