@@ -26,7 +26,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from demo import ar_tab, clip_tab, common, diffusion_tab, gan_tab, guard, i18n, live, playground_tab, train_tab, vae_tab  # noqa: E402
+from demo import ar_tab, classroom, clip_tab, common, diffusion_tab, gan_tab, guard, i18n, live, playground_tab, train_tab, vae_tab  # noqa: E402
 from engines import gpu, runtime  # noqa: E402
 from engines.data import set_pil_limits  # noqa: E402
 
@@ -67,10 +67,12 @@ def build_app(*, assets_dir: str | os.PathLike | None = None, data_dir: str | os
             data_dir=Path(data_dir) if data_dir is not None else None,
         )
         switch = _header(reg, lang)
-        detected = _page_language(ctx) if follow_browser else None
+        detected, lang_set = _page_language(ctx, follow_browser)
+        page = classroom.page(ctx)  # a link's notice and lesson panel; the first tab starts after the link
         with gr.Tabs(elem_id="genlab-tabs"):
             for build_tab in TABS:
                 build_tab(ctx)
+        classroom.install(ctx, page, lang_set)  # /?tab=...&lang=... and /?lesson=NAME (demo/links.py)
         _wire_language(ctx, switch, detected)
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=queue_max())
     return guard.install(live.install(demo, lang_state), lang_state)
@@ -86,26 +88,37 @@ def _header(reg: i18n.Registry, lang: str) -> gr.Radio:
                             scale=1, min_width=180), label="app.lang")
 
 
-# Runs in the browser at page load: "zh" when the browser's preferred languages include Chinese.
-BROWSER_LANG_JS = """() => (navigator.languages || [navigator.language])
-    .some(l => (l || '').toLowerCase().startsWith('zh')) ? 'zh' : 'en'"""
+# Runs in the browser at page load: a link's lang=zh|en first, else "zh" when the browser's preferred
+# languages include Chinese (FALLBACK: null follows the browser; an app built in one language gives it).
+BROWSER_LANG_JS = """() => {
+    const asked = new URLSearchParams(location.search).get('lang');
+    if (asked === 'zh' || asked === 'en') return asked;
+    const fixed = FALLBACK;
+    if (fixed) return fixed;
+    return (navigator.languages || [navigator.language])
+        .some(l => (l || '').toLowerCase().startsWith('zh')) ? 'zh' : 'en';
+}"""
 
 
-def _page_language(ctx: common.AppContext) -> gr.Textbox:
-    """A hidden box the page load fills with the browser's language; its change sets the session's
-    language first, and the first tab's first refresh follows it (ctx.start)."""
+def _page_language(ctx: common.AppContext, follow_browser: bool):
+    """A hidden box the page load fills with the page's language (a link's, else the browser's when
+    following it, else the app's); its change sets the session's language first, and the link's
+    settings, then the first tab's first refresh, follow it (demo/classroom.py).
+    -> (the box, the event that set the language)."""
     detected = gr.Textbox("", visible=False, elem_id="lang-detected")
-    ctx.demo.load(None, None, detected, js=BROWSER_LANG_JS)
-    ctx.start = detected.change(lambda v: v if v in i18n.LANGS else ctx.reg.lang, detected, ctx.lang,
-                                queue=False, show_progress="hidden", api_visibility="private")
-    return detected
+    fallback = "null" if follow_browser else f"'{ctx.reg.lang}'"
+    ctx.demo.load(None, None, detected, js=BROWSER_LANG_JS.replace("FALLBACK", fallback))
+    lang_set = detected.change(lambda v: v if v in i18n.LANGS else ctx.reg.lang, detected, ctx.lang,
+                               queue=False, show_progress="hidden", api_visibility="private")
+    return detected, lang_set
 
 
-def _wire_language(ctx: common.AppContext, switch: gr.Radio, detected: gr.Textbox | None) -> None:
+def _wire_language(ctx: common.AppContext, switch: gr.Radio, detected: gr.Textbox) -> None:
     """The switch (a person's click, or the set_language API) re-renders every text: the registered
     widgets at once, then each tab's texts made in Python (a tab not opened yet skips its own).
     A page whose browser asked for another language than the app's gets only the widgets' texts
-    and the texts made in Python that its tabs' first refreshes do not draw (model list labels)."""
+    and the texts made in Python that its tabs' first refreshes do not draw (model list labels).
+    (The page reports its language always: a link's lang= wins over the app's and the browser's.)"""
     reg = ctx.reg
     switch_index = reg.components.index(switch)
 
@@ -127,8 +140,6 @@ def _wire_language(ctx: common.AppContext, switch: gr.Radio, detected: gr.Textbo
         fn, inputs = (fn, list(inputs)) if flag is None or flag is common.ALWAYS else common.gated(fn, flag, list(inputs))
         dep = dep.then(fn, inputs, outputs, show_progress="hidden", api_visibility="private",
                        concurrency_id=common.GPU)
-    if detected is None:
-        return
     dep = detected.change(translate_page, detected, reg.components, queue=False, show_progress="hidden",
                           api_visibility="private")
     for fn, inputs, outputs, flag in ctx.on_lang:

@@ -80,6 +80,8 @@ class AppContext:
     on_lang: list = field(default_factory=list)
     opening: Opening | None = None  # how the tab being built now starts (see open_tab)
     start: object = None  # the event the first tab's first refresh follows (None: the page load)
+    # tab id -> (the last event of its first refresh, the events that redraw after a link's late values)
+    refreshed: dict = field(default_factory=dict)
     _scopes: list = field(default_factory=list)
 
     def open_tab(self, tab: gr.Tab) -> Opening:
