@@ -77,7 +77,8 @@ def install(ctx, pg: Page, after, folder: Path | None = None) -> None:
     pg.hidden.change(None, pg.hidden, None, js=HIDE_TABS_JS, **HIDDEN)
     _wire_late(ctx, blocks, pg)
     _wire_copy(blocks, pg)
-    ctx.after_lang((opener.panel, [ctx.lang, pg.lesson], [pg.panel_text]), always=True)
+    # The panel follows a person's language switch at once (not at the end of the switch's chain of redraws).
+    blocks["lang-switch"].input(opener.panel, [blocks["lang-switch"], pg.lesson], pg.panel_text, **HIDDEN)
 
 
 class Opener:
@@ -92,6 +93,8 @@ class Opener:
         query = [(k, v) for k, v in query if not str(k).startswith("__")]  # Gradio's own (__theme)
         link = links.parse(query, self.blocks)
         lesson, problem = self._lesson(link.lesson, lang)
+        if lesson is not None and link.view is None:  # the link's settings are for the lesson's tab
+            link = links.parse([("tab", lesson.start["tab"]), *query], self.blocks)
         if lesson is not None:
             start = links.parse([(k, _text(v)) for k, v in lesson.start.items()], self.blocks)
             link = _merge(start, link)

@@ -102,11 +102,10 @@ def _clean(name: str) -> str:
 
 def parse(items, blocks: dict) -> Link:
     """Query (name, value) pairs -> a checked Link. `blocks`: elem_id -> the app's widget."""
-    link = Link()
-    pairs = []
+    link, pairs, cut = Link(), [], False
     for i, (name, value) in enumerate(items):
         if i >= MAX_PARAMS:
-            link.ignored.append("…")
+            cut = True
             break
         if not isinstance(name, str) or not isinstance(value, str) or len(value) > MAX_VALUE \
                 or len(name) > MAX_NAME or any(name == n for n, _ in pairs):
@@ -131,6 +130,8 @@ def parse(items, blocks: dict) -> Link:
             link.ignored.append(_clean(name))
         else:
             link.values[name] = value
+    if cut:
+        link.ignored.append("…")  # the notice says there were more
     return link
 
 

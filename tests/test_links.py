@@ -1,0 +1,189 @@
+"""Links that open a view and lessons (demo/links.py, demo/lessons.py, demo/classroom.py), in-process:
+parsing and checking hostile query values, the lesson schema, and the link event's updates."""
+
+from __future__ import annotations
+
+import json
+
+import gradio as gr
+import pytest
+from starlette.datastructures import QueryParams
+
+from demo import classroom, lessons, links
+
+
+@pytest.fixture(scope="module")
+def app():
+    import app as app_module
+
+    return app_module.build_app(lang="auto")
+
+
+@pytest.fixture(scope="module")
+def blocks(app):
+    return classroom.blocks_by_id(app)
+
+
+@pytest.fixture(scope="module")
+def opener(app):
+    found = [f.fn for f in app.fns.values() if isinstance(f.fn, classroom.Opener)]
+    assert len(found) == 1
+    return found[0]
+
+
+def _open(opener, query: str, lang="en"):
+    request = type("R", (), {"query_params": QueryParams(query)})()
+    return opener(lang, request)
+
+
+def _by_id(out: dict) -> dict:
+    return {getattr(c, "elem_id", None) or id(c): u for c, u in out.items()}
+
+
+def test_a_link_selects_tab_sub_tab_and_values(blocks):
+    link = links.parse(QueryParams("tab=diffusion&sub=reverse&lang=zh&steps=50&eta=0.5&t=20").multi_items(), blocks)
+    assert link.view.tab == "diffusion" and link.sub == "reverse" and link.lang == "zh"
+    assert link.values == {"steps": 50, "eta": 0.5, "t": 20}
+    assert isinstance(link.values["steps"], int)
+    assert link.ignored == []
+
+
+@pytest.mark.parametrize("query, ignored", [
+    ("tab=diffusion&steps=NaN", ["steps"]),
+    ("tab=diffusion&steps=inf", ["steps"]),
+    ("tab=diffusion&steps=-Infinity", ["steps"]),
+    ("tab=diffusion&steps=1e308", ["steps"]),
+    ("tab=diffusion&steps=0", ["steps"]),          # below the slider's minimum
+    ("tab=diffusion&seed=2.5", ["seed"]),          # a whole-number box takes whole numbers only
+    ("tab=diffusion&seed=-1", ["seed"]),
+    ("tab=diffusion&steps=abc", ["steps"]),
+    ("tab=diffusion&sampler=euler", ["sampler"]),  # not one of the choices
+    ("tab=diffusion&model=../../etc/passwd", ["model"]),
+    ("tab=diffusion&nonsense=1", ["nonsense"]),
+    ("tab=nowhere&steps=5", ["tab", "steps"]),     # no tab: its parameters mean nothing
+    ("tab=diffusion&sub=nowhere", ["sub"]),
+    ("lang=fr", ["lang"]),
+    ("tab=gan&seeds_a=" + "1," * 400, ["seeds_a"]),  # over MAX_VALUE characters
+])
+def test_hostile_values_are_dropped_and_named(blocks, query, ignored):
+    link = links.parse(QueryParams(query).multi_items(), blocks)
+    assert sorted(link.ignored) == sorted(ignored)
+    assert not set(link.values) & set(ignored)
+
+
+def test_many_and_repeated_parameters_are_cut(blocks):
+    items = [("tab", "diffusion"), ("steps", "10"), ("steps", "999")] + [(f"p{i}", "1") for i in range(500)]
+    link = links.parse(items, blocks)
+    assert link.values == {"steps": 10}  # the first of a repeated name
+    assert link.ignored[-1] == "…" and len(link.ignored) <= links.MAX_PARAMS + 1
+    # A name the notice quotes is cleaned of markup.
+    link = links.parse([("<script>alert(1)</script>", "1")], blocks)
+    assert "<" not in link.ignored[0] and len(link.ignored[0]) <= links.MAX_NAME
+
+
+def test_slider_values_snap_to_the_widgets_step(blocks):
+    link = links.parse([("tab", "gan"), ("psi", "0.73"), ("t", "0.257")], blocks)
+    assert link.values["psi"] == pytest.approx(0.75) and link.values["t"] == pytest.approx(0.26)
+    link = links.parse([("tab", "diffusion"), ("steps", "24.9")], blocks)
+    assert link.values["steps"] == 25 and isinstance(link.values["steps"], int)
+
+
+def test_every_table_entry_names_an_existing_widget(blocks):
+    for view in links.VIEWS.values():
+        assert view.elem_id in blocks, view.elem_id
+        for eid in (*view.params.values(), *view.sub.values()):
+            assert eid in blocks, eid
+        if view.subtabs:
+            assert isinstance(blocks[view.subtabs], gr.Tabs)
+        assert set(view.late) <= set(view.params)
+
+
+def test_the_link_event_returns_the_views_updates(opener, blocks):
+    out = _by_id(_open(opener, "tab=diffusion&sub=reverse&steps=40&seed=7&bogus=1", lang="zh"))
+    assert out["genlab-tabs"]["selected"] == "diffusion"
+    assert out["diffusion-subtabs"]["selected"] == "diffusion-reverse"
+    assert out["diffusion-tab-opened"]["value"] == 1  # its first refresh runs (its sub-tabs start with it)
+    assert "gan-tab-opened" not in out and "vae-tab-opened" not in out
+    assert out["diffusion-steps"]["value"] == 40 and out["diffusion-seed"]["value"] == 7
+    assert out["link-ready"] == 1
+    assert "bogus" in out["link-notice"]["value"] and "已忽略" in out["link-notice"]["value"]
+    pending = next(v for c, v in _open(opener, "tab=diffusion&steps=40").items() if isinstance(c, gr.State))
+    assert pending == {"diffusion": {"steps": 40}}
+
+
+def test_a_plain_page_changes_nothing_but_starts_the_first_tab(opener):
+    out = _by_id(_open(opener, ""))
+    assert out["link-ready"] == 1 and out["link-notice"]["visible"] is False
+    assert "genlab-tabs" not in out and out["lesson-hidden"] == ""
+
+
+def test_shipped_lessons_follow_the_schema_and_open(opener):
+    names = lessons.available()
+    assert {"autoencoder-to-vae", "how-a-gan-learns", "diffusion-step-by-step"} <= set(names)
+    for name in names:
+        lesson = lessons.load(name)
+        assert lesson.steps and lesson.questions
+        out = _by_id(_open(opener, f"lesson={name}"))
+        assert out["lesson-name"] == name and "link-notice" in out and not out["link-notice"]["visible"], name
+        assert out["genlab-tabs"]["selected"] == lesson.start["tab"]
+        assert out["lesson-text"].startswith("## " + lesson.title["en"])
+
+
+def test_a_lesson_hides_tabs_and_locks_controls(opener):
+    out = _by_id(_open(opener, "lesson=diffusion-step-by-step", lang="zh"))
+    hidden = out["lesson-hidden"].split(",")
+    assert "vae-tab" in hidden and "diffusion-tab-fork" in hidden and "diffusion-tab" not in hidden
+    assert out["diffusion-model"]["interactive"] is False
+    assert out["diffusion-eta"]["visible"] is False
+    assert out["diffusion-fwd-t"]["value"] == 100
+    assert "一步一步" in out["lesson-text"]
+
+
+@pytest.mark.parametrize("name", ["../README", "..%2Fapp", "/etc/passwd", "nope", "a" * 300, "LESSON", ""])
+def test_lesson_names_are_only_files_of_the_folder(opener, name):
+    out = _by_id(_open(opener, "lesson=" + name))
+    assert "lesson-name" not in out
+    if name:
+        assert out["link-notice"]["visible"] is True
+
+
+def _write(tmp_path, name, data):
+    (tmp_path / f"{name}.json").write_text(data if isinstance(data, str) else json.dumps(data), encoding="utf-8")
+
+
+GOOD = {"title": {"en": "T", "zh": "题"}, "tabs": ["vae"], "start": {"tab": "vae", "t": 0.2},
+        "steps": [{"en": "a", "zh": "甲"}]}
+
+
+@pytest.mark.parametrize("data, words", [
+    ("{not json", "not valid JSON"),
+    ([1, 2], "one JSON object"),
+    ({**GOOD, "colour": 1}, "unknown key 'colour'"),
+    ({**GOOD, "title": {"en": "T"}}, "title must be"),
+    ({**GOOD, "tabs": ["nowhere"]}, "tabs must be"),
+    ({**GOOD, "start": {"tab": "gan"}}, "start.tab must name"),
+    ({**GOOD, "start": {"tab": "vae", "psi": 1}}, "'psi' is not a parameter"),
+    ({**GOOD, "lock": ["vae.nothing"]}, "is not a control"),
+    ({**GOOD, "steps": [{"en": "a", "zh": ""}]}, "steps[0] must be"),
+    ({**GOOD, "subtabs": {"vae": ["nowhere"]}}, "subtabs must map"),
+])
+def test_a_bad_lesson_file_gets_a_clear_message(tmp_path, data, words):
+    _write(tmp_path, "bad", data)
+    with pytest.raises(lessons.LessonError, match=words.replace("[", r"\[").replace("]", r"\]")):
+        lessons.load("bad", tmp_path)
+
+
+def test_a_bad_lesson_opens_the_app_with_a_notice(opener, tmp_path):
+    _write(tmp_path, "bad", {**GOOD, "tabs": "vae"})
+    _write(tmp_path, "good", GOOD)
+    opener = classroom.Opener(opener.blocks, opener.tabs, opener.pg, tmp_path)
+    out = _by_id(_open(opener, "lesson=bad"))
+    assert "tabs must be" in out["link-notice"]["value"] and "lesson-name" not in out
+    out = _by_id(_open(opener, "lesson=good&t=0.4"))
+    assert out["lesson-name"] == "good" and out["vae-interp-t"]["value"] == pytest.approx(0.4)  # the link's wins
+    assert "gan-tab" in out["lesson-hidden"].split(",")
+
+
+def test_copy_link_code_names_each_parameter_and_its_default(blocks):
+    js = links.copy_js(links.VIEWS["diffusion"], blocks)
+    assert '"steps"' in js and """q.set('tab', "diffusion")""" in js and "navigator.clipboard" in js
