@@ -7,8 +7,8 @@ from .i18n import STRINGS
 LINK_STRINGS: dict[str, tuple[str, str]] = {
     "links.copy": ("Copy link", "复制链接"),
     "links.box": ("Link to this view", "此视图的链接"),
-    "links.box.info": ("Opens this tab with these settings (copied to the clipboard where the browser allows)",
-                       "打开此标签页并带上当前设置（浏览器允许时已复制到剪贴板）"),
+    "links.box.info": ("Copy link: a link that opens this tab with these settings, for your students",
+                       "复制链接：得到一个打开此标签页并带上当前设置的链接，可发给学生"),
     "links.ignored": ("This link's {names} could not be used and were ignored.",
                       "此链接中的 {names} 无法使用，已忽略。"),
     "links.lesson.unknown": ("There is no lesson named {name}; the app opened as usual.",

@@ -194,10 +194,10 @@ def notice(ignored: list, lang: str) -> str:
 def copy_row(reg, prefix: str) -> None:
     """The Copy link button and the box showing the link (ids `<prefix>-copy-link`, `<prefix>-link`);
     `install` wires them from the tab's `View`."""
-    with gr.Row(equal_height=True, elem_classes=["copy-link-row"]):
+    with gr.Row(equal_height=True, elem_classes=["copy-link-row"], elem_id=f"{prefix}-copy-row"):
         widget(reg, gr.Button, text="links.copy", elem_id=f"{prefix}-copy-link", size="sm", scale=0, min_width=120)
-        widget(reg, gr.Textbox, label="links.box", info="links.box.info", elem_id=f"{prefix}-link",
-               interactive=False, buttons=["copy"], scale=4, max_lines=1)
+        widget(reg, gr.Textbox, label="links.box", placeholder="links.box.info", elem_id=f"{prefix}-link",
+               interactive=False, buttons=["copy"], show_label=False, container=False, scale=4, max_lines=1)
 
 
 def copy_js(view: View, blocks: dict) -> str:

@@ -125,6 +125,7 @@ def test_copy_link_opens_the_same_view_in_another_browser(browser, app_url):
     seed.fill("123")
     seed.press("Enter")
     pg.click("#lang-switch label:has-text('中文')")
+    pg.wait_for_function("s => document.querySelector(s).innerText.includes('复制链接')", arg="#diffusion-copy-link")
     pg.click("#diffusion-copy-link")
     pg.wait_for_function("s => document.querySelector(s).value.includes('seed=123')",
                          arg="#diffusion-link textarea, #diffusion-link input")
