@@ -187,3 +187,12 @@ def test_a_bad_lesson_opens_the_app_with_a_notice(opener, tmp_path):
 def test_copy_link_code_names_each_parameter_and_its_default(blocks):
     js = links.copy_js(links.VIEWS["diffusion"], blocks)
     assert '"steps"' in js and """q.set('tab', "diffusion")""" in js and "navigator.clipboard" in js
+
+
+def test_the_readmes_lesson_example_follows_the_schema():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"## Classroom links and lessons.*?```json\n(.*?)```", readme, re.S).group(1)
+    assert lessons.check(json.loads(block)).lock == ("diffusion.model",)
