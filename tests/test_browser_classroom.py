@@ -142,3 +142,30 @@ def test_copy_link_opens_the_same_view_in_another_browser(browser, app_url):
     assert pg.js_errors == [] and other.js_errors == []
     other.context.close()
     pg.context.close()
+
+
+@pytest.mark.parametrize("name", ["autoencoder-to-vae", "how-a-gan-learns"])
+def test_each_shipped_lesson_opens_as_written(browser, app_url, name):
+    from demo import lessons, links
+
+    lesson = lessons.load(name)
+    pg = _page(browser, app_url + f"?lesson={name}")
+    pg.wait_for_function("([s, t]) => { const el = document.querySelector(s); return !!el && el.innerText.includes(t); }",
+                         arg=["#lesson-text", lesson.title["en"]], timeout=WAIT_MS)
+    start = links.VIEWS[lesson.start["tab"]]
+    pg.wait_for_function("s => document.querySelector(s).getAttribute('aria-selected') === 'true'",
+                         arg=f"#{start.elem_id}-button", timeout=WAIT_MS)
+    for view in links.VIEWS.values():
+        button = pg.locator(f"#{view.elem_id}-button")
+        assert button.is_visible() == (view.tab in lesson.tabs), view.tab
+    for item in lesson.lock:
+        tab, _, param = item.partition(".")
+        if tab == lesson.start["tab"]:
+            inputs = pg.locator(f"#{links.VIEWS[tab].params[param]} input")
+            assert inputs.count() and all(inputs.nth(i).is_disabled() for i in range(inputs.count())), item
+    if name == "how-a-gan-learns":
+        pg.wait_for_selector("#playground-frame img, #playground-frame canvas, #playground-frame svg",
+                             timeout=WAIT_MS)
+        pg.screenshot(path=str(DOCS / "classroom-lesson-gan.png"))
+    assert pg.js_errors == []
+    pg.context.close()
