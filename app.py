@@ -26,7 +26,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from demo import ar_tab, classroom, clip_tab, common, diffusion_tab, gan_tab, guard, i18n, live, playground_tab, train_tab, vae_tab  # noqa: E402
+from demo import ar_tab, classroom, clip_tab, common, diffusion_tab, gan_tab, guard, i18n, live, metrics_tab, playground_tab, train_tab, vae_tab  # noqa: E402
 from engines import gpu, runtime  # noqa: E402
 from engines.data import set_pil_limits  # noqa: E402
 
@@ -41,7 +41,7 @@ MAX_REQUEST_MB = 4  # any request body but an upload's (values, a drawn stroke, 
 UPLOAD_FILES = 4    # files one upload request may carry at most, each up to common.MAX_UPLOAD_MB
 
 # A new family's tab is one import above and one line here.
-TABS = (vae_tab.build, gan_tab.build, diffusion_tab.build, ar_tab.build, clip_tab.build, train_tab.build, playground_tab.build)
+TABS = (vae_tab.build, gan_tab.build, diffusion_tab.build, ar_tab.build, clip_tab.build, train_tab.build, playground_tab.build, metrics_tab.build)
 
 
 def build_app(*, assets_dir: str | os.PathLike | None = None, data_dir: str | os.PathLike | None = None,
@@ -131,7 +131,7 @@ def _wire_language(ctx: common.AppContext, switch: gr.Radio, detected: gr.Textbo
             return gr.skip()
         updates = reg.updates(new_lang)
         updates[switch_index] = {**updates[switch_index], "value": new_lang}
-        return updates
+        return new_lang, *updates
 
     # .input: a person's click or the API; the page's own language (below) sets the radio too.
     dep = switch.input(switch_language, switch, [ctx.lang, *reg.components], api_name="set_language",
@@ -140,13 +140,14 @@ def _wire_language(ctx: common.AppContext, switch: gr.Radio, detected: gr.Textbo
         fn, inputs = (fn, list(inputs)) if flag is None or flag is common.ALWAYS else common.gated(fn, flag, list(inputs))
         dep = dep.then(fn, inputs, outputs, show_progress="hidden", api_visibility="private",
                        concurrency_id=common.GPU)
-    dep = detected.change(translate_page, detected, reg.components, queue=False, show_progress="hidden",
-                          api_visibility="private")
-    for fn, inputs, outputs, flag in ctx.on_lang:
-        if flag is common.ALWAYS:
-            fn, inputs = common.gated(fn, detected, list(inputs), test=lambda v: v in i18n.LANGS and v != reg.lang)
-            dep = dep.then(fn, inputs, outputs, show_progress="hidden", api_visibility="private",
-                           concurrency_id=common.GPU)
+    # A page in another language than the app's: its widgets at once, then, in one event, the texts
+    # made in Python that no first refresh draws. A page in the app's language: nothing at all.
+    translated = gr.Textbox("", visible=False, elem_id="lang-translated")
+    detected.change(translate_page, detected, [translated, *reg.components], queue=False, show_progress="hidden",
+                    api_visibility="private")
+    texts = common.combined([(fn, inputs, outputs) for fn, inputs, outputs, flag in ctx.on_lang
+                             if flag is common.ALWAYS])
+    translated.change(*texts, show_progress="hidden", api_visibility="private", concurrency_id=common.GPU)
 
 
 def queue_max() -> int:

@@ -78,10 +78,23 @@ class Page:
         data = [None if self.app["kinds"][i] == "state" else next(it) for i in dep["inputs"]]
         return await self.send(dep, data, on_frame=on_frame)
 
-    async def open(self) -> None:
-        """What a browser does when the page opens: every load event with the widgets' values, then
-        the events each chains (.then), each one's outputs setting the widgets it names."""
+    def _set(self, elem_id: str, value) -> list:
+        """A value the page's own script sets (no server call) -> the events its change triggers."""
+        comp = self.app["ids"].get(elem_id)
+        if comp is None or self.values.get(comp) == value:
+            return []
+        self.values[comp] = value
+        return [d for d in self.app["all_deps"] if d["backend_fn"] and [comp, "change"] in map(list, d["targets"])]
+
+    async def open(self, tabs: tuple = ()) -> None:
+        """What a browser does when the page opens: every load event with the widgets' values, the
+        page's language reported by its script (the first tab's first refresh follows it), then
+        the first selection of each tab in `tabs` (that tab's first refresh); and the events each
+        of those chains (.then), each one's outputs setting the widgets it names."""
         todo = [d for d in self.app["all_deps"] if d["backend_fn"] and any(t[1] == "load" for t in d["targets"])]
+        todo += self._set("lang-detected", "en")
+        for tab in tabs:
+            todo += self._set(f"{tab}-opened", 1)
         while todo:
             dep = todo.pop(0)
             data = [None if self.app["kinds"][i] == "state" else self.values.get(i) for i in dep["inputs"]]
@@ -188,6 +201,10 @@ SLIDERS = {"vae_slider": ("vae-slider-{k}", (-3.0, 3.0), 0.05),
            "diffusion_forward": ("diffusion-fwd-t", (0, 1000), 1)}
 
 
+# kind -> the tabs a student opens before moving it (the first tab starts with the page)
+SLIDER_TABS = {"vae_slider": (), "gan_truncation_psi": ("gan-tab",), "diffusion_forward": ("diffusion-tab",)}
+
+
 def slider_move(kind: str, i: int, rng: random.Random):
     """-> (elem_id, value) of a session's next move: a value on the slider's own grid, as a drag sends."""
     elem_id, (low, high), step = SLIDERS[kind]
@@ -215,7 +232,7 @@ async def slider_session(page: Page, i: int, kind: str, moves: int, rate: float,
                          out: dict, errors: list, opened: Opened, own_seeds: bool = False) -> None:
     try:
         try:
-            await page.open()
+            await page.open(SLIDER_TABS[kind])
             if own_seeds and kind == "gan_truncation_psi":
                 await page.type_in("gan-trunc-seeds", ", ".join(str(100 + 6 * i + j) for j in range(6)))
             elif own_seeds and kind == "diffusion_forward":
@@ -336,7 +353,7 @@ async def burst(url: str, args) -> dict:
         # Warm-up: one page opened and each kind moved once, so the burst measures serving, not
         # first model loads.
         warm = Page(http, app)
-        await warm.open()
+        await warm.open(tuple({t for tabs in SLIDER_TABS.values() for t in tabs}))
         for kind in args.kinds:
             await warm.live(*slider_move(kind, 0, random.Random(0)))
         errors: list = []

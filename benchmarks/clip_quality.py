@@ -9,10 +9,10 @@ Chinese, each in the data set's wording of the position ("in the top left corner
 in other wordings (--wordings varied: "in the top left", "upper left", "左上方", one per case, see
 engines.clip.train.POSITION_WORDINGS); and the shapes VAE's z (and, with --pixels, raw
 pixels). Each result lists the prompts that failed and what the judge saw instead. The judge is
-benchmarks/shapes_attributes.py, a CNN trained on the data set's own labels, never the CLIP that
-guided. A case passes when colour, shape and position all match; each factor's rate is reported
-too. Target (issue 5): >= 80% of cases. For the VAE the judge also reads its reconstructions of
-rendered suite images ("ceiling"): what its decoder can draw at all.
+assets/shapes-classifier (trained by benchmarks/shapes_attributes.py), a CNN trained on the data
+set's own labels, never the CLIP that guided. A case passes when colour, shape and position all
+match; each factor's rate is reported too. Target (issue 5): >= 80% of cases. For the VAE the judge
+also reads its reconstructions of rendered suite images ("ceiling"): what its decoder can draw at all.
 
 Digits: "the digit N" (and "数字N") for N = 0..9, several seeds each, through the MNIST VAE's z
 and the MNIST StyleGAN's w (English and Chinese; --latent-candidates images side by side, the
@@ -96,7 +96,7 @@ def suite_prompt(i: int, shape: str, color: str, position: str, lang: str, wordi
 
 def shapes_suite(backend, generator: str, steps: int, strength: float, lang: str = "en", candidates: int = 1,
                  wording: str = "canonical") -> dict:
-    from benchmarks import shapes_attributes as sa
+    from engines.metrics import shapes_classifier as sa
 
     judge = sa.default()
     cases = [(c, s, p) for c in SUITE_COLORS for s in SUITE_SHAPES for p in SUITE_POSITIONS]

@@ -41,8 +41,13 @@ def data_dir() -> str | None:
     return None
 
 
-def emit(result: dict) -> None:
-    print(json.dumps(result, indent=2, ensure_ascii=False))
+def emit(result: dict, out: str | os.PathLike | None = None) -> None:
+    """Print the result as JSON; with `out`, also write it there (its folder made)."""
+    text = json.dumps(result, indent=2, ensure_ascii=False)
+    print(text)
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text + "\n", encoding="utf-8")
 
 
 def file_urls(value):

@@ -96,16 +96,12 @@ def main(argv=None) -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default=None, help="also write the JSON here")
     args = p.parse_args(argv)
-    import json
-    from pathlib import Path
 
     import torch
 
     torch.set_num_threads(args.threads)
     result = run(500 if args.quick else 2000, args.data_dir or default_data_dir(), table=not args.quick)
-    emit(result)
-    if args.out:
-        Path(args.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,14 @@
 """A small CNN that reads a `shapes` image's colour, shape and position: the judge of CLIP guidance.
 
-    python -m benchmarks.shapes_attributes --train --steps 1500     # writes benchmarks/assets/shapes-attributes
+    python -m benchmarks.shapes_attributes --train --steps 1500     # writes assets/shapes-classifier
     python -m benchmarks.shapes_attributes                          # prints its held-out accuracy (JSON)
 
 The CLIP benchmark asks the GenLab CLIP to steer images toward "a red circle in the top left
 corner" and must not let that same CLIP say whether it worked. This regressor is trained on the
 data set's own labels (the procedural factors the renderer drew), with the shared Trainer, and is
 tested on the held-out stream. Same storage as benchmarks/classifier.py: safetensors + config.json
-+ card.json, never a pickle.
++ card.json, never a pickle. The network (and `load`, `default`, `predict`) lives in
+engines/metrics/shapes_classifier.py: the app ships it as the metrics' shapes feature space.
 """
 
 from __future__ import annotations
@@ -15,56 +16,22 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as _dt
-import functools
-import itertools
 import json
-import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from benchmarks.common import emit
 from engines import runtime
-from engines.checkpoint import CARD, CONFIG, PICKLE_SUFFIXES, WEIGHTS
-from engines.configs import FamilyConfig
-from engines.data import COLORS, POSITIONS, SHAPES
-from engines.errors import UserError
+from engines.checkpoint import CARD, CONFIG, WEIGHTS
+from engines.metrics.shapes_classifier import (  # noqa: F401  (the network lives in the engine; re-exported)
+    CLASSIFIER_DIR, HEADS, AttributeNet, Config, default, load, predict,
+)
 
-DEFAULT_PATH = Path(__file__).resolve().parent / "assets" / "shapes-attributes"
-HEADS = {"color": tuple(COLORS), "shape": SHAPES, "position": POSITIONS}
-
-
-@dataclass(frozen=True)
-class Config(FamilyConfig):  # from_dict: config.json back to the dataclass
-    image_size: int = 32                       # input side (RGB)
-    widths: tuple[int, int, int] = (32, 64, 96)  # 3x3 conv widths, each followed by a 2x2 max-pool
-    features: int = 128                        # penultimate width
-
-
-class AttributeNet(nn.Module):
-    """conv-pool x3 -> linear -> one softmax head per factor (colour 8, shape 8, position 9)."""
-
-    def __init__(self, config: Config):
-        super().__init__()
-        self.config = c = config
-        chans = (3, *c.widths)
-        self.convs = nn.ModuleList(nn.Conv2d(a, b, 3, padding=1) for a, b in itertools.pairwise(chans))
-        side = c.image_size // 8
-        self.fc = nn.Linear(c.widths[-1] * side * side, c.features)
-        self.heads = nn.ModuleDict({k: nn.Linear(c.features, len(v)) for k, v in HEADS.items()})
-
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """float (B, 3, 32, 32) in [0, 1] -> {factor: logits (B, K)}."""
-        h = x
-        for conv in self.convs:
-            h = F.max_pool2d(F.relu(conv(h)), 2)  # 32 -> 16 -> 8 -> 4
-        h = F.relu(self.fc(h.flatten(1)))
-        return {k: head(h) for k, head in self.heads.items()}
+DEFAULT_PATH = CLASSIFIER_DIR  # assets/shapes-classifier: shipped with the app (the metrics' shapes feature space)
 
 
 def targets(attrs: list[dict]) -> torch.Tensor:
@@ -80,22 +47,6 @@ def _loss(model, batch: dict, gen: torch.Generator, step: int):
     losses = [F.cross_entropy(out[k], y[:, i]) for i, k in enumerate(HEADS)]
     acc = {f"{k}_acc": (out[k].argmax(1) == y[:, i]).float().mean() for i, k in enumerate(HEADS)}
     return sum(losses), acc
-
-
-@torch.no_grad()
-def predict(model: AttributeNet, images) -> dict[str, np.ndarray]:
-    """uint8 (N, H, W, 3) -> {factor: predicted names (N,)}; images are resized to the net's side."""
-    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div(255)
-    if x.shape[1] == 1:
-        x = x.expand(-1, 3, -1, -1)
-    side = model.config.image_size
-    if x.shape[-1] != side:
-        x = F.interpolate(x, size=(side, side), mode="bilinear", antialias=True, align_corners=False)
-    dev = next(model.parameters()).device
-    with runtime.compute():
-        out = {k: torch.cat([model(x[i:i + 500].to(dev))[k].argmax(1).cpu() for i in range(0, len(x), 500)])
-               for k in HEADS}
-    return {k: np.asarray(HEADS[k])[v.numpy()] for k, v in out.items()}
 
 
 def evaluate(model: AttributeNet, shapes) -> dict[str, float]:
@@ -119,7 +70,7 @@ def train(out: Path = DEFAULT_PATH, *, steps: int = 1500, n_train: int = 20_000,
         if ev.kind == "step" and ev.step % 500 == 0:
             print(json.dumps({"step": ev.step, **{k: round(v, 3) for k, v in ev.losses.items()}}), flush=True)
     model = trainer.final_model()
-    card = {"name": "shapes-attributes", "dataset": "shapes", "date": _dt.date.today().isoformat(),
+    card = {"name": "shapes-classifier", "dataset": "shapes", "date": _dt.date.today().isoformat(),
             "split": {"train": train_set.split_note, "held_out": test_set.split_note},
             "steps": trainer.step, "wall_time_s": round(time.perf_counter() - started, 1),
             "hardware": runtime.hardware_summary(), "metrics": {"heldout_accuracy": evaluate(model, test_set)},
@@ -132,25 +83,6 @@ def train(out: Path = DEFAULT_PATH, *, steps: int = 1500, n_train: int = 20_000,
     (out / CONFIG).write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n", encoding="utf-8")
     (out / CARD).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return card
-
-
-def load(path: str | os.PathLike = DEFAULT_PATH) -> AttributeNet:
-    from safetensors.torch import load_file
-
-    path = Path(path)
-    if path.suffix.lower() in PICKLE_SUFFIXES:
-        raise UserError("checkpoint_pickle", name=path.name)
-    for name in (CONFIG, WEIGHTS):
-        if not (path / name).is_file():
-            raise UserError("checkpoint_missing_file", path=str(path), file=name)
-    model = AttributeNet(Config.from_dict(json.loads((path / CONFIG).read_text(encoding="utf-8"))))
-    model.load_state_dict(load_file(str(path / WEIGHTS), device="cpu"), strict=True)
-    return model.eval()
-
-
-@functools.lru_cache(maxsize=1)
-def default() -> AttributeNet:
-    return load(DEFAULT_PATH)
 
 
 def main(argv=None) -> None:

@@ -8,6 +8,9 @@
 - samples (MNIST): --samples images from the prior, an even spread over the ten classes, judged by the
   project's MNIST classifier (benchmarks/classifier.py): confidently classified, read as the class asked
   for, the class histogram, and the Frechet distance to the held-out digits beside its real-vs-real floor;
+- samples (shapes): as many, an even spread over the eight shapes, read by the shapes attribute judge
+  (assets/shapes-classifier): sure of colour, shape, position, of all three, and the shape asked
+  for; beside it the same judge on held-out images and on their reconstructions (the ceiling);
 - speed: 16 images from the prior (tokens and decoding), with and without the key-value cache, the best
   of 3 after a warm-up, at the torch thread count the run has and on one thread (the sampler itself
   runs each step on one thread: engines.vqvae.sampling.one_thread).
@@ -24,6 +27,7 @@ import torch
 from benchmarks.common import ROOT, data_dir, emit
 from engines import runtime
 from engines.data import load_dataset
+from engines.pictures import to_uint8
 from engines.vqvae import Engine
 from engines.vqvae.family import evaluate, sample
 
@@ -60,6 +64,49 @@ def judged(engine: Engine, n: int, folder, settings: dict) -> dict:
     return out
 
 
+def attributes_read(images: np.ndarray, asked: np.ndarray | None = None) -> dict:
+    """The shapes attribute judge (assets/shapes-classifier, engines/metrics/shapes_classifier.py; trained by
+    benchmarks/shapes_attributes.py on the renderer's own
+    factors) on uint8 (N, 32, 32, 3) images: how often it is sure (top probability > 0.9) of each
+    factor and of all three, and with `asked` how often it reads the shape asked for."""
+    from engines.metrics import shapes_classifier
+
+    model = shapes_classifier.default()
+    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div(255)
+    with runtime.compute():
+        out = model(x)
+    sure = {k: v.softmax(1).max(1).values > 0.9 for k, v in out.items()}
+    result = {"n": len(images), "sure": {k: round(float(v.float().mean()), 3) for k, v in sure.items()},
+              "sure_of_all_three": round(float(torch.stack(list(sure.values())).all(0).float().mean()), 3)}
+    if asked is not None:
+        result["shape_asked"] = round(float((out["shape"].argmax(1).numpy() == asked).mean()), 3)
+    return result
+
+
+def judged_shapes(engine: Engine, n: int, settings: dict) -> dict:
+    """--samples prior samples, an even spread over the eight shapes, read by the attribute judge."""
+    images, labels = [], []
+    started = time.perf_counter()
+    for seed in range(0, n, 40):  # 40 at a time: five of each shape
+        im, lab = sample(engine, min(40, n - seed), seed, {"label": "all", **settings})
+        images.append(im)
+        labels.append(lab)
+    seconds = time.perf_counter() - started
+    out = attributes_read(np.concatenate(images), np.concatenate(labels))
+    return {**out, "settings": settings or "temperature 1, no top-k, no top-p", "seconds": round(seconds, 2)}
+
+
+def shapes_ceiling(engine: Engine, n: int) -> dict:
+    """The judge on held-out shapes and on their VQ-VAE reconstructions: what a perfect prior could score."""
+    test = load_dataset("shapes", "test", n=n)
+    real = test.numpy_hwc()
+    with runtime.compute():
+        model = engine.model
+        recon = to_uint8(model.decode_tokens(model.codes(test.float().to(engine.device))))
+    shapes = np.asarray([a["shape_id"] for a in test.attrs])
+    return {"real": attributes_read(real, shapes), "reconstructed": attributes_read(recon, shapes)}
+
+
 def speed(engine: Engine, threads: int) -> dict:
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -89,6 +136,11 @@ def main(argv=None) -> dict:
         if dataset == "mnist":
             entry["samples"] = judged(engine, n_samples, folder, {})
             entry["samples_top_k"] = judged(engine, n_samples, folder, {"top_k": 10})
+        else:
+            entry["judge"] = "benchmarks/shapes_attributes.py (colour, shape, position heads; 'sure': top p > 0.9)"
+            entry["ceiling"] = shapes_ceiling(engine, n_test or 2000)
+            entry["samples"] = judged_shapes(engine, n_samples, {})
+            entry["samples_top_k"] = judged_shapes(engine, n_samples, {"top_k": 10})
         entry["speed_16"] = [speed(engine, torch.get_num_threads())]
         if torch.get_num_threads() != 1:
             entry["speed_16"].append(speed(engine, 1))

@@ -142,6 +142,34 @@ class Opening:
         return trigger(fn, inputs, outputs, **kw)
 
 
+def combined(events: list) -> tuple:
+    """Several (fn, inputs, outputs) events -> one (fn, inputs, outputs) that runs them in turn:
+    one queue event instead of many, for texts that need no picture in between. Their outputs
+    must not overlap; none may take Gradio-injected arguments."""
+    events = [(fn, list(inputs), list(outputs) if isinstance(outputs, (list, tuple)) else [] if outputs is None
+               else [outputs]) for fn, inputs, outputs in events]
+    outs = [o for *_, outputs in events for o in outputs]
+    if len({id(o) for o in outs}) != len(outs):
+        raise ValueError("combined events must set different components")
+
+    def run(*values):
+        result, i = [], 0
+        for fn, inputs, outputs in events:
+            got = fn(*values[i:i + len(inputs)])
+            i += len(inputs)
+            if not outputs:
+                continue
+            if len(outputs) == 1:
+                got = [got]
+            elif isinstance(got, dict) and got.get("__type__") == "update":  # one skip for all
+                got = [got] * len(outputs)
+            result += list(got)
+        return tuple(result) if len(result) != 1 else result[0]
+
+    run.__name__ = "texts_" + "_".join(getattr(fn, "__name__", "fn") for fn, *_ in events)[:60]
+    return run, [c for _, inputs, _ in events for c in inputs], outs
+
+
 def gated(fn, gate, inputs: list, test=bool) -> tuple:
     """(fn', [gate, *inputs]): fn run only when test(the gate component's value) holds, else one
     gr.skip() (by default: once the tab whose flag is the gate has been opened)."""

@@ -39,29 +39,35 @@ VQ_STRINGS: dict[str, tuple[str, str]] = {
     # tokens
     "vq.tokens.help": (
         "Pick an image: its **token grid** (each cell one code, coloured by code) and the decoder's "
-        "**reconstruction** from those tokens alone. Click a token, choose another code and press "
-        "*Replace*: only that place of the decoded image changes.",
+        "**reconstruction** from those tokens alone. Click a token, then move the *New code* "
+        "slider: the edited image changes at that place at once (*Replace* applies a typed code).",
         "选择一张图像：右边是它的 **token 网格**（每格一个编码，按编码着色），以及解码器仅凭这些 "
-        "token 得到的**重构**。点击一个 token，选另一个编码后按“替换”：解码图像只在那个位置改变。",
+        "token 得到的**重构**。点击一个 token，再拖动“新编码”滑块："
+        "修改后的解码图像立即只在那个位置改变（输入编码后按“替换”也可以）。",
     ),
     "vq.input": ("Input", "输入"),
     "vq.grid": ("Token grid (click a token)", "token 网格（点击一个 token）"),
     "vq.recon": ("Reconstruction", "重构"),
     "vq.edited": ("Decoded after the edit", "修改后的解码结果"),
     "vq.code": ("New code", "新编码"),
+    "vq.row": ("Token row", "token 所在行"),
+    "vq.col": ("Token column", "token 所在列"),
     "vq.replace": ("Replace", "替换"),
     "vq.reset": ("Back to the encoded tokens", "恢复为编码得到的 token"),
     "vq.cell": ("Token at row {row}, column {col}: code **{code}**.", "第 {row} 行第 {col} 列的 token：编码 **{code}**。"),
-    "vq.cell.none": ("Click a token on the grid.", "请点击网格中的一个 token。"),
+    "vq.cell.none": ("Click a token on the grid (or set its row and column).", "请点击网格中的一个 token（或设置它的行和列）。"),
     "vq.recon.info": ("{side}×{side} = {n} tokens of {k} codes; reconstruction MSE {mse:.4f} (PSNR {psnr:.1f} dB).",
                       "{side}×{side} = {n} 个 token，共 {k} 个编码；重构 MSE {mse:.4f}（PSNR {psnr:.1f} dB）。"),
     # codebook
     "vq.codebook.help": (
         "Every code decoded on its own (a grid holding only that code, its middle cut out), how "
         "often each code is picked on the held-out images, the **perplexity** exp(H) of that usage (how "
-        "many codes are in use, effectively) and the **dead codes** no image picks (crossed out).",
+        "many codes are in use, effectively) and the **dead codes** no image picks (crossed out). While a "
+        "model trains in the Train tab, the curves vq_codes_in_use (perplexity / K) and vq_dead_codes (dead "
+        "codes / K) follow the same two numbers step by step.",
         "每个编码单独解码的样子（整个网格都填上这个编码，再裁出中间一块）、每个编码在留出图像上被选中的次数、"
-        "使用分布的**困惑度** exp(H)（等效地说有多少个编码在被使用），以及没有任何图像选中的**死编码**（打叉）。",
+        "使用分布的**困惑度** exp(H)（等效地说有多少个编码在被使用），以及没有任何图像选中的**死编码**（打叉）。"
+        "在“训练”页训练时，曲线 vq_codes_in_use（困惑度 / K）和 vq_dead_codes（死编码数 / K）逐步显示码本的使用情况。",
     ),
     "vq.codes": ("The codes, decoded", "码本中的编码（解码后）"),
     "vq.usage": ("Usage on held-out images (log scale)", "在留出图像上的使用次数（对数刻度）"),
@@ -70,12 +76,12 @@ VQ_STRINGS: dict[str, tuple[str, str]] = {
     # prior
     "vq.prior.help": (
         "The prior samples the grid **token by token in raster order**: the picture fills in, and beside it "
-        "the next token's most likely codes (after temperature, top-k and top-p). *Resample region* keeps "
-        "every token of the Tokens tab's grid outside the rows and columns chosen and samples the ones "
-        "inside again.",
+        "the next token's most likely codes (after temperature, top-k and top-p). Below, *Resample region* "
+        "keeps every token of the Tokens tab's grid outside a region you click and samples the ones inside "
+        "again.",
         "先验按**光栅顺序逐个 token** 采样：图像一格格填满，旁边显示下一个 token 最可能的编码"
-        "（经过温度、top-k 和 top-p 处理后）。“重新采样区域”保留“词元”页网格中所选行列以外的所有 "
-        "token，只重新采样区域内的 token。",
+        "（经过温度、top-k 和 top-p 处理后）。下方的“重新采样区域”保留“词元”页网格中你所点选区域以外的"
+        "所有 token，只重新采样区域内的 token。",
     ),
     "vq.class": ("Class", "类别"),
     "vq.class.none": ("none (unconditional)", "无（无条件）"),
@@ -93,7 +99,18 @@ VQ_STRINGS: dict[str, tuple[str, str]] = {
     "vq.candidate": ("code {code}", "编码 {code}"),
     "vq.status": ("Token {done} of {total} · {seconds:.2f} s", "第 {done} / {total} 个 token · {seconds:.2f} 秒"),
     "vq.status.done": ("Done: {total} tokens in {seconds:.2f} s.", "完成：{total} 个 token，用时 {seconds:.2f} 秒。"),
-    "vq.region": ("Resample a region of the Tokens tab's grid", "重新采样“词元”页网格中的一个区域"),
+    "vq.region": ("Resample a region of the Tokens tab's image", "重新采样“词元”页图像中的一个区域"),
+    "vq.region.help": (
+        "The Tokens tab's image (after your edits) under its token grid. **Click two corners** on it to choose "
+        "the region (one click: a single token), or set the rows and columns with the sliders. *Resample "
+        "region* keeps every token outside it and lets the prior sample the ones inside again, token by token.",
+        "下图是“词元”页的图像（包括你的修改）及其 token 网格。在图上**点击两个角**来选择区域（只点一次：单个 "
+        "token），或者用滑块设置行和列。“重新采样区域”保留区域外的所有 token，让先验逐个重新采样区域内的 token。"),
+    "vq.region.grid": ("Click two corners of the region", "点击区域的两个角"),
+    "vq.region.info": ("Region: rows {r0}–{r1}, columns {c0}–{c1} ({n} tokens).",
+                       "区域：第 {r0}–{r1} 行，第 {c0}–{c1} 列（{n} 个 token）。"),
+    "vq.region.info.waiting": ("Corner at row {r0}, column {c0}: click the opposite corner (or resample this one "
+                               "token).", "已选一个角：第 {r0} 行第 {c0} 列。请点击对角（或只重新采样这一个 token）。"),
     "vq.rows": ("Rows from", "起始行"),
     "vq.rows_to": ("to", "结束行"),
     "vq.cols": ("Columns from", "起始列"),
@@ -119,20 +136,28 @@ the decoder's gradient at z_q to z_e unchanged: z_q = z_e + sg[e − z_e].
 
 ### A prior over tokens
 The VQ-VAE alone cannot generate: random tokens decode to noise. An **autoregressive model** learns
-p(tokens) = ∏ᵢ p(tᵢ | class, t₁ … tᵢ₋₁) over the grid in raster order. Here it is a small GPT-2 (the
+p(tokens) = ∏ᵢ p(tᵢ | class, t₁ … tᵢ₋₁) over the grid in raster order: the same chain-rule
+factorisation a PixelCNN uses over pixels (its *How it works* sub-tab shows the masked convolutions and
+the blind spot), over 49 or 64 tokens instead of 784 pixels. A transformer needs no masked convolution:
+its **causal attention mask** lets token i attend only to the tokens before it, so it has no blind spot. Here it is a small GPT-2 (the
 `transformers` package, configured from scratch) whose first token is the class. Sampling draws one token
 at a time; the **key-value cache** keeps every earlier token's keys and values, so each step only processes
 the new token. **Temperature** divides the logits; **top-k** keeps the k likeliest codes; **top-p** keeps
 the smallest set whose probability reaches p.
 
 ### VQ-VAE-2, VQ-GAN, DALL-E
-**VQ-VAE-2** (Razavi et al. 2019) uses a hierarchy: a coarse top grid for global structure and a finer
-bottom grid for detail, each with its own prior (the bottom one conditioned on the top). **VQ-GAN** (Esser
-et al. 2021) trains the autoencoder with an **adversarial loss** (a patch discriminator) and a **perceptual
-loss** (distances between deep features) beside the reconstruction, so a much coarser grid still decodes
-to sharp images, and puts a transformer prior over its tokens. **DALL-E** (first version, Ramesh et al.
-2021) compresses a 256×256 image into 32×32 tokens with a discrete VAE and trains one transformer on the
-text's tokens followed by the image's: given a caption, it samples the image tokens autoregressively.
+**VQ-VAE-2** (Razavi et al. 2019) uses a **hierarchy** of codes: for a 256×256 image, a coarse 32×32 top
+grid holds the global structure and a finer 64×64 bottom grid, encoded given the top, holds the detail.
+Each level has its own prior: the top one samples first, the bottom one is conditioned on the top grid.
+**VQ-GAN** (Esser et al. 2021) trains the autoencoder with two more losses beside the reconstruction: an
+**adversarial loss** (a patch discriminator says, for each patch, whether it looks real, and the decoder
+learns to fool it) and a **perceptual loss** (the distance between deep features of a pretrained network,
+LPIPS, rather than between pixels). A much coarser grid then still decodes to sharp images, and a
+transformer prior over its tokens can model whole scenes. **DALL-E** (first version, Ramesh et al. 2021)
+compresses a 256×256 image into 32×32 = 1024 tokens of 8192 codes with a discrete VAE and trains one
+12-billion-parameter transformer on up to 256 tokens of the caption followed by the 1024 image tokens, as
+one sequence. Given a caption it samples the image tokens one by one, exactly as this tab's prior does after
+its class token; the best of many samples were then picked by CLIP.
 """,
         """
 ### VQ-VAE
@@ -151,18 +176,23 @@ sg 表示停止梯度）。这里码本不用码本损失，而是用分配给�
 
 ### token 上的先验分布
 单靠 VQ-VAE 不能生成：随机的 token 解码出来只是噪声。**自回归模型**按光栅顺序学习
-p(tokens) = ∏ᵢ p(tᵢ | 类别, t₁ … tᵢ₋₁)。这里用的是一个小型 GPT-2（`transformers` 库，从零配置），
-它的第一个 token 是类别。采样时一次生成一个 token；**键值缓存（KV cache）**保存之前每个 token 的键和值，
+p(tokens) = ∏ᵢ p(tᵢ | 类别, t₁ … tᵢ₋₁)：这和 PixelCNN 对像素所用的链式法则因子分解相同
+（它的“原理”子标签页讲了掩码卷积和盲区），只是对象从 784 个像素换成了 49 或 64 个 token。
+Transformer 不需要掩码卷积：它的**因果注意力掩码**让第 i 个 token 只能关注它之前的 token，所以没有盲区。这里用的是一个小型 GPT-2（`transformers` 库，从零配置），
+它的第一个 token 是类别。采样时一次生成一个 token；**键值缓存**（KV cache）保存之前每个 token 的键和值，
 所以每一步只需处理新的 token。**温度**除以 logits；**top-k** 只保留最可能的 k 个编码；
 **top-p** 只保留概率之和达到 p 的最小集合。
 
 ### VQ-VAE-2、VQ-GAN 与 DALL-E
-**VQ-VAE-2**（Razavi 等，2019）使用层级结构：粗糙的顶层网格负责全局结构，更细的底层网格负责细节，
-每层有自己的先验（底层先验以顶层为条件）。**VQ-GAN**（Esser 等，2021）在重构损失之外加入**对抗损失**
-（一个图像块判别器）和**感知损失**（深层特征之间的距离），因此更粗的网格也能解码出清晰的图像，
-并在其 token 上训练 Transformer 先验。**DALL-E**（第一版，Ramesh 等，2021）用离散 VAE 把 256×256 图像
-压缩成 32×32 个 token，再用一个 Transformer 学习“文本 token 后接图像 token”的序列：给定描述文字，
-它自回归地采样出图像 token。
+**VQ-VAE-2**（Razavi 等，2019）使用**层级结构**的编码：对一张 256×256 的图像，粗糙的 32×32 顶层网格
+负责全局结构，更细的 64×64 底层网格（在顶层的条件下编码）负责细节。每层有自己的先验分布：先采样顶层，
+底层先验以顶层网格为条件。**VQ-GAN**（Esser 等，2021）在重构损失之外再加两项损失：**对抗损失**
+（一个图像块判别器逐块判断图像是否真实，解码器学着骗过它）和**感知损失**（比较预训练网络的深层特征，
+即 LPIPS，而不是逐像素比较）。这样更粗的网格也能解码出清晰的图像，其 token 上的 Transformer 先验
+可以建模整个场景。**DALL-E**（第一版，Ramesh 等，2021）用离散 VAE 把 256×256 图像压缩成 32×32 = 1024 个
+token（码本有 8192 个编码），再用一个 120 亿参数的 Transformer 学习一个序列：最多 256 个描述文字的
+token，后接 1024 个图像 token。给定描述文字，它逐个采样图像 token，正如本页的先验在类别 token
+之后所做的那样；再用 CLIP 从许多采样结果中挑出最好的。
 """,
     ),
 }

@@ -21,6 +21,7 @@ from engines.pictures import image_grid
 from engines.pixelcnn.engine import plain_twin, receptive_field
 
 from . import i18n_pixelcnn  # noqa: F401  (adds the strings to demo.i18n.STRINGS)
+from .ar_input import fitted_note, same_note
 from .common import LONG, PRIVATE, QUIET, AppContext, Models, add_upload, card_table, display, model_row, strip
 from .forms import Form, widget
 from .i18n import LATEX_DELIMITERS, t
@@ -213,8 +214,9 @@ class PixelcnnHandlers:
                               label=self._label(eng, v.label), temperature=v.temperature, top_k=v.top_k,
                               top_p=v.top_p)
         given = display(given_picture(image, int(rows)), side=200)
+        note = fitted_note(lang, eng, choice_of(v))   # an upload of another size or colour: say it was fitted
         for frame, status in _throttled(lang, eng, frames, run):
-            out = {"run": run, "status": status, "given": given}
+            out = {"run": run, "status": same_note(note, status), "given": given}
             if frame is not None:
                 out["completions"] = display(strip(frame.images), side=200 * len(frame.images))
             yield out

@@ -58,6 +58,42 @@ def cell_at(x: float, y: float, side: int, cell: int = CELL) -> tuple[int, int] 
     return (r, c) if 0 <= r < side and 0 <= c < side else None
 
 
+def region_picture(image: np.ndarray, mask: np.ndarray, *, corner=None, cell: int = CELL) -> np.ndarray:
+    """The decoded image (H, W[, C]) under its token grid (mask (h, w) bool: the region to resample),
+    at `cell` pixels a token, so a click maps back by `cell_at`: outside the region dimmed, the
+    region outlined, a first corner waiting for its second (corner (row, col)) outlined in white."""
+    mask = np.asarray(mask, bool)
+    h, w = mask.shape
+    arr = np.asarray(image)
+    arr = arr[..., 0] if arr.ndim == 3 and arr.shape[2] == 1 else arr
+    img = Image.fromarray(arr).convert("RGB").resize((w * cell, h * cell), Image.NEAREST)
+    shade = np.asarray(img).astype(np.float32)
+    dim = np.repeat(np.repeat(~mask, cell, 0), cell, 1)
+    shade[dim] = shade[dim] * 0.45 + 20
+    img = Image.fromarray(shade.astype(np.uint8))
+    draw = ImageDraw.Draw(img)
+    for i in range(1, max(h, w)):
+        draw.line((i * cell, 0, i * cell, h * cell), fill=(90, 90, 90))
+        draw.line((0, i * cell, w * cell, i * cell), fill=(90, 90, 90))
+    if mask.any():
+        rows, cols = np.nonzero(mask)
+        draw.rectangle((cols.min() * cell, rows.min() * cell, (cols.max() + 1) * cell - 1,
+                        (rows.max() + 1) * cell - 1), outline=MARK, width=3)
+    if corner is not None:
+        r, c = corner
+        draw.rectangle((c * cell + 3, r * cell + 3, (c + 1) * cell - 4, (r + 1) * cell - 4), outline=(255, 255, 255),
+                       width=2)
+    return np.asarray(img)
+
+
+def region_mask(region, side: int) -> np.ndarray:
+    """The four slider values (row from, row to, column from, column to; either order) -> (side, side) bool."""
+    r0, r1, c0, c1 = (int(x) for x in region)
+    mask = np.zeros((side, side), bool)
+    mask[min(r0, r1):max(r0, r1) + 1, min(c0, c1):max(c0, c1) + 1] = True
+    return mask
+
+
 def codebook_sheet(patches: np.ndarray, counts: np.ndarray, *, per_row: int = 16, scale: int = 3) -> np.ndarray:
     """Every code's decoded patch (K, P, P, C), labelled with its index; dead codes crossed out."""
     k, p, _, ch = patches.shape

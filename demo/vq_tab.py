@@ -18,6 +18,7 @@ from engines.vqvae.model import psnr
 
 from . import i18n_vq  # noqa: F401  (adds the part's strings to demo.i18n.STRINGS)
 from . import vq_plots
+from .ar_input import fitted_note, same_note
 from .common import (
     LONG,
     PRIVATE,
@@ -37,6 +38,7 @@ FAMILY = "vqvae"
 DEFAULT_MODEL = "mnist-vqvae"
 TOP = 8            # candidates shown for the next token
 MAX_N = 16         # images one streamed sample draws
+FRAME_S = 0.05     # at most one streamed frame this often (each decodes and sends every image)
 
 
 def _format_card(engine, lang: str) -> str:
@@ -74,7 +76,8 @@ class VqHandlers:
         return {**self.texts(lang, v), **self.codebook(lang, v), "label": self._first_class(lang, v),
                 "example": gr.update(choices=example_choices(eng), value=first),
                 "top_k": gr.update(maximum=k), "code": gr.update(maximum=k - 1, value=0),
-                "region": [gr.update(maximum=side - 1, value=x) for x in (side // 2, side - 1, 0, side - 1)]}
+                "region": [gr.update(maximum=side - 1, value=x) for x in (side // 2, side - 1, 0, side - 1)],
+                "cell": [gr.update(maximum=side - 1, value=side // 2)] * 2}
 
     def texts(self, lang, v):
         eng = self._engine(v.uploads, v.model)
@@ -105,40 +108,59 @@ class VqHandlers:
         x = model_input(eng, choice_of(v))
         r = eng.reconstruct(x)
         tokens = r["tokens"].tolist()
-        info = t("vq.recon.info", lang, side=eng.side, n=eng.side ** 2, k=eng.codebook_size, mse=r["mse"],
-                 psnr=psnr(r["mse"]))
+        info = same_note(fitted_note(lang, eng, choice_of(v)), t(
+            "vq.recon.info", lang, side=eng.side, n=eng.side ** 2, k=eng.codebook_size, mse=r["mse"],
+            psnr=psnr(r["mse"])))
         return {"input": display(x), "grid": vq_plots.token_grid(r["tokens"]), "recon": display(r["recon"]),
-                "edited": display(r["recon"]), "tokens": tokens, "original": tokens, "cell": None,
+                "edited": display(r["recon"]), "tokens": tokens, "original": tokens,
                 "info": info, "cell_info": t("vq.cell.none", lang)}
 
     def pick_cell(self, lang, v, evt: gr.SelectData):
+        """A click on the token grid: that token is marked, the row / column sliders and the code follow."""
         eng = self._engine(v.uploads, v.model)
         if v.tokens is None:
             raise UserError("vq_no_image")
-        tokens = np.asarray(v.tokens)
         at = vq_plots.cell_at(*evt.index, side=eng.side)
-        if at is None or tokens.shape != (eng.side, eng.side):
+        return {} if at is None else {"cell": list(at), **self._marked(lang, eng, v.tokens, at)}
+
+    def mark_cell(self, lang, v):
+        """The row / column sliders moved (the keyboard way to pick a token)."""
+        eng = self._engine(v.uploads, v.model)
+        if v.tokens is None:
+            raise UserError("vq_no_image")
+        return self._marked(lang, eng, v.tokens, self._cell(eng, v.cell))
+
+    @staticmethod
+    def _cell(eng, cell) -> tuple[int, int]:
+        row, col = (int(x) if isinstance(x, float) and x.is_integer() else x for x in cell)
+        if not all(isinstance(x, int) and 0 <= x < eng.side for x in (row, col)):
+            raise UserError("vq_cell", row=row, col=col, side=eng.side)
+        return row, col
+
+    @staticmethod
+    def _marked(lang, eng, tokens, at) -> dict:
+        tokens = np.asarray(tokens)
+        if tokens.shape != (eng.side, eng.side):
             return {}
         marked = np.zeros_like(tokens, bool)
         marked[at] = True
         code = int(tokens[at])
-        return {"cell": list(at), "code": code, "grid": vq_plots.token_grid(tokens, marked=marked),
+        return {"code": code, "grid": vq_plots.token_grid(tokens, marked=marked),
                 "cell_info": t("vq.cell", lang, row=at[0], col=at[1], code=code)}
 
     def replace(self, lang, v):
         eng = self._engine(v.uploads, v.model)
         if v.tokens is None:
             raise UserError("vq_no_image")
-        if v.cell is None:
-            return {"cell_info": t("vq.cell.none", lang)}
         code = v.code
         if isinstance(code, float) and code.is_integer():
             code = int(code)
-        grid, image = eng.swap(np.asarray(v.tokens), int(v.cell[0]), int(v.cell[1]), code)
+        row, col = self._cell(eng, v.cell)
+        grid, image = eng.swap(np.asarray(v.tokens), row, col, code)
         marked = np.zeros_like(grid, bool)
-        marked[tuple(v.cell)] = True
+        marked[row, col] = True
         return {"tokens": grid.tolist(), "grid": vq_plots.token_grid(grid, marked=marked), "edited": display(image),
-                "cell_info": t("vq.cell", lang, row=v.cell[0], col=v.cell[1], code=code)}
+                "cell_info": t("vq.cell", lang, row=row, col=col, code=code)}
 
     def reset(self, lang, v):
         eng = self._engine(v.uploads, v.model)
@@ -146,7 +168,7 @@ class VqHandlers:
             raise UserError("vq_no_image")
         grid = np.asarray(v.original)
         return {"tokens": v.original, "grid": vq_plots.token_grid(grid), "edited": display(eng.decode(grid)[0]),
-                "cell": None, "cell_info": t("vq.cell.none", lang)}
+                "cell_info": t("vq.cell.none", lang)}
 
     # --- codebook ------------------------------------------------------------------------------
     def codebook(self, lang, v):
@@ -194,7 +216,7 @@ class VqHandlers:
 
     def sample(self, lang, v):
         eng = self._engine(v.uploads, v.model)
-        frames = eng.stream(self._count(v.n), v.seed, top=TOP, **self._settings(v))
+        frames = eng.stream(self._count(v.n), v.seed, top=TOP, every=FRAME_S, **self._settings(v))
         yield from self._frames(lang, eng, frames)
 
     def resample(self, lang, v):
@@ -202,11 +224,46 @@ class VqHandlers:
         if v.tokens is None:
             raise UserError("vq_no_image")
         tokens = np.asarray(v.tokens)
-        mask = np.zeros((eng.side, eng.side), bool)
-        r0, r1, c0, c1 = (int(x) for x in v.region)
-        mask[min(r0, r1):max(r0, r1) + 1, min(c0, c1):max(c0, c1) + 1] = True
-        frames = eng.stream(self._count(v.n), v.seed, top=TOP, tokens=tokens, mask=mask, **self._settings(v))
+        mask = vq_plots.region_mask(v.region, eng.side)
+        frames = eng.stream(self._count(v.n), v.seed, top=TOP, tokens=tokens, mask=mask, every=FRAME_S,
+                            **self._settings(v))
         yield from self._frames(lang, eng, frames, marked=mask)
+
+    # --- the region to resample, picked on the picture or with the sliders ---------------------
+    def show_region(self, lang, v):
+        """The Tokens tab's grid decoded, the sliders' region marked; a pending corner is dropped."""
+        eng = self._engine(v.uploads, v.model)
+        if v.tokens is None or np.asarray(v.tokens).shape != (eng.side, eng.side):
+            return {"region_grid": None, "corner": None}
+        mask = vq_plots.region_mask(v.region, eng.side)
+        return {"region_grid": vq_plots.region_picture(eng.decode(np.asarray(v.tokens))[0], mask), "corner": None,
+                "region_info": self._region_info(lang, mask, None)}
+
+    def pick_corner(self, lang, v, evt: gr.SelectData):
+        """A click on the region picture: the first click picks one token (a 1x1 region) and waits,
+        the second makes the rectangle between the two; the sliders follow."""
+        eng = self._engine(v.uploads, v.model)
+        if v.tokens is None:
+            raise UserError("vq_no_image")
+        at = vq_plots.cell_at(*evt.index, side=eng.side)
+        if at is None:
+            return {}
+        (r, c), first = at, v.corner
+        if first is None:
+            region, corner = [r, r, c, c], [r, c]
+        else:
+            region, corner = [min(first[0], r), max(first[0], r), min(first[1], c), max(first[1], c)], None
+        mask = vq_plots.region_mask(region, eng.side)
+        picture = vq_plots.region_picture(eng.decode(np.asarray(v.tokens))[0], mask, corner=corner)
+        return {"region": region, "corner": corner, "region_grid": picture,
+                "region_info": self._region_info(lang, mask, corner)}
+
+    @staticmethod
+    def _region_info(lang, mask, corner) -> str:
+        rows, cols = np.nonzero(mask)
+        key = "vq.region.info.waiting" if corner is not None else "vq.region.info"
+        return t(key, lang, n=int(mask.sum()), r0=int(rows.min()), r1=int(rows.max()), c0=int(cols.min()),
+                 c1=int(cols.max()))
 
 
 # --- layout: one function per sub-tab -------------------------------------------------------------
@@ -221,7 +278,7 @@ def _image(reg, key, elem_id, **kwargs):
 def _tokens_tab(reg):
     with widget(reg, gr.Tab, label="vq.sub.tokens", id="vq-tokens", elem_id="vq-tab-tokens"):
         widget(reg, gr.Markdown, text="vq.tokens.help")
-        ui = SimpleNamespace(tokens=gr.State(None), original=gr.State(None), cell=gr.State(None))
+        ui = SimpleNamespace(tokens=gr.State(None), original=gr.State(None))
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=220):
                 ui.pick = build_picker(reg, "vq-tok", with_seed=False)
@@ -235,6 +292,8 @@ def _tokens_tab(reg):
                 ui.edited = _image(reg, "vq.edited", "vq-edited", height=200)
         with gr.Row(equal_height=False):
             ui.cell_info = gr.Markdown(elem_id="vq-cell-info")
+            ui.cell = [widget(reg, gr.Slider, minimum=0, maximum=6, value=3, step=1, label=key, elem_id=f"vq-cell-{i}")
+                       for i, key in enumerate(("vq.row", "vq.col"))]
             ui.code = widget(reg, gr.Slider, minimum=0, maximum=63, value=0, step=1, label="vq.code",
                              elem_id="vq-code")
             ui.replace = widget(reg, gr.Button, text="vq.replace", elem_id="vq-replace", variant="primary")
@@ -278,17 +337,28 @@ def _prior_tab(reg):
                 ui.status = gr.Markdown(elem_id="vq-status")
             with gr.Column(scale=1, min_width=240):
                 ui.prior_grid = widget(reg, gr.Image, label="vq.prior.grid", elem_id="vq-prior-grid",
-                                       interactive=False, format="png", height=320)
+                                       interactive=False, format="png", height=380)
                 ui.candidates = widget(reg, gr.Label, label="vq.candidates", num_top_classes=TOP,
                                        elem_id="vq-candidates")
-        with widget(reg, gr.Accordion, label="vq.region", open=False, elem_id="vq-region-box"):
-            with gr.Row():
+        _region_box(reg, ui)
+    return ui
+
+
+def _region_box(reg, ui):
+    """Resample a region: click two corners on the picture, or set the four sliders (the keyboard way)."""
+    with widget(reg, gr.Accordion, label="vq.region", open=True, elem_id="vq-region-box"):
+        widget(reg, gr.Markdown, text="vq.region.help")
+        ui.corner = gr.State(None)
+        with gr.Row(equal_height=False):
+            ui.region_grid = widget(reg, gr.Image, label="vq.region.grid", elem_id="vq-region-grid",
+                                    interactive=False, format="png", height=300, buttons=["download"])
+            with gr.Column(min_width=260):
+                ui.region_info = gr.Markdown(elem_id="vq-region-info")
                 ui.region = [widget(reg, gr.Slider, minimum=0, maximum=15, value=v, step=1, label=key,
                                     elem_id=f"vq-region-{i}")
                              for i, (key, v) in enumerate((("vq.rows", 3), ("vq.rows_to", 6), ("vq.cols", 0),
                                                            ("vq.cols_to", 6)))]
-                ui.resample = widget(reg, gr.Button, text="vq.resample", elem_id="vq-resample")
-    return ui
+                ui.resample = widget(reg, gr.Button, text="vq.resample", elem_id="vq-resample", variant="primary")
 
 
 def _explain_tab(reg):
@@ -302,16 +372,20 @@ def _wire_tokens(form, h, model, tk):
     pick = tk.pick
     encode = form(h.encode, {"model": model, **pick.named}, {
         "input": tk.input, "grid": tk.grid, "recon": tk.recon, "edited": tk.edited, "tokens": tk.tokens,
-        "original": tk.original, "cell": tk.cell, "info": tk.info, "cell_info": tk.cell_info})
+        "original": tk.original, "info": tk.info, "cell_info": tk.cell_info})
     gr.on([pick.source.input, pick.example.input, pick.upload.upload, pick.sketch.change], *encode,
           api_name="vq_encode", **QUIET)
-    tk.grid.select(*form(h.pick_cell, {"model": model, "tokens": tk.tokens}, {
-        "cell": tk.cell, "code": tk.code, "grid": tk.grid, "cell_info": tk.cell_info}), api_name="vq_pick", **QUIET)
+    marked = {"code": tk.code, "grid": tk.grid, "cell_info": tk.cell_info}
+    tk.grid.select(*form(h.pick_cell, {"model": model, "tokens": tk.tokens}, {"cell": tk.cell, **marked}),
+                   api_name="vq_pick", **QUIET)
+    gr.on([s.input for s in tk.cell], *form(h.mark_cell, {"model": model, "tokens": tk.tokens, "cell": tk.cell},
+                                            marked), api_name="vq_mark", trigger_mode="always_last", **QUIET)
     swap = form(h.replace, {"model": model, "tokens": tk.tokens, "cell": tk.cell, "code": tk.code}, {
         "tokens": tk.tokens, "grid": tk.grid, "edited": tk.edited, "cell_info": tk.cell_info})
     tk.replace.click(*swap, api_name="vq_replace", **QUIET)
+    tk.code.input(*swap, trigger_mode="always_last", **QUIET, **PRIVATE)  # moving the slider swaps at once
     tk.reset.click(*form(h.reset, {"model": model, "original": tk.original}, {
-        "tokens": tk.tokens, "grid": tk.grid, "edited": tk.edited, "cell": tk.cell, "cell_info": tk.cell_info}),
+        "tokens": tk.tokens, "grid": tk.grid, "edited": tk.edited, "cell_info": tk.cell_info}),
         api_name="vq_reset", **QUIET)
     return encode
 
@@ -324,6 +398,13 @@ def _wire_prior(form, h, model, tk, pr):
     pr.sample.click(*form(h.sample, settings, shown), api_name="vq_sample", **stream)
     pr.resample.click(*form(h.resample, {**settings, "tokens": tk.tokens, "region": pr.region}, shown),
                       api_name="vq_resample", **stream)
+    marked = {"region_grid": pr.region_grid, "corner": pr.corner, "region_info": pr.region_info}
+    region = form(h.show_region, {"model": model, "tokens": tk.tokens, "region": pr.region}, marked)
+    gr.on([tk.tokens.change, *[s.input for s in pr.region]], *region, api_name="vq_region",
+          trigger_mode="always_last", **QUIET)
+    pr.region_grid.select(*form(h.pick_corner, {"model": model, "tokens": tk.tokens, "corner": pr.corner}, {
+        **marked, "region": pr.region}), api_name="vq_region_pick", **QUIET)
+    return region
 
 
 def build(ctx: AppContext) -> None:
@@ -342,10 +423,10 @@ def build(ctx: AppContext) -> None:
             _explain_tab(reg)
     form = Form(ctx.lang, uploads=ctx.uploads)
     encode = _wire_tokens(form, h, model, tk)
-    _wire_prior(form, h, model, tk, pr)
+    region = _wire_prior(form, h, model, tk, pr)
     changed = form(h.model_changed, {"model": model}, {
         "card": card, "label": pr.label, "codes": cb.codes, "usage": cb.usage, "usage_info": cb.usage_info,
-        "example": tk.pick.example, "top_k": pr.top_k, "code": tk.code, "region": pr.region})
+        "example": tk.pick.example, "top_k": pr.top_k, "code": tk.code, "region": pr.region, "cell": tk.cell})
     model.change(*changed, api_name="vq_model", **QUIET).then(*encode, **QUIET, **PRIVATE)
     ctx.opening.event(*changed, **QUIET, **PRIVATE).then(*encode, **QUIET, **PRIVATE)
     files.upload(*form(h.upload, {"files": files}, {"uploads": ctx.uploads, "model": model, "status": status,
@@ -353,5 +434,5 @@ def build(ctx: AppContext) -> None:
     relabel = form(h.relabel, {"model": model}, {"model": model})
     ctx.uploads.change(*relabel, **QUIET, **PRIVATE)
     texts = form(h.texts, {"model": model}, {"card": card, "label": pr.label, "usage_info": cb.usage_info})
-    ctx.after_lang(tuple(texts), tuple(encode))
+    ctx.after_lang(tuple(texts), tuple(encode), tuple(region))
     ctx.after_lang(tuple(relabel), always=True)

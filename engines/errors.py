@@ -649,6 +649,47 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Encode an image first (Tokens tab): pick a held-out example or upload one.",
         "zh": "请先编码一张图像（“词元”页）：选择一个留出样本或上传图像。",
     },
+    # --- latent diffusion (engines.ldm) ---
+    "ldm_prompt_empty": {
+        "en": "The prompt is empty. Describe the scene, e.g. \"a red circle left of a blue square\".",
+        "zh": "提示词为空。请描述画面，例如“一个红色的圆形在一个蓝色的正方形左边”。",
+    },
+    "ldm_prompt_not_text": {
+        "en": "A prompt must be text; got {value}.",
+        "zh": "提示词必须是文本；当前为 {value}。",
+    },
+    "ldm_prompt_too_long": {
+        "en": "The prompt has {words} words; the text encoder reads at most {max} (its token limit {tokens} less [CLS] and [SEP]).",
+        "zh": "提示词有 {words} 个词；文本编码器最多读取 {max} 个（其词元上限 {tokens} 减去 [CLS] 和 [SEP]）。",
+    },
+    "ldm_never_seen": {
+        "en": "The text encoder has never seen these words: {words}. It knows only the words of the scenes captions (its vocabulary); rephrase with those.",
+        "zh": "文本编码器从未见过这些词：{words}。它只认识场景描述中的词（它的词表）；请用这些词重新表述。",
+    },
+    "ldm_prompts_count": {
+        "en": "Got {count} prompts for {n} images; give one prompt, or one per image.",
+        "zh": "为 {n} 张图像提供了 {count} 个提示词；请提供一个提示词，或每张图像一个。",
+    },
+    "ldm_n": {
+        "en": "The number of images must be a whole number from 1 to {max}; got {value}.",
+        "zh": "图像数量必须是 1 到 {max} 之间的整数；当前为 {value}。",
+    },
+    "ldm_steps": {
+        "en": "The number of DDIM sampling steps must be a whole number from 1 to {max}; got {value}.",
+        "zh": "DDIM 采样步数必须是 1 到 {max} 之间的整数；当前为 {value}。",
+    },
+    "ldm_guidance": {
+        "en": "The guidance scale must be a finite number from 0 to {max:g} (1: no guidance); got {value}.",
+        "zh": "引导系数必须是 0 到 {max:g} 之间的有限数值（1 表示不引导）；当前为 {value}。",
+    },
+    "ldm_step_index": {
+        "en": "There is no step {value} in this run: pick one from 0 to {high}.",
+        "zh": "本次运行中没有第 {value} 步：请选择 0 到 {high} 之间的一步。",
+    },
+    "ldm_dataset": {
+        "en": "Latent diffusion trains on the captioned 'scenes' world only; got '{dataset}'.",
+        "zh": "潜在扩散模型只能在带描述的“scenes”场景数据上训练；当前为“{dataset}”。",
+    },
     # --- zerogpu ---------------------------------------------------------------------------
     "gpu_quota": {
         "en": "The free GPU time of this Space is used up for now ({reason}). What was done so far is kept; log in to Hugging Face or try again later.",
@@ -670,6 +711,32 @@ MESSAGES: dict[str, dict[str, str]] = {
     "metrics_too_few": {
         "en": "The metrics need at least {low} images on each side; got {n}.",
         "zh": "这些指标每一侧至少需要 {low} 张图像；实际为 {n} 张。",
+    },
+    # --- metrics tab (demo/metrics_tab.py: numbers sent to the Metrics tab or its API) ------
+    "metrics_n_invalid": {
+        "en": "The number of samples must be a whole number from {low} to {high}; got {value}.",
+        "zh": "样本数必须是 {low} 到 {high} 之间的整数；当前为 {value}。",
+    },
+    "metrics_seed_invalid": {
+        "en": "The seed must be a whole number from {low} to {high}; got {value}.",
+        "zh": "随机种子必须是 {low} 到 {high} 之间的整数；当前为 {value}。",
+    },
+    "metrics_steps_invalid": {
+        "en": "The sampling steps must be a whole number from {low} to {high}; got {value}.",
+        "zh": "采样步数必须是 {low} 到 {high} 之间的整数；当前为 {value}。",
+    },
+    "metrics_models_count": {
+        "en": "Pick from {low} to {high} models; got {n}.",
+        "zh": "请选择 {low} 到 {high} 个模型；当前为 {n} 个。",
+    },
+    # --- metrics on a second data set (shapes: engines.metrics, demo/metrics_tab.py) ----------
+    "metrics_dataset_unknown": {
+        "en": "The metrics have no classifier for the data set '{name}'; they know {available}.",
+        "zh": "评估指标没有数据集“{name}”的分类器；目前支持：{available}。",
+    },
+    "metrics_dataset_mismatch": {
+        "en": "'{name}' was trained on '{dataset}', not '{asked}': pick a model of that data set, or the other data set.",
+        "zh": "“{name}”是在“{dataset}”上训练的，而不是“{asked}”：请选择该数据集的模型，或者换一个数据集。",
     },
 }
 

@@ -29,6 +29,7 @@ REGISTRY = {
     "faceattr": "engines.stylegan.attributes",
     "pixelcnn": "engines.pixelcnn.family",
     "vqvae": "engines.vqvae.family",
+    "ldm": "engines.ldm.family",
 }
 NAMES = tuple(REGISTRY)
 SIZES = ("tiny", "small", "base")   # size presets every trainable family has
@@ -146,6 +147,8 @@ class Family:
     guide_run: Callable[..., Any] | None = None   # or its own guided loop: (backend, setting, objective, engine,
     #                                               stop, every) -> GuideFrames (engines.clip.guide)
     guide_repeats: int = 1                        # CLIP passes per guided step (its work budget)
+    in_studio: bool = True                        # the training studio offers it (False: command line only,
+    #                                               e.g. latent diffusion, whose captioned data the studio lacks)
 
     @property
     def trainable(self) -> bool:

@@ -49,8 +49,11 @@ def device() -> torch.device:
 
 @contextlib.contextmanager
 def compute():
-    """Hold the compute lock and disable autograd: the context of every inference call."""
-    with COMPUTE_LOCK, torch.inference_mode():
+    """Hold the compute lock and disable autograd: the context of every inference call. On the
+    CPU the interactive thread takes no lock (it exists to run beside the compute thread's
+    training step or sampler step, which holds it; the lock is there for an accelerator's memory)."""
+    beside = threading.current_thread().name == _THREAD_NAME + "-interactive" and device().type == "cpu"
+    with contextlib.nullcontext() if beside else COMPUTE_LOCK, torch.inference_mode():
         yield
 
 
@@ -116,6 +119,12 @@ def hardware_summary(dev: torch.device | None = None) -> str:
 # through `stepped` or `call` on the compute thread) lets waiting interactive tasks run first at
 # each nested call: that is how a run that hands over a frame every 0.15 s still gives way after
 # every single sampler step.
+#
+# Units cannot be cut finer than a step (a CLIP-guided step takes 200-300 ms on the 2-core CPU),
+# so a second, interactive-only thread takes interactive tasks while the compute thread is busy:
+# a class's slider moves never wait for a unit to end. It runs torch with one OpenMP thread (its
+# own team; OpenMP's thread count is per calling thread), so the compute thread keeps its team
+# of two. GENLAB_INTERACTIVE_THREAD=0 turns it off (one thread, as before).
 
 INTERACTIVE, BACKGROUND = "interactive", "background"
 LINGER_S = 0.005  # s the thread waits for the least served background owner's next task
@@ -123,6 +132,7 @@ BACKGROUND_WAIT_S = 1.0  # s: interactive tasks go first until background work h
 
 _LANE: contextvars.ContextVar[tuple[str, object] | None] = contextvars.ContextVar("genlab_lane", default=None)
 _THREAD_NAME = "genlab-compute"
+INTERACTIVE_THREAD = os.environ.get("GENLAB_INTERACTIVE_THREAD", "1").strip() != "0"
 
 
 @contextlib.contextmanager
@@ -178,7 +188,7 @@ class _Task:
 class _Scheduler:
     """The compute thread and its two lanes (see above). One per process."""
 
-    def __init__(self, wait_s: float = BACKGROUND_WAIT_S):
+    def __init__(self, wait_s: float = BACKGROUND_WAIT_S, helper: bool = INTERACTIVE_THREAD):
         self.wait_s = wait_s
         self.cond = threading.Condition()
         self.interactive: collections.deque[_Task] = collections.deque()
@@ -188,9 +198,14 @@ class _Scheduler:
         self.inline_s = 0.0  # s of interactive work run inside the background task in progress
         self.progress = time.monotonic()   # when background work last moved (or began to wait)
         self.current: _Task | None = None  # the task the compute thread is running
-        self.counts = {INTERACTIVE: 0, BACKGROUND: 0, "inline": 0}
+        self.helping: _Task | None = None  # the task the interactive thread is running
+        self.counts = {INTERACTIVE: 0, BACKGROUND: 0, "inline": 0, "helper": 0}
         self.thread = threading.Thread(target=self._main, name=_THREAD_NAME, daemon=True)
         self.thread.start()
+        self.helper = None
+        if helper:
+            self.helper = threading.Thread(target=self._help, name=_THREAD_NAME + "-interactive", daemon=True)
+            self.helper.start()
 
     def submit(self, task: _Task) -> None:
         with self.cond:
@@ -200,7 +215,7 @@ class _Scheduler:
                 self.background.setdefault(task.owner, collections.deque()).append(task)
             else:
                 self.interactive.append(task)
-            self.cond.notify()
+            self.cond.notify_all()  # the compute thread, or the interactive one while it is busy
 
     def _starved(self) -> bool:
         return bool(self.background) and time.monotonic() - self.progress >= self.wait_s
@@ -235,6 +250,8 @@ class _Scheduler:
                     self.cond.wait()
                 task = self._next_locked()
                 self.current = task
+                if self.interactive:
+                    self.cond.notify_all()  # the interactive thread may take those now
             t0, self.inline_s = time.monotonic(), 0.0
             task.run()
             with self.cond:
@@ -245,6 +262,20 @@ class _Scheduler:
                     if task.owner in self.used:
                         self.used[task.owner] += self.progress - t0 - self.inline_s
                         self._linger_locked(task.owner)
+
+    def _help(self) -> None:
+        """The interactive thread: interactive tasks that arrive while the compute thread is busy."""
+        torch.set_num_threads(1)
+        while True:
+            with self.cond:
+                self.cond.wait_for(lambda: self.interactive and self.current is not None)
+                task = self.interactive.popleft()
+                self.helping = task
+            task.run()
+            with self.cond:
+                self.helping = None
+                self.counts[INTERACTIVE] += 1
+                self.counts["helper"] += 1
 
     def _linger_locked(self, owner) -> None:
         """An owner that steps one task at a time re-queues its next a moment after the last one
@@ -317,8 +348,10 @@ def give_way() -> None:
     first (within the background share); anywhere else, nothing. Long work calls it between the
     parts of one unit that would otherwise hold the thread too long (a CLIP-guided DDPM step taken
     several times); every nested `call` does it too."""
-    if on_compute_thread():
-        sched = _scheduler()
+    if not on_compute_thread():
+        return
+    sched = _scheduler()
+    if threading.current_thread() is sched.thread:  # not the interactive thread: it runs no background
         current = sched.current
         if current is not None and current.priority == BACKGROUND:
             sched.yield_to_interactive()
@@ -387,7 +420,7 @@ def idle() -> bool:
     """Whether the compute thread has nothing to do now: no task running, none waiting."""
     sched = _scheduler()
     with sched.cond:
-        return sched.current is None and not sched.interactive and not sched.background
+        return sched.current is None and sched.helping is None and not sched.interactive and not sched.background
 
 
 def stats() -> dict:

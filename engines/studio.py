@@ -41,7 +41,7 @@ from .errors import UserError
 from .families import Knob
 from .train import Split, TrainConfig, Trainer, contiguous_split
 
-FAMILIES = tuple(f.name for f in families.trainable())
+FAMILIES = tuple(f.name for f in families.trainable() if f.in_studio)
 DATASETS = ("mnist", "shapes", "faces", "zip", "toy2d")
 SIZES = families.SIZES
 NATIVE_SIDE = {"mnist": 28, "shapes": 32, "faces": 64, "zip": 32}

@@ -4,9 +4,10 @@
 
 Launches `python app.py` (offline) on a free port and drives Debian's /usr/bin/chromium through
 Playwright, as scripts/screenshots_gan.py does. Writes, at a 1400x1100 viewport:
-    vq-tokens.png vq-codebook.png vq-prior.png vq-explain.png, and zh-vq-*.png
+    vq-tokens.png vq-codebook.png vq-prior.png vq-resample.png vq-explain.png, and zh-vq-*.png
 The Tokens picture is taken after a token was clicked and replaced; the Prior picture after a
-streamed sample has finished.
+streamed sample has finished; the Resample picture after two corners of a region were clicked on
+the region picture and the region sampled again.
 """
 
 from __future__ import annotations
@@ -70,8 +71,28 @@ def shoot(browser, url: str, out: Path, lang: str, code: int) -> list[Path]:
         path = out / f"{prefix}vq-{tab}.png"
         page.screenshot(path=str(path), full_page=True)
         written.append(path)
+        if tab == "prior":
+            written.append(resample(page, out / f"{prefix}vq-resample.png"))
     page.close()
     return written
+
+
+def resample(page, path: Path) -> Path:
+    """Click two corners of a region on the region picture (rows 3-5, columns 1-5), resample it, shoot."""
+    picture = page.locator("#vq-region-grid img")
+    picture.scroll_into_view_if_needed()
+    page.wait_for_timeout(1500)  # after a language switch the picture is drawn again
+    box = picture.bounding_box()
+    for row, col, shown in ((3, 1, "Corner|已选一个角"), (5, 5, "3–5")):
+        page.mouse.click(box["x"] + box["width"] * (col + 0.5) / 7, box["y"] + box["height"] * (row + 0.5) / 7)
+        page.wait_for_function("(s) => new RegExp(s).test((document.querySelector('#vq-region-info') || {}).innerText)",
+                               arg=shown, timeout=30_000)
+    page.click("#vq-resample")
+    page.wait_for_function("() => /Done: 15|完成：15/.test((document.querySelector('#vq-status') || {}).innerText || '')",
+                           timeout=120_000)
+    _settle(page, ["#vq-samples img", "#vq-region-grid img"], timeout_ms=120_000, pause_s=0.6)
+    page.screenshot(path=str(path), full_page=True)
+    return path
 
 
 def main(argv=None) -> int:

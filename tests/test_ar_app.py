@@ -112,3 +112,36 @@ def test_a_chinese_student_samples_a_digit_pixel_by_pixel_in_chromium(server):
             assert page.locator("#pixelcnn-images img").count() == 1
         finally:
             browser.close()
+
+
+@pytest.mark.browser
+def test_a_region_is_chosen_by_clicking_two_corners_and_resampled_in_chromium(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(server["url"])
+            page.click("#ar-tab-button", timeout=60_000)
+            page.click("#vq-part-button")
+            page.click("#vq-tab-prior-button", timeout=60_000)
+            picture = page.locator("#vq-region-grid img")
+            picture.wait_for(timeout=120_000)   # the Tokens tab's encoded example, decoded under its grid
+            picture.scroll_into_view_if_needed()
+            page.wait_for_timeout(500)
+            box = picture.bounding_box()
+            for row, col, says in ((5, 4, "Corner at row 5, column 4"), (2, 1, "rows 2–5")):  # 7x7 tokens
+                page.mouse.click(box["x"] + box["width"] * (col + 0.5) / 7, box["y"] + box["height"] * (row + 0.5) / 7)
+                page.wait_for_function("(s) => document.querySelector('#vq-region-info').innerText.includes(s)",
+                                       arg=says, timeout=30_000)
+            page.wait_for_function(
+                "() => /rows 2–5, columns 1–4 \\(16 tokens\\)/.test(document.querySelector('#vq-region-info').innerText)",
+                timeout=30_000)
+            sliders = [page.locator(f"#vq-region-{i} input[type=number]").input_value() for i in range(4)]
+            assert sliders == ["2", "5", "1", "4"]   # the keyboard way shows the same region
+            page.click("#vq-resample")
+            page.wait_for_function("() => /Done: 16 tokens/.test(document.querySelector('#vq-status').innerText)",
+                                   timeout=120_000)
+        finally:
+            browser.close()

@@ -131,6 +131,14 @@ def test_language_switch_to_chinese(page):
     assert "语言" in page.inner_text("#lang-switch")
     _no_error_toast(page)
     page.screenshot(path=str(DOCS / "browser-vae-zh.png"), full_page=False)
+    # A tab first opened after the switch (its texts were skipped then) draws in Chinese.
+    assert page.query_selector("#gan-grid img") is None
+    page.click("#gan-tab-button")
+    page.wait_for_selector("#gan-grid img")
+    page.click("#gan-card-box .label-wrap")
+    page.wait_for_function("() => { const el = document.querySelector('#gan-card'); "
+                           "return el && /[\\u4e00-\\u9fff]/.test(el.innerText); }")
+    page.click("#vae-tab-button")
     assert page.js_errors == []
 
 

@@ -153,3 +153,19 @@ def test_a_gated_event_runs_only_once_its_tab_is_open():
     # Another test of the gate's value (the page's language differs from the app's).
     fn, _ = gated(texts, box, [box], test=lambda v: v == "zh")
     assert fn("en", "en", "y") == gr.skip() and fn("zh", "zh", "y") == "Y"
+
+
+def test_combined_events_run_in_turn_as_one():
+    from demo.common import combined
+    with gr.Blocks():
+        a, b, c, d = gr.Textbox(), gr.Textbox(), gr.Textbox(), gr.Textbox()
+    fn, inputs, outputs = combined([
+        (lambda x: x + "1", [a], b),                  # one output
+        (lambda x, y: gr.skip(), [a, b], [c, d]),     # one skip for both of its outputs
+        (lambda x: None, [d], None),                  # records only: no output
+        (lambda x: x + "!", [c], [a]),
+    ])
+    assert inputs == [a, a, b, d, c] and outputs == [b, c, d, a]
+    assert fn("p", "q", "r", "s", "t") == ("p1", gr.skip(), gr.skip(), "t!")
+    with pytest.raises(ValueError):
+        combined([(lambda x: x, [a], b), (lambda x: x, [a], [b])])

@@ -149,6 +149,7 @@ def test_inception_features_shapes_with_stub_weights(monkeypatch):
     pytest.importorskip("torch_fidelity")
     import torch_fidelity.feature_extractor_inceptionv3 as tfi
 
+    from engines import downloads
     from engines.metrics import features
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
@@ -161,5 +162,61 @@ def test_inception_features_shapes_with_stub_weights(monkeypatch):
         got = metrics.extract(np.random.default_rng(0).integers(0, 256, (3, 28, 28, 1), dtype=np.uint8), "inception")
     finally:
         features._inception.cache_clear()
+        downloads.forget("metrics-inception-v3")  # the stub must not stay as the downloaded network
     assert got.features.shape == (3, 2048) and got.logits.shape == (3, 1008)
     assert got.space == "inception-v3 (pool3, 2048 dims)" and torch.isfinite(got.features).all()
+
+
+def test_a_shapes_model_is_scored_in_the_shapes_classifier_against_held_out_shapes(tmp_path):
+    """The CLI reads the data set from the model's card: the shapes VAE against the shapes test
+    stream, in the shapes classifier's features, IS from its shape head (at most 8)."""
+    from engines import cli
+    from engines.data import load_dataset
+
+    real = metrics.heldout(None, "shapes")
+    test = load_dataset("shapes", "test", n=4)
+    assert real.shape == (2000, 32, 32, 3) and np.array_equal(real[:4], test.numpy_hwc())  # held out, not train
+    assert not np.array_equal(real[:4], load_dataset("shapes", "train", n=4).numpy_hwc())
+    out = tmp_path / "s.json"
+    assert cli.main(["metrics", "--model", "assets/shapes-vae-z16", "--n", "120", "--seed", "0", "--rounds", "0",
+                     "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["dataset"] == "shapes" and result["features"] == "shapes-classifier (penultimate layer, 128 dims)"
+    assert result["n"] == 120 and result["n_real"] == 2000 and "test stream" in result["real"]
+    assert 1 < result["is"]["mean"] <= 8 and "shape head" in result["is"]["note"]
+    floor = metrics.real_floor(real[:240], dataset="shapes")
+    assert floor["features"] == result["features"] and result["fid"] > 3 * floor["fid"]  # blurry VAE shapes
+    images = metrics.sample_model("assets/shapes-vae-z16", 120, 0)[0]
+    again = metrics.compare(None, images, rounds=0, dataset="shapes",
+                            real_features=metrics.heldout_features(None, "classifier", "shapes"))
+    assert again["fid"] == pytest.approx(result["fid"], rel=1e-6)  # fixed seed: the same number
+
+
+def test_a_model_is_scored_only_on_its_own_data_set(capsys):
+    from engines import cli
+
+    # refused before any sampling, with a message and exit status 2
+    assert cli.main(["metrics", "--model", "assets/shapes-vae-z16", "--data", "mnist", "--n", "20"]) == 2
+    said = capsys.readouterr()
+    assert "'assets/shapes-vae-z16' was trained on 'shapes', not 'mnist'" in said.out + said.err
+    with pytest.raises(UserError) as err:
+        metrics.evaluate_model("assets/faces-stylegan", 20)
+    assert err.value.key == "metrics_dataset_unknown" and "mnist, shapes" in str(err.value)
+    assert "数据集" in err.value.localized("zh")
+
+
+def test_the_shapes_classifier_ships_with_the_app_and_the_benchmarks_use_it():
+    from benchmarks import shapes_attributes
+    from engines import checkpoint
+    from engines.metrics import shapes_classifier
+
+    folder = shapes_classifier.CLASSIFIER_DIR
+    assert folder.parent == checkpoint.ASSETS_DIR and (folder / "model.safetensors").is_file()
+    assert folder.name not in checkpoint.list_assets() and shapes_attributes.default is shapes_classifier.default
+    model = shapes_classifier.default()
+    x = torch.from_numpy(metrics.heldout(None, "shapes")[:16]).permute(0, 3, 1, 2).float() / 255
+    got = metrics.extract(metrics.heldout(None, "shapes")[:16], dataset="shapes")
+    with torch.no_grad():
+        shape_logits = model(x)["shape"].double()
+    torch.testing.assert_close(got.logits, shape_logits, rtol=1e-5, atol=1e-4)  # IS reads the shape head
+    assert got.features.shape == (16, 128) and (got.features >= 0).all()

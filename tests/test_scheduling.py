@@ -368,3 +368,67 @@ def test_a_slider_run_inside_a_training_unit_does_not_see_the_trainers_torch_fun
     assert results["slider"] == (0, torch.Size([3]))
     assert results["modes_after"] == 1
     assert runtime.stats()["inline"] >= 1  # the slider did run inside the unit
+
+
+def test_an_interactive_task_runs_beside_a_background_unit_on_its_own_thread():
+    """While the compute thread is inside a background unit, a slider's task runs at once on the
+    interactive thread, with a one-thread OpenMP team of its own; the unit's thread keeps its own.
+    With the interactive thread off, the same task waits for the unit to end."""
+    for helper in (True, False):
+        sched = runtime._Scheduler(helper=helper)
+        inside, release = threading.Event(), threading.Event()
+
+        def unit():
+            inside.set()
+            release.wait(10)
+            return torch.get_num_threads()
+
+        bg = runtime._Task(unit, (), {}, runtime.BACKGROUND, "job")
+        sched.submit(bg)
+        assert inside.wait(10)
+        fg = runtime._Task(lambda: (threading.current_thread().name, torch.get_num_threads()), (), {},
+                           runtime.INTERACTIVE, None)
+        sched.submit(fg)
+        if helper:
+            name, threads = fg.future.result(5)  # the unit still holds the compute thread
+            assert name == "genlab-compute-interactive" and threads == 1
+            assert not bg.future.done()
+            release.set()
+            assert bg.future.result(5) == torch.get_num_threads()
+            assert sched.counts["helper"] == 1
+        else:
+            time.sleep(0.3)
+            assert not fg.future.done()
+            release.set()
+            assert fg.future.result(5)[0] == "genlab-compute"
+            assert sched.counts["helper"] == 0
+    # An idle compute thread takes interactive work itself (its full team).
+    sched = runtime._Scheduler()
+    fg = runtime._Task(lambda: threading.current_thread().name, (), {}, runtime.INTERACTIVE, None)
+    sched.submit(fg)
+    assert fg.future.result(5) == "genlab-compute"
+
+
+def test_the_interactive_thread_decodes_while_a_training_step_holds_the_lock():
+    """On the CPU, inference on the interactive thread (runtime.compute()) does not wait for the
+    compute lock that a training or sampler step on the compute thread holds."""
+    sched = runtime._Scheduler(helper=True)
+    inside, release = threading.Event(), threading.Event()
+
+    def step():
+        with runtime.COMPUTE_LOCK:
+            inside.set()
+            release.wait(10)
+
+    def decode():
+        with runtime.compute():
+            return torch.is_inference_mode_enabled()
+
+    sched.submit(runtime._Task(step, (), {}, runtime.BACKGROUND, "job"))
+    assert inside.wait(10)
+    fg = runtime._Task(decode, (), {}, runtime.INTERACTIVE, None)
+    sched.submit(fg)
+    try:
+        assert fg.future.result(5) is True  # not blocked behind the step
+    finally:
+        release.set()

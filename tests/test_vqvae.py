@@ -84,6 +84,11 @@ def test_training_moves_the_codebook_only_by_its_averages_and_restarts_at_first(
     assert all(p.grad is not None for p in model.encoder.parameters())
     assert all(p.grad is None for p in model.prior.parameters())
     assert not any(b.requires_grad for b in model.codebook.buffers())
+    # The codebook's health while training, as shares of K for the training tab's one-axis plot.
+    assert logs["codes_in_use"] == pytest.approx(logs["perplexity"] / c.codebook_size)
+    assert 0 < logs["codes_in_use"] <= 1 and logs["dead_codes"] == pytest.approx(logs["dead"] / c.codebook_size)
+    from engines.vqvae.family import SPEC
+    assert {"vq_codes_in_use", "vq_dead_codes"} <= set(SPEC.curves)
     ploss, _ = ph[1].loss_fn(model, {"x": x, "y": torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])},
                              torch.Generator().manual_seed(0), 0)
     assert math.isfinite(float(ploss)) and ploss.requires_grad
@@ -224,6 +229,14 @@ def test_the_engine_resamples_a_region(tiny_engine):
     frames = list(e.stream(2, 3, tokens=tokens, mask=mask))
     assert (frames[0].tokens[:, ~mask] == tokens[~mask]).all() and (frames[0].tokens[:, mask] == -1).all()
     assert len(frames) == int(mask.sum()) + 2
+
+
+def test_a_frame_rate_skips_decoding_but_not_tokens(tiny_engine):
+    all_frames = list(tiny_engine.stream(2, 5, label=0))
+    few = list(tiny_engine.stream(2, 5, label=0, every=3600.0))   # the blank, the first token, the last
+    assert len(few) == 3 and (few[0].tokens == -1).all() and few[1].position == 0 and few[-1].done
+    np.testing.assert_array_equal(few[-1].tokens, all_frames[-1].tokens)   # the same draw
+    np.testing.assert_array_equal(few[-1].images, all_frames[-1].images)
 
 
 @pytest.mark.parametrize("call, key", [

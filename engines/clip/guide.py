@@ -418,19 +418,20 @@ def _optimise(backend, s: GuideSetting, objective_of: Objective, make_target, st
             yield run.finish(step - 1, True, ranker)
             return
         last = step == s.steps
-        with runtime.COMPUTE_LOCK, torch.enable_grad():
+        with runtime.COMPUTE_LOCK, torch.enable_grad():  # never held across a yield
             x = target.image()  # (k, C, H, W)
             objective, scores = objective_of.per_image(augment_views(x, 0 if last else s.augment, gen), s.candidates)
             loss = -objective.sum() + target.penalty()
-            if not run.add(x, scores.detach().tolist(), loss):
-                yield run.track.frame(step, run.image, float("nan"), done=True,
-                                      warning=UserError("clip_guide_nonfinite", step=step))
-                return
-            if not last:
+            finite = run.add(x, scores.detach().tolist(), loss)
+            if finite and not last:
                 opt.zero_grad(set_to_none=True)
                 runtime.give_way()  # between the step's forward and its backward: sliders first
                 loss.backward()
                 opt.step()
+        if not finite:
+            yield run.track.frame(step, run.image, float("nan"), done=True,
+                                  warning=UserError("clip_guide_nonfinite", step=step))
+            return
         if last:
             yield run.finish(step, False, ranker)
             return

@@ -1,8 +1,12 @@
 """Feature spaces the metrics are measured in, each with the name every result carries.
 
-- "classifier": GenLab's own MNIST classifier (assets/mnist-classifier, 99.15% on the held-out
-  digits; trained by `python -m benchmarks.classifier --train`): its 128-d penultimate layer for
-  FID / KID / precision / recall, its softmax for the Inception Score.
+- "classifier": the data set's own classifier, shipped with the app.
+  MNIST: assets/mnist-classifier (99.15% on the held-out digits; trained by `python -m
+  benchmarks.classifier --train`): its 128-d penultimate layer for FID / KID / precision / recall,
+  its softmax (10 digits) for the Inception Score.
+  shapes: assets/shapes-classifier (engines/metrics/shapes_classifier.py; colour 100%, shape 98.95%,
+  position 100% held out): its 128-d penultimate layer, and for the Inception Score the posterior
+  of its shape head (8 shapes).
 - "inception": Inception-v3 (pool3, 2048-d; logits for IS) through torchmetrics / torch-fidelity,
   whose weights are downloaded on first use. Offline it is refused at once (`metrics_inception_offline`).
 
@@ -23,11 +27,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import runtime
 from ..errors import UserError
 
 CLASSIFIER_DIR = Path(__file__).resolve().parents[2] / "assets" / "mnist-classifier"
 BATCH = 500  # images per inference batch
 FEATURES = ("classifier", "inception")
+DATASETS = ("mnist", "shapes")  # the data sets with a classifier of their own (their feature space)
 
 
 @dataclass(frozen=True)
@@ -116,36 +122,72 @@ class Extracted:
     space: str               # "mnist-classifier (penultimate layer, 128 dims)" etc.
 
 
+def _batched(net, head, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """net(x) -> (features, logits) batch by batch, in float64."""
+    feats, logits = [], []
+    with torch.inference_mode():
+        for i in range(0, len(x), BATCH):
+            f = net(x[i:i + BATCH])
+            feats.append(f)
+            logits.append(head(f))
+    return torch.cat(feats).double(), torch.cat(logits).double()
+
+
+def shapes_features(images) -> Extracted:
+    """The shapes classifier's 128-d penultimate layer; the Inception Score's posterior is its shape head's."""
+    from . import shapes_classifier
+
+    model = shapes_classifier.default()
+    x = as_float(images, model.config.image_size)
+    if x.shape[1] == 1:
+        x = x.expand(-1, 3, -1, -1)  # grey -> RGB, as the classifier only read colour shapes
+    feats, logits = _batched(model.features, model.heads[shapes_classifier.IS_HEAD], x)
+    return Extracted(feats, logits, f"shapes-classifier (penultimate layer, {model.config.features} dims)")
+
+
 def classifier_features(images, path: str = str(CLASSIFIER_DIR)) -> Extracted:
     model = load_classifier(path)
     c = model.config
     x = as_float(images, c.image_size)
     if x.shape[1] == 3:
         x = x.mean(1, keepdim=True)  # colour -> grey, as the classifier only read grey digits
-    feats, logits = [], []
-    with torch.inference_mode():
-        for i in range(0, len(x), BATCH):
-            f = model.features(x[i:i + BATCH])
-            feats.append(f)
-            logits.append(model.head(f))
-    return Extracted(torch.cat(feats).double(), torch.cat(logits).double(),
-                     f"mnist-classifier (penultimate layer, {c.features} dims)")
+    feats, logits = _batched(model.features, model.head, x)
+    return Extracted(feats, logits, f"mnist-classifier (penultimate layer, {c.features} dims)")
 
 
 def offline() -> bool:
     return any(os.environ.get(k, "").lower() in ("1", "true", "yes") for k in ("HF_HUB_OFFLINE", "GENLAB_OFFLINE"))
 
 
-@functools.lru_cache(maxsize=1)
-def _inception():
-    """torch-fidelity's Inception-v3 (the FID reference network), as torchmetrics uses it."""
-    if offline():
-        raise UserError("metrics_inception_offline", reason="HF_HUB_OFFLINE / GENLAB_OFFLINE is set")
-    try:
+def _build_inception():
+    with runtime.HEAVY_IMPORTS:  # never beside the warm-up thread's import of the same package
         from torchmetrics.image.fid import NoTrainInceptionV3
 
-        return NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048", "logits_unbiased"]).eval()
-    except Exception as exc:  # no torch-fidelity, no network: one message says why
+    return NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048", "logits_unbiased"]).eval()
+
+
+def check_inception() -> None:
+    """What can be known at once, without a download: offline (HF_HUB_OFFLINE / GENLAB_OFFLINE) or
+    no torch-fidelity -> UserError("metrics_inception_offline")."""
+    if offline():
+        raise UserError("metrics_inception_offline", reason="HF_HUB_OFFLINE / GENLAB_OFFLINE is set")
+    import importlib.util
+
+    if importlib.util.find_spec("torch_fidelity") is None:
+        raise UserError("metrics_inception_offline", reason="torch-fidelity is not installed")
+
+
+@functools.lru_cache(maxsize=1)
+def _inception():
+    """torch-fidelity's Inception-v3 (the FID reference network), as torchmetrics uses it. Its weights
+    download in a thread of their own (engines.downloads): on the compute thread a first request is
+    told to try again shortly, and a failure is remembered for a while."""
+    from ..downloads import DownloadFailed, fetch
+
+    check_inception()
+    try:
+        return fetch("metrics-inception-v3", _build_inception, what="Inception-v3", wait_s=300)
+    except DownloadFailed as exc:  # no network: one message says why
         reason = " ".join(str(exc).split())[:160] or type(exc).__name__
         raise UserError("metrics_inception_offline", reason=reason) from None
 
@@ -165,10 +207,18 @@ def inception_features(images) -> Extracted:
     return Extracted(torch.cat(feats).double(), torch.cat(logits).double(), "inception-v3 (pool3, 2048 dims)")
 
 
-def extract(images, features: str = "classifier") -> Extracted:
-    """The named feature space's view of `images` (uint8 (N, H, W[, C]) or float (N, C, H, W))."""
+def check_dataset(dataset) -> str:
+    """A data set with a classifier of its own, or UserError("metrics_dataset_unknown")."""
+    if dataset not in DATASETS:
+        raise UserError("metrics_dataset_unknown", name=str(dataset)[:40], available=", ".join(DATASETS))
+    return dataset
+
+
+def extract(images, features: str = "classifier", dataset: str = "mnist") -> Extracted:
+    """The named feature space's view of `images` (uint8 (N, H, W[, C]) or float (N, C, H, W));
+    "classifier" is the classifier of `dataset` (its images' data set); Inception is the same for all."""
     if features == "classifier":
-        return classifier_features(images)
+        return shapes_features(images) if check_dataset(dataset) == "shapes" else classifier_features(images)
     if features == "inception":
         return inception_features(images)
     raise UserError("metrics_features_unknown", name=features, available=", ".join(FEATURES))

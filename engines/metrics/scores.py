@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import runtime
 from ..errors import UserError
 
 
@@ -57,7 +58,8 @@ def _check(real: torch.Tensor, fake: torch.Tensor, low: int = 2) -> None:
 def fid(real: torch.Tensor, fake: torch.Tensor) -> float:
     """Frechet distance between Gaussians fitted to real (N, D) and fake (M, D) features
     (Heusel et al. 2017): ||mu_r - mu_f||^2 + Tr(S_r + S_f - 2 (S_r S_f)^(1/2))."""
-    from torchmetrics.image.fid import FrechetInceptionDistance
+    with runtime.HEAVY_IMPORTS:  # never beside the warm-up thread's import of the same package
+        from torchmetrics.image.fid import FrechetInceptionDistance
 
     _check(real, fake)
     metric = FrechetInceptionDistance(feature=_Given(real.shape[1]), reset_real_features=True)
@@ -73,7 +75,8 @@ def kid(real: torch.Tensor, fake: torch.Tensor, *, subsets: int = 20, subset_siz
     kernel k(x, y) = (x.y / D + 1)^3, averaged over `subsets` random subsets of
     subset_size per side (default min(1000, N / 2, M / 2): subsets that differ, so their std says
     something) -> (mean, std over subsets)."""
-    from torchmetrics.image.kid import KernelInceptionDistance
+    with runtime.HEAVY_IMPORTS:  # never beside the warm-up thread's import of the same package
+        from torchmetrics.image.kid import KernelInceptionDistance
 
     _check(real, fake, low=4)
     size = min(subset_size or 1000, len(real) if subset_size else len(real) // 2,
@@ -93,7 +96,8 @@ def kid(real: torch.Tensor, fake: torch.Tensor, *, subsets: int = 20, subset_siz
 def inception_score(logits: torch.Tensor, *, splits: int = 10, seed: int = 0) -> tuple[float, float]:
     """exp(E_x KL(p(y|x) || p(y))) over `splits` parts of the images (Salimans et al. 2016),
     from class logits (N, K) -> (mean, std over splits)."""
-    from torchmetrics.image.inception import InceptionScore
+    with runtime.HEAVY_IMPORTS:  # never beside the warm-up thread's import of the same package
+        from torchmetrics.image.inception import InceptionScore
 
     metric = InceptionScore(feature=_Given(logits.shape[1]), splits=min(splits, len(logits)))
     metric.update(logits.double())
@@ -131,13 +135,18 @@ def precision_recall(real: torch.Tensor, fake: torch.Tensor, *, k: int = 3) -> t
 def bootstrap(fn, real: torch.Tensor, fake: torch.Tensor, *, rounds: int = 10, seed: int = 0) -> np.ndarray:
     """Standard deviation of fn(real*, fake*) (a number or a tuple of numbers) over `rounds`
     resamples of both feature sets with replacement: error bars at no extra network cost."""
+    values = list(bootstrap_values(fn, real, fake, rounds=rounds, seed=seed))
+    return np.std(np.stack(values), axis=0, ddof=1)  # (one per number fn returns,)
+
+
+def bootstrap_values(fn, real: torch.Tensor, fake: torch.Tensor, *, rounds: int = 10, seed: int = 0):
+    """fn(real*, fake*) as a float64 array, one resample of both feature sets at a time (`bootstrap`
+    in steps: a caller may show progress between rounds)."""
     gen = torch.Generator().manual_seed(seed)
-    values = []
     for _ in range(rounds):
         i = torch.randint(len(real), (len(real),), generator=gen)
         j = torch.randint(len(fake), (len(fake),), generator=gen)
-        values.append(np.atleast_1d(np.asarray(fn(real[i], fake[j]), np.float64)))
-    return np.std(np.stack(values), axis=0, ddof=1)  # (one per number fn returns,)
+        yield np.atleast_1d(np.asarray(fn(real[i], fake[j]), np.float64))
 
 
 def fid_vs_n(real: torch.Tensor, fake: torch.Tensor, ns=None, *, repeats: int = 3, seed: int = 0) -> dict:
@@ -146,21 +155,31 @@ def fid_vs_n(real: torch.Tensor, fake: torch.Tensor, ns=None, *, repeats: int = 
     line through (1/N, FID_N) meets the axis 1/N = 0 at FID_inf. The real side keeps all its
     features. -> {"n": [...], "fid": [...] (mean over `repeats` draws), "fid_std": [...],
     "fid_infinity": float, "slope": float}."""
+    out = None
+    for out in fid_vs_n_steps(real, fake, ns, repeats=repeats, seed=seed):
+        pass
+    return out
+
+
+def fid_vs_n_steps(real: torch.Tensor, fake: torch.Tensor, ns=None, *, repeats: int = 3, seed: int = 0):
+    """`fid_vs_n` one N at a time: yields the dict so far after each N (the fit once all are in)."""
     m = len(fake)
     if ns is None:
         ns = [n for n in (100, 200, 500, 1000, 2000, 5000, 10000) if n < m] + [m]
     ns = sorted({int(n) for n in ns if 2 <= n <= m})
     gen = torch.Generator().manual_seed(seed)
-    means, stds = [], []
+    out = {"n": [], "fid": [], "fid_std": [], "fid_infinity": None, "slope": None}
     for n in ns:
         draws = [fid(real, fake[torch.randperm(m, generator=gen)[:n]]) for _ in range(1 if n == m else repeats)]
-        means.append(float(np.mean(draws)))
-        stds.append(float(np.std(draws, ddof=1)) if len(draws) > 1 else 0.0)
-    out = {"n": ns, "fid": means, "fid_std": stds, "fid_infinity": None, "slope": None}
+        out["n"].append(n)
+        out["fid"].append(float(np.mean(draws)))
+        out["fid_std"].append(float(np.std(draws, ddof=1)) if len(draws) > 1 else 0.0)
+        if n != ns[-1]:
+            yield out
     if len(ns) >= 2:
-        slope, intercept = np.polyfit(1.0 / np.asarray(ns, np.float64), np.asarray(means), 1)
+        slope, intercept = np.polyfit(1.0 / np.asarray(ns, np.float64), np.asarray(out["fid"]), 1)
         out["fid_infinity"], out["slope"] = float(intercept), float(slope)
-    return out
+    yield out
 
 
 def finite(x: float, digits: int = 4):

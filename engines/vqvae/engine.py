@@ -195,10 +195,12 @@ class Engine(CheckpointEngine):
         return self.decode(tokens), labels
 
     def stream(self, n: int, seed: int, *, label=None, temperature: float = 1.0, top_k: int = 0,
-               top_p: float = 1.0, tokens=None, mask=None, top: int = 8) -> Iterator[Frame]:
+               top_p: float = 1.0, tokens=None, mask=None, top: int = 8, every: float = 0.0) -> Iterator[Frame]:
         """The prior's sampling step by step: a Frame after every sampled token (the first before
-        any). With `tokens` (h, w) and `mask` (h, w) bool: resample the masked tokens of that grid
-        (n copies of it), keeping the others. Each next() is one unit of work."""
+        any), or with `every` > 0 at most one a that many seconds (the tokens between are sampled
+        but not decoded; the blank grid's, the first token's and the last frame always come).
+        With `tokens` (h, w) and `mask` (h, w) bool: resample the masked tokens of that grid (n
+        copies of it), keeping the others. Each next() is one unit of work."""
         n = self._count(n)
         settings = sampling.Settings(temperature, top_k, top_p).checked(self.codebook_size)
         label = self._label(label)
@@ -214,14 +216,16 @@ class Engine(CheckpointEngine):
         with runtime.compute():
             it = sampling.steps(self.model.prior, self.codebook_size, self._begin(n, label), length, settings, gen,
                                 keep=keep, resample=resample, top=top)
-        last = first
+        last, shown = first, 0.0  # the first token's frame always comes: the grid starts filling at once
         while True:
             with runtime.compute():
                 step = next(it, None)
             if step is None:
                 break
             last = step.tokens.cpu().numpy()
-            yield self._frame(step.position, last, step.candidates, step.chosen, start)
+            if time.perf_counter() - shown >= every:
+                yield self._frame(step.position, last, step.candidates, step.chosen, start)
+                shown = time.perf_counter()
         frame = self._frame(-1, last, [], -1, start)
         frame.done = True
         yield frame

@@ -80,8 +80,12 @@ def vq_loss(config: Config):
         recon = F.mse_loss(model.decode(q["z_q"]), x)
         loss = recon + config.commitment * q["commitment_loss"]
         counts = torch.bincount(q["tokens"].flatten(), minlength=config.codebook_size)
+        ppl, dead = perplexity(counts), float(model.codebook.dead().sum())
+        # The training tab plots every curve on one axis with the losses: the codebook's health as
+        # shares of K (perplexity / K: the share in use; dead / K), which stay between 0 and 1.
         return loss, {"recon": recon.detach(), "commitment": q["commitment_loss"].detach(),
-                      "perplexity": perplexity(counts), "dead": float(model.codebook.dead().sum())}
+                      "perplexity": ppl, "dead": dead, "codes_in_use": ppl / config.codebook_size,
+                      "dead_codes": dead / config.codebook_size}
 
     return loss_fn
 
@@ -291,7 +295,7 @@ SPEC = Family(
     engine=lambda: Engine, tab="vq.tab", knobs=KNOBS, datasets=("mnist", "shapes"),
     studio_defaults={"dataset": "mnist", "steps": 300, "lr": 2e-3}, studio_gpu={"steps": 3000},
     presets=presets, config=family_config,
-    conditional=True, loss=family_loss, preview=studio_preview, curves=("loss", "vq_recon", "prior_loss"),
+    conditional=True, loss=family_loss, preview=studio_preview, curves=("loss", "vq_recon", "prior_loss", "vq_codes_in_use", "vq_dead_codes"),
     whole_steps=True, aux=studio_aux, aux_schema=AUX_SCHEMA, train_cli=train_cli, sample_knobs=SAMPLE_KNOBS,
     sample=sample, compact=compact_metrics, evaluate=evaluate,
 )
