@@ -1,8 +1,9 @@
 """Links and lessons wired into the app: `page(ctx)` before the tabs are built, `install(...)` after.
 
-The page reports its language (app.py), then one event (`open_view`) reads the query and returns
-every update a link or lesson asks for; `ready` turns 1 with it, and the first tab's first refresh
-follows that (ctx.start), so it draws with the link's settings. A tab the link opens gets its flag
+The page load's one event (app.py) decides the page's language on the server and calls the
+`Opener` that `install` returns: it reads the query and returns every update a link or lesson asks
+for, and turns `ready` to 1; the first tab's first refresh starts on that flag (ctx.start), so it
+draws with the link's settings. A plain page gets `ready` alone. A tab the link opens gets its flag
 set, so its own first refresh runs (common.Opening). See demo/links.py and demo/lessons.py.
 """
 
@@ -50,20 +51,17 @@ def page(ctx) -> Page:
         text = gr.Markdown(elem_id="lesson-text")
     hidden = gr.Textbox("", visible=False, elem_id="lesson-hidden")
     pg = Page(notice, ready, gr.State({}), lesson, hidden, panel, text)
-    ctx.start = ready.change(_nothing, None, None, **HIDDEN)
+    ctx.start = ready  # the first tab's first refresh starts when it turns 1 (common.Opening)
     return pg
-
-
-def _nothing():
-    return None
 
 
 def blocks_by_id(demo: gr.Blocks) -> dict:
     return {b.elem_id: b for b in demo.blocks.values() if getattr(b, "elem_id", None)}
 
 
-def install(ctx, pg: Page, after, folder: Path | None = None) -> None:
-    """Wire the link's event after `after` (the page's language set), late values, Copy link."""
+def install(ctx, pg: Page, folder: Path | None = None):
+    """Wire a link's late values, Copy link and the lesson panel; -> (the Opener, its outputs), for
+    the page load's event (app.py), which shows its hidden progress on `pg.ready` only."""
     blocks = blocks_by_id(ctx.demo)
     tabs = [c for c in blocks["genlab-tabs"].children if isinstance(c, gr.Tab)]
     outputs = [blocks["genlab-tabs"], *tabs]
@@ -73,12 +71,18 @@ def install(ctx, pg: Page, after, folder: Path | None = None) -> None:
         outputs += [blocks[i] for i in ids if i in blocks and blocks[i] not in outputs]
     outputs += [pg.notice, pg.pending, pg.lesson, pg.hidden, pg.panel, pg.panel_text, pg.ready]
     opener = Opener(blocks, tabs, pg, folder)
-    after.then(opener, blocks["lang-detected"], outputs, **HIDDEN)
     pg.hidden.change(None, pg.hidden, None, js=HIDE_TABS_JS, **HIDDEN)
     _wire_late(ctx, blocks, pg)
     _wire_copy(blocks, pg)
     # The panel follows a person's language switch at once (not at the end of the switch's chain of redraws).
     blocks["lang-switch"].input(opener.panel, [blocks["lang-switch"], pg.lesson], pg.panel_text, **HIDDEN)
+    return opener, outputs
+
+
+def link_query(request) -> list:
+    """The query's (name, value) pairs a link may use (Gradio's own, like __theme, left out)."""
+    query = list(request.query_params.multi_items())[:links.MAX_PARAMS + 1] if request is not None else []
+    return [(k, v) for k, v in query if not str(k).startswith("__")]
 
 
 class Opener:
@@ -89,8 +93,9 @@ class Opener:
 
     def __call__(self, lang: str, request: gr.Request):
         lang = lang if lang in LANGS else "en"
-        query = list(request.query_params.multi_items())[:links.MAX_PARAMS + 1] if request is not None else []
-        query = [(k, v) for k, v in query if not str(k).startswith("__")]  # Gradio's own (__theme)
+        query = link_query(request)
+        if all(k == "lang" and v in LANGS for k, v in query):  # a plain page (or one naming only its language)
+            return {self.pg.ready: 1}
         link = links.parse(query, self.blocks)
         lesson, problem = self._lesson(link.lesson, lang)
         if lesson is not None and link.view is None:  # the link's settings are for the lesson's tab

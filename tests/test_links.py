@@ -26,7 +26,7 @@ def blocks(app):
 
 @pytest.fixture(scope="module")
 def opener(app):
-    found = [f.fn for f in app.fns.values() if isinstance(f.fn, classroom.Opener)]
+    found = [f.fn.opener for f in app.fns.values() if isinstance(getattr(f.fn, "opener", None), classroom.Opener)]
     assert len(found) == 1
     return found[0]
 
@@ -112,9 +112,73 @@ def test_the_link_event_returns_the_views_updates(opener, blocks):
 
 
 def test_a_plain_page_changes_nothing_but_starts_the_first_tab(opener):
-    out = _by_id(_open(opener, ""))
-    assert out["link-ready"] == 1 and out["link-notice"]["visible"] is False
-    assert "genlab-tabs" not in out and out["lesson-hidden"] == ""
+    assert _by_id(_open(opener, "")) == {"link-ready": 1}
+    assert _by_id(_open(opener, "lang=zh&__theme=dark")) == {"link-ready": 1}  # only its language: no link
+    out = _by_id(_open(opener, "lang=fr"))
+    assert out["link-ready"] == 1 and "lang" in out["link-notice"]["value"]
+
+
+def _request(query: str = "", accept: str | None = None):
+    headers = {} if accept is None else {"accept-language": accept}
+    return type("R", (), {"query_params": QueryParams(query), "headers": headers})()
+
+
+@pytest.mark.parametrize("query, accept, follow, app_lang, expected", [
+    ("lang=zh", "en-US,en;q=0.9", True, "en", "zh"),          # a link's lang= first
+    ("lang=en", "zh-CN,zh;q=0.9", True, "en", "en"),
+    ("lang=EN", None, False, "zh", "en"),
+    ("lang=fr", "zh-CN", True, "en", "zh"),                   # not a language of the app: the header
+    ("", "zh-CN,zh;q=0.9,en;q=0.8", True, "en", "zh"),
+    ("", "en-US,en;q=0.9,zh-TW;q=0.5", True, "en", "zh"),     # any Chinese listed, as the browser's check
+    ("", "en-US,en;q=0.9,zh;q=0", True, "en", "en"),          # q=0: not wanted
+    ("", "en-US,en;q=0.9", True, "en", "en"),
+    ("", "de-DE", True, "en", "en"),
+    ("", "zh-CN", False, "en", "en"),                         # an app built in one language ignores the header
+    ("", "en-US", False, "zh", "zh"),
+    ("", None, True, "en", None),                             # no header: ask the browser
+    ("", "", True, "en", None),
+    ("", "*", True, "en", None),
+    ("", "zh;q=abc,,;;", True, "en", "zh"),                   # malformed weights do not raise
+])
+def test_the_server_decides_the_page_language(query, accept, follow, app_lang, expected):
+    import app as app_module
+
+    assert app_module.request_language(_request(query, accept), app_lang, follow) == expected
+    assert app_module.request_language(None, app_lang, follow) == (None if follow else app_lang)
+
+
+def _page_open(app):
+    return next(f for f in app.fns.values() if getattr(f.fn, "opener", None) is not None)
+
+
+def test_the_page_load_is_one_event_that_starts_the_first_tab(app, blocks):
+    """An English page: the session's language and the flag only (no #lang-detected, so no page-wide
+    translation); a Chinese one: #lang-detected too; no header: the browser is asked. Its progress
+    shows on one hidden box (Gradio's page then keeps one loading status, not one per output)."""
+    block_fn = _page_open(app)
+    dep = next(d for d in app.config["dependencies"] if d["id"] == block_fn._id)
+    assert dep["show_progress_on"] == [blocks["link-ready"]._id] and dep["queue"] is False
+    lang_state = block_fn.outputs[0]
+    assert isinstance(lang_state, gr.State)
+    en = _by_id(block_fn.fn(_request("", "en-US,en;q=0.9")))
+    assert en.pop("link-ready") == 1 and list(en.values()) == ["en"]  # the State only
+    zh = _by_id(block_fn.fn(_request("", "zh-CN")))
+    assert zh["lang-detected"] == "zh" and zh["link-ready"] == 1 and "zh" in zh.values()
+    asked = _by_id(block_fn.fn(_request("", None)))
+    assert asked["lang-asked"] == 1 and "lang-detected" not in asked
+    linked = _by_id(block_fn.fn(_request("tab=gan&lang=zh", "en-US")))
+    assert linked["genlab-tabs"]["selected"] == "gan" and linked["lang-detected"] == "zh"
+    # The first tab's first refresh starts on the flag, not on the load.
+    ready = blocks["link-ready"]._id
+    assert any([ready, "change"] in map(list, d["targets"]) and d["backend_fn"] and d["queue"] is not False
+               for d in app.config["dependencies"])
+
+
+def test_events_that_set_many_components_show_progress_on_one(app):
+    """Every event with more than 40 outputs shows its progress on at most one component."""
+    for dep in app.config["dependencies"]:
+        if len(dep["outputs"]) > 40:
+            assert dep["show_progress_on"] and len(dep["show_progress_on"]) == 1, (dep["id"], dep["targets"])
 
 
 def test_shipped_lessons_follow_the_schema_and_open(opener):
