@@ -66,7 +66,8 @@ def install(ctx, pg: Page, folder: Path | None = None):
     tabs = [c for c in blocks["genlab-tabs"].children if isinstance(c, gr.Tab)]
     outputs = [blocks["genlab-tabs"], *tabs]
     for view in links.VIEWS.values():
-        ids = [view.subtabs, *view.sub.values(), *(f"{e}-opened" for e in (view.elem_id, *view.sub.values())),
+        nested = [tabs for tabs, _ in view.within.values()]
+        ids = [view.subtabs, *nested, *view.sub.values(), *(f"{e}-opened" for e in (view.elem_id, *view.sub.values())),
                *view.params.values()]
         outputs += [blocks[i] for i in ids if i in blocks and blocks[i] not in outputs]
     outputs += [pg.notice, pg.pending, pg.lesson, pg.hidden, pg.panel, pg.panel_text, pg.ready]
@@ -135,10 +136,11 @@ class Opener:
         ups.setdefault(self.blocks["genlab-tabs"], {})["selected"] = view.tab
         flags = [f"{view.elem_id}-opened"]
         if link.sub is not None:
-            sub = self.blocks.get(view.sub[link.sub])
-            if sub is not None and view.subtabs in self.blocks:
-                ups.setdefault(self.blocks[view.subtabs], {})["selected"] = sub.id
-                flags.append(f"{view.sub[link.sub]}-opened")
+            for tabs_id, tab_id in view.path(link.sub):
+                sub = self.blocks.get(tab_id)
+                if sub is not None and tabs_id in self.blocks:
+                    ups.setdefault(self.blocks[tabs_id], {})["selected"] = sub.id
+                    flags.append(f"{tab_id}-opened")
         for flag in flags:
             if flag in self.blocks:
                 ups.setdefault(self.blocks[flag], {})["value"] = 1

@@ -39,13 +39,24 @@ class View:
     """A tab that links can open: `elem_id` its element id, `<tab>-tab` (its flag is `<elem_id>-opened`;
     `tab`, its id in #genlab-tabs and the link's tab=), `subtabs` the elem_id of its gr.Tabs, `sub` link
     name -> sub-tab elem_id (the first listed starts with the tab), `params` link name -> widget elem_id,
-    `late` the parameters its first refresh resets (set again after it, then its pictures redrawn)."""
+    `late` the parameters its first refresh resets (set again after it, then its pictures redrawn),
+    `within` a nested sub-tab's elem_id -> (the elem_id of the gr.Tabs holding it, the sub-tab holding that)."""
 
     elem_id: str
     subtabs: str | None = None
     sub: dict = field(default_factory=dict)
     params: dict = field(default_factory=dict)
     late: tuple = ()
+    within: dict = field(default_factory=dict)
+
+    def path(self, name: str) -> list:
+        """A sub-tab's link name -> [(gr.Tabs elem_id, the sub-tab elem_id to select there)], outermost last."""
+        eid, path = self.sub[name], []
+        while eid in self.within:
+            tabs, parent = self.within[eid]
+            path.append((tabs, eid))
+            eid = parent
+        return path + [(self.subtabs, eid)]
 
     @property
     def tab(self) -> str:
@@ -73,13 +84,36 @@ VIEWS: dict[str, View] = {v.tab: v for v in (
           "batch": "diffusion-batch", "seed": "diffusion-seed", "sampler": "diffusion-sampler",
           "steps": "diffusion-steps", "eta": "diffusion-eta", "guidance": "diffusion-guidance"},
          late=("t", "steps", "guidance")),
-    View("ar-tab"),
-    View("clip-tab"),
-    View("train-tab"),
+    View("ar-tab", "ar-subtabs",
+         {"pixelcnn": "pixelcnn-part", "vq": "vq-part",
+          **{n: f"pixelcnn-tab-{n}" for n in ("sample", "complete", "field", "likelihood")},
+          **{n: f"vq-tab-{n}" for n in ("tokens", "codebook", "prior")}},
+         {"model": "pixelcnn-model", "n": "pixelcnn-n", "seed": "pixelcnn-seed", "label": "pixelcnn-label",
+          "temperature": "pixelcnn-temperature", "top_k": "pixelcnn-top-k", "top_p": "pixelcnn-top-p",
+          "rows": "pixelcnn-complete-rows", "row": "pixelcnn-field-row", "col": "pixelcnn-field-col",
+          "vq_model": "vq-model", "vq_class": "vq-class", "vq_temperature": "vq-temperature", "vq_top_k": "vq-top-k",
+          "vq_top_p": "vq-top-p", "vq_seed": "vq-seed", "vq_n": "vq-n"},
+         within={**{f"pixelcnn-tab-{n}": ("pixelcnn-subtabs", "pixelcnn-part")
+                    for n in ("sample", "complete", "field", "likelihood")},
+                 **{f"vq-tab-{n}": ("vq-subtabs", "vq-part") for n in ("tokens", "codebook", "prior")}}),
+    View("clip-tab", "clip-subtabs",
+         {"generate": "clip-tab-generate", "sees": "clip-tab-sees", "explain": "clip-tab-explain"},
+         {"backend": "clip-backend", "prompt": "clip-prompt", "negative": "clip-negative",
+          "generator": "clip-generator", "label": "clip-label", "size": "clip-size", "per_layer": "clip-per-layer",
+          "candidates": "clip-candidates", "steps": "clip-steps", "strength": "clip-strength",
+          "augment": "clip-augment", "seed": "clip-seed"}),
+    View("train-tab", None, {},
+         {"family": "train-family", "dataset": "train-dataset", "size": "train-size", "fast": "train-fast"}),
     View("playground-tab", None, {},
          {"model": "playground-model", "data": "playground-data", "loss": "playground-loss",
           "d_steps": "playground-d-steps", "beta": "playground-beta", "lr": "playground-lr", "seed": "playground-seed",
           "batch": "playground-batch"}),
+    View("metrics-tab", "metrics-subtabs",
+         {n: f"metrics-tab-{n}" for n in ("scores", "curve", "pitfall", "trilemma", "explain")},
+         {"dataset": "metrics-dataset", "features": "metrics-features", "n": "metrics-n", "seed": "metrics-seed",
+          "steps": "metrics-steps", "curve_model": "metrics-curve-model", "curve_n": "metrics-curve-n",
+          "pitfall_model": "metrics-pitfall-model", "pitfall_n": "metrics-pitfall-n", "tri_model": "metrics-tri-model",
+          "tri_n": "metrics-tri-n"}),
 )}
 
 
@@ -206,14 +240,16 @@ def copy_js(view: View, blocks: dict) -> str:
     names = [n for n, eid in view.params.items() if eid in blocks]
     defaults = [blocks[view.params[n]].value for n in names]
     subs = {eid: name for name, eid in view.sub.items()}
+    # the innermost sub-tab shown: the last selected button of the view's that is on screen
     return f"""(lang, lesson, ...values) => {{
   const names = {json.dumps(names)}, defaults = {json.dumps(defaults, default=str)};
   const subs = {json.dumps(subs)};
   const q = new URLSearchParams();
   if (lesson) q.set('lesson', lesson);
   q.set('tab', {json.dumps(view.tab)});
-  const on = document.querySelector('#{view.subtabs or "-none-"} [role=tab][aria-selected=true]');
-  const sub = on && subs[(on.id || '').replace(/-button$/, '')];
+  const on = [...document.querySelectorAll('#{view.subtabs or "-none-"} [role=tab][aria-selected=true]')]
+    .filter(b => b.offsetParent !== null && subs[(b.id || '').replace(/-button$/, '')]);
+  const sub = on.length ? subs[on[on.length - 1].id.replace(/-button$/, '')] : null;
   if (sub) q.set('sub', sub);
   if (lang) q.set('lang', lang);
   values.forEach((v, i) => {{

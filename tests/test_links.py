@@ -95,6 +95,8 @@ def test_every_table_entry_names_an_existing_widget(blocks):
             assert eid in blocks, eid
         if view.subtabs:
             assert isinstance(blocks[view.subtabs], gr.Tabs)
+        for tabs, parent in view.within.values():
+            assert isinstance(blocks[tabs], gr.Tabs) and parent in view.sub.values(), (tabs, parent)
         assert set(view.late) <= set(view.params)
 
 
@@ -260,3 +262,56 @@ def test_the_readmes_lesson_example_follows_the_schema():
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     block = re.search(r"## Classroom links and lessons.*?```json\n(.*?)```", readme, re.S).group(1)
     assert lessons.check(json.loads(block)).lock == ("diffusion.model",)
+
+
+def test_an_autoregressive_link_selects_the_part_and_its_sub_tab(opener):
+    out = _by_id(_open(opener, "tab=ar&sub=prior&vq_seed=5&vq_temperature=9&vq_top_p=0.5", lang="zh"))
+    assert out["genlab-tabs"]["selected"] == "ar" and out["ar-tab-opened"]["value"] == 1
+    assert out["ar-subtabs"]["selected"] == "vq" and out["vq-subtabs"]["selected"] == "vq-prior"
+    assert out["vq-part-opened"]["value"] == 1  # the VQ part starts when selected: its first refresh runs
+    assert out["vq-seed"]["value"] == 5 and out["vq-top-p"]["value"] == 0.5
+    assert "vq-temperature" not in out  # above its slider's maximum (3)
+    assert "vq_temperature" in out["link-notice"]["value"] and "已忽略" in out["link-notice"]["value"]
+    out = _by_id(_open(opener, "tab=ar&sub=complete&rows=20&temperature=0.5&top_k=300"))
+    assert out["ar-subtabs"]["selected"] == "pixelcnn" and out["pixelcnn-subtabs"]["selected"] == "pixelcnn-complete"
+    assert "vq-part-opened" not in out  # the PixelCNN part starts with the tab
+    assert out["pixelcnn-complete-rows"]["value"] == 20 and out["pixelcnn-temperature"]["value"] == 0.5
+    assert "pixelcnn-top-k" not in out and "top_k" in out["link-notice"]["value"]
+
+
+def test_a_clip_link_sets_its_prompt_and_checks_each_value(opener):
+    out = _by_id(_open(opener, "tab=clip&sub=sees&prompt=a+red+circle&steps=5000&per_layer=true&size=64"
+                               "&generator=nope&seed=7"))
+    assert out["genlab-tabs"]["selected"] == "clip" and out["clip-subtabs"]["selected"] == "clip-sees"
+    assert out["clip-prompt"]["value"] == "a red circle" and out["clip-per-layer"]["value"] is True
+    assert out["clip-size"]["value"] == 64 and out["clip-seed"]["value"] == 7
+    assert "clip-steps" not in out and "clip-generator" not in out
+    assert "steps" in out["link-notice"]["value"] and "generator" in out["link-notice"]["value"]
+    long = _by_id(_open(opener, "tab=clip&prompt=" + "a" * (links.MAX_VALUE + 1)))
+    assert "clip-prompt" not in long and "prompt" in long["link-notice"]["value"]
+
+
+def test_a_metrics_link_checks_n_against_its_box(opener):
+    out = _by_id(_open(opener, "tab=metrics&sub=curve&curve_n=10&curve_model=vae/mnist-vae-z2&dataset=shapes"
+                               "&features=inception&n=500&tri_n=6000"))
+    assert out["genlab-tabs"]["selected"] == "metrics" and out["metrics-subtabs"]["selected"] == "metrics-curve"
+    assert out["metrics-curve-model"]["value"] == "vae/mnist-vae-z2" and out["metrics-dataset"]["value"] == "shapes"
+    assert out["metrics-features"]["value"] == "inception" and out["metrics-n"]["value"] == 500
+    assert "metrics-curve-n" not in out and "metrics-tri-n" not in out  # below 20, above 5000
+    assert "curve_n" in out["link-notice"]["value"] and "tri_n" in out["link-notice"]["value"]
+
+
+def test_a_train_link_picks_family_data_and_size(opener):
+    out = _by_id(_open(opener, "tab=train&family=ddpm&dataset=shapes&size=huge&fast=1&steps=10", lang="zh"))
+    assert out["genlab-tabs"]["selected"] == "train" and out["train-tab-opened"]["value"] == 1
+    assert out["train-family"]["value"] == "ddpm" and out["train-dataset"]["value"] == "shapes"
+    assert out["train-fast"]["value"] is True and "train-size" not in out
+    assert "size" in out["link-notice"]["value"] and "steps" in out["link-notice"]["value"]  # not a train parameter
+
+
+def test_copy_link_code_of_nested_sub_tabs_names_the_innermost(blocks):
+    code = links.copy_js(links.VIEWS["ar"], blocks)
+    assert '"vq-tab-prior": "prior"' in code and '"pixelcnn-part": "pixelcnn"' in code
+    assert "on[on.length - 1]" in code  # the last selected button on screen: the innermost
+    assert links.VIEWS["ar"].path("prior") == [("vq-subtabs", "vq-tab-prior"), ("ar-subtabs", "vq-part")]
+    assert links.VIEWS["ar"].path("vq") == [("ar-subtabs", "vq-part")]
