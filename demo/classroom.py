@@ -201,7 +201,8 @@ def _wire_late(ctx, blocks, pg) -> None:
 
         def late(pending, view=view, widgets=widgets):
             mine = (pending or {}).get(view.tab, {})
-            return {w: mine[n] for n, w in widgets.items() if n in mine}
+            values = {w: mine[n] for n, w in widgets.items() if n in mine}
+            return values or gr.skip()  # (an empty dict would be read as one value for three outputs)
 
         dep = dep.then(late, pg.pending, list(widgets.values()), **HIDDEN)
         for fn, inputs, outputs in redraw:

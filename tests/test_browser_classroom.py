@@ -170,3 +170,30 @@ def test_each_shipped_lesson_opens_as_written(browser, app_url, name):
         pg.screenshot(path=str(DOCS / "classroom-lesson-gan.png"))
     assert pg.js_errors == []
     pg.context.close()
+
+
+def test_a_link_into_a_nested_sub_tab_and_its_copy(browser, app_url):
+    """/?tab=ar&sub=prior opens the autoregressive tab, its VQ part, and that part's Prior sub-tab;
+    Copy link there names sub=prior again, and a CLIP link sets its prompt."""
+    pg = _page(browser, app_url + "?tab=ar&sub=prior&vq_seed=5&vq_n=4")
+    pg.wait_for_function(VALUE_IS.replace("V", "5"), arg="#vq-seed input", timeout=WAIT_MS)
+    for button in ("#ar-tab-button", "#vq-part-button", "#vq-tab-prior-button"):
+        pg.wait_for_function("s => document.querySelector(s)?.getAttribute('aria-selected') === 'true'",
+                             arg=button, timeout=WAIT_MS)
+    pg.wait_for_function(VALUE_IS.replace("V", "4"), arg="#vq-n input[type=number]", timeout=WAIT_MS)
+    pg.wait_for_timeout(2_000)  # the part's first refresh has run: the values stay
+    assert pg.input_value("#vq-seed input") == "5" and _value(pg, "vq-n") == "4"
+    pg.click("#ar-copy-link")
+    pg.wait_for_function("s => document.querySelector(s).value.includes('tab=ar')",
+                         arg="#ar-link textarea, #ar-link input")
+    link = pg.input_value("#ar-link textarea, #ar-link input")
+    assert "sub=prior" in link and "vq_seed=5" in link and "vq_n=4" in link, link
+    assert pg.js_errors == []
+    pg.context.close()
+    clip = _page(browser, app_url + "?tab=clip&sub=generate&prompt=a+red+circle&seed=7")
+    clip.wait_for_function("s => { const el = document.querySelector(s); return !!el && el.value === 'a red circle'; }",
+                           arg="#clip-prompt textarea", timeout=WAIT_MS)
+    assert _selected(clip, "#clip-tab-button") and _selected(clip, "#clip-tab-generate-button")
+    assert clip.input_value("#clip-seed input") == "7"
+    assert clip.locator("#link-notice").is_hidden() and clip.js_errors == []
+    clip.context.close()

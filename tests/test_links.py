@@ -315,3 +315,17 @@ def test_copy_link_code_of_nested_sub_tabs_names_the_innermost(blocks):
     assert "on[on.length - 1]" in code  # the last selected button on screen: the innermost
     assert links.VIEWS["ar"].path("prior") == [("vq-subtabs", "vq-tab-prior"), ("ar-subtabs", "vq-part")]
     assert links.VIEWS["ar"].path("vq") == [("ar-subtabs", "vq-part")]
+
+
+def test_late_values_without_a_link_change_nothing(app):
+    """The event after the diffusion tab's first refresh: a session without late values gets one skip
+    (an empty dict was read as a single value for its three sliders: an error on every plain page)."""
+    import asyncio
+
+    from gradio.state_holder import SessionState
+
+    late = next(f for f in app.fns.values() if getattr(f.fn, "__name__", "") == "late")
+    out = asyncio.run(app.process_api(block_fn=late, inputs=[None], state=SessionState(app)))
+    assert all(v == {"__type__": "update"} for v in out["data"]), out["data"]
+    got = late.fn({"diffusion": {"steps": 40}})  # a State's value comes from the session, not the request
+    assert [(w.elem_id, v) for w, v in got.items()] == [("diffusion-steps", 40)]
