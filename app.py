@@ -26,7 +26,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from demo import ar_tab, clip_tab, common, diffusion_tab, gan_tab, guard, i18n, ldm_tab, live, metrics_tab, overview_tab, playground_tab, train_tab, vae_tab  # noqa: E402
+from demo import ar_tab, classroom, clip_tab, common, diffusion_tab, gan_tab, guard, i18n, ldm_tab, live, metrics_tab, overview_tab, playground_tab, train_tab, vae_tab  # noqa: E402
 from engines import gpu, runtime  # noqa: E402
 from engines.data import set_pil_limits  # noqa: E402
 
@@ -67,11 +67,12 @@ def build_app(*, assets_dir: str | os.PathLike | None = None, data_dir: str | os
             data_dir=Path(data_dir) if data_dir is not None else None,
         )
         switch = _header(reg, lang)
-        detected = _page_language(ctx) if follow_browser else None
+        page = classroom.page(ctx)  # a link's notice, lesson panel, and the flag the first tab starts on (ctx.start)
         with gr.Tabs(elem_id="genlab-tabs"):
             for build_tab in TABS:
                 build_tab(ctx)
-        _wire_language(ctx, switch, detected)
+        detected, browser = _page_language(ctx, follow_browser, page)
+        _wire_language(ctx, switch, detected, browser)
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=queue_max())
     return guard.install(live.install(demo, lang_state), lang_state)
 
@@ -86,28 +87,85 @@ def _header(reg: i18n.Registry, lang: str) -> gr.Radio:
                             scale=1, min_width=180), label="app.lang")
 
 
-# Runs in the browser at page load: "zh" when the browser's preferred languages include Chinese.
+# Runs in the browser, only when the page's request named no language (no Accept-Language header):
+# "zh" when the browser's preferred languages include Chinese.
 BROWSER_LANG_JS = """() => (navigator.languages || [navigator.language])
     .some(l => (l || '').toLowerCase().startsWith('zh')) ? 'zh' : 'en'"""
 
 
-def _page_language(ctx: common.AppContext) -> gr.Textbox:
-    """A hidden box the page load fills with the browser's language; its change sets the session's
-    language first, and the first tab's first refresh follows it (ctx.start)."""
-    detected = gr.Textbox("", visible=False, elem_id="lang-detected")
-    ctx.demo.load(None, None, detected, js=BROWSER_LANG_JS)
-    ctx.start = detected.change(lambda v: v if v in i18n.LANGS else ctx.reg.lang, detected, ctx.lang,
-                                queue=False, show_progress="hidden", api_visibility="private")
-    return detected
+def request_language(request: gr.Request | None, app_lang: str, follow_browser: bool) -> str | None:
+    """The page's language, decided on the server when the page loads: a link's lang= first, else
+    (an app following the browser) the request's Accept-Language (zh when it lists any Chinese, as
+    BROWSER_LANG_JS does), else the app's. None: follow the browser but the request named no language."""
+    query = getattr(request, "query_params", None) or {}
+    asked = str(query.get("lang", "")).strip().lower()
+    if asked in i18n.LANGS:
+        return asked
+    if not follow_browser:
+        return app_lang
+    header = (getattr(request, "headers", None) or {}).get("accept-language", "") or ""
+    wanted = []
+    for part in header.split(",")[:20]:
+        tag, _, params = part.strip().partition(";")
+        q = params.strip().removeprefix("q=")
+        try:
+            weight = float(q) if q else 1.0
+        except ValueError:
+            weight = 1.0
+        if tag and weight > 0:
+            wanted.append(tag.strip().lower())
+    if not wanted or wanted == ["*"]:
+        return None
+    return "zh" if any(t.startswith("zh") for t in wanted) else "en"
 
 
-def _wire_language(ctx: common.AppContext, switch: gr.Radio, detected: gr.Textbox | None) -> None:
+def _page_language(ctx: common.AppContext, follow_browser: bool, page: classroom.Page):
+    """The page load's one event: the server decides the page's language (request_language) and
+    applies a link or lesson (demo/classroom.py), then sets the flag the first tab's first refresh
+    starts on, so it draws once, in that language, with the link's settings.
+    A page in another language than the app's gets its widgets' texts through #lang-detected (_wire_language);
+    one in the app's language gets nothing more. The browser is asked (#lang-asked) only when the request named
+    no language. -> (#lang-detected, #lang-browser)."""
+    reg = ctx.reg
+    detected = gr.Textbox("", visible=False, elem_id="lang-detected")  # set only to a language not the app's
+    asked = gr.Number(0, visible=False, elem_id="lang-asked")
+    browser = gr.Textbox("", visible=False, elem_id="lang-browser")   # what the browser said, when asked
+    opener, outputs = classroom.install(ctx, page)  # /?tab=...&lang=... and /?lesson=NAME (demo/links.py)
+
+    def page_open(request: gr.Request):
+        lang = request_language(request, reg.lang, follow_browser)
+        out = opener(lang or reg.lang, request)
+        out[ctx.lang] = lang or reg.lang
+        if lang is not None and lang != reg.lang:
+            out[detected] = lang
+        if lang is None:
+            out[asked] = 1
+        return out
+
+    page_open.opener = opener  # tests call it directly
+    ctx.demo.load(page_open, None, [ctx.lang, detected, asked, *outputs], queue=False, show_progress="hidden",
+                  show_progress_on=[page.ready], api_visibility="private")
+    asked.change(None, None, browser, js=BROWSER_LANG_JS, queue=False, show_progress="hidden", api_visibility="private")
+    return detected, browser
+
+
+def _wire_language(ctx: common.AppContext, switch: gr.Radio, detected: gr.Textbox, browser: gr.Textbox) -> None:
     """The switch (a person's click, or the set_language API) re-renders every text: the registered
     widgets at once, then each tab's texts made in Python (a tab not opened yet skips its own).
-    A page whose browser asked for another language than the app's gets only the widgets' texts
-    and the texts made in Python that its tabs' first refreshes do not draw (model list labels)."""
+    A page the server opened in another language than the app's (#lang-detected) gets only the
+    widgets' texts and the texts made in Python that its tabs' first refreshes do not draw (model
+    list labels): those refreshes draw in the page's language already. A browser asked for its
+    language (#lang-browser) that names another one than the session's gets what a switch gets;
+    one that agrees gets nothing.
+
+    Events that set many components show their (hidden) progress on one hidden box
+    (show_progress_on): Gradio's page keeps a loading status for every component an event ever
+    targeted and updates all of them on each later status message, so 465 targets made every
+    streamed frame of the playground cost 465 updates (the page stopped answering after Play)."""
     reg = ctx.reg
     switch_index = reg.components.index(switch)
+    translated = gr.Textbox("", visible=False, elem_id="lang-translated")
+    quiet = {"show_progress": "hidden", "show_progress_on": [translated]}
 
     def switch_language(new_lang):
         new_lang = new_lang if new_lang in i18n.LANGS else "en"
@@ -120,23 +178,33 @@ def _wire_language(ctx: common.AppContext, switch: gr.Radio, detected: gr.Textbo
         updates[switch_index] = {**updates[switch_index], "value": new_lang}
         return new_lang, *updates
 
+    def browser_language(said, session_lang):
+        if said not in i18n.LANGS or said == session_lang:
+            return gr.skip()
+        updates = reg.updates(said)
+        updates[switch_index] = {**updates[switch_index], "value": said}
+        return said, *updates
+
+    def differs(said):
+        return said in i18n.LANGS and said != reg.lang
+
     # .input: a person's click or the API; the page's own language (below) sets the radio too.
     dep = switch.input(switch_language, switch, [ctx.lang, *reg.components], api_name="set_language",
-                       queue=False, show_progress="hidden")
+                       queue=False, **quiet)
+    told = browser.change(browser_language, [browser, ctx.lang], [ctx.lang, *reg.components], queue=False,
+                          api_visibility="private", **quiet)
     for fn, inputs, outputs, flag in ctx.on_lang:  # a tab not opened yet skips its own at once
         fn, inputs = (fn, list(inputs)) if flag is None or flag is common.ALWAYS else common.gated(fn, flag, list(inputs))
-        dep = dep.then(fn, inputs, outputs, show_progress="hidden", api_visibility="private",
-                       concurrency_id=common.GPU)
-    if detected is None:
-        return
+        dep = dep.then(fn, inputs, outputs, api_visibility="private", concurrency_id=common.GPU, **quiet)
+        told = told.then(*common.gated(fn, browser, inputs, test=differs), api_visibility="private",
+                         concurrency_id=common.GPU, **quiet)
     # A page in another language than the app's: its widgets at once, then, in one event, the texts
     # made in Python that no first refresh draws. A page in the app's language: nothing at all.
-    translated = gr.Textbox("", visible=False, elem_id="lang-translated")
-    detected.change(translate_page, detected, [translated, *reg.components], queue=False, show_progress="hidden",
-                    api_visibility="private")
+    detected.change(translate_page, detected, [translated, *reg.components], queue=False, api_visibility="private",
+                    **quiet)
     texts = common.combined([(fn, inputs, outputs) for fn, inputs, outputs, flag in ctx.on_lang
                              if flag is common.ALWAYS])
-    translated.change(*texts, show_progress="hidden", api_visibility="private", concurrency_id=common.GPU)
+    translated.change(*texts, api_visibility="private", concurrency_id=common.GPU, **quiet)
 
 
 def queue_max() -> int:

@@ -80,19 +80,20 @@ class Page:
 
     def _set(self, elem_id: str, value) -> list:
         """A value the page's own script sets (no server call) -> the events its change triggers."""
-        comp = self.app["ids"].get(elem_id)
+        return self._set_id(self.app["ids"].get(elem_id), value)
+
+    def _set_id(self, comp, value) -> list:
         if comp is None or self.values.get(comp) == value:
             return []
         self.values[comp] = value
         return [d for d in self.app["all_deps"] if d["backend_fn"] and [comp, "change"] in map(list, d["targets"])]
 
     async def open(self, tabs: tuple = ()) -> None:
-        """What a browser does when the page opens: every load event with the widgets' values, the
-        page's language reported by its script (the first tab's first refresh follows it), then
-        the first selection of each tab in `tabs` (that tab's first refresh); and the events each
-        of those chains (.then), each one's outputs setting the widgets it names."""
+        """What a browser does when the page opens: every load event with the widgets' values (the
+        page's own sets the flag the first tab's first refresh starts on), then the first selection
+        of each tab in `tabs` (that tab's first refresh); and the events each of those chains
+        (.then) or changes (a value an output changed), each one's outputs setting the widgets it names."""
         todo = [d for d in self.app["all_deps"] if d["backend_fn"] and any(t[1] == "load" for t in d["targets"])]
-        todo += self._set("lang-detected", "en")
         for tab in tabs:
             todo += self._set(f"{tab}-opened", 1)
         while todo:
@@ -104,7 +105,7 @@ class Page:
                     if "value" not in value:
                         continue
                     value = value["value"]
-                self.values[comp] = value
+                todo += self._set_id(comp, value)  # a value that changes runs its change events, as in the page
             todo += [d for d in self.app["all_deps"] if d["backend_fn"] and d.get("trigger_after") == dep["id"]]
 
     async def type_in(self, elem_id: str, value, trigger: str = "submit") -> None:

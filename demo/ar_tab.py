@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from . import links
 from . import i18n_ar  # noqa: F401  (adds the tab's strings to demo.i18n.STRINGS)
 from . import pixelcnn_tab, vq_tab
 from .common import AppContext
@@ -22,6 +23,7 @@ def build(ctx: AppContext) -> None:
     with widget(ctx.reg, gr.Tab, label="ar.tab", id="ar", elem_id="ar-tab") as tab:
         ctx.open_tab(tab)  # the first part starts when this tab opens, the others when selected
         widget(ctx.reg, gr.Markdown, text="ar.intro", elem_id="ar-intro")
+        links.copy_row(ctx.reg, "ar")  # a link that opens this view (demo/links.py)
         with gr.Tabs(elem_id="ar-subtabs"), ctx.sub_tabs():
             for build_part in PARTS:
                 build_part(ctx)

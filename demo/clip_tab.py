@@ -33,6 +33,7 @@ from engines.clip.guide import (
 )
 from engines.errors import UserError
 
+from . import links
 from . import clip_plots as plots
 from . import i18n_clip
 from .common import (
@@ -777,6 +778,7 @@ def build(ctx: AppContext) -> None:
         runs = gr.State(Runs, time_to_live=RUNS_TTL_S)
         widget(reg, gr.Markdown, text="clip.intro", elem_id="clip-intro")
         top = _header(reg, h, lang)
+        links.copy_row(reg, "clip")  # a link that opens this view (demo/links.py)
         with gr.Tabs(elem_id="clip-subtabs"):
             gen = _generate_tab(reg, h, lang, default_gen)
             sees = _sees_tab(reg, h, lang, default_gen)

@@ -79,7 +79,9 @@ class AppContext:
     # (fn, inputs, outputs, flag) to run after a language switch; flag: see Opening
     on_lang: list = field(default_factory=list)
     opening: Opening | None = None  # how the tab being built now starts (see open_tab)
-    start: object = None  # the event the first tab's first refresh follows (None: the page load)
+    start: object = None  # what the first tab's first refresh follows: an event, a flag's change, or (None) the page load
+    # tab id -> (the last event of its first refresh, the events that redraw after a link's late values)
+    refreshed: dict = field(default_factory=dict)
     _scopes: list = field(default_factory=list)
 
     def open_tab(self, tab: gr.Tab) -> Opening:
@@ -136,7 +138,9 @@ class Opening:
 
     def event(self, fn, inputs=None, outputs=None, **kw):
         """The first refresh's dependency (chain more with .then)."""
-        trigger = self.flag.change if self.flag is not None else self.after.then if self.after else self.demo.load
+        after = self.after
+        trigger = (self.flag.change if self.flag is not None else after.change if isinstance(after, gr.components.Component)
+                   else after.then if after is not None else self.demo.load)
         return trigger(fn, inputs, outputs, **kw)
 
 

@@ -39,6 +39,7 @@ from .common import (
 )
 from .diffusion_inputs import example_choices, examples_for, model_input
 from . import forms, i18n_teach  # noqa: F401  (i18n_teach adds the play / pause strings)
+from . import links
 from .forms import Form, widget
 from .i18n import LATEX_DELIMITERS, t
 from .image_inputs import build_picker, choice_of, not_given
@@ -852,7 +853,8 @@ def _wire_session(ctx, h, S, fk, forward, mem, ev, rev, model_chain):
     # The scrubber's session values (language, runs), for its live event.
     ctx.demo.load(*mem.remember(S.LR), None, queue=False, show_progress="hidden", **PRIVATE)
     # First load: the model's settings, then the forward process.
-    model_chain(ctx.opening.event(*ev.model, **QUIET, **PRIVATE))
+    # (a link's late settings follow it, then the forward process again: demo/classroom.py)
+    ctx.refreshed["diffusion"] = (model_chain(ctx.opening.event(*ev.model, **QUIET, **PRIVATE)), [forward])
     # A model trained in the training tab joins this session's dropdown.
     ctx.uploads.change(*ev.texts, **QUIET, **PRIVATE)
     # After a language switch: the texts built in Python.
@@ -879,6 +881,7 @@ def build(ctx: AppContext) -> None:
             widget(reg, gr.Markdown, text="diffusion.no_models", elem_id="diffusion-no-models")
         top = SimpleNamespace(**dict(zip(("model", "card", "upload_files", "upload_status"),
                                          model_row(reg, "diffusion", models.choices({}, reg.lang), default))))
+        links.copy_row(reg, "diffusion")  # a link that opens this view (demo/links.py)
         with gr.Tabs(elem_id="diffusion-subtabs"):
             fw, rv, fk = _forward_tab(reg), _reverse_tab(reg), _fork_tab(reg)
             _explain_tab(reg)

@@ -37,6 +37,7 @@ from .common import (
     warn,
 )
 from .fonts import plot_lang
+from . import links
 from .forms import Form, widget
 from .i18n import LATEX_DELIMITERS, STRINGS, t
 
@@ -736,6 +737,7 @@ def build(ctx: AppContext) -> None:
         top = SimpleNamespace(**dict(zip(("model", "card", "upload_files", "upload_status"),
                                          model_row(reg, "gan", models.choices({}, reg.lang), default))))
         top.quality = gr.Markdown(visible=False, elem_id="gan-quality")
+        links.copy_row(reg, "gan")  # a link that opens this view (demo/links.py)
         with gr.Tabs(elem_id="gan-subtabs"):
             mx, tr, ip = _mix_tab(reg, models, default), _trunc_tab(reg), _interp_tab(reg)
             nz, ly = _noise_tab(reg), _layers_tab(reg)

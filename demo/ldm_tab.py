@@ -22,7 +22,7 @@ import numpy as np
 from engines.errors import UserError
 
 from . import i18n_ldm  # noqa: F401  (adds the strings to demo.i18n.STRINGS)
-from . import ldm_plots
+from . import ldm_plots, links
 from .common import COMPUTE, LONG, PRIVATE, QUIET, AppContext, Models, add_upload, card_table, display, model_row, strip
 from .forms import Form, widget
 from .i18n import LATEX_DELIMITERS, t
@@ -437,6 +437,7 @@ def build(ctx: AppContext) -> None:
         widget(reg, gr.Markdown, text="ldm.intro", elem_id="ldm-intro")
         row = model_row(reg, "ldm", models.choices({}, reg.lang), models.default(DEFAULT_MODEL))
         top.model, top.card, top.upload_files, top.upload_status = row
+        links.copy_row(reg, "ldm")  # a link that opens this view (demo/links.py)
         with gr.Tabs(elem_id="ldm-subtabs"), ctx.sub_tabs():
             gen = _generate_tab(reg)
             cmp = _compare_tab(reg)

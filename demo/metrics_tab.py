@@ -25,6 +25,7 @@ from engines import checkpoint, families
 from engines.errors import UserError
 from engines.metrics import evaluate, features as feature_spaces
 
+from . import links
 from . import i18n_metrics  # noqa: F401  (adds the strings to demo.i18n.STRINGS)
 from .common import LONG, PRIVATE, QUIET, AppContext, Models, SmallCache, display, session_label, warn
 from .forms import Form, widget
@@ -572,6 +573,7 @@ def build(ctx: AppContext) -> None:
         ctx.open_tab(tab)
         widget(reg, gr.Markdown, text="metrics.intro", elem_id="metrics-intro")
         fs = _features(reg)
+        links.copy_row(reg, "metrics")  # a link that opens this view (demo/links.py)
         with gr.Tabs(elem_id="metrics-subtabs"):
             sc = _scores_tab(reg, catalogue)
             cv = _curve_tab(reg, catalogue)

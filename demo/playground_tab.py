@@ -36,6 +36,7 @@ from . import i18n_playground  # noqa: F401 (registers the strings)
 from . import playground_plots as plots
 from . import forms
 from .common import PRIVATE, AppContext
+from . import links
 from .forms import Form, widget
 from .i18n import LATEX_DELIMITERS, t
 
@@ -712,6 +713,7 @@ def build(ctx: AppContext) -> None:
         # Inside the Tab: a State made directly in gr.Tabs shows up as a second tab button.
         session = gr.State(Session, delete_callback=_close)
         widget(reg, gr.Markdown, text="pg.intro", elem_id="playground-intro")
+        links.copy_row(reg, "playground")  # a link that opens this view (demo/links.py)
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=300):
                 _settings(reg, ui)

@@ -30,6 +30,7 @@ from engines.data import mnist_available
 from engines.errors import UserError
 from engines.jobs import JobManager
 
+from . import links
 from . import i18n_train  # noqa: F401  (adds the tab's strings to demo.i18n.STRINGS)
 from .common import PRIVATE, AppContext, add_trained, display, upload_paths
 from .common import handler as _handler
@@ -558,6 +559,7 @@ def build(ctx: AppContext) -> None:
         # Inside the tab: a component made directly in gr.Tabs would count as one of its tabs.
         form = {"sess": gr.State(None, delete_callback=_close_state)}
         widget(ctx.reg, gr.Markdown, text="train.intro", elem_id="train-intro")
+        links.copy_row(ctx.reg, "train")  # a link that opens this view (demo/links.py)
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=320):
                 form.update(_settings(ctx.reg, r, h.jobs))

@@ -37,6 +37,7 @@ from .common import (
     model_row,
     strip,
 )
+from . import links
 from .forms import Event, Form, widget
 from .i18n import LATEX_DELIMITERS, t
 from .image_inputs import (
@@ -723,6 +724,7 @@ def build(ctx: AppContext) -> None:
         widget(reg, gr.Markdown, text="vae.intro", elem_id="vae-intro")
         top = SimpleNamespace(**dict(zip(("model", "card", "upload_files", "upload_status"),
                                          model_row(reg, "vae", choices, models.default(DEFAULT_MODEL)))))
+        links.copy_row(reg, "vae")  # a link that opens this view (demo/links.py)
         with gr.Tabs(elem_id="vae-subtabs"):
             ip = _interp_tab(reg)
             sl = _sliders_tab(reg)

@@ -94,8 +94,11 @@ def _data_pixel(x: float, y: float) -> tuple[float, float]:
 
 
 def _wait_status(page, text: str, timeout: float = 30_000) -> str:
-    page.wait_for_function("([s, t]) => document.querySelector(s).innerText.includes(t)", arg=[STATUS, text],
-                           timeout=timeout)
+    try:
+        page.wait_for_function("([s, t]) => document.querySelector(s).innerText.includes(t)", arg=[STATUS, text],
+                               timeout=timeout)
+    except Exception as err:  # say what the status said instead
+        raise AssertionError(f"status never said {text!r}; it says {_status(page)!r}") from err
     return _status(page)
 
 
