@@ -252,22 +252,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def warm_imports() -> None:
-    """Import, off the compute thread, the modules the first training run (torch._dynamo, through
-    the optimiser), the first CLIP generation (open_clip) and the first VQ prior (transformers' GPT-2,
-    4.6 s) and the first metric (torchmetrics, 7 s) would otherwise import on it: 1-2 s
-    each on a quiet 2-core CPU, 6 s on a busy one, while every session's slider waits. Run by
-    main() in a daemon thread once the server is up (about 250 MB more resident memory)."""
-    import importlib
-
-    time.sleep(2.0)  # let the server start first
-    for name in ("torch._dynamo", "open_clip", "transformers.models.gpt2.modeling_gpt2",
-                 "torchmetrics.image.fid", "torchmetrics.image.kid", "torchmetrics.image.inception"):
-        try:
-            with runtime.HEAVY_IMPORTS:  # never beside the compute thread's own first import of it
-                importlib.import_module(name)
-        except Exception:  # noqa: BLE001 - a missing optional package is imported (and reported) where it is used
-            pass
+# Modules the first training run (torch._dynamo, through the optimiser), the first CLIP generation
+# (open_clip) and the first VQ prior (transformers' GPT-2, 4.6 s) would otherwise import on the compute
+# thread: 1-2 s each on a quiet 2-core CPU, 6 s on a busy one, while every session's slider waits.
+# main() imports them in a daemon thread once the server is up (about 250 MB more resident memory).
+# The Metrics tab's torchmetrics (7 s) is imported the same way when a session first opens that tab
+# (demo/metrics_tab.py), not at start: an idle app stays under 1 GB.
+WARM_IMPORTS = ("torch._dynamo", "open_clip", "transformers.models.gpt2.modeling_gpt2")
 
 
 def main(argv=None) -> None:
@@ -278,7 +269,7 @@ def main(argv=None) -> None:
     common.write_cached_pictures_once()  # no picture served while Gradio rewrites it
     demo = build_app(assets_dir=args.assets_dir, data_dir=args.data_dir, lang=args.lang)
     common.start_sweeper(demo)
-    threading.Thread(target=warm_imports, name="genlab-warm-imports", daemon=True).start()
+    runtime.warm_imports(WARM_IMPORTS, delay_s=2.0)  # after the server has started
     demo.launch(server_name=args.host, server_port=args.port, **launch_kwargs(demo))
 
 

@@ -467,7 +467,7 @@ def main(argv=None) -> dict:
     cpu0 = time.process_time()
     with launched_app(*extra, timeout=180, env=env) as (url, proc, serving_s):
         rss_serving = rss_bytes(proc.pid)
-        time.sleep(args.settle)  # the app's warm-up imports (app.warm_imports) finish; then it idles
+        time.sleep(args.settle)  # the app's warm-up imports (app.WARM_IMPORTS) finish; then it idles
         rss_cold = rss_bytes(proc.pid)
         cpu_app0 = _cpu(proc.pid)
         args.app_pid = proc.pid

@@ -21,7 +21,7 @@ from types import SimpleNamespace
 import gradio as gr
 import numpy as np
 
-from engines import checkpoint, families
+from engines import checkpoint, families, runtime
 from engines.errors import UserError
 from engines.metrics import evaluate, features as feature_spaces
 
@@ -31,6 +31,10 @@ from .common import LONG, PRIVATE, QUIET, AppContext, Models, SmallCache, displa
 from .forms import Form, widget
 from .i18n import LATEX_DELIMITERS, t
 from .metrics_plots import curve_chart, trilemma_chart
+
+# Imported in the background when a session first opens the tab (runtime.warm_imports): 7 s on the
+# compute thread otherwise, at the first FID.
+METRICS_IMPORTS = ("torchmetrics.image.fid", "torchmetrics.image.kid", "torchmetrics.image.inception")
 
 DATASETS = feature_spaces.DATASETS  # each with its own classifier; the data set radio's values
 TRILEMMA_DATASET = "mnist"          # the trilemma is measured on MNIST's models only
@@ -395,6 +399,7 @@ class MetricsHandlers:
     def trilemma(self, lang, v):
         """The committed result's chart and table (and this session's live points). Without live
         points every session opening the page gets the same picture: drawn once per language."""
+        runtime.warm_imports(METRICS_IMPORTS)  # the tab is open: its first FID will need them
         result = latest_trilemma()
         live = list(v.live or [])
         rows = (result[1]["rows"] if result else []) + live

@@ -64,6 +64,32 @@ def compute():
 HEAVY_IMPORTS = threading.RLock()
 
 
+_WARMING: set[str] = set()
+
+
+def warm_imports(names, delay_s: float = 0.0) -> None:
+    """Import `names` in a daemon thread, each once per process and under HEAVY_IMPORTS, so the
+    compute thread finds them imported (a first import there holds every slider up for seconds).
+    A missing optional package is skipped here: it is imported, and reported, where it is used."""
+    todo = [n for n in names if n not in _WARMING]
+    if not todo:
+        return
+    _WARMING.update(todo)
+
+    def run():
+        import importlib
+
+        time.sleep(delay_s)
+        for name in todo:
+            try:
+                with HEAVY_IMPORTS:
+                    importlib.import_module(name)
+            except Exception:  # noqa: BLE001
+                pass
+
+    threading.Thread(target=run, name="genlab-warm-imports", daemon=True).start()
+
+
 def check_seed(seed) -> int:
     try:
         value = int(seed)
