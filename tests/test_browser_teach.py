@@ -86,7 +86,8 @@ def test_play_moves_the_scrubber_and_pause_stops_it(served):
                            "&& !document.body.classList.contains('playing-diffusion-scrub')", timeout=60_000)
     time.sleep(0.5)
     assert _value(page) == last
-    assert page.locator(".toast-body.error").count() == 0
+    toasts = page.locator(".toast-body.error")
+    assert toasts.count() == 0, toasts.first.inner_text()
     assert page.js_errors == []
 
 
@@ -141,7 +142,8 @@ def test_hovering_the_map_decodes_where_the_pointer_is(served):
     seen = _hover_across(page, "#vae-map-scatter img", [(0.35, 0.35), (0.65, 0.6)])
     page.mouse.up()
     assert seen[0][0] != seen[1][0]
-    assert page.locator(".toast-body.error").count() == 0
+    toasts = page.locator(".toast-body.error")
+    assert toasts.count() == 0, toasts.first.inner_text()
     assert page.js_errors == []
 
 

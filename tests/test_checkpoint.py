@@ -327,7 +327,8 @@ def test_shipped_asset_loads_builds_and_has_a_full_card(name):
     missing = [f for f in CARD_FIELDS if f not in ckpt.card]
     assert not missing, f"{name}: card lacks {missing}"
     assert ckpt.card["family"] == ckpt.family
-    assert ckpt.card["command"].startswith(("python -m engines train ", "python -m engines.stylegan.attributes --train "))
+    assert ckpt.card["command"].startswith(("python -m engines train ", "python -m engines.stylegan.attributes --train ",
+                                            "python scripts/train_ldm_cpu.py ", "python scripts/train_ldm_gpu.py"))
     assert isinstance(ckpt.card["metrics"], dict) and ckpt.card["metrics"]
     config, model = ckpt.build()
     assert sum(p.numel() for p in model.parameters()) > 0
