@@ -207,6 +207,10 @@ def _wire_late(ctx, blocks, pg) -> None:
         dep = dep.then(late, pg.pending, list(widgets.values()), **HIDDEN)
         for fn, inputs, outputs in redraw:
             fn, inputs = gated(fn, pg.pending, list(inputs), test=lambda p, tab=view.tab: bool(p) and tab in p)
+            # Without a link it only skips, but its inputs were read when it was sent: an upload's model
+            # change may have narrowed a slider since (t = 300 sent to a T = 20 model). Numbers need
+            # only be finite here (demo/guard.py); the handler it gates checks its own when it runs.
+            fn.clamps_ranges = True
             dep = dep.then(fn, inputs, outputs, **QUIET, **PRIVATE)
 
 

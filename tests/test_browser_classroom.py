@@ -145,7 +145,8 @@ def test_copy_link_opens_the_same_view_in_another_browser(browser, app_url):
     pg.context.close()
 
 
-@pytest.mark.parametrize("name", ["autoencoder-to-vae", "how-a-gan-learns", "text-to-image"])
+@pytest.mark.parametrize("name", ["autoencoder-to-vae", "how-a-gan-learns", "text-to-image",
+                                  "autoregressive-step-by-step"])
 def test_each_shipped_lesson_opens_as_written(browser, app_url, name):
     from demo import lessons, links
 
