@@ -15,7 +15,7 @@ from pathlib import Path
 import gradio as gr
 
 from . import lessons, links
-from .common import PRIVATE, QUIET, gated
+from .common import PRIVATE, QUIET
 from .i18n import LANGS, t
 
 HIDDEN = {"queue": False, "show_progress": "hidden", **PRIVATE}
@@ -191,27 +191,25 @@ def _merge(start: links.Link, link: links.Link) -> links.Link:
 
 
 def _wire_late(ctx, blocks, pg) -> None:
-    """A tab's late values are set once its first refresh has run, then its pictures redrawn
-    (only in a session whose link set some)."""
+    """A tab's late values are set once its first refresh has run, then its pictures redrawn (only in
+    a session whose link set some: the redraw follows a hidden flag that only a link's values raise,
+    so a page without a link sends no redraw, whose inputs, read when sent, could be stale)."""
     for view in links.VIEWS.values():
         dep, redraw = ctx.refreshed.get(view.tab, (None, []))
         widgets = {n: blocks[view.params[n]] for n in view.late if view.params.get(n) in blocks}
         if dep is None or not widgets:
             continue
+        flag = gr.Number(0, visible=False, elem_id=f"{view.tab}-late-set")
 
-        def late(pending, view=view, widgets=widgets):
+        def late(pending, view=view, widgets=widgets, flag=flag):
             mine = (pending or {}).get(view.tab, {})
             values = {w: mine[n] for n, w in widgets.items() if n in mine}
-            return values or gr.skip()  # (an empty dict would be read as one value for three outputs)
+            return {**values, flag: 1} if values else gr.skip()  # (an empty dict would be read as one value)
 
-        dep = dep.then(late, pg.pending, list(widgets.values()), **HIDDEN)
+        dep.then(late, pg.pending, [*widgets.values(), flag], **HIDDEN)
+        chain = None
         for fn, inputs, outputs in redraw:
-            fn, inputs = gated(fn, pg.pending, list(inputs), test=lambda p, tab=view.tab: bool(p) and tab in p)
-            # Without a link it only skips, but its inputs were read when it was sent: an upload's model
-            # change may have narrowed a slider since (t = 300 sent to a T = 20 model). Numbers need
-            # only be finite here (demo/guard.py); the handler it gates checks its own when it runs.
-            fn.clamps_ranges = True
-            dep = dep.then(fn, inputs, outputs, **QUIET, **PRIVATE)
+            chain = (flag.change if chain is None else chain.then)(fn, inputs, outputs, **QUIET, **PRIVATE)
 
 
 def _wire_copy(blocks, pg) -> None:

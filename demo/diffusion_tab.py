@@ -224,7 +224,9 @@ class DiffusionHandlers:
         conditional = eng.num_classes is not None
         default_g = float(eng.card.get("default_guidance", 3.0))
         T = c.timesteps
-        fwd_t = DEFAULT_T if v.fwd_t is None else max(0, min(int(v.fwd_t), T))
+        # t starts again at its default (or T): a model change never reads the page's t, which an
+        # earlier model change of the same session may have made stale (300 sent to a T = 20 model).
+        fwd_t = min(DEFAULT_T, T)
         # A fresh update for each widget: Gradio consumes an update's value while applying it.
         labels = [gr.update(choices=_label_choices(eng, lang), value="all", visible=conditional) for _ in range(3)]
         guidance = [gr.update(visible=conditional, value=default_g) for _ in range(4)]
@@ -824,7 +826,7 @@ def _model_events(form, h, top, fw, rv, fk) -> SimpleNamespace:
     """The model's events: a model change sets every sub-tab's ranges; texts after a language switch."""
     a, b = fk.sides["a"], fk.sides["b"]
     return SimpleNamespace(
-        model=form(h.model_changed, {"model": top.model, "fwd_t": fw.t}, {
+        model=form(h.model_changed, {"model": top.model}, {
             "card": top.card, "example": fw.pick.example, "source": fw.pick.source, "fwd_t": fw.t,
             "schedule": fw.schedule, "steps": [rv.steps, rv.b_steps, a[1], b[1]],
             "labels": [rv.label, rv.b_label, fk.label], "guidance": [rv.guidance, rv.b_guidance, a[3], b[3]]}),
@@ -839,10 +841,6 @@ def _model_events(form, h, top, fw, rv, fk) -> SimpleNamespace:
 
 def _wire_model(top, ev, forward):
     """Model changes and uploads; -> the chain that follows a model change (the forward process)."""
-    # Two model changes can overlap (an upload sets the model, then its list again): the second may
-    # carry the forward t its page had before the first narrowed the slider (300 for a T = 20 model);
-    # the handler clamps it to the model's T, so the guard checks only that it is a finite number.
-    ev.model[0].clamps_ranges = True
 
     def model_chain(dep):
         return dep.then(*forward, **QUIET, **PRIVATE)

@@ -116,10 +116,7 @@ def _few(values, most: int = 12) -> str:
 
 
 def check_inputs(block_fn, inputs: list, state) -> None:
-    """Check every raw input of one event against the session's widgets (UserError if not). A
-    handler marked `clamps_ranges` (it clamps its numbers to the model's own bounds: a model change
-    keeping a slider's value) gets numbers checked for being finite only: its input may have been
-    read in the browser before an earlier event of the same session narrowed the slider."""
+    """Check every raw input of one event against the session's widgets (UserError if not)."""
     for i, block in enumerate(block_fn.inputs):
         if i >= len(inputs) or getattr(block, "stateful", False):
             continue
@@ -129,7 +126,7 @@ def check_inputs(block_fn, inputs: list, state) -> None:
             value = inputs[i]
         if state is not None and block._id in state:
             block = state[block._id]
-        check_value(block, value, ranges=block_fn.preprocess and not getattr(block_fn.fn, "clamps_ranges", False))
+        check_value(block, value, ranges=block_fn.preprocess)
 
 
 def message(err: UserError, lang: str | None) -> gr.Error:

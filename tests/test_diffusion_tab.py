@@ -98,18 +98,18 @@ def test_the_tab_has_its_documented_events_and_inputs(api):
 def test_the_default_model_and_its_controls(api, demo):
     model = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "diffusion-model")
     assert model.value == COND  # the conditional MNIST model when present
-    out = api("diffusion_model")("en", {}, COND, 300)
+    out = api("diffusion_model")("en", {}, COND)
     card, examples, source, fwd_t, _schedule, *rest = out
     steps, labels, guidance = rest[:4], rest[4:7], rest[7:]
     assert "mnist-ddpm" in card and "3 classes" in card
     assert [v for _, v in examples["choices"]] == [0, 3, 1, 4, 2, 5]  # sorted by class
     assert source["value"] == "example"
-    assert fwd_t["maximum"] == T_TINY and fwd_t["value"] == T_TINY  # 300 clipped to T
+    assert fwd_t["maximum"] == T_TINY and fwd_t["value"] == T_TINY  # the default t (300) clipped to T
     assert all(s["maximum"] == T_TINY for s in steps) and [s["value"] for s in steps] == [T_TINY] * 3 + [20]
     assert all(lbl["visible"] and [v for _, v in lbl["choices"]] == ["all", "none", "0", "1", "2"] for lbl in labels)
     assert all(g["visible"] for g in guidance) and guidance[0]["value"] == 2.0  # the card's default
     # An unconditional model hides the class and guidance controls; without examples it offers the sketchpad.
-    out = api("diffusion_model")("zh", {}, UNCOND, 5)
+    out = api("diffusion_model")("zh", {}, UNCOND)
     assert out[2]["value"] == "sketch" and out[1]["choices"] == []
     assert out[4]["value"] == "cosine"
     assert not any(u["visible"] for u in out[9:])

@@ -332,4 +332,4 @@ def test_late_values_without_a_link_change_nothing(app):
     out = asyncio.run(app.process_api(block_fn=late, inputs=[None], state=SessionState(app)))
     assert all(v == {"__type__": "update"} for v in out["data"]), out["data"]
     got = late.fn({"diffusion": {"steps": 40}})  # a State's value comes from the session, not the request
-    assert [(w.elem_id, v) for w, v in got.items()] == [("diffusion-steps", 40)]
+    assert [(w.elem_id, v) for w, v in got.items()] == [("diffusion-steps", 40), ("diffusion-late-set", 1)]
