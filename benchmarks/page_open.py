@@ -25,7 +25,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import emit  # noqa: E402
-from tests.browser_tabs import open_tab  # noqa: E402
+from tests.browse_tabs import open_tab  # noqa: E402
 from tests.launch import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, launched_app  # noqa: E402
 
 FIRST_PICTURE = "#vae-interp-image img"

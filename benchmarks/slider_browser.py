@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import data_dir, emit, percentiles  # noqa: E402
-from tests.browser_tabs import open_vae  # noqa: E402
+from tests.browse_tabs import open_vae  # noqa: E402
 from tests.launch import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, launched_app  # noqa: E402
 
 PAUSE_S = 0.3   # between presses, so each press is its own event

@@ -11,7 +11,6 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from . import vae_plots
-from .plots_common import render
 
 CIRCLE_COLOUR = "#d62728"  # red: visible even where the map spans +-60 and the circles are small
 SAMPLE_COLOUR = (0, 0, 0)
@@ -21,36 +20,7 @@ SAMPLE_HALO = (255, 255, 255)
 def latent_map(points: np.ndarray, labels: np.ndarray | None, lim: float, title: str):
     """Encoded means (N, 2) coloured by digit on [-lim, lim]^2, with the prior's circles
     |z| = 1, 2, 3 -> (picture, vae_plots.MapGeometry)."""
-    from matplotlib.figure import Figure
-    from matplotlib.patches import Circle
-
-    with vae_plots._LOCK:  # matplotlib's font cache is shared with the VAE tab's figures
-        fig = Figure(figsize=vae_plots.SCATTER_SIZE, dpi=vae_plots.SCATTER_DPI)
-        ax = fig.add_axes(vae_plots.SCATTER_BOX)
-        if len(points):
-            colours = labels if labels is not None else "#1f77b4"
-            sc = ax.scatter(points[:, 0], points[:, 1], c=colours, cmap="tab10", vmin=-0.5, vmax=9.5,
-                            s=7, alpha=0.75, linewidths=0)
-            if labels is not None:
-                for digit in np.unique(labels):
-                    ax.scatter([], [], color=sc.cmap(sc.norm(digit)), s=20, label=str(int(digit)))
-                ax.legend(loc="upper right", fontsize=6.5, ncol=5, handletextpad=0.1, columnspacing=0.6,
-                          framealpha=0.8, borderpad=0.3)
-        for r, style in ((1, "-"), (2, "--"), (3, ":")):
-            ax.add_patch(Circle((0, 0), r, fill=False, ec=CIRCLE_COLOUR, lw=1.4, ls=style, zorder=3))
-        ax.set_xlim(-lim, lim)
-        ax.set_ylim(-lim, lim)
-        ax.set_xlabel("z₁", fontsize=9)
-        ax.set_ylabel("z₂", fontsize=9)
-        ax.set_title(title, fontsize=9)
-        ax.tick_params(labelsize=8)
-        ax.grid(True, lw=0.4, alpha=0.4)
-        picture = render(fig)
-    h, w = picture.shape[:2]
-    left, bottom, bw, bh = vae_plots.SCATTER_BOX
-    geom = vae_plots.MapGeometry(width=w, height=h, left=left * w, top=(1 - bottom - bh) * h,
-                                 right=(left + bw) * w, bottom=(1 - bottom) * h, lim=lim)
-    return picture, geom
+    return vae_plots.scatter(points, labels, lim, circles=CIRCLE_COLOUR, title=title)
 
 
 def mark_samples(picture: np.ndarray, geom, z: np.ndarray) -> np.ndarray:

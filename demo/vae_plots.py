@@ -93,9 +93,12 @@ SCATTER_DPI = 100
 SCATTER_BOX = (0.12, 0.10, 0.85, 0.85)  # axes (left, bottom, width, height), figure fraction
 
 
-def scatter(points: np.ndarray, labels: np.ndarray | None, lim: float) -> tuple[np.ndarray, MapGeometry]:
-    """Encoded means (N, 2) coloured by label on [-lim, lim]^2 -> (picture, geometry)."""
+def scatter(points: np.ndarray, labels: np.ndarray | None, lim: float, *, circles: str | None = None,
+            title: str | None = None) -> tuple[np.ndarray, MapGeometry]:
+    """Encoded means (N, 2) coloured by label on [-lim, lim]^2 -> (picture, geometry). circles: a
+    colour to draw the prior's |z| = 1, 2, 3 circles in (the Autoencoder vs VAE maps)."""
     from matplotlib.figure import Figure
+    from matplotlib.patches import Circle
 
     with _LOCK:
         fig = Figure(figsize=SCATTER_SIZE, dpi=SCATTER_DPI)
@@ -109,10 +112,14 @@ def scatter(points: np.ndarray, labels: np.ndarray | None, lim: float) -> tuple[
                     ax.scatter([], [], color=sc.cmap(sc.norm(digit)), s=20, label=str(int(digit)))
                 ax.legend(loc="upper right", fontsize=6.5, ncol=5, handletextpad=0.1, columnspacing=0.6,
                           framealpha=0.8, borderpad=0.3)
+        for r, style in ((1, "-"), (2, "--"), (3, ":")) if circles else ():
+            ax.add_patch(Circle((0, 0), r, fill=False, ec=circles, lw=1.4, ls=style, zorder=3))
         ax.set_xlim(-lim, lim)
         ax.set_ylim(-lim, lim)
         ax.set_xlabel("z₁", fontsize=9)
         ax.set_ylabel("z₂", fontsize=9)
+        if title:
+            ax.set_title(title, fontsize=9)
         ax.tick_params(labelsize=8)
         ax.grid(True, lw=0.4, alpha=0.4)
         picture = render(fig)

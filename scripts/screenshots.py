@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.browser_tabs import open_vae  # noqa: E402
+from tests.browse_tabs import open_vae  # noqa: E402
 from tests.launch import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, launched_app  # noqa: E402
 
 # sub-tab -> images that must have arrived before the picture is taken

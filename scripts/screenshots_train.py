@@ -26,7 +26,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from scripts.screenshots import CHROMIUM, CHROMIUM_ARGS, IMAGES_READY, VIEWPORT
-from tests.browser_tabs import open_vae
+from tests.browse_tabs import open_vae
 from tests.launch import launched_app
 
 STATUS = "() => document.querySelector('#train-status').innerText"

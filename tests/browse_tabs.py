@@ -1,10 +1,29 @@
-"""Walking every tab and sub-tab of the launched app in Playwright, at any window size: a narrow
-window folds tab buttons into Gradio's "more tabs" menu, whose items have no ids, so tabs are
-found and clicked by their labels (the page's hidden copy of each tab bar lists them all)."""
+"""Tabs in Playwright. `open_tab` / `open_vae`: a tab opened by its button's id, as a student
+clicks it (the app opens on the Overview, so a test or script that needs another tab selects it
+first). `walk`: every tab and sub-tab of the launched app, at any window size: a narrow window folds
+tab buttons into Gradio's "more tabs" menu, whose items have no ids, so there tabs are found and
+clicked by their labels (the page's hidden copy of each tab bar lists them all)."""
 
 from __future__ import annotations
 
 import time
+
+VAE_READY = "#vae-interp-image img"  # the VAE tab's first refresh has drawn its first picture
+
+
+def open_tab(page, *elem_ids: str, ready: str | None = None, timeout_ms: int = 60_000) -> None:
+    """Click each tab's button in turn, outermost first (e.g. "vae-tab", "vae-tab-ae"), then wait
+    for `ready` (a selector the opened tab draws), if given."""
+    for elem_id in elem_ids:
+        page.click(f"#{elem_id}-button")
+    if ready is not None:
+        page.wait_for_selector(ready, timeout=timeout_ms)
+
+
+def open_vae(page, timeout_ms: int = 60_000) -> None:
+    """The VAE tab, once its first refresh has drawn (what the page showed at load before issue 22)."""
+    open_tab(page, "vae-tab", ready=VAE_READY, timeout_ms=timeout_ms)
+
 
 # The labels of a tab bar, in order (Gradio keeps a visually hidden copy of every button).
 LABELS = """w => [...w.querySelector(':scope > .tab-container.visually-hidden').children]

@@ -18,7 +18,7 @@ from tests.launch import (
     chromium_or_skip,
     launched_app,
 )
-from tests.browser_tabs import open_vae
+from tests.browse_tabs import open_vae
 
 pytestmark = pytest.mark.browser
 

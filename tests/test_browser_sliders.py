@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from benchmarks.slider_browser import SLIDERS, generate
-from tests.browser_tabs import open_vae
+from tests.browse_tabs import open_vae
 from tests.launch import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, chromium_or_skip, launched_app
 
 pytestmark = pytest.mark.browser

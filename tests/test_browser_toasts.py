@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser_tabs import open_vae
+from tests.browse_tabs import open_vae
 from tests.launch import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, chromium_or_skip, launched_app
 
 pytestmark = pytest.mark.browser

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.browser_tabs import open_vae
+from tests.browse_tabs import open_vae
 from tests.launch import (
     CHROMIUM,
     CHROMIUM_ARGS,
